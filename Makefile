@@ -1,0 +1,43 @@
+# Two entry points on a fresh Debian 12 / Raspberry Pi OS Bookworm machine:
+#   make demo   run the system on the embedded default (simulated reader)
+#   make test   lint and run the whole test suite
+# Both create .venv and install what is missing (Debian packages only when root).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench lock clean system-packages
+
+$(STAMP): pyproject.toml requirements.lock deploy/ensure-debian-packages.sh
+	@sh deploy/ensure-debian-packages.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[central,dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/anju demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Re-resolve the newest versions and pin them (needs the package registry).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet -e '.[central,dev]'
+	( echo '# Pinned versions of every dependency (terminal, central and dev), used as pip constraints.'; \
+	  echo '# Regenerate: make lock'; .venv-lock/bin/pip freeze --exclude-editable ) > requirements.lock
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

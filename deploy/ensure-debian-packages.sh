@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian packages Anju needs when they are missing.
+# Only acts as root; otherwise prints what to install and carries on.
+set -eu
+need=""
+python3 -c 'import ensurepip, venv' 2>/dev/null || need="$need python3-venv"
+# pyzbar loads libzbar at run time (barcode images).
+ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need="$need libzbar0"
+# strace counts fsyncs in the store benchmark.
+command -v strace >/dev/null 2>&1 || need="$need strace"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian packages:$need"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+else
+    echo "note: missing Debian packages:$need (run as root or: sudo apt-get install$need)" >&2
+fi

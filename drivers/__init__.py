@@ -1,0 +1,1 @@
+"""Devices: bytes <-> typed readings. Imports no SQLite, no HTTP, no web."""

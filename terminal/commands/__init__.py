@@ -1,0 +1,1 @@
+"""Click command groups of the `anju` CLI, one module per group."""
