@@ -49,7 +49,7 @@ def redact(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _mask(key: str, value: Any) -> Any:  # noqa: ANN401 - any JSON value
+def _mask(key: str, value: Any) -> Any:
     if key not in PERSONAL_KEYS or value is None:
         return value
     if key in {"id_number", "document_number", "pass_number", "visa_number"}:

@@ -3,7 +3,7 @@
     IdCardError                      root: catch this to catch everything below
     ├── FrameError                   bytes on the wire that are not a valid frame (device's fault)
     │   └── ChecksumError            XOR checksum mismatch
-    ├── CardDecodeError              a checksummed text block whose fields make no sense (card's fault)
+    ├── CardDecodeError              a checksummed text block that makes no sense (card's fault)
     ├── ReaderError                  the reader answered, but not with success
     │   ├── ReaderStatusError        SW3 not success; .status says which and whether retrying helps
     │   └── ReaderFaultError         SAM self-test failed / not authorised: retrying cannot help

@@ -1,0 +1,209 @@
+"""The reader's serial link: pyserial, ports as URLs, baud probing, timeouts that scale with baud.
+
+One `SerialTransport` owns one port. `transact()` sends a command and returns the first valid
+response frame, whatever chunking or noise the link adds; it never interprets SW3 (the reader
+loop does). Every OS or pyserial failure is mapped to `TransportError` subclasses at this
+boundary, and the port is closed so that `open()` can try again when the device comes back.
+
+Ports are URLs handed to `serial.serial_for_url`: a device path (`/dev/ttyUSB0`, a
+`/dev/serial/by-id/...` link), `loop://`, `socket://host:port`, or `spy://PORT` for field traces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+import serial
+
+from drivers.idcard import codec
+from drivers.idcard.codec import Command, Response, ResponseDecoder
+from drivers.idcard.errors import (
+    NoReaderError,
+    PortUnavailableError,
+    ReaderFaultError,
+    ReaderTimeoutError,
+)
+
+log = logging.getLogger(__name__)
+
+# Largest answer each command can produce, for the wire-time part of its timeout.
+_MAX_RESPONSE_BYTES = {
+    "read_base": 1295,
+    "read_base_fingerprint": 2321,
+    "read_appended_address": 7 + 4 + 280,
+    "read_management_number": 39,
+    "read_sam_id": 27,
+    "select_card": 19,
+    "find_card": 15,
+}
+_READS = frozenset({"read_base", "read_base_fingerprint", "read_appended_address"})
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds to wait for an answer, before adding the wire time at the current baud.
+
+    Defaults follow the reference (§6.2): short commands 1 s, reads 2 s + wire time.
+    """
+
+    short: float = 1.0
+    read: float = 2.0
+    probe: float = 1.0  # per baud while probing
+
+    def for_command(self, command: Command, baud: int) -> float:
+        size = _MAX_RESPONSE_BYTES.get(command.name, 11) + 11  # plus the request itself
+        wire = size * 10 / baud  # 8N1: ten bit times per byte
+        base = self.read if command.name in _READS else self.short
+        return base + wire
+
+
+def wire_seconds(byte_count: int, baud: int) -> float:
+    """Time the bytes take on an 8N1 line."""
+    return byte_count * 10 / baud
+
+
+class SerialTransport:
+    """A reader on one serial port. Not thread-safe: one reader loop owns it."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        baud: int | None = None,
+        timeouts: Timeouts | None = None,
+        exclusive: bool = True,
+    ) -> None:
+        self.url = url
+        self.preferred_baud = baud
+        self.timeouts = timeouts or Timeouts()
+        self.exclusive = exclusive
+        self.baud: int | None = None
+        self._port: serial.SerialBase | None = None
+        self._decoder = ResponseDecoder()
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None and self._port.is_open
+
+    def open(self) -> int:
+        """Open the port and find the baud the SAM answers at; returns that baud."""
+        self.close()
+        kwargs: dict[str, object] = {"baudrate": self._probe_order()[0], "timeout": 0}
+        if self.exclusive and "://" not in self.url:
+            kwargs["exclusive"] = True  # a second process on the reader would corrupt frames
+        try:
+            self._port = serial.serial_for_url(self.url, **kwargs)
+        except (serial.SerialException, OSError, ValueError) as err:
+            raise PortUnavailableError(f"cannot open {self.url}: {err}") from err
+        try:
+            self.baud = self._probe()
+        except BaseException:
+            self.close()
+            raise
+        return self.baud
+
+    def close(self) -> None:
+        port, self._port = self._port, None
+        self.baud = None
+        if port is not None:
+            # The device may already be gone; there is nothing left to release then.
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+
+    def __enter__(self) -> SerialTransport:
+        if not self.is_open:
+            self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _probe_order(self) -> list[int]:
+        order = list(codec.SUPPORTED_BAUDS)
+        if self.preferred_baud is not None:
+            if self.preferred_baud not in order:
+                raise ValueError(f"baud: expected one of {order}, got {self.preferred_baud}")
+            order.remove(self.preferred_baud)
+            order.insert(0, self.preferred_baud)
+        return order
+
+    def _probe(self) -> int:
+        """Ask SAM status at each rate until a valid answer arrives (§6.1)."""
+        for attempt, baud in enumerate(self._probe_order()):
+            self._set_baud(baud)
+            # First bytes after power-up or enumeration can be lost: retry the first rate.
+            tries = 3 if attempt == 0 else 1
+            for _ in range(tries):
+                try:
+                    response = self._exchange(codec.SAM_STATUS, b"", self.timeouts.probe)
+                except ReaderTimeoutError:
+                    continue
+                if response.status.is_fatal:
+                    raise ReaderFaultError(f"{self.url}: {response.status}")
+                log.info("reader on %s answers at %d baud", self.url, baud)
+                return baud
+        raise NoReaderError(
+            f"no ID card reader answers on {self.url} at any of {list(codec.SUPPORTED_BAUDS)} baud"
+        )
+
+    def _set_baud(self, baud: int) -> None:
+        assert self._port is not None
+        try:
+            self._port.baudrate = baud
+        except (serial.SerialException, OSError, ValueError) as err:
+            self.close()
+            raise PortUnavailableError(f"{self.url}: cannot set {baud} baud: {err}") from err
+        self.baud = baud
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    def transact(
+        self, command: Command, data: bytes = b"", timeout: float | None = None
+    ) -> Response:
+        """Send one command and return its answer (any SW3). Raises TransportError subclasses."""
+        if not self.is_open or self.baud is None:
+            raise PortUnavailableError(f"{self.url} is not open")
+        limit = timeout if timeout is not None else self.timeouts.for_command(command, self.baud)
+        return self._exchange(command, data, limit)
+
+    def change_baud(self, baud: int) -> Response:
+        """Switch the SAM's rate; the acknowledgement comes at the old rate, then we follow."""
+        response = self.transact(codec.SET_BAUD[baud])
+        if response.status.is_success:
+            self._set_baud(baud)
+        return response
+
+    def _exchange(self, command: Command, data: bytes, limit: float) -> Response:
+        port = self._port
+        assert port is not None
+        deadline = time.monotonic() + limit
+        try:
+            # Stale bytes (a late answer to a timed-out command) are noise now.
+            port.reset_input_buffer()
+            self._decoder.reset()
+            port.write(command.encode(data))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ReaderTimeoutError(
+                        f"{command.name}: no answer from {self.url} within {limit:.2f} s"
+                    )
+                port.timeout = remaining
+                chunk = port.read(max(port.in_waiting, 1))
+                if not chunk:
+                    continue
+                frames = self._decoder.feed(chunk)
+                if frames:
+                    return frames[0]
+        except (serial.SerialException, OSError) as err:
+            self.close()
+            raise PortUnavailableError(f"{self.url}: {err}") from err
+
+    @property
+    def decoder_stats(self) -> codec.DecoderStats:
+        return self._decoder.stats
