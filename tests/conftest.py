@@ -1,0 +1,48 @@
+"""Hygiene for every test: no leaked threads, no leaked file descriptors."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+
+def _open_fds() -> set[int]:
+    try:
+        return {int(name) for name in os.listdir("/proc/self/fd")}
+    except FileNotFoundError:  # not Linux: nothing to check
+        return set()
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves threads running or file descriptors open behind it."""
+    threads_before = set(threading.enumerate())
+    fds_before = _open_fds()
+    yield
+    deadline = time.monotonic() + 2.0
+    while True:
+        leaked_threads = [
+            t for t in threading.enumerate() if t not in threads_before and t.is_alive()
+        ]
+        leaked_fds = _open_fds() - fds_before
+        if not leaked_threads and not leaked_fds:
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    details = []
+    if leaked_threads:
+        details.append(f"threads: {[t.name for t in leaked_threads]}")
+    if leaked_fds:
+        targets = []
+        for fd in sorted(leaked_fds):
+            try:
+                targets.append(f"{fd}->{os.readlink(f'/proc/self/fd/{fd}')}")
+            except OSError:
+                targets.append(str(fd))
+        details.append(f"file descriptors: {targets}")
+    pytest.fail(f"{request.node.nodeid} leaked " + "; ".join(details), pytrace=False)
