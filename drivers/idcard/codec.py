@@ -14,7 +14,8 @@ Recovery cases the decoder handles:
 * garbage before a preamble: discarded byte by byte while hunting (counted in `stats.discarded`);
 * a preamble whose first byte was lost or displaced (``AA 00 AA AA 96 69`` seen in the field): the
   last four preamble bytes ``AA AA 96 69`` are enough to synchronise; the checksum still guards;
-* a length outside [`min_len`, `MAX_LEN`]: not a frame; the hunt restarts one byte further on;
+* a length outside [`min_len`, `MAX_LEN`]: not a frame (counted once in `stats.bad_length`);
+  the hunt restarts one byte into the sync;
 * a checksum mismatch: the whole frame is dropped (`stats.bad_checksum`) and the hunt restarts
   *after* it, never inside it: preamble bytes may legally occur inside photo or fingerprint data;
 * any chunking, down to one byte per `feed()`: state survives between calls.
@@ -330,7 +331,9 @@ class _FrameDecoder(Generic[F]):
             length = int.from_bytes(buf[header_end - 2 : header_end], "big")
             if not self._min_len <= length <= MAX_LEN:
                 self.stats.bad_length += 1
-                self._discard(1)
+                # Step past the sync's first byte: stepping one byte only would re-read the
+                # same Len as a "repaired" preamble and count (and reject) it twice.
+                self._discard(start - frame_start + 1)
                 continue
             total = header_end + length
             if len(buf) < total:
