@@ -1,0 +1,183 @@
+"""Settings of the terminal: one table of (name, default, help, validator), loaded from TOML.
+
+The file is found through `--config FILE`, else the ANJU_CONFIG environment variable, else
+/etc/anju/terminal.toml. Device identity (`[device]`: who this terminal is, written once at
+provisioning) is kept apart from tunables (`[store]` and later sections: how it behaves), so a
+support engineer can change a tunable without touching, or copying, an identity.
+
+    [device]
+    device_id = "gz-0001"
+    site_code = "4401040001"
+
+    [store]
+    database = "/var/lib/anju/terminal.db"
+    retention_days = 30
+
+Every setting must be documented in docs/configuration.md (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from terminal.errors import ConfigError
+
+DEFAULT_PATH = Path("/etc/anju/terminal.toml")
+ENV_VAR = "ANJU_CONFIG"
+
+
+def _pattern(regex: str, what: str) -> Callable[[Any], Any]:
+    compiled = re.compile(regex)
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise ValueError(f"expected {what}, got {value!r}")
+        return value
+
+    return check
+
+
+def _int_at_least(low: int) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"expected an integer >= {low}, got {value!r}")
+        return value
+
+    return check
+
+
+def _path(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a file path, got {value!r}")
+    return Path(value)
+
+
+def _timezone(value: Any) -> Any:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"expected an IANA time zone name, got {value!r}") from err
+    return str(value)
+
+
+def _boolean(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str  # "section.key" as written in the TOML file
+    default: Any
+    help: str
+    validator: Callable[[Any], Any]
+
+
+# `None` as a default means "required where used": identity has no sensible default.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("device.device_id", None,
+            "This terminal's id, unique in the fleet; written into every event.",
+            _pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "1-64 letters, digits, '.', '_', '-'")),
+    Setting("device.site_code", None,
+            "The guesthouse's code issued by the public security bureau (旅馆代码).",
+            _pattern(r"[0-9A-Za-z]{6,20}", "6-20 letters or digits")),
+    Setting("store.database", "/var/lib/anju/terminal.db",
+            "Path of the SQLite registry database.", _path),
+    Setting("store.retention_days", 30,
+            "Days after check-out (once every event is acknowledged) before personal data "
+            "and photos are purged.", _int_at_least(0)),
+    Setting("store.min_free_bytes", 64 * 1024 * 1024,
+            "Writes are refused when the database's filesystem has less free space than this.",
+            _int_at_least(0)),
+    Setting("store.busy_timeout_ms", 5000,
+            "How long a reader or a second process waits for a lock before failing.",
+            _int_at_least(0)),
+    Setting("store.quick_check_on_open", True,
+            "Run PRAGMA quick_check whenever the store is opened.", _boolean),
+    Setting("registry.timezone", "Asia/Shanghai",
+            "Time zone of the guesthouse: decides 'today' for document expiry and minors' age.",
+            _timezone),
+)
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    device_id: str
+    site_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Validated settings; `identity` is None until the terminal is provisioned."""
+
+    identity: DeviceIdentity | None
+    values: Mapping[str, Any]
+    source: Path | None
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def require_identity(self) -> DeviceIdentity:
+        if self.identity is None:
+            raise ConfigError(
+                f"device.device_id and device.site_code are not set in {self.source or 'config'}",
+                "本机尚未配置设备编号和旅馆代码，请联系技术人员",
+            )
+        return self.identity
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else DEFAULT_PATH
+
+
+def load_config(
+    explicit: str | os.PathLike[str] | None = None, *, missing_ok: bool = False
+) -> Config:
+    """Read and validate the settings file; unknown keys are refused (typos must not pass)."""
+    path = config_path(explicit)
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError as err:
+        if missing_ok:
+            return from_mapping({}, source=None)
+        raise ConfigError(f"settings file not found: {path}", f"找不到配置文件：{path}") from err
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"cannot read settings file {path}: {err}", "配置文件无法读取") from err
+    return from_mapping(raw, source=path)
+
+
+def from_mapping(raw: Mapping[str, Any], *, source: Path | None = None) -> Config:
+    flat: dict[str, Any] = {}
+    for section, entries in raw.items():
+        if not isinstance(entries, Mapping):
+            raise ConfigError(f"{source}: [{section}] must be a table", "配置文件格式有误")
+        for key, value in entries.items():
+            flat[f"{section}.{key}"] = value
+    unknown = sorted(set(flat) - set(_BY_NAME))
+    if unknown:
+        raise ConfigError(f"{source}: unknown setting(s): {', '.join(unknown)}", "配置文件有未知项")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = flat.get(setting.name, setting.default)
+        if value is None:
+            values[setting.name] = None
+            continue
+        try:
+            values[setting.name] = setting.validator(value)
+        except ValueError as err:
+            raise ConfigError(f"{source}: {setting.name}: {err}", "配置文件有误") from err
+    device_id, site_code = values.pop("device.device_id"), values.pop("device.site_code")
+    identity = DeviceIdentity(device_id, site_code) if device_id and site_code else None
+    return Config(identity=identity, values=values, source=source)

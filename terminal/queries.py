@@ -1,0 +1,108 @@
+"""Reads for the page and the CLI, on reader connections (never the writer's).
+
+The in-house list comes from the projection tables through two partial indexes, so it stays
+fast however many stays the device has kept; `show` folds the stay's own events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from terminal.domain.fold import apply
+from terminal.domain.stays import Stay
+from terminal.errors import StayNotFoundError
+from terminal.store import chain
+
+
+@dataclass(slots=True)
+class InHouseGuest:
+    guest_id: str
+    role: str
+    name: str | None
+    document_type: str | None
+    document_number: str | None
+
+
+@dataclass(slots=True)
+class StayRow:
+    stay_id: str
+    room: str | None
+    status: str
+    checked_in_at: str
+    expected_check_out: str | None
+    ended_at: str | None
+    guest_count: int
+    guests_in_house: int
+    purged: bool
+    undelivered: int = 0  # events not yet acknowledged (nor superseded)
+    guests: list[InHouseGuest] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    event_id: str
+    sequence: int
+    kind: str
+    state: str
+    attempts: int
+    receipt: str | None
+    reject_code: str | None
+    reject_field: str | None
+    reject_message: str | None
+
+
+@dataclass(slots=True)
+class StayDetail:
+    stay: Stay
+    delivery: list[Delivery]
+
+
+_STAY_SELECT = (
+    "SELECT stay_id, room, status, checked_in_at, expected_check_out, ended_at, guest_count, "
+    "guests_in_house, purged FROM stay_view"
+)
+
+
+def _stay_row(row: tuple[Any, ...]) -> StayRow:
+    return StayRow(*row[:8], purged=bool(row[8]))
+
+
+def list_in_house(conn: sqlite3.Connection) -> list[StayRow]:
+    stays = {r[0]: _stay_row(r) for r in conn.execute(
+        f"{_STAY_SELECT} WHERE status = 'in_house' ORDER BY room, checked_in_at")}
+    if not stays:
+        return []
+    for row in conn.execute(
+        "SELECT g.stay_id, g.guest_id, g.role, g.name, g.document_type, g.document_number "
+        "FROM stay_view s JOIN guest_view g ON g.stay_id = s.stay_id AND g.in_house = 1 "
+        "WHERE s.status = 'in_house' ORDER BY g.role DESC, g.guest_id"
+    ):
+        stays[row[0]].guests.append(InHouseGuest(*row[1:]))
+    for stay_id, undelivered in conn.execute(
+        "SELECT e.stay_id, COUNT(*) FROM stay_view s JOIN events e ON e.stay_id = s.stay_id "
+        "JOIN outbox o ON o.event_id = e.event_id WHERE s.status = 'in_house' "
+        "AND o.state NOT IN ('acknowledged', 'superseded') GROUP BY e.stay_id"
+    ):
+        stays[stay_id].undelivered = undelivered
+    return list(stays.values())
+
+
+def list_stays(conn: sqlite3.Connection, *, limit: int = 100) -> list[StayRow]:
+    """The most recent stays, any status (no personal data: the projection holds none for them)."""
+    return [_stay_row(r) for r in conn.execute(
+        f"{_STAY_SELECT} ORDER BY checked_in_at DESC LIMIT ?", (limit,))]
+
+
+def show(conn: sqlite3.Connection, stay_id: str) -> StayDetail:
+    stays: dict[str, Stay] = {}
+    for event in chain.stay_events(conn, stay_id):
+        apply(stays, event)
+    if stay_id not in stays:
+        raise StayNotFoundError(f"no stay {stay_id}", "找不到该入住记录")
+    delivery = [Delivery(*row) for row in conn.execute(
+        "SELECT e.event_id, e.sequence, e.kind, o.state, o.attempts, o.receipt, o.reject_code, "
+        "o.reject_field, o.reject_message FROM events e JOIN outbox o USING (event_id) "
+        "WHERE e.stay_id = ? ORDER BY e.seq_id", (stay_id,))]
+    return StayDetail(stays[stay_id], delivery)

@@ -1,0 +1,62 @@
+"""The projection tables (stay_view, guest_view): derived from the fold, written with the events.
+
+`rows_for(stay)` is the single definition of what the projection holds for a stay; the writer
+uses it after each event and the verifier compares the tables with it for every folded stay.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from terminal.domain.stays import Stay
+
+STAY_COLUMNS = ("stay_id", "room", "status", "checked_in_at", "expected_check_out", "ended_at",
+                "operator", "guest_count", "guests_in_house", "purged")
+GUEST_COLUMNS = ("guest_id", "stay_id", "role", "in_house", "name", "document_type",
+                 "document_number")
+
+
+def rows_for(stay: Stay) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    stay_row = (
+        stay.stay_id, stay.room, stay.status, stay.checked_in_at,
+        stay.expected_check_out.isoformat() if stay.expected_check_out else None,
+        stay.ended_at, stay.operator, len(stay.guests),
+        len(stay.guests_in_house()) if stay.status == "in_house" else 0, int(stay.purged),
+    )
+    guest_rows = []
+    for guest_id, guest_stay in stay.guests.items():
+        here = stay.status == "in_house" and guest_stay.in_house
+        guest = guest_stay.guest
+        guest_rows.append((
+            guest_id, stay.stay_id, guest.role, int(here),
+            guest.display_name if here else None,
+            guest.document.type_code,
+            guest.document.key()[1] if here else None,
+        ))
+    return stay_row, sorted(guest_rows)
+
+
+def write(conn: sqlite3.Connection, stay: Stay) -> None:
+    stay_row, guest_rows = rows_for(stay)
+    conn.execute(
+        f"INSERT OR REPLACE INTO stay_view ({', '.join(STAY_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(STAY_COLUMNS))})", stay_row,
+    )
+    if stay.purged:
+        return  # a purged stay has no guests in the fold; keep the (already anonymous) rows
+    conn.executemany(
+        f"INSERT OR REPLACE INTO guest_view ({', '.join(GUEST_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(GUEST_COLUMNS))})", guest_rows,
+    )
+
+
+def read(conn: sqlite3.Connection, stay_id: str) -> tuple[Any, list[Any]]:
+    stay_row = conn.execute(
+        f"SELECT {', '.join(STAY_COLUMNS)} FROM stay_view WHERE stay_id = ?", (stay_id,)
+    ).fetchone()
+    guest_rows = conn.execute(
+        f"SELECT {', '.join(GUEST_COLUMNS)} FROM guest_view WHERE stay_id = ? ORDER BY guest_id",
+        (stay_id,),
+    ).fetchall()
+    return (tuple(stay_row) if stay_row else None), [tuple(r) for r in guest_rows]

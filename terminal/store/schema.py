@@ -1,0 +1,176 @@
+"""Schema versions as data: each migration is a list of SQL statements (or a Python step).
+
+The rules that make the log provable live in the schema itself, so that neither a bug in Python
+nor a hand-typed `sqlite3` session can break them:
+
+* `events` is append-only: DELETE raises; UPDATE raises unless it only purges the payload
+  (payload -> NULL with purged_at set, every other column unchanged) of an event whose outbox
+  row is acknowledged or superseded.
+* an event's sequence must be the device's previous sequence + 1 and its prev_chain_sha256 the
+  previous event's chain hash (a gap or a fork cannot be inserted);
+* every event gets its outbox row from a trigger, in the same transaction;
+* outbox states move only along the allowed transitions (OUTBOX_TRANSITIONS below); terminal
+  states (acknowledged, superseded) are frozen; each state's required columns are CHECKed.
+"""
+
+from __future__ import annotations
+
+GENESIS_SQL = "'" + "0" * 64 + "'"
+
+OUTBOX_STATES = ("queued", "sent", "acknowledged", "rejected", "superseded")
+OUTBOX_TRANSITIONS = (
+    ("queued", "sent"),
+    ("sent", "sent"),  # re-sent after no answer (at-least-once delivery)
+    ("sent", "acknowledged"),
+    ("sent", "rejected"),
+    ("rejected", "queued"),  # a technician re-queues after the server side was fixed
+    ("queued", "superseded"),  # the stay was voided before this event left the device
+    ("rejected", "superseded"),
+)
+_TRANSITIONS_SQL = ", ".join(f"('{a}', '{b}')" for a, b in OUTBOX_TRANSITIONS)
+_EVENT_COLUMNS = (
+    "seq_id", "event_id", "device_id", "site_code", "sequence", "kind", "stay_id",
+    "target_event_id", "wall_time", "clock_synchronised", "monotonic_ns", "boot_id", "operator",
+    "payload_sha256", "prev_chain_sha256", "chain_sha256",
+)
+_UNCHANGED = " AND ".join(f"NEW.{c} IS OLD.{c}" for c in _EVENT_COLUMNS)
+
+V1 = [
+    """CREATE TABLE schema_migrations (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+    )""",
+    f"""CREATE TABLE events (
+        seq_id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE CHECK (length(event_id) = 36),
+        device_id TEXT NOT NULL CHECK (device_id <> ''),
+        site_code TEXT NOT NULL CHECK (site_code <> ''),
+        sequence INTEGER NOT NULL CHECK (sequence >= 1),
+        kind TEXT NOT NULL
+            CHECK (kind IN ('check_in', 'add_guest', 'check_out', 'amend', 'void')),
+        stay_id TEXT NOT NULL CHECK (length(stay_id) = 36),
+        target_event_id TEXT REFERENCES events (event_id),
+        wall_time TEXT NOT NULL CHECK (wall_time GLOB '[0-9][0-9][0-9][0-9]-*Z'),
+        clock_synchronised INTEGER NOT NULL CHECK (clock_synchronised IN (0, 1)),
+        monotonic_ns INTEGER NOT NULL,
+        boot_id TEXT NOT NULL,
+        operator TEXT NOT NULL CHECK (operator <> ''),
+        payload TEXT,
+        payload_sha256 TEXT NOT NULL CHECK (length(payload_sha256) = 64),
+        prev_chain_sha256 TEXT NOT NULL CHECK (length(prev_chain_sha256) = 64),
+        chain_sha256 TEXT NOT NULL UNIQUE CHECK (length(chain_sha256) = 64),
+        purged_at TEXT,
+        UNIQUE (device_id, sequence),
+        CHECK ((payload IS NULL) = (purged_at IS NOT NULL)),
+        CHECK ((kind IN ('amend', 'void')) = (target_event_id IS NOT NULL)),
+        CHECK (sequence > 1 OR prev_chain_sha256 = {GENESIS_SQL})
+    )""",
+    "CREATE INDEX events_stay ON events (stay_id, seq_id)",
+    f"""CREATE TRIGGER events_gapless BEFORE INSERT ON events
+    WHEN NEW.sequence IS NOT COALESCE(
+            (SELECT MAX(sequence) FROM events WHERE device_id = NEW.device_id), 0) + 1
+      OR NEW.prev_chain_sha256 IS NOT COALESCE(
+            (SELECT chain_sha256 FROM events WHERE device_id = NEW.device_id
+             ORDER BY sequence DESC LIMIT 1), {GENESIS_SQL})
+    BEGIN SELECT RAISE(ABORT, 'events: sequence gap or broken chain link refused'); END""",
+    """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END""",
+    f"""CREATE TRIGGER events_only_purge BEFORE UPDATE ON events
+    WHEN NOT (OLD.payload IS NOT NULL AND NEW.payload IS NULL AND OLD.purged_at IS NULL
+              AND NEW.purged_at IS NOT NULL AND {_UNCHANGED})
+    BEGIN SELECT RAISE(ABORT, 'events are append-only: only purging a payload is allowed'); END""",
+    """CREATE TRIGGER events_purge_delivered BEFORE UPDATE OF payload ON events
+    WHEN NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = OLD.event_id
+                     AND state IN ('acknowledged', 'superseded'))
+    BEGIN SELECT RAISE(ABORT, 'purge refused: event not acknowledged by the server'); END""",
+    f"""CREATE TABLE outbox (
+        event_id TEXT PRIMARY KEY REFERENCES events (event_id),
+        state TEXT NOT NULL CHECK (state IN ({", ".join(f"'{s}'" for s in OUTBOX_STATES)})),
+        attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        sent_at TEXT,
+        receipt TEXT,
+        acknowledged_at TEXT,
+        reject_code TEXT,
+        reject_field TEXT,
+        reject_message TEXT,
+        rejected_at TEXT,
+        superseded_by TEXT REFERENCES events (event_id),
+        updated_at TEXT NOT NULL,
+        CHECK (state <> 'sent' OR sent_at IS NOT NULL),
+        CHECK (state <> 'acknowledged' OR (receipt IS NOT NULL AND receipt <> ''
+                                           AND acknowledged_at IS NOT NULL)),
+        CHECK (state <> 'rejected' OR (reject_code IS NOT NULL AND reject_message IS NOT NULL
+                                       AND rejected_at IS NOT NULL)),
+        CHECK ((state = 'superseded') = (superseded_by IS NOT NULL))
+    )""",
+    "CREATE INDEX outbox_pending ON outbox (state) WHERE state IN ('queued', 'sent', 'rejected')",
+    """CREATE TRIGGER events_enqueue AFTER INSERT ON events
+    BEGIN INSERT INTO outbox (event_id, state, updated_at)
+          VALUES (NEW.event_id, 'queued', NEW.wall_time); END""",
+    """CREATE TRIGGER outbox_insert_queued BEFORE INSERT ON outbox
+    WHEN NEW.state IS NOT 'queued' OR NEW.attempts <> 0
+    BEGIN SELECT RAISE(ABORT, 'outbox: a row starts queued'); END""",
+    f"""CREATE TRIGGER outbox_transition BEFORE UPDATE ON outbox
+    WHEN NEW.event_id IS NOT OLD.event_id
+      OR (OLD.state, NEW.state) NOT IN (VALUES {_TRANSITIONS_SQL})
+    BEGIN SELECT RAISE(ABORT, 'outbox: illegal state transition refused'); END""",
+    """CREATE TRIGGER outbox_superseded_by_void BEFORE UPDATE OF state ON outbox
+    WHEN NEW.state = 'superseded' AND NOT EXISTS (
+        SELECT 1 FROM events v JOIN events e ON e.event_id = OLD.event_id
+        WHERE v.event_id = NEW.superseded_by AND v.kind = 'void' AND v.stay_id = e.stay_id)
+    BEGIN SELECT RAISE(ABORT, 'outbox: only a void of the same stay supersedes'); END""",
+    """CREATE TRIGGER outbox_no_delete BEFORE DELETE ON outbox
+    BEGIN SELECT RAISE(ABORT, 'outbox rows are kept with their event: DELETE refused'); END""",
+]
+
+# v2: a projection for the in-house list and capture checks, written in the same transaction
+# as the events (rebuilt from the fold by the migration), plus the purge log.
+V2 = [
+    """CREATE TABLE stay_view (
+        stay_id TEXT PRIMARY KEY,
+        room TEXT,
+        status TEXT NOT NULL CHECK (status IN ('in_house', 'checked_out', 'voided')),
+        checked_in_at TEXT NOT NULL,
+        expected_check_out TEXT,
+        ended_at TEXT,
+        operator TEXT NOT NULL,
+        guest_count INTEGER NOT NULL,
+        guests_in_house INTEGER NOT NULL,
+        purged INTEGER NOT NULL DEFAULT 0 CHECK (purged IN (0, 1))
+    )""",
+    "CREATE INDEX stay_view_in_house ON stay_view (room) WHERE status = 'in_house'",
+    "CREATE INDEX stay_view_ended ON stay_view (ended_at) WHERE purged = 0",
+    # Personal columns (name, document) hold values only while the guest is in house: the
+    # authoritative copy is the event payload, which retention purges later.
+    """CREATE TABLE guest_view (
+        guest_id TEXT PRIMARY KEY,
+        stay_id TEXT NOT NULL REFERENCES stay_view (stay_id),
+        role TEXT NOT NULL,
+        in_house INTEGER NOT NULL CHECK (in_house IN (0, 1)),
+        name TEXT,
+        document_type TEXT,
+        document_number TEXT,
+        CHECK (in_house = 1 OR (name IS NULL AND document_number IS NULL))
+    )""",
+    "CREATE INDEX guest_view_stay ON guest_view (stay_id)",
+    """CREATE INDEX guest_view_document ON guest_view (document_type, document_number)
+       WHERE in_house = 1""",
+    """CREATE TABLE purge_log (
+        id INTEGER PRIMARY KEY,
+        purged_at TEXT NOT NULL,
+        retention_days INTEGER NOT NULL,
+        stays INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        payload_bytes INTEGER NOT NULL
+    )""",
+]
+
+EXPECTED_TABLES = frozenset(
+    {"schema_migrations", "events", "outbox", "stay_view", "guest_view", "purge_log"}
+)
+EXPECTED_TRIGGERS = frozenset(
+    {"events_gapless", "events_no_delete", "events_only_purge", "events_purge_delivered",
+     "events_enqueue", "outbox_insert_queued", "outbox_transition", "outbox_superseded_by_void",
+     "outbox_no_delete"}
+)

@@ -1,0 +1,126 @@
+"""The one writer: owns the write connection; every change is one BEGIN IMMEDIATE transaction.
+
+A lock serialises callers from any thread (the page, the CLI, the purge timer). The disk guard
+runs before BEGIN, so a refusal writes nothing; any exception inside the transaction rolls it
+back whole, so a failed write leaves nothing partial and touches nothing committed. `transaction`
+returns only after COMMIT has returned, i.e. after the WAL was fsynced (synchronous=FULL).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from terminal.clock import Clock, Instant
+from terminal.config import DeviceIdentity
+from terminal.domain.events import Event, Kind
+from terminal.domain.fold import apply
+from terminal.domain.stays import Stay
+from terminal.errors import AnjuError, ConfigError, StoreError, StoreFullError
+from terminal.store import chain, projection
+from terminal.store.disk import DiskGuard
+
+T = TypeVar("T")
+_SQLITE_FULL = 13
+
+
+class Txn:
+    """What a write may do inside its transaction: read state, append events, project."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, identity: DeviceIdentity | None, clock: Clock
+    ) -> None:
+        self.conn = conn
+        self._identity = identity
+        self._clock = clock
+        self.events: list[Event] = []
+
+    @property
+    def identity(self) -> DeviceIdentity:
+        if self._identity is None:
+            raise ConfigError("device identity is not configured: cannot write events",
+                              "本机尚未配置设备编号和旅馆代码")
+        return self._identity
+
+    def now(self) -> Instant:
+        return self._clock.now()
+
+    def load_stay(self, stay_id: str) -> Stay | None:
+        stays: dict[str, Stay] = {}
+        for event in chain.stay_events(self.conn, stay_id):
+            apply(stays, event)
+        return stays.get(stay_id)
+
+    def append(
+        self, stays: dict[str, Stay], *, kind: Kind, stay_id: str, data: dict[str, Any],
+        operator: str, target_event_id: str | None = None, instant: Instant | None = None,
+    ) -> Event:
+        """Fold the event into `stays` first (refusing what does not apply), then insert it."""
+        event = chain.append(
+            self.conn, self.identity, instant or self.now(), kind=kind, stay_id=stay_id,
+            data=data, operator=operator, target_event_id=target_event_id,
+        )
+        stay = apply(stays, event)  # raises before COMMIT: the insert above is rolled back
+        projection.write(self.conn, stay)
+        self.events.append(event)
+        return event
+
+    def supersede_pending(self, stay_id: str, void_event_id: str) -> int:
+        cursor = self.conn.execute(
+            "UPDATE outbox SET state = 'superseded', superseded_by = ?, updated_at = "
+            "(SELECT wall_time FROM events WHERE event_id = ?) "
+            "WHERE state IN ('queued', 'rejected') AND event_id IN "
+            "(SELECT event_id FROM events WHERE stay_id = ? AND event_id <> ?)",
+            (void_event_id, void_event_id, stay_id, void_event_id),
+        )
+        return cursor.rowcount
+
+
+class Writer:
+    def __init__(
+        self, conn: sqlite3.Connection, *, identity: DeviceIdentity | None, clock: Clock,
+        guard: DiskGuard,
+    ) -> None:
+        self.conn = conn
+        self.identity = identity
+        self.clock = clock
+        self.guard = guard
+        self._lock = threading.Lock()
+
+    def transaction(self, work: Callable[[Txn], T]) -> T:
+        with self._lock:
+            self.guard.check()
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                raise _map(err) from err
+            try:
+                result = work(Txn(self.conn, self.identity, self.clock))
+                self.conn.execute("COMMIT")
+            except BaseException as err:
+                # SQLite may already have rolled back (e.g. SQLITE_FULL); ROLLBACK only if not.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                if isinstance(err, sqlite3.Error):
+                    raise _map(err) from err
+                raise
+            return result
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it (after purge: drop old page images)."""
+        with self._lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+
+def _map(err: sqlite3.Error) -> AnjuError:
+    if getattr(err, "sqlite_errorcode", None) == _SQLITE_FULL:
+        return StoreFullError(
+            "the disk filled up during the write; it was rolled back, nothing committed was lost"
+        )
+    return StoreError(f"database write failed and was rolled back: {err}")
