@@ -116,9 +116,9 @@ V1 = [
       OR (OLD.state, NEW.state) NOT IN (VALUES {_TRANSITIONS_SQL})
     BEGIN SELECT RAISE(ABORT, 'outbox: illegal state transition refused'); END""",
     """CREATE TRIGGER outbox_superseded_by_void BEFORE UPDATE OF state ON outbox
-    WHEN NEW.state = 'superseded' AND NOT EXISTS (
+    WHEN NEW.state = 'superseded' AND (NEW.superseded_by = OLD.event_id OR NOT EXISTS (
         SELECT 1 FROM events v JOIN events e ON e.event_id = OLD.event_id
-        WHERE v.event_id = NEW.superseded_by AND v.kind = 'void' AND v.stay_id = e.stay_id)
+        WHERE v.event_id = NEW.superseded_by AND v.kind = 'void' AND v.stay_id = e.stay_id))
     BEGIN SELECT RAISE(ABORT, 'outbox: only a void of the same stay supersedes'); END""",
     """CREATE TRIGGER outbox_no_delete BEFORE DELETE ON outbox
     BEGIN SELECT RAISE(ABORT, 'outbox rows are kept with their event: DELETE refused'); END""",

@@ -1,0 +1,31 @@
+"""Fixtures for the terminal's registry tests: a store on disk with a settable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from terminal.clock import FixedClock
+from terminal.registry import Registry
+from tests.terminal.registry_helpers import START, open_store
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "terminal.db"
+
+
+@pytest.fixture
+def reg(db_path: Path, clock: FixedClock) -> Iterator[Registry]:
+    store = open_store(db_path, clock=clock)
+    try:
+        yield Registry(store)
+    finally:
+        store.close()
