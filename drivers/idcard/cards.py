@@ -63,6 +63,11 @@ def decode_text_block(
         # No GB 11643 check applies to the 15-char 2017 number (3 letters + 12 digits).
         issues: tuple[str, ...] = ()
         valid: bool | None = None
+    elif layout == "Y":
+        issues = id_number_issues(text["id_number"], birth_date, sex, cross_check=False)
+        if not text["id_number"].startswith("9") and "format" not in issues:
+            issues = ("format", *issues)  # 2023 foreign card numbers begin with 9
+        valid = not issues
     else:
         issues = id_number_issues(text["id_number"], birth_date, sex)
         valid = not issues

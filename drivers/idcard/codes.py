@@ -56,19 +56,27 @@ def has_valid_check_character(number: str) -> bool:
     return check_character(number[:17]) == number[17].upper()
 
 
-def id_number_issues(number: str, birth_date: date, sex: Sex) -> tuple[str, ...]:
+def id_number_issues(
+    number: str, birth_date: date, sex: Sex, *, cross_check: bool = True
+) -> tuple[str, ...]:
     """What is wrong with an 18-character number, cross-checked against the card's other fields.
 
     Returns a subset of ("format", "check_digit", "birth_date", "sex") in that order; empty when
     the number is consistent. A malformed number yields ("format",) alone: the other checks would
     only read positions that carry no meaning. Sex is cross-checked only for male/female, since
     codes 0 and 9 claim nothing the number could contradict.
+
+    `cross_check=False` checks format and check character only: the reference confirms for the
+    2023 foreign card number just the leading 9 and the MOD 11-2 check, not where (or whether) it
+    encodes birth date and sex, so those are not guessed.
     """
     if not _NUMBER_RE.fullmatch(number):
         return (ISSUE_FORMAT,)
     issues: list[str] = []
     if check_character(number[:17]) != number[17].upper():
         issues.append(ISSUE_CHECK_DIGIT)
+    if not cross_check:
+        return tuple(issues)
     if number[6:14] != format_date(birth_date):
         issues.append(ISSUE_BIRTH_DATE)
     if sex in (Sex.MALE, Sex.FEMALE):

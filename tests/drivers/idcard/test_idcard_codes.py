@@ -160,3 +160,15 @@ def test_data_file_matches_reference_table_shape() -> None:
     )
     assert {"version", "nations", "aliases"} <= set(raw)
     assert raw["aliases"]["崩龙"]["code"] == "46" and raw["aliases"]["毛难"]["code"] == "36"
+
+
+def test_cross_check_off_checks_only_the_check_character():
+    from datetime import date
+
+    from drivers.idcard.codes import check_character, id_number_issues
+    from drivers.idcard.reading import Sex
+
+    body = "91100000000000001"  # nothing claimed about birth date or sex
+    number = body + check_character(body)
+    assert id_number_issues(number, date(1990, 5, 6), Sex.FEMALE, cross_check=False) == ()
+    assert id_number_issues(number, date(1990, 5, 6), Sex.FEMALE) != ()
