@@ -1,0 +1,131 @@
+"""`anju sim reader`: a simulated ID card reader on a pseudo-terminal, for the demo and the bench.
+
+The FIRST line of stdout is the port to open (a stable symlink that survives simulated unplugs),
+so scripts can start it and read one line::
+
+    port=$(anju sim reader --faults noise,split | head -n1)
+
+It then cycles through the card file (each card on the reader for --present seconds, then an
+empty reader for --absent seconds) until SIGINT or SIGTERM, and exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from drivers.idcard.codec import SUPPORTED_BAUDS
+from drivers.sim.faults import FAULT_NAMES, FaultPlan
+from drivers.sim.idcard import SimulatedReader
+from drivers.sim.sam import CARD_LEFT_MODES, FINGERPRINT_SIZES, load_sim_cards
+
+
+@click.group()
+def sim() -> None:
+    """Device simulators (shipped for the demo, the tests and the bench)."""
+
+
+@sim.command()
+@click.option(
+    "--cards",
+    "card_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Card file (JSON). Default: the bundled drivers/sim/cards/synthetic.json.",
+)
+@click.option(
+    "--faults",
+    default="",
+    help=f"Comma list, each optionally NAME:PROBABILITY, of: {', '.join(FAULT_NAMES)}.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for the faults (replayable runs).")
+@click.option(
+    "--baud",
+    type=click.Choice([str(b) for b in SUPPORTED_BAUDS]),
+    default="115200",
+    show_default=True,
+    help="The SAM's rate at power-on; the host must probe or configure it.",
+)
+@click.option(
+    "--card-left",
+    type=click.Choice(CARD_LEFT_MODES),
+    default="answers",
+    show_default=True,
+    help="A card left after a read: find keeps answering, or goes silent (reference §6.4).",
+)
+@click.option("--present", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds each card stays on the reader.")  # fmt: skip
+@click.option("--absent", type=click.FloatRange(min=0.0), default=3.0, show_default=True,
+              help="Seconds the reader stays empty between cards.")  # fmt: skip
+@click.option(
+    "--fingerprint",
+    type=click.Choice([str(size) for size in FINGERPRINT_SIZES]),
+    default="0",
+    show_default=True,
+    help="Fingerprint bytes each card returns to 30 10.",
+)
+@click.option("--pace/--no-pace", default=False, help="Spend the wire time of every byte.")
+@click.option(
+    "--link-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for the port symlink (default: a fresh temp dir).",
+)
+def reader(
+    card_file: Path | None,
+    faults: str,
+    seed: int | None,
+    baud: str,
+    card_left: str,
+    present: float,
+    absent: float,
+    fingerprint: str,
+    pace: bool,
+    link_dir: Path | None,
+) -> None:
+    """Run a simulated GA 467 ID card reader; print its port, then serve until stopped."""
+    try:
+        plan = FaultPlan.parse(faults)
+        cards = load_sim_cards(card_file, fingerprint_size=int(fingerprint))
+    except ValueError as err:
+        raise click.UsageError(str(err)) from err
+    if not cards:
+        raise click.UsageError("the card file holds no cards")
+    if link_dir is not None:
+        link_dir.mkdir(parents=True, exist_ok=True)
+
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    simulator = SimulatedReader(
+        baud=int(baud),
+        card_left_mode=card_left,  # type: ignore[arg-type]  # click.Choice guarantees it
+        faults=plan,
+        seed=seed,
+        pace=pace,
+        link_dir=link_dir,
+    )
+    try:
+        simulator.start()
+        click.echo(simulator.port)
+        sys.stdout.flush()
+        click.echo(
+            f"simulated reader: {len(cards)} cards, {baud} bps, card left: {card_left}, "
+            f"faults: {plan}, seed: {seed}",
+            err=True,
+        )
+        simulator.cycle(cards, present=present, absent=absent)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        simulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
