@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 _CANDIDATES = """
 SELECT s.stay_id FROM stay_view s
-WHERE s.purged = 0 AND s.status IN ('checked_out', 'voided') AND s.ended_at <= ?
+WHERE s.purged = 0 AND s.status <> 'in_house' AND s.ended_at <= ?
   AND NOT EXISTS (SELECT 1 FROM events e JOIN outbox o ON o.event_id = e.event_id
                   WHERE e.stay_id = s.stay_id AND o.state NOT IN ('acknowledged', 'superseded'))
 """

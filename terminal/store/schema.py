@@ -59,7 +59,7 @@ V1 = [
         payload TEXT,
         payload_sha256 TEXT NOT NULL CHECK (length(payload_sha256) = 64),
         prev_chain_sha256 TEXT NOT NULL CHECK (length(prev_chain_sha256) = 64),
-        chain_sha256 TEXT NOT NULL UNIQUE CHECK (length(chain_sha256) = 64),
+        chain_sha256 TEXT NOT NULL CHECK (length(chain_sha256) = 64),
         purged_at TEXT,
         UNIQUE (device_id, sequence),
         CHECK ((payload IS NULL) = (purged_at IS NOT NULL)),
@@ -84,6 +84,7 @@ V1 = [
     WHEN NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = OLD.event_id
                      AND state IN ('acknowledged', 'superseded'))
     BEGIN SELECT RAISE(ABORT, 'purge refused: event not acknowledged by the server'); END""",
+    # WITHOUT ROWID: keyed by event_id alone, one b-tree instead of a table plus its index.
     f"""CREATE TABLE outbox (
         event_id TEXT PRIMARY KEY REFERENCES events (event_id),
         state TEXT NOT NULL CHECK (state IN ({", ".join(f"'{s}'" for s in OUTBOX_STATES)})),
@@ -103,7 +104,7 @@ V1 = [
         CHECK (state <> 'rejected' OR (reject_code IS NOT NULL AND reject_message IS NOT NULL
                                        AND rejected_at IS NOT NULL)),
         CHECK ((state = 'superseded') = (superseded_by IS NOT NULL))
-    )""",
+    ) WITHOUT ROWID""",
     "CREATE INDEX outbox_pending ON outbox (state) WHERE state IN ('queued', 'sent', 'rejected')",
     """CREATE TRIGGER events_enqueue AFTER INSERT ON events
     BEGIN INSERT INTO outbox (event_id, state, updated_at)
@@ -125,7 +126,8 @@ V1 = [
 ]
 
 # v2: a projection for the in-house list and capture checks, written in the same transaction
-# as the events (rebuilt from the fold by the migration), plus the purge log.
+# as the events (rebuilt from the fold by the migration), plus the purge log. Small tables are
+# WITHOUT ROWID and indexes partial: every b-tree a check-in touches is one more WAL frame.
 V2 = [
     """CREATE TABLE stay_view (
         stay_id TEXT PRIMARY KEY,
@@ -138,22 +140,24 @@ V2 = [
         guest_count INTEGER NOT NULL,
         guests_in_house INTEGER NOT NULL,
         purged INTEGER NOT NULL DEFAULT 0 CHECK (purged IN (0, 1))
-    )""",
+    ) WITHOUT ROWID""",
     "CREATE INDEX stay_view_in_house ON stay_view (room) WHERE status = 'in_house'",
-    "CREATE INDEX stay_view_ended ON stay_view (ended_at) WHERE purged = 0",
+    # Purge candidates only: a check-in (status in_house) does not touch this index.
+    "CREATE INDEX stay_view_ended ON stay_view (ended_at) "
+    "WHERE purged = 0 AND status <> 'in_house'",
     # Personal columns (name, document) hold values only while the guest is in house: the
     # authoritative copy is the event payload, which retention purges later.
     """CREATE TABLE guest_view (
-        guest_id TEXT PRIMARY KEY,
         stay_id TEXT NOT NULL REFERENCES stay_view (stay_id),
+        guest_id TEXT NOT NULL,
         role TEXT NOT NULL,
         in_house INTEGER NOT NULL CHECK (in_house IN (0, 1)),
         name TEXT,
         document_type TEXT,
         document_number TEXT,
-        CHECK (in_house = 1 OR (name IS NULL AND document_number IS NULL))
-    )""",
-    "CREATE INDEX guest_view_stay ON guest_view (stay_id)",
+        CHECK (in_house = 1 OR (name IS NULL AND document_number IS NULL)),
+        PRIMARY KEY (stay_id, guest_id)
+    ) WITHOUT ROWID""",
     """CREATE INDEX guest_view_document ON guest_view (document_type, document_number)
        WHERE in_house = 1""",
     """CREATE TABLE purge_log (
