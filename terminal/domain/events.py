@@ -14,12 +14,14 @@ exists a changed column (time, room, kind) is detected too.
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
-GENESIS = "0" * 64
+# The hash construction is shared with the central server: it lives in sync/chain.py.
+from sync.chain import GENESIS, canonical_json, chain_hash, sha256_hex
+
+__all__ = ["GENESIS", "Event", "Kind", "canonical_json", "chain_hash", "sha256_hex"]
 
 
 class Kind(enum.StrEnum):
@@ -72,14 +74,3 @@ class Event:
         doc = json.loads(payload)
         return cls(**{**doc, "kind": Kind(doc["kind"])})
 
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def chain_hash(sequence: int, previous: str, payload_hash: str) -> str:
-    return sha256_hex(f"{sequence}\n{previous}\n{payload_hash}")
