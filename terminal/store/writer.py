@@ -40,7 +40,8 @@ class Txn:
     @property
     def identity(self) -> DeviceIdentity:
         if self._identity is None:
-            raise ConfigError("device identity is not configured: cannot write events",
+            raise ConfigError("device identity (device.device_id, device.site_code) is not "
+                              "configured: cannot write events",
                               "本机尚未配置设备编号和旅馆代码")
         return self._identity
 

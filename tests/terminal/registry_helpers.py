@@ -76,3 +76,21 @@ def open_store(path: Path, *, clock: FixedClock | None = None, **kwargs: object)
 
 def registry(path: Path, **kwargs: object) -> Registry:
     return Registry(open_store(path, **kwargs))
+
+
+def card_file(path: Path, name: str = "张三", *, birth: date = date(1990, 5, 17), serial: int = 1,
+              valid_until: date | None = date(2035, 1, 1)) -> Path:
+    """A card reading as `anju card read --json --unmasked` prints it (a real text block)."""
+    import json
+
+    from drivers.idcard.cards import decode_text_block, encode_text_block, synthetic_photo
+
+    block = encode_text_block({
+        "card_type": CardType.RESIDENT, "name": name, "sex": Sex.MALE, "nation_code": "01",
+        "birth_date": birth, "address": "广东省广州市越秀区某路1号",
+        "id_number": id_number(birth, Sex.MALE, serial), "authority": "广州市公安局越秀分局",
+        "valid_from": date(2015, 1, 1), "valid_until": valid_until or "长期",
+    })
+    reading = decode_text_block(block, synthetic_photo(f"{name}{serial}"))
+    path.write_text(json.dumps(reading.to_json(), ensure_ascii=False), "utf-8")
+    return path
