@@ -10,7 +10,9 @@ Whether a real reader keeps answering "found" for a card left in place is disput
 §6.4), so "gone" is decided without relying on either behaviour: while holding, a poll whose find
 says 0x80 is followed by a direct read; the card counts as gone only when both fail on
 `absent_polls` consecutive polls, and a read of the same card (either way) keeps it held. A card
-with a different number is a new placement even if no absence was seen in between.
+with a different number is a new placement even if no absence was seen in between. The hold
+survives a reconnect (USB replug, re-probe after noise): only lifting the card ends a placement,
+so the same card lifted and re-placed while the reader was unplugged is not read again.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from drivers.idcard.cards import decode_appended_addresses, decode_text_block, f
 from drivers.idcard.codec import Status
 from drivers.idcard.errors import (
     CardDecodeError,
+    ChecksumError,
     FrameError,
     ReaderFaultError,
     ReaderStatusError,
+    ReaderTimeoutError,
     TransportError,
 )
 from drivers.idcard.reading import CardRead
@@ -42,6 +46,7 @@ class ReaderSettings:
     poll_interval: float = 0.3  # vendor guidance: poll no faster than ~300 ms (§6.3)
     absent_polls: int = 2  # consecutive "not there" polls before a card counts as lifted
     replace_after: int = 3  # consecutive failed reads before asking to re-place the card
+    lost_after: int = 3  # consecutive unanswered polls before the reader counts as gone
     read_fingerprint: bool = False
     read_appended_address: bool = True
     reconnect_min: float = 0.5  # backoff while the port is gone
@@ -81,8 +86,10 @@ class CardReader:
         self._on_status = on_status
         self._status = ReaderStatus(port=transport.url)
         self._held: str | None = None  # identity of the card on the reader
+        self._pending = False  # a card was found but its read has not completed yet
         self._absent = 0
         self._failed = 0
+        self._unanswered = 0
         self._retry_at = 0.0
         self._backoff = self.settings.reconnect_min
         self._ever_connected = False
@@ -122,14 +129,33 @@ class CardReader:
         if not self.transport.is_open and not self._connect():
             return None
         try:
-            return self._poll()
+            card = self._poll()
+        except (ReaderTimeoutError, ChecksumError) as err:
+            self._no_answer(err)
         except TransportError as err:
             self._lost(err)
         except ReaderFaultError as err:
-            self._set(state="fault", last_error=str(err))
-            self.transport.close()  # re-probe later: a reset may cure it
-            self._schedule_retry()
+            self._fault(err)
+        else:
+            self._unanswered = 0
+            return card
         return None
+
+    def _fault(self, err: Exception) -> None:
+        if self._status.state != "fault":
+            log.error("reader on %s cannot work: %s", self.transport.url, err)
+        self.transport.close()  # re-probe later with backoff: a power cycle may cure it
+        self._set(state="fault", connected=False, last_error=str(err))
+        self._schedule_retry()
+
+    def _no_answer(self, err: Exception) -> None:
+        """A lost or corrupted answer: noise, unless it keeps happening (then re-probe)."""
+        self._unanswered += 1
+        if self._unanswered >= self.settings.lost_after:
+            self._unanswered = 0
+            self._lost(err)  # the reader may have been power-cycled into another baud
+        else:
+            self._set(failures=self._status.failures + 1, last_error=str(err))
 
     def _connect(self) -> bool:
         now = time.monotonic()
@@ -141,7 +167,10 @@ class CardReader:
             sam_id = format_sam_id(sam.data) if sam.status.is_success else None
             # Optional tuning that Routon's own host and others send once; harmless if refused.
             self.transport.transact(codec.SET_MAX_RF_BYTES, b"\x50")
-        except (TransportError, ReaderFaultError, FrameError) as err:
+        except ReaderFaultError as err:
+            self._fault(err)
+            return False
+        except (TransportError, FrameError) as err:
             self._lost(err)
             return False
         reconnects = self._status.reconnects + (1 if self._ever_connected else 0)
@@ -149,7 +178,9 @@ class CardReader:
             log.warning("reader on %s is back at %d baud", self.transport.url, baud)
         self._ever_connected = True
         self._backoff = self.settings.reconnect_min
-        self._held, self._absent, self._failed = None, 0, 0
+        # `_held` survives the reconnect: a card still on the reader after a replug (or after a
+        # re-probe caused by line noise) is the same placement; lifting it clears the hold.
+        self._absent, self._failed = 0, 0
         self._set(
             state="idle", connected=True, baud=baud, sam_id=sam_id, last_error=None,
             reconnects=reconnects,
@@ -172,11 +203,14 @@ class CardReader:
         if found.status.is_fatal:
             raise ReaderFaultError(str(found.status))
         if found.status is Status.CARD_FOUND:
+            # Until the read completes, a reader that goes quiet after answering a read (§6.4)
+            # may already consider this card done: keep asking it directly on later polls.
+            self._pending = True
             return self._read_placed_card(select=True)
         if found.status is Status.UNKNOWN_CARD_TYPE:
             self._read_failed(f"not an ID card: {found.status}")  # e.g. a bank card
             return None
-        if self._held is not None:
+        if self._held is not None or self._pending:
             # Some readers go quiet for a card that was read and stays put (§6.4): ask directly.
             return self._read_placed_card(select=False)
         self._card_absent()
@@ -189,16 +223,21 @@ class CardReader:
             status = err.status
             if isinstance(status, Status) and status.is_fatal:
                 raise ReaderFaultError(str(status)) from err
-            if not select:  # direct read failed after find said "no card": it is gone
+            if not select:
+                # Find said "no card" and a direct read fails: the card is lifted, or this read
+                # failed by chance; only `absent_polls` such polls in a row count as lifted.
                 self._card_absent()
                 return None
             self._read_failed(str(err))
             return None
+        except ChecksumError:
+            raise  # the wire, not the card: handled as an unanswered poll
         except (CardDecodeError, FrameError) as err:
             self._read_failed(str(err))
             return None
         self._failed = 0
         self._absent = 0
+        self._pending = False
         identity = f"{card.card_type}:{card.id_number}:{card.photo_sha256}"
         if identity == self._held:
             if self._status.state != "holding":
@@ -240,14 +279,14 @@ class CardReader:
         return response
 
     def _card_absent(self) -> None:
-        if self._held is None:
+        if self._held is None and not self._pending:
             if self._status.state == "replace" and self._failed:
                 self._failed = 0
                 self._set(state="idle")
             return
         self._absent += 1
         if self._absent >= self.settings.absent_polls:
-            self._held, self._absent, self._failed = None, 0, 0
+            self._held, self._pending, self._absent, self._failed = None, False, 0, 0
             self._set(state="idle")
 
     def _read_failed(self, reason: str) -> None:

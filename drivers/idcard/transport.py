@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import termios
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ import serial
 from drivers.idcard import codec
 from drivers.idcard.codec import Command, Response, ResponseDecoder
 from drivers.idcard.errors import (
+    ChecksumError,
     NoReaderError,
     PortUnavailableError,
     ReaderFaultError,
@@ -112,7 +114,7 @@ class SerialTransport:
         self.baud = None
         if port is not None:
             # The device may already be gone; there is nothing left to release then.
-            with contextlib.suppress(serial.SerialException, OSError):
+            with contextlib.suppress(serial.SerialException, OSError, termios.error):
                 port.close()
 
     def __enter__(self) -> SerialTransport:
@@ -155,7 +157,7 @@ class SerialTransport:
         assert self._port is not None
         try:
             self._port.baudrate = baud
-        except (serial.SerialException, OSError, ValueError) as err:
+        except (serial.SerialException, OSError, ValueError, termios.error) as err:
             self.close()
             raise PortUnavailableError(f"{self.url}: cannot set {baud} baud: {err}") from err
         self.baud = baud
@@ -197,10 +199,16 @@ class SerialTransport:
                 chunk = port.read(max(port.in_waiting, 1))
                 if not chunk:
                     continue
+                corrupt_before = self._decoder.stats.bad_checksum
                 frames = self._decoder.feed(chunk)
                 if frames:
                     return frames[0]
-        except (serial.SerialException, OSError) as err:
+                if self._decoder.stats.bad_checksum != corrupt_before:
+                    # The SAM answers once per request: a corrupted answer will not be repeated,
+                    # so fail now instead of waiting out the timeout.
+                    raise ChecksumError(f"{command.name}: answer from {self.url} was corrupted")
+        except (serial.SerialException, OSError, termios.error) as err:
+            # termios.error is what flushing a vanished tty raises; it is not an OSError.
             self.close()
             raise PortUnavailableError(f"{self.url}: {err}") from err
 
