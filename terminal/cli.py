@@ -57,3 +57,7 @@ def chinese_locale() -> bool:
         if value:
             return value.lower().startswith("zh")
     return False
+
+
+if __name__ == "__main__":
+    main()
