@@ -59,9 +59,9 @@ class StayDetail:
     delivery: list[Delivery]
 
 
-_STAY_SELECT = (
+_STAY_COLUMNS = (
     "SELECT stay_id, room, status, checked_in_at, expected_check_out, ended_at, guest_count, "
-    "guests_in_house, purged FROM stay_view"
+    "guests_in_house, purged"
 )
 
 
@@ -70,29 +70,32 @@ def _stay_row(row: tuple[Any, ...]) -> StayRow:
 
 
 def list_in_house(conn: sqlite3.Connection) -> list[StayRow]:
-    stays = {r[0]: _stay_row(r) for r in conn.execute(
-        f"{_STAY_SELECT} WHERE status = 'in_house' ORDER BY room, checked_in_at")}
-    if not stays:
-        return []
+    # The undelivered count is a correlated subquery so that it walks events_stay once per
+    # stay in house; as a join, SQLite scanned every event of the device.
+    stays = {}
+    for *row, undelivered in conn.execute(
+        f"{_STAY_COLUMNS}, (SELECT COUNT(*) FROM events e JOIN outbox o USING (event_id) "
+        "WHERE e.stay_id = stay_view.stay_id AND o.state NOT IN ('acknowledged', 'superseded')) "
+        "FROM stay_view WHERE status = 'in_house' ORDER BY room, checked_in_at"
+    ):
+        stays[row[0]] = _stay_row(tuple(row))
+        stays[row[0]].undelivered = undelivered
     for row in conn.execute(
         "SELECT g.stay_id, g.guest_id, g.role, g.name, g.document_type, g.document_number "
         "FROM stay_view s JOIN guest_view g ON g.stay_id = s.stay_id AND g.in_house = 1 "
         "WHERE s.status = 'in_house' ORDER BY g.role DESC, g.guest_id"
     ):
         stays[row[0]].guests.append(InHouseGuest(*row[1:]))
-    for stay_id, undelivered in conn.execute(
-        "SELECT e.stay_id, COUNT(*) FROM stay_view s JOIN events e ON e.stay_id = s.stay_id "
-        "JOIN outbox o ON o.event_id = e.event_id WHERE s.status = 'in_house' "
-        "AND o.state NOT IN ('acknowledged', 'superseded') GROUP BY e.stay_id"
-    ):
-        stays[stay_id].undelivered = undelivered
     return list(stays.values())
 
 
 def list_stays(conn: sqlite3.Connection, *, limit: int = 100) -> list[StayRow]:
-    """The most recent stays, any status (no personal data: the projection holds none for them)."""
+    """The newest stays, any status (UUIDv7 ids sort by creation: the primary key is the order).
+
+    No personal data: the projection holds none for stays that are over.
+    """
     return [_stay_row(r) for r in conn.execute(
-        f"{_STAY_SELECT} ORDER BY checked_in_at DESC LIMIT ?", (limit,))]
+        f"{_STAY_COLUMNS} FROM stay_view ORDER BY stay_id DESC LIMIT ?", (limit,))]
 
 
 def show(conn: sqlite3.Connection, stay_id: str) -> StayDetail:

@@ -53,6 +53,7 @@ class Registry:
     ) -> Saved:
         _require_operator(operator)
         room = room.strip()
+        retried = stay_id is not None  # a caller-chosen id may already exist: look it up
         stay_id = stay_id or new_id()
 
         def work(txn: Txn) -> Saved:
@@ -77,7 +78,7 @@ class Registry:
                 "overrides": used,
                 "code_tables": code_tables().versions,
             }
-            existing = txn.load_stay(stay_id)  # a retried call with the same id is refused
+            existing = txn.load_stay(stay_id) if retried else None  # a retry is refused
             stays = {stay_id: existing} if existing else {}
             event = txn.append(stays, kind=Kind.CHECK_IN, stay_id=stay_id, data=data,
                                operator=operator, instant=instant)

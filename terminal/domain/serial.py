@@ -1,7 +1,9 @@
 """Dataclass <-> JSON-ready dict, for the few value types the domain puts into event payloads.
 
 Dates become ISO strings, tuples become lists, nested dataclasses become dicts; `from_json`
-reverses it using the type hints, so a payload read back equals the value written.
+reverses it using the type hints, so a payload read back equals the value written. The
+per-class converters are built once and cached: this runs for every guest of every check-in
+and every event folded, so it is on the path of the commit latency and of `verify`.
 """
 
 from __future__ import annotations
@@ -9,21 +11,25 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+Convert = Callable[[Any], Any]
 
 
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def to_json(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    names = _names(cls)
+    if names is not None:
+        return {name: to_json(getattr(value, name)) for name in names}
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, tuple | list):
@@ -34,26 +40,38 @@ def to_json(value: Any) -> Any:
 
 
 def from_json(cls: type[T], data: dict[str, Any]) -> T:
-    hints = _hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name])
-    return cls(**kwargs)
+    return cls(**{name: convert(data[name]) for name, convert in _readers(cls) if name in data})
 
 
-def _convert(hint: Any, value: Any) -> Any:
-    if value is None:
+@cache
+def _names(cls: type) -> tuple[str, ...] | None:
+    """Field names of a dataclass type, None for any other type."""
+    if not dataclasses.is_dataclass(cls):
         return None
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@cache
+def _readers(cls: type) -> tuple[tuple[str, Convert], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _converter(hint: Any) -> Convert:
+    """A function turning the JSON form of `hint` back into its Python value (None passes)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _convert(inner[0], value) if len(inner) == 1 else value
+        return _converter(inner[0]) if len(inner) == 1 else _identity
     if origin is tuple:
-        (item, *_rest) = typing.get_args(hint)
-        return tuple(_convert(item, v) for v in value)
+        item = _converter(typing.get_args(hint)[0])
+        return lambda v: None if v is None else tuple(item(x) for x in v)
     if hint is date:
-        return date.fromisoformat(value)
+        return lambda v: None if v is None else date.fromisoformat(v)
     if dataclasses.is_dataclass(hint):
-        return from_json(hint, value)  # type: ignore[arg-type]
-    return value
+        return lambda v: None if v is None else from_json(hint, v)  # type: ignore[arg-type]
+    return _identity
