@@ -1,0 +1,173 @@
+"""Wire protocol v1: the control messages (enrolment, heartbeat, time) and the error shape.
+
+    POST /api/v1/enroll     EnrolRequest  -> Enrolment        (unsigned: the token is the proof)
+    POST /api/v1/heartbeat  Heartbeat     -> HeartbeatAnswer  (signed)
+    GET  /api/v1/time                     -> ServerTime       (unsigned)
+    any error               {"error": {"code": str, "message": str, ...details}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.fields import DATE_RE, Fields
+from sync.protocol import DEFAULT_LIMITS, PROTOCOL_VERSION, Limits, SenderClock, check_protocol
+
+MAX_DAY_REPORTS = 31
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolRequest:
+    token: str  # the one-time enrolment token the technician was given
+    installation_id: str  # random, chosen once per installation: a lost answer can be re-asked
+    software_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"protocol": PROTOCOL_VERSION, "token": self.token,
+                "installation_id": self.installation_id,
+                "software_version": self.software_version}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> EnrolRequest:
+        f = Fields(doc)
+        check_protocol(f)
+        return cls(f.text("token", max_len=128), f.text("installation_id", min_len=8, max_len=64),
+                   f.text("software_version", max_len=64))
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    device_id: str
+    site_code: str
+    site_name: str
+    secret: str  # per-device HMAC key, base64url; store it with mode 0600, never log it
+    server_time: str
+    limits: Limits = DEFAULT_LIMITS
+
+    def to_json(self) -> dict[str, Any]:
+        return {"protocol": PROTOCOL_VERSION, "device_id": self.device_id,
+                "site_code": self.site_code, "site_name": self.site_name, "secret": self.secret,
+                "server_time": self.server_time, "limits": self.limits.to_json()}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Enrolment:
+        f = Fields(doc)
+        check_protocol(f)
+        lf = Fields(doc.get("limits"), where="limits.")
+        limits = Limits(**{k: lf.integer(k, minimum=1) for k in DEFAULT_LIMITS.to_json()})
+        return cls(f.text("device_id", max_len=64), f.text("site_code", max_len=32),
+                   f.text("site_name", max_len=200), f.text("secret", min_len=32, max_len=128),
+                   f.time("server_time"), limits)
+
+
+@dataclass(frozen=True, slots=True)
+class DayReport:
+    """Check-ins made on one local day; `check_ins == 0` is the nil report for that day."""
+
+    date: str  # YYYY-MM-DD in the guesthouse's time zone
+    check_ins: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"date": self.date, "check_ins": self.check_ins}
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    device_id: str
+    site_code: str
+    clock: SenderClock
+    software_version: str
+    backlog: int  # events queued or sent, not yet acknowledged
+    oldest_queued_age_s: float | None  # None when the backlog is empty
+    reader_status: str  # e.g. "ok", "absent", "error"
+    disk_free_bytes: int
+    last_error: str | None = None  # already redacted: no names, no ID numbers
+    rejected: int = 0  # events the server rejected, set aside on the terminal
+    day_reports: tuple[DayReport, ...] = field(default_factory=tuple)
+
+    @property
+    def clock_synchronised(self) -> bool:
+        return self.clock.synchronised
+
+    def to_json(self) -> dict[str, Any]:
+        return {"protocol": PROTOCOL_VERSION, "device_id": self.device_id,
+                "site_code": self.site_code, "clock": self.clock.to_json(),
+                "software_version": self.software_version, "backlog": self.backlog,
+                "oldest_queued_age_s": self.oldest_queued_age_s,
+                "reader_status": self.reader_status, "disk_free_bytes": self.disk_free_bytes,
+                "last_error": self.last_error, "rejected": self.rejected,
+                "day_reports": [d.to_json() for d in self.day_reports]}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Heartbeat:
+        f = Fields(doc)
+        check_protocol(f)
+        days = []
+        for i, raw in enumerate(f.items("day_reports", max_items=MAX_DAY_REPORTS)):
+            df = Fields(raw, where=f"day_reports[{i}].")
+            days.append(DayReport(df.text("date", max_len=10, pattern=DATE_RE),
+                                  df.integer("check_ins", minimum=0, maximum=100_000)))
+        return cls(
+            f.text("device_id", max_len=64), f.text("site_code", max_len=32),
+            SenderClock.from_json(doc.get("clock")), f.text("software_version", max_len=64),
+            f.integer("backlog", minimum=0, maximum=2**40),
+            f.number("oldest_queued_age_s", optional=True), f.text("reader_status", max_len=32),
+            f.integer("disk_free_bytes", minimum=0, maximum=2**62),
+            f.opt_text("last_error", max_len=500),
+            f.opt_integer("rejected", minimum=0, maximum=2**40) or 0, tuple(days),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatAnswer:
+    server_time: str
+    clock_offset_ms: int
+    next_heartbeat_s: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"protocol": PROTOCOL_VERSION, "server_time": self.server_time,
+                "clock_offset_ms": self.clock_offset_ms,
+                "next_heartbeat_s": self.next_heartbeat_s}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> HeartbeatAnswer:
+        f = Fields(doc)
+        check_protocol(f)
+        return cls(f.time("server_time"), f.integer("clock_offset_ms"),
+                   f.integer("next_heartbeat_s", minimum=1))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTime:
+    server_time: str
+    timestamp: float  # Unix seconds
+
+    def to_json(self) -> dict[str, Any]:
+        return {"protocol": PROTOCOL_VERSION, "server_time": self.server_time,
+                "timestamp": self.timestamp}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> ServerTime:
+        f = Fields(doc)
+        check_protocol(f)
+        return cls(f.time("server_time"), f.number("timestamp") or 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """`{"error": {"code", "message", ...}}`: the one error shape of every endpoint."""
+
+    code: str
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.detail}}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> ErrorBody:
+        inner = Fields(doc).doc.get("error")
+        f = Fields(inner, where="error.")
+        detail = {k: v for k, v in f.doc.items() if k not in ("code", "message")}
+        return cls(f.text("code", max_len=64), f.text("message", max_len=2000), detail)
