@@ -20,6 +20,7 @@ _GROUPS = {
     "store": "terminal.commands.store:store",
     "stays": "terminal.commands.stays:stays",
     "demo": "terminal.commands.demo:demo",
+    "central": "central.cli:central",
 }
 
 

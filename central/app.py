@@ -1,0 +1,173 @@
+"""The central server's HTTP face: `create_app(settings)` builds the FastAPI app.
+
+    GET  /api/v1/time        server clock (unsigned)
+    POST /api/v1/enroll      one-time token -> device id + secret (unsigned)
+    POST /api/v1/events      signed, gzip batch -> one answer per event      (central/ingest.py)
+    POST /api/v1/heartbeat   signed device health and nil reports            (central/heartbeat.py)
+    GET  /openapi.json       this API as OpenAPI 3.1
+
+Bodies are read here, bounded (413 beyond the limit, before anything is parsed), then handed to
+a worker thread that authenticates, inflates, parses and stores them (SQLAlchemy is blocking).
+Every error, ours or the framework's, is answered in the one shape
+`{"error": {"code", "message", ...}}`; the load shedder sits in front of everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from central import enrol, heartbeat, ingest, openapi, timefix
+from central.auth import Authenticator
+from central.db.engine import make_engine
+from central.db.migrate import migrate
+from central.errors import BadRequestError, CentralError, StorageError, TooLargeError
+from central.settings import Settings
+from central.shedding import LoadShedder
+from sync.body import decode_body
+from sync.errors import ProtocolError
+from sync.messages import EnrolRequest, Heartbeat, ServerTime
+from sync.protocol import BatchEnvelope
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SMALL_BODY_BYTES = 64 * 1024  # enrolment and heartbeat bodies
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.db_url, pool_size=settings.db_pool_size)
+    if settings.migrate:
+        before, after = migrate(engine)
+        if before != after:
+            log.info("central database migrated from %s to %s", before, after)
+    auth = Authenticator(engine, settings)
+    limits = settings.limits
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="Anju central", version="1", lifespan=lifespan, docs_url=None,
+                  redoc_url=None, description="Wire protocol v1: see docs/protocol.md")
+    app.state.settings, app.state.engine = settings, engine
+
+    def parsed(raw: bytes, headers: Mapping[str, str], max_decoded: int,
+               parse: Callable[[Any], T]) -> T:
+        try:
+            return parse(decode_body(raw, headers.get("content-encoding"), max_decoded))
+        except ProtocolError as err:
+            if err.code in ("body_too_large", "too_many_events"):
+                raise TooLargeError(err.message, code=err.code, **limits.to_json()) from err
+            raise BadRequestError(err.message, code=err.code, field=err.field) from err
+
+    def signed(request: Request, raw: bytes, received: datetime) -> Any:
+        return auth.authenticate(request.method, request.url.path, request.headers, raw,
+                                 received.timestamp())
+
+    @app.get("/api/v1/time", responses=openapi.answers("ServerTime"))
+    async def get_time() -> JSONResponse:
+        now = timefix.utc_now()
+        return JSONResponse(ServerTime(timefix.format_utc(now), now.timestamp()).to_json())
+
+    @app.post("/api/v1/enroll", openapi_extra=openapi.body("EnrolRequest", gzip=False),
+              responses=openapi.answers("Enrolment", 400, 401, 409, 410, 413))
+    async def post_enroll(request: Request) -> JSONResponse:
+        raw = await read_body(request, SMALL_BODY_BYTES, settings)
+
+        def work() -> dict[str, Any]:
+            message = parsed(raw, request.headers, SMALL_BODY_BYTES, EnrolRequest.from_json)
+            return enrol.enrol(engine, message, limits).to_json()
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    @app.post("/api/v1/events", openapi_extra=openapi.body("Batch", gzip=True),
+              responses=openapi.answers("BatchAnswer", 400, 401, 403, 413))
+    async def post_events(request: Request) -> JSONResponse:
+        received = timefix.utc_now()
+        raw = await read_body(request, limits.max_body_bytes, settings)
+
+        def work() -> dict[str, Any]:
+            device = signed(request, raw, received)
+            batch = parsed(raw, request.headers, limits.max_decoded_bytes,
+                           lambda doc: BatchEnvelope.from_json(doc, limits))
+            return ingest.ingest(engine, device, batch, received).to_json()
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    @app.post("/api/v1/heartbeat", openapi_extra=openapi.body("Heartbeat", gzip=True),
+              responses=openapi.answers("HeartbeatAnswer", 400, 401, 403, 413))
+    async def post_heartbeat(request: Request) -> JSONResponse:
+        received = timefix.utc_now()
+        raw = await read_body(request, SMALL_BODY_BYTES, settings)
+
+        def work() -> dict[str, Any]:
+            device = signed(request, raw, received)
+            beat = parsed(raw, request.headers, SMALL_BODY_BYTES, Heartbeat.from_json)
+            return heartbeat.record(engine, device, beat, received, settings).to_json()
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    _install_error_handlers(app)
+    openapi.install(app)
+    app.add_middleware(LoadShedder, limit=settings.max_in_flight,
+                       retry_after_s=settings.retry_after_s)
+    return app
+
+
+async def read_body(request: Request, limit: int, settings: Settings) -> bytes:
+    """The raw body, refusing (413) as soon as it is known to exceed `limit`."""
+    too_large = TooLargeError(f"request body larger than {limit} bytes", code="body_too_large",
+                              **{**settings.limits.to_json(), "max_body_bytes": limit})
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def answer(err: CentralError) -> JSONResponse:
+        headers = {"Retry-After": str(err.detail["retry_after_s"])} if (
+            "retry_after_s" in err.detail) else None
+        return JSONResponse(err.body(), status_code=err.status, headers=headers)
+
+    @app.exception_handler(CentralError)
+    async def central_error(_request: Request, err: CentralError) -> JSONResponse:
+        return answer(err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, err: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(err.status_code, f"http_{err.status_code}")
+        return answer(CentralError(str(err.detail), code=code, status=err.status_code))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, err: RequestValidationError) -> JSONResponse:
+        return answer(BadRequestError(f"invalid request: {err.errors()[:3]}",
+                                      code="invalid_field"))
+
+    @app.exception_handler(SQLAlchemyError)
+    async def storage_error(_request: Request, err: SQLAlchemyError) -> JSONResponse:
+        log.error("database error, transaction rolled back: %s", type(err).__name__)
+        return answer(StorageError("database error: the transaction was rolled back, retry later"))
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, err: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return answer(CentralError("internal server error"))

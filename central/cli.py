@@ -1,0 +1,163 @@
+"""`anju central ...`: run the server and administer sites, tokens and devices.
+
+Every command takes `--db URL` (default: $ANJU_CENTRAL_DB, else SQLite in ./var/central.db);
+URLs are `sqlite:///path/central.db` or `postgresql+psycopg://user@host:5432/db`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from central.db.engine import make_engine
+from central.errors import CentralError
+from central.settings import DB_ENV, Settings, default_db_url
+
+_DB = click.option("--db", "db_url", envvar=DB_ENV, default=default_db_url, show_default=False,
+                   help=f"Database URL (default: ${DB_ENV}, else sqlite:///var/central.db).")
+_TTL_RE = re.compile(r"^(\d+)([smhd])$")
+
+
+def _engine(db_url: str) -> Engine:
+    from central.db.migrate import migrate
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    return engine
+
+
+def _fail(err: CentralError) -> click.ClickException:
+    return click.ClickException(err.message)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def central() -> None:
+    """Central server: ingest, enrolment, fleet."""
+
+
+@central.command()
+@_DB
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8600, show_default=True, type=int)
+@click.option("--max-in-flight", default=64, show_default=True, type=int,
+              help="Concurrent requests before answering 503 + Retry-After.")
+@click.option("--retry-after", default=5, show_default=True, type=int,
+              help="Base Retry-After seconds when shedding load (jittered up to 2x).")
+@click.option("--max-body", default=None, type=int, help="Largest request body in bytes.")
+@click.option("--max-events", default=None, type=int, help="Most events in one batch.")
+def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
+          max_body: int | None, max_events: int | None) -> None:
+    """Run the HTTP server (migrates the database first)."""
+    import dataclasses
+
+    import uvicorn
+
+    from central.app import create_app
+
+    limits = Settings().limits
+    limits = dataclasses.replace(limits, **{k: v for k, v in (
+        ("max_body_bytes", max_body), ("max_events", max_events)) if v is not None})
+    settings = Settings(db_url=db_url, max_in_flight=max_in_flight, retry_after_s=retry_after,
+                        limits=limits)
+    try:
+        app = create_app(settings)
+    except CentralError as err:
+        raise _fail(err) from err
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
+                timeout_graceful_shutdown=10)
+
+
+@central.command("migrate")
+@_DB
+def migrate_command(db_url: str) -> None:
+    """Create or upgrade the database schema."""
+    from central.db.migrate import migrate
+
+    try:
+        before, after = migrate(make_engine(db_url))
+    except CentralError as err:
+        raise _fail(err) from err
+    click.echo(f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else ""))
+
+
+@central.group()
+def site() -> None:
+    """Guesthouses (sites)."""
+
+
+@site.command("add")
+@_DB
+@click.argument("code")
+@click.option("--name", required=True, help="The guesthouse's name.")
+def site_add(db_url: str, code: str, name: str) -> None:
+    """Add a site with its code."""
+    from central import enrol
+
+    try:
+        enrol.add_site(_engine(db_url), code, name)
+    except CentralError as err:
+        raise _fail(err) from err
+    click.echo(f"site {code} added")
+
+
+@central.group()
+def token() -> None:
+    """One-time enrolment tokens."""
+
+
+@token.command("issue")
+@_DB
+@click.option("--site", "site_code", required=True, help="Site the device will write for.")
+@click.option("--ttl", default="24h", show_default=True, help="Lifetime: 30m, 24h, 7d ...")
+def token_issue(db_url: str, site_code: str, ttl: str) -> None:
+    """Print a one-time enrolment token (shown once; only its hash is stored)."""
+    from central import enrol
+
+    match = _TTL_RE.match(ttl.strip())
+    if not match:
+        raise click.BadParameter("use a number and s, m, h or d, e.g. 24h", param_hint="--ttl")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    try:
+        value, expires = enrol.issue_token(_engine(db_url), site_code,
+                                           timedelta(**{unit: int(match.group(1))}))
+    except CentralError as err:
+        raise _fail(err) from err
+    click.echo(value)
+    click.echo(f"site {site_code}, expires {expires} (UTC); usable once", err=True)
+
+
+@central.group()
+def devices() -> None:
+    """Enrolled devices."""
+
+
+@devices.command("list")
+@_DB
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+def devices_list(db_url: str, as_json: bool) -> None:
+    """Devices with last contact, health and chain state."""
+    from central.fleet import list_devices
+
+    rows = list_devices(_engine(db_url))
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    columns = ("device_id", "site_code", "last_seen_at", "software_version", "backlog",
+               "events_stored", "open_gaps", "chain_breaks", "clock_offset_ms", "last_nil_report")
+    _table(rows, columns)
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for r in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    if not rows:
+        click.echo("(no devices enrolled)")

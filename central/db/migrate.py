@@ -1,0 +1,50 @@
+"""Alembic migrations run from code: at server start and by `anju central migrate`.
+
+All-or-nothing (each upgrade runs in one transaction, DDL included, on both backends) and
+refusing a database written by a newer Anju (a revision this code does not know).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from central.errors import StorageError
+
+SCRIPT_LOCATION = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Upgrade to the newest schema; returns (revision before, revision after)."""
+    config = alembic_config()
+    script = ScriptDirectory.from_config(config)
+    before = current_revision(engine)
+    if before is not None and script.get_revision(before) is None:  # pragma: no branch
+        raise StorageError(f"database schema revision {before} is newer than this software: "
+                           "refusing to touch it (upgrade Anju instead)", code="schema_too_new")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return before, head_revision()

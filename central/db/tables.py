@@ -1,0 +1,182 @@
+"""The central database as SQLAlchemy Core tables (the same on SQLite and PostgreSQL).
+
+Times are UTC text in the terminal's fixed-width format (`2025-03-01T02:00:00.000000Z`), so
+text order is time order on both engines; expiries used in arithmetic are Unix seconds.
+The Alembic migrations in central/db/migrations create exactly this (a test compares them).
+
+    sites ─< enrol_tokens            one-time tokens, stored as SHA-256 only
+    sites ─< devices ─< nonces       per-device HMAC secret; nonces kept until they expire
+                     ─< events       idempotent by event_id; receipt per stored event
+                     ─< chain_faults gaps (resolved when filled), link/hash/fork breaks
+                     ─< boot_anchors one (server time, monotonic) pair per boot: time correction
+                     ─< heartbeats, day_reports (nil reports)
+    stays ─< stay_guests             current state folded from each stay's events (search)
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+TIME = String(27)
+metadata = MetaData()
+
+sites = Table(
+    "sites", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", TIME, nullable=False),
+)
+
+enrol_tokens = Table(
+    "enrol_tokens", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("site_code", String(32), ForeignKey("sites.code"), nullable=False),
+    Column("issued_at", TIME, nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("used_at", TIME),
+    Column("device_id", String(64)),
+    Column("installation_id", String(64)),
+)
+
+devices = Table(
+    "devices", metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("site_code", String(32), ForeignKey("sites.code"), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("installation_id", String(64), nullable=False),
+    Column("enrolled_at", TIME, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("software_version", String(64)),
+    Column("last_seen_at", TIME),
+    Column("last_heartbeat_at", TIME),
+    Column("clock_offset_ms", BigInteger),
+    Column("max_sequence", BigInteger, nullable=False, default=0),
+    Column("events_stored", BigInteger, nullable=False, default=0),
+)
+
+nonces = Table(
+    "nonces", metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("nonce", String(32), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+    Index("nonces_expiry", "expires_at"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("receipt", String(40), nullable=False, unique=True),
+    Column("device_id", String(64), nullable=False),
+    Column("site_code", String(32), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("stay_id", String(36), nullable=False),
+    Column("target_event_id", String(36)),
+    Column("wall_time", TIME, nullable=False),
+    Column("clock_synchronised", Boolean, nullable=False),
+    Column("monotonic_ns", BigInteger, nullable=False),
+    Column("boot_id", String(64), nullable=False),
+    Column("operator", String(64), nullable=False),
+    Column("payload", Text),
+    Column("withheld", String(16)),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("prev_chain_sha256", String(64), nullable=False),
+    Column("chain_sha256", String(64), nullable=False),
+    Column("received_at", TIME, nullable=False),
+    Column("clock_offset_ms", BigInteger),
+    Column("corrected_time", TIME, nullable=False),
+    Column("time_source", String(16), nullable=False),  # device | monotonic | uncorrected
+    Index("events_device_sequence", "device_id", "sequence"),
+    Index("events_stay", "stay_id"),
+)
+
+chain_faults = Table(
+    "chain_faults", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # gap | link | hash | fork
+    Column("first_sequence", BigInteger, nullable=False),
+    Column("last_sequence", BigInteger, nullable=False),
+    Column("event_id", String(36)),
+    Column("detected_at", TIME, nullable=False),
+    Column("resolved_at", TIME),
+    Column("detail", String(500), nullable=False),
+    Index("chain_faults_device", "device_id", "kind", "first_sequence"),
+)
+
+boot_anchors = Table(
+    "boot_anchors", metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("boot_id", String(64), primary_key=True),
+    Column("server_ns", BigInteger, nullable=False),
+    Column("monotonic_ns", BigInteger, nullable=False),
+)
+
+stays = Table(
+    "stays", metadata,
+    Column("stay_id", String(36), primary_key=True),
+    Column("device_id", String(64), nullable=False),
+    Column("site_code", String(32), nullable=False),
+    Column("room", String(64)),
+    Column("status", String(16), nullable=False),  # in_house | checked_out | voided
+    Column("complete", Boolean, nullable=False),  # its check-in has arrived
+    Column("checked_in_at", TIME),
+    Column("checked_out_at", TIME),
+    Column("voided_at", TIME),
+    Column("time_corrected", Boolean, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Index("stays_site_time", "site_code", "checked_in_at"),
+)
+
+stay_guests = Table(
+    "stay_guests", metadata,
+    Column("stay_id", String(36), primary_key=True),
+    Column("guest_id", String(36), primary_key=True),
+    Column("role", String(16)),
+    Column("name", String(200)),
+    Column("document_type", String(8)),
+    Column("document_number", String(64)),
+    Column("nationality", String(3)),
+    Column("checked_in_at", TIME),
+    Column("checked_out_at", TIME),
+    Index("stay_guests_document", "document_number"),
+    Index("stay_guests_name", "name"),
+)
+
+heartbeats = Table(
+    "heartbeats", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("received_at", TIME, nullable=False),
+    Column("software_version", String(64), nullable=False),
+    Column("backlog", BigInteger, nullable=False),
+    Column("oldest_queued_age_s", Float),
+    Column("rejected", BigInteger, nullable=False),
+    Column("reader_status", String(32), nullable=False),
+    Column("disk_free_bytes", BigInteger, nullable=False),
+    Column("clock_synchronised", Boolean, nullable=False),
+    Column("clock_offset_ms", BigInteger, nullable=False),
+    Column("last_error", String(500)),
+    Index("heartbeats_device", "device_id", "received_at"),
+)
+
+day_reports = Table(
+    "day_reports", metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("check_ins", Integer, nullable=False),
+    Column("reported_at", TIME, nullable=False),
+)

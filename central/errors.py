@@ -1,0 +1,78 @@
+"""Exceptions of the central server. Each HTTP one renders as the one error shape
+`{"error": {"code": ..., "message": ..., **detail}}` (central/app.py) with its status.
+
+    CentralError                 root (.status, .code, .detail)
+    ├── BadRequestError      400 invalid_body, invalid_field, missing_field,
+    │                            unsupported_protocol, unsupported_encoding, too_many_*
+    ├── AuthError            401 missing_signature, unknown_device, bad_signature, replayed_nonce
+    │   └── ClockSkewError   401 clock_skew: the detail carries server_time / server_timestamp
+    ├── TokenError           401 token_unknown, 409 token_used, 410 token_expired
+    ├── ForbiddenError       403 wrong_site, device_disabled
+    ├── NotFoundError        404 not_found (405 method_not_allowed)
+    ├── TooLargeError        413 body_too_large, too_many_events (detail: the limits)
+    ├── OverloadedError      503 overloaded, with Retry-After: shed before the body was read
+    ├── StorageError         500 database_error: the transaction was rolled back
+    └── AdminError           (CLI only) unknown site, site exists, bad argument
+
+Anything else escaping a request is answered 500 `internal` and logged with its traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CentralError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or type(self).code
+        self.status = status or type(self).status
+        self.detail = detail
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.detail}}
+
+
+class BadRequestError(CentralError):
+    status, code = 400, "invalid_body"
+
+
+class AuthError(CentralError):
+    status, code = 401, "bad_signature"
+
+
+class ClockSkewError(AuthError):
+    code = "clock_skew"
+
+
+class TokenError(CentralError):
+    status, code = 401, "token_unknown"
+
+
+class ForbiddenError(CentralError):
+    status, code = 403, "wrong_site"
+
+
+class NotFoundError(CentralError):
+    status, code = 404, "not_found"
+
+
+class TooLargeError(CentralError):
+    status, code = 413, "body_too_large"
+
+
+class OverloadedError(CentralError):
+    status, code = 503, "overloaded"
+
+
+class StorageError(CentralError):
+    status, code = 500, "database_error"
+
+
+class AdminError(CentralError):
+    status, code = 400, "admin"

@@ -1,0 +1,54 @@
+"""POST /api/v1/heartbeat: device health, and the nil report that tells a silent terminal from
+an empty guesthouse.
+
+Each heartbeat is kept (history for the fleet view) and summarised on the device row (last
+seen, software version, clock offset). `day_reports` carry the number of check-ins per local
+day; a report of zero is the nil report: "this terminal worked, nobody checked in". A day
+reported again (the terminal re-sends recent days) replaces the earlier figure.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, insert, update
+
+from central import timefix
+from central.auth import Device
+from central.db.tables import day_reports, devices, heartbeats
+from central.ingest import check_sender
+from central.settings import Settings
+from sync.fields import format_utc
+from sync.messages import Heartbeat, HeartbeatAnswer
+
+log = logging.getLogger(__name__)
+
+
+def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
+           settings: Settings) -> HeartbeatAnswer:
+    check_sender(device, beat.device_id, beat.site_code)
+    now = format_utc(received)
+    offset = timefix.offset_ms(beat.clock, received)
+    with engine.begin() as conn:
+        timefix.record_anchor(conn, device.device_id, beat.clock, received)
+        conn.execute(insert(heartbeats).values(
+            device_id=device.device_id, received_at=now, software_version=beat.software_version,
+            backlog=beat.backlog, oldest_queued_age_s=beat.oldest_queued_age_s,
+            rejected=beat.rejected, reader_status=beat.reader_status,
+            disk_free_bytes=beat.disk_free_bytes, clock_synchronised=beat.clock_synchronised,
+            clock_offset_ms=offset, last_error=beat.last_error))
+        days = {d.date: d.check_ins for d in beat.day_reports}
+        if days:
+            conn.execute(delete(day_reports).where(day_reports.c.device_id == device.device_id,
+                                                   day_reports.c.day.in_(sorted(days))))
+            conn.execute(insert(day_reports), [
+                {"device_id": device.device_id, "day": day, "check_ins": count,
+                 "reported_at": now} for day, count in sorted(days.items())])
+        conn.execute(update(devices).where(devices.c.device_id == device.device_id).values(
+            last_seen_at=now, last_heartbeat_at=now, software_version=beat.software_version,
+            clock_offset_ms=offset))
+    nil_days = sorted(day for day, count in days.items() if count == 0)
+    log.info("heartbeat from %s: backlog %d, reader %s%s", device.device_id, beat.backlog,
+             beat.reader_status, f", nil report for {', '.join(nil_days)}" if nil_days else "")
+    return HeartbeatAnswer(now, offset, settings.heartbeat_interval_s)

@@ -1,0 +1,32 @@
+"""Server settings: one frozen value built by the CLI (or a test) and handed to `create_app`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sync.protocol import DEFAULT_LIMITS, Limits
+
+DB_ENV = "ANJU_CENTRAL_DB"
+
+
+def default_db_url() -> str:
+    """`ANJU_CENTRAL_DB`, else the embedded default: SQLite in ./var/central.db."""
+    return os.environ.get(DB_ENV) or f"sqlite:///{Path('var/central.db').resolve()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_url: str = field(default_factory=default_db_url)
+    max_in_flight: int = 64  # concurrent requests; beyond this: 503 + Retry-After, no queueing
+    retry_after_s: int = 5  # base of the Retry-After sent when shedding (jittered up to 2x)
+    limits: Limits = DEFAULT_LIMITS
+    timestamp_window_s: int = 300  # |server time - signed timestamp| allowed
+    heartbeat_interval_s: int = 300  # told to devices in every heartbeat answer
+    migrate: bool = True  # run migrations when the app starts
+    db_pool_size: int = 10  # PostgreSQL connection pool (SQLite serialises writers anyway)
+
+    def __post_init__(self) -> None:
+        if self.max_in_flight < 1 or self.retry_after_s < 1 or self.timestamp_window_s < 1:
+            raise ValueError("max_in_flight, retry_after_s and timestamp_window_s must be >= 1")
