@@ -5,6 +5,7 @@
     check_out     per guest, per stay, per room, or a list of stays (group), in one transaction
     amend         one field: old value, new value, reason
     void          the whole stay, with a reason; its undelivered events are superseded
+    list_in_house, list_stays, show    reads, on reader connections (terminal/queries.py)
 
 Capture checks run inside the write transaction (BEGIN IMMEDIATE), so "this document is already
 in house" cannot race with a check-in being saved at the same moment.
@@ -18,6 +19,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from terminal import queries
 from terminal.domain import checks
 from terminal.domain.checks import Finding, Override
 from terminal.domain.codes import code_tables
@@ -172,6 +174,20 @@ class Registry:
             return Saved(stay_id, (event.event_id,))
 
         return self.store.writer.transaction(work)
+
+    # -- reads (own reader connection each: never the writer's) ---------------------------
+
+    def list_in_house(self) -> list[queries.StayRow]:
+        with self.store.reader() as conn:
+            return queries.list_in_house(conn)
+
+    def list_stays(self, *, limit: int = 100) -> list[queries.StayRow]:
+        with self.store.reader() as conn:
+            return queries.list_stays(conn, limit=limit)
+
+    def show(self, stay_id: str) -> queries.StayDetail:
+        with self.store.reader() as conn:
+            return queries.show(conn, stay_id)
 
 
 def _check_out(txn: Txn, stay: Stay, operator: str, guest_ids: Sequence[str] | None) -> Saved:

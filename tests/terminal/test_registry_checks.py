@@ -219,3 +219,28 @@ def test_names_stay_unicode_end_to_end(reg):
         raw = conn.execute("SELECT payload FROM events").fetchone()[0]
     assert sorted(g.guest.name for g in stay.guests.values()) == sorted(names)
     assert all(n in raw for n in names)  # stored as UTF-8, not \\u escapes
+
+
+@pytest.mark.parametrize(("type_code", "nationality", "number"), [
+    ("21", "HKG", "H12345678"),  # Mainland travel permit, Hong Kong resident
+    ("22", "TWN", "12345678"),  # Mainland travel permit, Taiwan resident
+])
+def test_mainland_travel_permits_by_hand(reg, type_code, nationality, number):
+    guest = Guest(guest_id=new_id(), role="main", name="陳大文", sex="male",
+                  birth_date=date(1980, 1, 2), nationality=nationality,
+                  document=Document(type_code, number, MANUAL, manual_reason="无读卡设备",
+                                    valid_until=date(2030, 1, 1)))
+    saved = reg.check_in(room="101", guests=[guest], operator="C01")
+    assert saved.findings == ()
+    assert reg.show(saved.stay_id).stay.guests[guest.guest_id].guest.document.type_code == \
+        type_code
+
+
+def test_temporary_id_certificate_is_cross_checked(reg):
+    number = id_number(date(1990, 5, 17), Sex.FEMALE)
+    guest = Guest(guest_id=new_id(), role="main", name="刘洋", sex="female",
+                  birth_date=date(1990, 5, 17), nationality="CHN",
+                  document=Document("12", number, MANUAL, manual_reason="身份证丢失，持临时身份证",
+                                    valid_until=date(2025, 5, 1)))
+    assert reg.check_in(room="101", guests=[guest], operator="C01").findings == ()
+    assert [r.stay_id for r in reg.list_in_house()] == [r.stay_id for r in reg.list_stays()]
