@@ -21,6 +21,8 @@ _GROUPS = {
     "stays": "terminal.commands.stays:stays",
     "demo": "terminal.commands.demo:demo",
     "central": "central.cli:central",
+    "sync": "terminal.commands.sync:sync",
+    "provision": "terminal.commands.provision:provision",
 }
 
 

@@ -1,0 +1,186 @@
+"""The uploader: drains the terminal's outbox to the central server, batch by batch.
+
+sync must not import terminal (the arrow is terminal -> sync), so the store is reached through
+the small `Outbox` protocol below; terminal/sync_outbox.py implements it over the SQLite store.
+
+One batch:
+  1. `pending` returns queued AND sent events in sequence order: an event left 'sent' by a
+     crash or a failed request is simply sent again (ingest is idempotent by event id);
+  2. `mark_sent` records the attempt before the request leaves (at-least-once);
+  3. one signed request through the retry policy (the only retry layer);
+  4. `record` stores every per-event answer in one transaction with its state change:
+     accepted/duplicate -> acknowledged with the receipt; rejected -> rejected with code, field
+     and message, set aside, so it never blocks the events behind it.
+
+A request that fails "maybe delivered" past its budget, or 413, halves the batch (a poison
+batch is narrowed down to one event, which is then retried at the cap: nothing is dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sync.body import split_batches
+from sync.client import SyncClient
+from sync.errors import RequestError, TooLargeError
+from sync.messages import DayReport, HeartbeatAnswer
+from sync.protocol import DEFAULT_LIMITS, EventResult, Limits, WireEvent
+from sync.retry import AttemptHistory, RetryBudgetExhausted, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """What the heartbeat reports about the terminal (read from the store and the machine)."""
+
+    backlog: int  # queued or sent, not yet acknowledged
+    oldest_queued_age_s: float | None
+    rejected: int
+    disk_free_bytes: int
+    clock_synchronised: bool
+    day_reports: tuple[DayReport, ...] = ()  # check-ins per recent day; 0 is the nil report
+
+
+class Outbox(Protocol):
+    """The terminal store as the uploader needs it; every method is one transaction."""
+
+    def pending(self, limit: int, max_bytes: int) -> list[WireEvent]:
+        """Queued and sent events in sequence order, at most `limit` / about `max_bytes`."""
+        ...
+
+    def mark_sent(self, event_ids: Sequence[str]) -> None: ...
+
+    def record(self, results: Sequence[EventResult]) -> None:
+        """Acknowledge delivered results with their receipts and reject the rejected ones."""
+        ...
+
+    def health(self) -> Health: ...
+
+
+@dataclass(slots=True)
+class DrainReport:
+    acknowledged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    requests: int = 0
+    remaining: int = 0
+    rejections: list[tuple[str, str, str | None]] = field(default_factory=list)  # id, code, field
+    history: AttemptHistory = field(default_factory=AttemptHistory)
+
+
+class Uploader:
+    """Drives one outbox with one client; not thread-safe (one uploader per terminal)."""
+
+    def __init__(
+        self, outbox: Outbox, client: SyncClient, *, policy: RetryPolicy | None = None,
+        limits: Limits = DEFAULT_LIMITS, max_batch_events: int = 200,
+        max_batch_bytes: int = 1024 * 1024, sleep: Callable[[float], object] = time.sleep,
+        software_version: str = "anju-terminal", reader_status: str = "unknown",
+    ) -> None:
+        self.outbox = outbox
+        self.client = client
+        self.policy = policy or RetryPolicy()
+        self.limits = limits
+        self.max_batch_events = min(max_batch_events, limits.max_events)
+        self.max_batch_bytes = max_batch_bytes
+        self.sleep = sleep
+        self.software_version = software_version
+        self.reader_status = reader_status
+        self.last_error: str | None = None
+        self.last_success: float | None = None  # Unix time of the last answered request
+        self._narrow: int | None = None  # batch size while isolating a poison batch
+
+    # -- draining ----------------------------------------------------------------------------
+
+    def drain(self, *, max_requests: int | None = None,
+              progress: Callable[[DrainReport], None] | None = None) -> DrainReport:
+        """Send until nothing is pending (or `max_requests`); raises the error that stopped it
+        (RequestError, RetryBudgetExhausted for "not delivered", StopRequested)."""
+        report = DrainReport()
+        while max_requests is None or report.requests < max_requests:
+            limit = self._narrow or self.max_batch_events
+            events = self.outbox.pending(limit, self.max_batch_bytes)
+            if not events:
+                break
+            batch = next(split_batches(events, self.limits))
+            self._send(batch, report)
+            if progress is not None:
+                progress(report)
+        report.remaining = self.outbox.health().backlog
+        return report
+
+    def _send(self, batch: list[WireEvent], report: DrainReport) -> None:
+        self.outbox.mark_sent([e.event_id for e in batch])
+        report.requests += 1
+        try:
+            answer = self.policy.call(lambda: self.client.send_events(batch),
+                                      history=report.history, sleep=self.sleep)
+        except TooLargeError as err:
+            self._halve(len(batch), err)
+            return
+        except RetryBudgetExhausted as err:
+            if err.kind == "maybe_delivered" and len(batch) > 1:
+                self._halve(len(batch), err.last)
+                return
+            self._failed(err.last)
+            raise
+        except RequestError as err:
+            self._failed(err)
+            raise
+        self.outbox.record(answer.results)
+        self._succeeded()
+        if self._narrow is not None:
+            self._narrow = min(self._narrow * 2, self.max_batch_events)  # widen again
+            if self._narrow >= self.max_batch_events:
+                self._narrow = None
+        for result in answer.results:
+            if result.status == "duplicate":
+                report.duplicates += 1
+            if result.delivered:
+                report.acknowledged += 1
+            else:
+                report.rejected += 1
+                report.rejections.append((result.event_id or "?", result.code or "?",
+                                          result.field))
+
+    def _halve(self, size: int, err: RequestError) -> None:
+        self._narrow = max(1, size // 2)
+        log.warning("batch of %d failed (%s): retrying in batches of %d", size,
+                    type(err).__name__, self._narrow)
+
+    def _failed(self, err: RequestError) -> None:
+        if self.last_error is None:
+            log.warning("went offline: %s", type(err).__name__)  # a transition, logged once
+        self.last_error = f"{type(err).__name__}: {err.code or err.status or ''}".rstrip(": ")
+
+    def _succeeded(self) -> None:
+        if self.last_error is not None:
+            log.info("back online after %s", self.last_error)
+        self.last_error = None
+        self.last_success = time.time()
+
+    # -- heartbeat ---------------------------------------------------------------------------
+
+    def heartbeat(self) -> HeartbeatAnswer:
+        """One signed heartbeat (retried like a batch; a heartbeat is idempotent too)."""
+        health = self.outbox.health()
+        try:
+            answer = self.policy.call(lambda: self.client.heartbeat(
+                software_version=self.software_version, backlog=health.backlog,
+                oldest_queued_age_s=health.oldest_queued_age_s,
+                reader_status=self.reader_status, disk_free_bytes=health.disk_free_bytes,
+                last_error=self.last_error, rejected=health.rejected,
+                day_reports=health.day_reports), sleep=self.sleep)
+        except RetryBudgetExhausted as err:
+            self._failed(err.last)
+            raise
+        except RequestError as err:
+            self._failed(err)
+            raise
+        self._succeeded()
+        return answer

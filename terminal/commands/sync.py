@@ -1,0 +1,138 @@
+"""`anju sync run|now|status`: the uploader as a service, once by hand, and its state.
+
+Exit codes: 0 done; 1 the server could not be reached or refused (events stay queued, nothing
+is lost); 2 configuration; 3 store.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sync.errors import RequestError
+from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
+from sync.uploader import DrainReport
+from terminal.commands.context import EXIT_REFUSED, reporting, settings, store_options
+from terminal.store.database import Store
+from terminal.sync_outbox import StoreOutbox
+from terminal.sync_service import SyncService, SyncState
+
+
+@click.group()
+def sync() -> None:
+    """Send registrations to the central server."""
+
+
+def _service(config_path: Path | None, db_path: Path | None, **kwargs: Any) -> SyncService:
+    config, path = settings(config_path, db_path)
+    store = Store.from_config(config, path=path)
+    try:
+        return SyncService(config, store, **kwargs)
+    except BaseException:
+        store.close()
+        raise
+
+
+@sync.command()
+@store_options
+def run(config_path: Path | None, db_path: Path | None) -> None:
+    """Run until SIGTERM: drain the outbox, heartbeat on a timer."""
+    stop = threading.Event()
+    # The handler only sets the event: the loop ends between two transactions.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with reporting():
+        service = _service(config_path, db_path, stop=stop)
+        try:
+            service.run()
+        finally:
+            service.close()
+            service.store.close()
+
+
+@sync.command()
+@store_options
+@click.option("--timeout", default=120.0, show_default=True,
+              help="Give up retrying after this many seconds (nothing is lost).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def now(config_path: Path | None, db_path: Path | None, timeout: float, quiet: bool) -> None:
+    """Drain the backlog once, with a progress bar and a summary."""
+    with reporting():
+        config, _ = settings(config_path, db_path)
+        policy = RetryPolicy(initial_s=config["sync.backoff_initial_s"],
+                             cap_s=min(config["sync.backoff_cap_s"], 30), max_elapsed_s=timeout,
+                             not_delivered_attempts=None)
+        service = _service(config_path, db_path, policy=policy)
+        try:
+            total = service.outbox.health().backlog
+            error = None
+            with click.progressbar(length=total, label="sending", file=sys.stderr,
+                                   hidden=quiet or total == 0) as bar:
+                done = [0]
+
+                def progress(report: DrainReport) -> None:
+                    moved = report.acknowledged + report.rejected
+                    bar.update(moved - done[0])
+                    done[0] = moved
+
+                try:
+                    report = service.drain(progress=progress)
+                except (RequestError, RetryBudgetExhausted, StopRequested) as err:
+                    report, error = None, err
+            remaining = service.outbox.health().backlog
+        finally:
+            service.close()
+            service.store.close()
+    if report is not None:
+        click.echo(f"acknowledged {report.acknowledged} (duplicates {report.duplicates}), "
+                   f"rejected {report.rejected}, remaining {remaining}")
+        for event_id, code, field in report.rejections:
+            click.echo(f"  rejected {event_id}: {code}" + (f" ({field})" if field else ""))
+    if error is not None:
+        last = error.last if isinstance(error, RetryBudgetExhausted) else error
+        click.echo(f"error: not sent ({type(last).__name__}); {remaining} events stay queued "
+                   "and will be sent later", err=True)
+        sys.exit(EXIT_REFUSED)
+
+
+@sync.command()
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> None:
+    """Backlog, oldest queued age, last success, last error, rejected events by reason."""
+    with reporting():
+        config, path = settings(config_path, db_path)
+        with Store.from_config(config, path=path) as store:
+            outbox = StoreOutbox(store, timezone=config["registry.timezone"])
+            health = outbox.health()
+            reasons = outbox.rejections()
+        state = SyncState.load(config["sync.state_file"])
+    doc = {
+        "backlog": health.backlog, "oldest_queued_age_s": health.oldest_queued_age_s,
+        "rejected": health.rejected,
+        "rejections": [{"code": c, "field": f, "count": n} for c, f, n in reasons],
+        "last_success": state.last_success, "last_error": state.last_error,
+        "last_error_at": state.last_error_at, "last_heartbeat": state.last_heartbeat,
+        "server_url": config["sync.server_url"], "clock_synchronised": health.clock_synchronised,
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    age = health.oldest_queued_age_s
+    click.echo(f"backlog        {health.backlog}"
+               + (f" (oldest {age / 60:.0f} min)" if age is not None else ""))
+    click.echo(f"last success   {state.last_success or 'never'}")
+    click.echo(f"last error     {state.last_error or '-'}"
+               + (f" at {state.last_error_at}" if state.last_error else ""))
+    click.echo(f"rejected       {health.rejected}" + ("  ALARM: needs a technician"
+                                                      if health.rejected else ""))
+    for code, field, count in reasons:
+        click.echo(f"  {count} x {code}" + (f" ({field})" if field else ""))

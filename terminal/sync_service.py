@@ -1,0 +1,181 @@
+"""The terminal's sync service: settings -> client + outbox + uploader, and the run loop.
+
+`anju sync run` is its own process (systemd restarts it); the registration page never waits on
+the network. The loop drains, sends a heartbeat when due, and sleeps on an Event so SIGTERM ends
+it between two transactions, never inside one.
+
+The credential file and the state file are small JSON documents written atomically (temp file,
+fsync, rename), so a power cut leaves the old or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sync.client import Credentials, SyncClient
+from sync.errors import RequestError
+from sync.fields import format_utc
+from sync.protocol import SenderClock
+from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
+from sync.uploader import DrainReport, Uploader
+from terminal.clock import SystemClock
+from terminal.config import Config
+from terminal.errors import ConfigError
+from terminal.store.database import Store
+from terminal.sync_outbox import StoreOutbox
+
+log = logging.getLogger(__name__)
+SOFTWARE_VERSION = "anju-terminal/0.1"
+
+
+def write_private(path: Path, doc: dict[str, Any], mode: int = 0o600) -> None:
+    """Atomically replace `path` with `doc` as JSON, created with `mode` (never wider)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask must not widen or narrow what we asked for
+        os.write(fd, json.dumps(doc, indent=2).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def load_credentials(path: Path) -> Credentials:
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+        return Credentials(doc["device_id"], doc["site_code"], doc["secret"])
+    except FileNotFoundError as err:
+        raise ConfigError(f"no credential at {path}: run `anju provision`",
+                          "本机尚未注册到中心服务器，请联系技术人员") from err
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"credential file {path} unreadable: {type(err).__name__}",
+                          "凭据文件无法读取") from err
+
+
+@dataclass(slots=True)
+class SyncState:
+    """What `anju sync status` shows beside the store's counts (another process wrote it)."""
+
+    last_success: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    last_heartbeat: str | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> SyncState:
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return cls()
+        return cls(**{k: doc.get(k) for k in cls.__slots__})  # type: ignore[attr-defined]
+
+    def save(self, path: Path) -> None:
+        write_private(path, {k: getattr(self, k) for k in self.__slots__},  # type: ignore[attr-defined]
+                      mode=0o644)
+
+
+def _now() -> str:
+    return format_utc(datetime.now(UTC))
+
+
+def sender_clock(clock: SystemClock) -> SenderClock:
+    """The clocks as each request is built, with the real synchronisation state."""
+    instant = clock.now()
+    return SenderClock(format_utc(instant.wall), instant.synchronised, instant.monotonic_ns,
+                       instant.boot_id)
+
+
+class SyncService:
+    """One terminal's uploader with its settings; `close()` releases the client and store."""
+
+    def __init__(self, config: Config, store: Store, *, server_url: str | None = None,
+                 credentials: Credentials | None = None, stop: threading.Event | None = None,
+                 policy: RetryPolicy | None = None) -> None:
+        url = server_url or config["sync.server_url"]
+        if not url:
+            raise ConfigError("sync.server_url is not set: run `anju provision`",
+                              "未配置中心服务器地址")
+        self.config = config
+        self.store = store
+        self.stop = stop or threading.Event()
+        self.state_path: Path = config["sync.state_file"]
+        self.state = SyncState.load(self.state_path)
+        clock = SystemClock()
+        self.outbox = StoreOutbox(store, timezone=config["registry.timezone"],
+                                  synchronised=clock)
+        self.client = SyncClient(url, credentials or load_credentials(
+            config["sync.credential_file"]), sender_clock=lambda: sender_clock(clock))
+        self.uploader = Uploader(
+            self.outbox, self.client,
+            policy=policy or RetryPolicy(initial_s=config["sync.backoff_initial_s"],
+                                         cap_s=config["sync.backoff_cap_s"]),
+            max_batch_events=config["sync.batch_max_events"],
+            max_batch_bytes=config["sync.batch_max_bytes"], sleep=self.stop.wait,
+            software_version=SOFTWARE_VERSION)
+
+    def close(self) -> None:
+        self.client.close()
+
+    @contextmanager
+    def _recording(self) -> Iterator[None]:
+        """Persist last success / last error around one drain or heartbeat."""
+        try:
+            yield
+        except (RequestError, RetryBudgetExhausted):
+            self.state.last_error = self.uploader.last_error
+            self.state.last_error_at = _now()
+            self.state.save(self.state_path)
+            raise
+        self.state.last_success = _now()
+        self.state.last_error = None
+        self.state.save(self.state_path)
+
+    def drain(self, **kwargs: Any) -> DrainReport:
+        with self._recording():
+            report = self.uploader.drain(**kwargs)
+        if report.acknowledged or report.rejected:
+            log.info("drained %d events (%d rejected)", report.acknowledged + report.rejected,
+                     report.rejected)
+        return report
+
+    def heartbeat(self) -> int:
+        """Send one heartbeat; returns the interval the server asked for."""
+        with self._recording():
+            answer = self.uploader.heartbeat()
+        self.state.last_heartbeat = _now()
+        self.state.save(self.state_path)
+        return answer.next_heartbeat_s
+
+    def run(self) -> None:
+        """Until `stop` is set: drain, heartbeat when due, poll when idle."""
+        interval = float(self.config["sync.heartbeat_interval_s"])
+        next_heartbeat = time.monotonic()
+        while not self.stop.is_set():
+            try:
+                if time.monotonic() >= next_heartbeat:
+                    asked = self.heartbeat()
+                    interval = float(min(max(asked, 5), 3600)) if asked else interval
+                    next_heartbeat = time.monotonic() + interval
+                self.drain()
+            except StopRequested:
+                break
+            except (RequestError, RetryBudgetExhausted) as err:
+                # The retry layer already waited its budget out; pause before a fresh start.
+                log.debug("sync round failed: %s", type(err).__name__)
+                self.stop.wait(self.config["sync.backoff_cap_s"])
+                continue
+            wait = min(self.config["sync.poll_interval_s"],
+                       max(0.0, next_heartbeat - time.monotonic()))
+            self.stop.wait(wait)
