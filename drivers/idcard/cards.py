@@ -25,6 +25,7 @@ from drivers.idcard import layouts
 from drivers.idcard.codes import format_date, id_number_issues, nation_name
 from drivers.idcard.errors import CardDecodeError, FrameError
 from drivers.idcard.layouts import LAYOUTS, decode_ucs2, pad_field, parse_count, parse_date
+from drivers.idcard.payloads import split_appended_addresses
 from drivers.idcard.reading import PHOTO_SIZE, TEXT_BLOCK_SIZE, CardRead, CardType, Sex
 
 LONG_TERM = "长期"
@@ -164,19 +165,11 @@ def encode_text_block(fields: Mapping[str, Any]) -> bytes:
 def decode_appended_addresses(data: bytes) -> tuple[str, ...]:
     """Appended addresses (30 03 payload): 70-byte UCS-2 entries, up to 4, blanks skipped.
 
-    GA 490 allows 4 entries, some hosts read only one: any multiple of 70 up to 280 is accepted.
+    GA 490 allows 4 entries, some hosts read only one; like sdtapi, anything beyond 280 bytes is
+    ignored and a short last entry is still decoded (`payloads.split_appended_addresses`).
     The newest address is the last one (`CardRead.current_address`).
     """
-    limit = ADDRESS_ENTRY_SIZE * MAX_APPENDED_ADDRESSES
-    if len(data) % ADDRESS_ENTRY_SIZE or len(data) > limit:
-        raise CardDecodeError(
-            f"appended_addresses: expected a multiple of {ADDRESS_ENTRY_SIZE} bytes up to "
-            f"{limit}, got {len(data)}"
-        )
-    entries = (
-        decode_ucs2("appended_address", data[i : i + ADDRESS_ENTRY_SIZE])
-        for i in range(0, len(data), ADDRESS_ENTRY_SIZE)
-    )
+    entries = (decode_ucs2("appended_address", entry) for entry in split_appended_addresses(data))
     return tuple(entry for entry in entries if entry)
 
 

@@ -38,8 +38,8 @@ from drivers.idcard.codec import (
     Response,
     Status,
     command_for,
-    encode_base_message,
 )
+from drivers.idcard.payloads import encode_base_message
 from drivers.sim.cardfile import load_card_file
 
 CardLeftMode = Literal["answers", "silent"]

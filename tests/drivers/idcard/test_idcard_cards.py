@@ -321,10 +321,13 @@ def test_appended_addresses() -> None:
     )
 
 
-@pytest.mark.parametrize("size", [69, 71, 350])
-def test_appended_addresses_wrong_size(size: int) -> None:
-    with pytest.raises(CardDecodeError, match=f"multiple of 70 bytes up to 280, got {size}"):
-        decode_appended_addresses(bytes(size))
+def test_appended_addresses_of_odd_sizes_are_read_as_sdtapi_does() -> None:
+    entry = ucs2("测试路3号") + SPACE * 30
+    # A short last entry is still text; beyond four entries (280 bytes) is ignored; an odd
+    # trailing byte cannot be UCS-2.
+    assert decode_appended_addresses(entry + ucs2("测试路4号")) == ("测试路3号", "测试路4号")
+    assert decode_appended_addresses(entry * 5) == ("测试路3号",) * 4
+    assert decode_appended_addresses(entry + b"\x20") == ("测试路3号",)
 
 
 def test_appended_addresses_round_trip_and_current_address() -> None:

@@ -27,7 +27,6 @@ from drivers.idcard.codec import (
     SELECT_CARD,
     SET_BAUD,
     SET_MAX_RF_BYTES,
-    BaseMessage,
     Command,
     Request,
     RequestDecoder,
@@ -35,12 +34,15 @@ from drivers.idcard.codec import (
     ResponseDecoder,
     Status,
     command_for,
-    decode_base_message,
-    encode_base_message,
-    split_appended_addresses,
     xor_checksum,
 )
 from drivers.idcard.errors import ChecksumError, FrameError, IdCardError
+from drivers.idcard.payloads import (
+    BaseMessage,
+    decode_base_message,
+    encode_base_message,
+    split_appended_addresses,
+)
 
 
 def h(text: str) -> bytes:

@@ -8,22 +8,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.idcard.codec import (
-    FINGERPRINT_MAX,
     MAX_FRAME,
     MAX_LEN,
-    PHOTO_MAX,
     PREAMBLE,
-    TEXT_MAX,
     Request,
     RequestDecoder,
     Response,
     ResponseDecoder,
     Status,
-    decode_base_message,
-    encode_base_message,
     xor_checksum,
 )
 from drivers.idcard.errors import FrameError
+from drivers.idcard.payloads import (
+    FINGERPRINT_MAX,
+    PHOTO_MAX,
+    TEXT_MAX,
+    decode_base_message,
+    encode_base_message,
+)
 
 SYNC = b"\xaa\xaa\x96\x69"
 FUZZ = settings(deadline=None, max_examples=150)
