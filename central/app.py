@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from central import enrol, heartbeat, ingest, openapi, timefix
 from central.auth import Authenticator
@@ -161,6 +162,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def validation_error(_request: Request, err: RequestValidationError) -> JSONResponse:
         return answer(BadRequestError(f"invalid request: {err.errors()[:3]}",
                                       code="invalid_field"))
+
+    @app.exception_handler(ClientDisconnect)
+    async def disconnected(_request: Request, _err: ClientDisconnect) -> JSONResponse:
+        # Nobody will read this: the client left before sending its whole body.
+        return answer(BadRequestError("client disconnected mid-body", code="disconnected"))
 
     @app.exception_handler(SQLAlchemyError)
     async def storage_error(_request: Request, err: SQLAlchemyError) -> JSONResponse:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -23,12 +25,19 @@ _DB = click.option("--db", "db_url", envvar=DB_ENV, default=default_db_url, show
 _TTL_RE = re.compile(r"^(\d+)([smhd])$")
 
 
-def _engine(db_url: str) -> Engine:
+@contextmanager
+def _engine(db_url: str) -> Iterator[Engine]:
+    """A migrated engine for one admin command, disposed afterwards."""
     from central.db.migrate import migrate
 
-    engine = make_engine(db_url)
-    migrate(engine)
-    return engine
+    engine = make_engine(db_url, pooled=False)
+    try:
+        migrate(engine)
+        yield engine
+    except CentralError as err:
+        raise click.ClickException(err.message) from err
+    finally:
+        engine.dispose()
 
 
 def _fail(err: CentralError) -> click.ClickException:
@@ -78,10 +87,13 @@ def migrate_command(db_url: str) -> None:
     """Create or upgrade the database schema."""
     from central.db.migrate import migrate
 
+    engine = make_engine(db_url, pooled=False)
     try:
-        before, after = migrate(make_engine(db_url))
+        before, after = migrate(engine)
     except CentralError as err:
         raise _fail(err) from err
+    finally:
+        engine.dispose()
     click.echo(f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else ""))
 
 
@@ -98,10 +110,8 @@ def site_add(db_url: str, code: str, name: str) -> None:
     """Add a site with its code."""
     from central import enrol
 
-    try:
-        enrol.add_site(_engine(db_url), code, name)
-    except CentralError as err:
-        raise _fail(err) from err
+    with _engine(db_url) as engine:
+        enrol.add_site(engine, code, name)
     click.echo(f"site {code} added")
 
 
@@ -122,11 +132,9 @@ def token_issue(db_url: str, site_code: str, ttl: str) -> None:
     if not match:
         raise click.BadParameter("use a number and s, m, h or d, e.g. 24h", param_hint="--ttl")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    try:
-        value, expires = enrol.issue_token(_engine(db_url), site_code,
+    with _engine(db_url) as engine:
+        value, expires = enrol.issue_token(engine, site_code,
                                            timedelta(**{unit: int(match.group(1))}))
-    except CentralError as err:
-        raise _fail(err) from err
     click.echo(value)
     click.echo(f"site {site_code}, expires {expires} (UTC); usable once", err=True)
 
@@ -143,7 +151,8 @@ def devices_list(db_url: str, as_json: bool) -> None:
     """Devices with last contact, health and chain state."""
     from central.fleet import list_devices
 
-    rows = list_devices(_engine(db_url))
+    with _engine(db_url) as engine:
+        rows = list_devices(engine)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))

@@ -182,15 +182,29 @@ class SyncClient:
                                              headers=all_headers, timeout=self.timeout)
         except requests.RequestException as err:
             raise _map_exception(err, method, url) from err
+        try:
+            outcome = self._outcome(response, method, url, path, sent_wall, sent_mono)
+        finally:
+            response.close()  # the connection goes back to the pool whatever happened
+        # The error is raised here, with no frame holding the response: a caller keeping the
+        # exception must not keep the socket open with it.
+        del response
+        if isinstance(outcome, errors.RequestError):
+            raise outcome
+        return outcome
+
+    def _outcome(self, response: requests.Response, method: str, url: str, path: str,
+                 sent_wall: float, sent_mono: float) -> Any:
+        """The answer's JSON, or the RequestError to raise (returned, not raised)."""
         self._learn_offset(response, sent_wall, sent_mono)
-        if response.status_code // 100 == 2:
-            try:
-                return response.json()
-            except ValueError as err:
-                raise errors.ConnectionLostError(
-                    f"{method} {url}: answer {response.status_code} is not JSON",
-                    status=response.status_code) from err
-        raise self._map_status(response, method, url, path)
+        if response.status_code // 100 != 2:
+            return self._map_status(response, method, url, path)
+        try:
+            return response.json()
+        except ValueError:
+            return errors.ConnectionLostError(
+                f"{method} {url}: answer {response.status_code} is not JSON "
+                f"({len(response.content)} bytes)", status=response.status_code)
 
     def _learn_offset(self, response: requests.Response, sent_wall: float,
                       sent_mono: float) -> None:

@@ -14,28 +14,30 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, pooled: bool = True) -> Engine:
+    """`pooled=False` closes each connection after use (admin commands, tests)."""
     parsed = make_url(url)
+    pool: dict[str, Any] = {"poolclass": NullPool} if not pooled else {
+        "pool_size": pool_size, "max_overflow": pool_size}
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                         pool_recycle=1800)
+        return _sqlite_engine(url, parsed.database, pool)
+    return create_engine(url, pool_pre_ping=pooled, **pool)
 
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _sqlite_engine(url: str, database: str | None, pool: dict[str, Any]) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S,
-                                              "check_same_thread": False},
-                           pool_size=5, max_overflow=10)
+                                              "check_same_thread": False}, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

@@ -11,5 +11,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """Insert unless the primary key exists; True when a row was inserted."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return conn.execute(statement).rowcount == 1
+    key = next(iter(table.primary_key.columns))
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return conn.execute(statement).first() is not None  # rowcount is not reliable here
