@@ -130,7 +130,7 @@ def test_rejected_event_does_not_block_the_rest(terminal: Terminal, admin: Admin
     with terminal.store.reader() as conn:
         code, field = conn.execute("SELECT reject_code, reject_field FROM outbox "
                                    "WHERE event_id = ?", (outbox.victim,)).fetchone()
-    assert code and report.rejections[0][0] == outbox.victim
+    assert (outbox.victim, code, field) == report.rejections[0]
     result = CliRunner().invoke(cli, ["sync", "status", "--json", "--config",
                                       str(terminal.config_path)])
     assert result.exit_code == 0, result.output

@@ -1,0 +1,92 @@
+"""The fault test: the uploader drains through a misbehaving proxy while the server is killed and
+restarted and the registry keeps writing; at the end every event is stored exactly once and
+every terminal event is acknowledged."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.retry import RetryPolicy
+from sync.uploader import DrainReport
+from terminal.sync_service import SyncService
+from tests.central.central_helpers import Admin
+from tests.central.serverproc import CentralServer
+from tests.sync.faultproxy import BEHAVIOURS, FaultProxy
+from tests.sync.uploader_helpers import central_counts, provision, register
+
+DEADLINE_S = 60.0
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[CentralServer]:
+    """A server of this test's own: it is killed and restarted mid-run."""
+    process = CentralServer(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "server.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_faults_lose_and_duplicate_nothing(own_server: CentralServer, tmp_path: Path):
+    admin = Admin(own_server.db_url, own_server.url)
+    terminal = provision(admin, tmp_path)
+    proxy = FaultProxy(own_server.port, script=(*BEHAVIOURS[1:], "pass"))
+    stop = threading.Event()
+    svc = SyncService(terminal.config, terminal.store, server_url=proxy.url, stop=stop,
+                      policy=RetryPolicy(initial_s=0.05, cap_s=0.5, maybe_delivered_attempts=4))
+    svc.client.timeout = (1.0, 3.0)
+    svc.uploader.max_batch_events = 6
+    reports: list[DrainReport] = []
+    errors: list[str] = []  # names only: a kept exception keeps its frames' sockets alive
+    work_done = threading.Event()
+
+    def drain_until_empty() -> None:
+        # Like `anju sync run`: a failed round is followed by a fresh one until done.
+        while not stop.is_set():
+            try:
+                reports.append(svc.drain())
+            except Exception as err:
+                errors.append(type(err).__name__)
+                stop.wait(0.05)
+                continue
+            if work_done.is_set() and reports[-1].remaining == 0:
+                return
+            stop.wait(0.05)
+
+    uploader = threading.Thread(target=drain_until_empty, name="uploader")
+    try:
+        register(terminal, 30)
+        uploader.start()
+        time.sleep(0.5)
+        own_server.kill()  # SIGKILL mid-run: no graceful shutdown
+        register(terminal, 20)  # the registry keeps writing while the server is away
+        time.sleep(0.5)
+        own_server.start()  # same port
+        register(terminal, 10, check_out_every=0)
+        work_done.set()
+        uploader.join(DEADLINE_S)
+        assert not uploader.is_alive(), f"not drained in {DEADLINE_S}s: {terminal.outbox_states()}"
+        states = terminal.outbox_states()
+        total = sum(states.values())
+        assert states == {"acknowledged": total}, states
+        assert all(terminal.receipts().values())
+        assert central_counts(admin, terminal.device_id) == (total, total)
+        assert admin.faults(terminal.device_id, open_only=True) == []
+        assert all(proxy.seen[b] for b in BEHAVIOURS), proxy.seen
+        failed = [a for r in reports for a in r.history.attempts]
+        kinds = {a.kind for a in failed}
+        assert kinds == {"not_delivered", "maybe_delivered"}, (kinds, errors)
+        assert "ConnectionLostError" in {a.error for a in failed}
+    finally:
+        stop.set()
+        uploader.join(10) if uploader.is_alive() else None
+        proxy.close()
+        svc.close()
+        terminal.store.close()
+        admin.close()
