@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
 
 from central.errors import StorageError
@@ -41,10 +42,17 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     config = alembic_config()
     script = ScriptDirectory.from_config(config)
     before = current_revision(engine)
-    if before is not None and script.get_revision(before) is None:  # pragma: no branch
+    if before is not None and not _known(script, before):
         raise StorageError(f"database schema revision {before} is newer than this software: "
                            "refusing to touch it (upgrade Anju instead)", code="schema_too_new")
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     return before, head_revision()
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
