@@ -150,7 +150,7 @@ class WireEvent:
         target = f.opt_text("target_event_id", max_len=36, pattern=UUID_RE)
         if (kind in TARGETED_KINDS) != (target is not None):
             raise f.fail("target_event_id", "required for amend and void, and only for them")
-        payload = f.opt_text("payload", max_len=limits.max_event_bytes)
+        payload = f.opt_text("payload", max_len=4 * limits.max_event_bytes)
         if payload is not None and len(payload.encode("utf-8")) > limits.max_event_bytes:
             raise f.fail("payload", f"larger than {limits.max_event_bytes} bytes", "too_large")
         withheld = f.opt_text("withheld", max_len=16)

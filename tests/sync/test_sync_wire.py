@@ -56,7 +56,8 @@ def test_event_round_trip_and_checks() -> None:
     ({"operator": ""}, "invalid_event", "operator"),
     ({"payload": None}, "invalid_event", "withheld"),
     ({"withheld": "purged"}, "invalid_event", "withheld"),
-    ({"payload": "x" * 70_000}, "invalid_event", "payload"),
+    ({"payload": "x" * 70_000}, "too_large", "payload"),
+    ({"payload": "张" * 30_000}, "too_large", "payload"),
 ])
 def test_event_refusals_name_the_field(change: dict[str, object], code: str, field: str) -> None:
     doc = {**chain().check_in().to_json(), **change}
