@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -18,7 +23,7 @@ from terminal.cli import cli
 from terminal.sync_outbox import StoreOutbox
 from terminal.sync_service import SyncService, load_credentials
 from tests.central.central_helpers import Admin
-from tests.central.serverproc import CentralServer
+from tests.central.serverproc import CentralServer, free_port
 from tests.sync.uploader_helpers import (
     Terminal,
     central_counts,
@@ -169,3 +174,36 @@ def test_sync_now_and_nil_report_heartbeat(terminal: Terminal, admin: Admin):
                                                           device_id=terminal.device_id)}
     assert len(days) == 7 and sorted(days.values())[:6] == [0] * 6  # six nil reports
     assert max(days.values()) == 5
+
+
+def test_sync_now_offline_keeps_everything_queued(terminal: Terminal):
+    register(terminal, 3, check_out_every=0)
+    dead = f"http://127.0.0.1:{free_port()}"
+    text = terminal.config_path.read_text("utf-8").replace(terminal.config["sync.server_url"],
+                                                           dead)
+    terminal.config_path.write_text(text, "utf-8")
+    runner = CliRunner()
+    args = ["--config", str(terminal.config_path)]
+    result = runner.invoke(cli, ["sync", "now", "--quiet", "--timeout", "0.5", *args])
+    assert result.exit_code == 1 and "stay queued" in result.output
+    doc = json.loads(runner.invoke(cli, ["sync", "status", "--json", *args]).output)
+    assert doc["backlog"] == 3 and doc["last_error"].startswith("ConnectError")
+
+
+def test_sync_run_drains_and_stops_cleanly_on_sigterm(terminal: Terminal):
+    register(terminal, 6, check_out_every=0)
+    env = {**os.environ, "ANJU_CONFIG": str(terminal.config_path)}
+    proc = subprocess.Popen([sys.executable, "-c", "from terminal.cli import main; main()",
+                             "sync", "run"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while terminal.outbox_states() != {"acknowledged": 6} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert terminal.outbox_states() == {"acknowledged": 6}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 0, stderr
+    state = json.loads(terminal.config["sync.state_file"].read_text())
+    assert state["last_success"] and state["last_heartbeat"] and state["last_error"] is None
