@@ -59,6 +59,10 @@ class Outbox(Protocol):
         """Acknowledge delivered results with their receipts and reject the rejected ones."""
         ...
 
+    def backlog(self) -> int:
+        """Events queued or sent (cheap: an index count, called after every drain)."""
+        ...
+
     def health(self) -> Health: ...
 
 
@@ -111,7 +115,7 @@ class Uploader:
             self._send(batch, report)
             if progress is not None:
                 progress(report)
-        report.remaining = self.outbox.health().backlog
+        report.remaining = self.outbox.backlog()
         return report
 
     def _send(self, batch: list[WireEvent], report: DrainReport) -> None:

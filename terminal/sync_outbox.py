@@ -18,7 +18,6 @@ from terminal.clock import SystemClock, format_utc, parse_utc
 from terminal.store.database import Store
 from terminal.store.writer import Txn
 
-PENDING_STATES = ("queued", "sent")  # 'sent' too: a crash or failed request leaves rows there
 NIL_REPORT_DAYS = 7  # days reported in each heartbeat (today and the six before)
 
 
@@ -32,6 +31,7 @@ class StoreOutbox:
         self._clock = synchronised
 
     def pending(self, limit: int, max_bytes: int) -> list[WireEvent]:
+        # 'sent' too: a crash or a failed request leaves rows there; they are simply re-sent.
         events: list[WireEvent] = []
         size = 0
         with self.store.reader() as conn:
@@ -74,6 +74,11 @@ class StoreOutbox:
                 "WHERE event_id = ? AND state = 'sent'", refused)
 
         self.store.writer.transaction(work)
+
+    def backlog(self) -> int:
+        with self.store.reader() as conn:
+            return conn.execute("SELECT count(*) FROM outbox "
+                                "WHERE state IN ('queued', 'sent')").fetchone()[0]
 
     def health(self, now: datetime | None = None) -> Health:
         now = now or datetime.now(UTC)

@@ -71,7 +71,7 @@ def now(config_path: Path | None, db_path: Path | None, timeout: float, quiet: b
                              not_delivered_attempts=None)
         service = _service(config_path, db_path, policy=policy)
         try:
-            total = service.outbox.health().backlog
+            total = service.outbox.backlog()
             error = None
             with click.progressbar(length=total, label="sending", file=sys.stderr,
                                    hidden=quiet or total == 0) as bar:
@@ -86,7 +86,7 @@ def now(config_path: Path | None, db_path: Path | None, timeout: float, quiet: b
                     report = service.drain(progress=progress)
                 except (RequestError, RetryBudgetExhausted, StopRequested) as err:
                     report, error = None, err
-            remaining = service.outbox.health().backlog
+            remaining = service.outbox.backlog()
         finally:
             service.close()
             service.store.close()

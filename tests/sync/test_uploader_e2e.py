@@ -117,6 +117,9 @@ class CorruptOne:
     def record(self, results: Sequence[EventResult]) -> None:
         self.inner.record(results)
 
+    def backlog(self) -> int:
+        return self.inner.backlog()
+
     def health(self) -> Health:
         return self.inner.health()
 
