@@ -29,23 +29,35 @@ class StoreOutbox:
         self.store = store
         self.zone = ZoneInfo(timezone)
         self._clock = synchronised
+        self._floor: int | None = None  # lowest seq_id that may still be pending
 
     def pending(self, limit: int, max_bytes: int) -> list[WireEvent]:
         # 'sent' too: a crash or a failed request leaves rows there; they are simply re-sent.
         events: list[WireEvent] = []
         size = 0
         with self.store.reader() as conn:
+            if self._floor is None:
+                # From the outbox's partial index: cost grows with the backlog, not history.
+                self._floor = conn.execute(
+                    "SELECT min(e.seq_id) FROM outbox o JOIN events e USING (event_id) "
+                    "WHERE o.state IN ('queued', 'sent')").fetchone()[0] or 0
+            # The floor keeps the scan off the acknowledged history in front of the backlog.
             rows = conn.execute(
-                "SELECT e.payload, e.payload_sha256, e.prev_chain_sha256, e.chain_sha256 "
-                "FROM outbox o JOIN events e USING (event_id) "
-                "WHERE o.state IN ('queued', 'sent') ORDER BY e.seq_id LIMIT ?", (limit,))
-            for payload, payload_sha, prev_sha, chain_sha in rows:
-                size += len(payload) + 400  # header and hashes as they travel
-                if events and size > max_bytes:
-                    break
-                events.append(WireEvent.from_stored(
-                    payload, payload_sha256=payload_sha, prev_chain_sha256=prev_sha,
-                    chain_sha256=chain_sha))
+                "SELECT e.seq_id, e.payload, e.payload_sha256, e.prev_chain_sha256, "
+                "e.chain_sha256 FROM events e JOIN outbox o USING (event_id) "
+                "WHERE e.seq_id >= ? AND o.state IN ('queued', 'sent') ORDER BY e.seq_id "
+                "LIMIT ?", (self._floor, limit)).fetchall()
+        for seq_id, payload, payload_sha, prev_sha, chain_sha in rows:
+            size += len(payload) + 400  # header and hashes as they travel
+            if events and size > max_bytes:
+                break
+            if not events:
+                self._floor = seq_id
+            events.append(WireEvent.from_stored(
+                payload, payload_sha256=payload_sha, prev_chain_sha256=prev_sha,
+                chain_sha256=chain_sha))
+        if len(rows) < limit:
+            self._floor = None  # at the end: look afresh next time (a re-queued row, say)
         return events
 
     def mark_sent(self, event_ids: Sequence[str]) -> None:
