@@ -119,7 +119,7 @@ class Uploader:
         return report
 
     def _send(self, batch: list[WireEvent], report: DrainReport) -> None:
-        self.outbox.mark_sent([e.event_id for e in batch])
+        self.outbox.mark_sent([e.event_id for e in batch if e.withheld is None])
         report.requests += 1
         try:
             answer = self.policy.call(lambda: self.client.send_events(batch),
@@ -142,7 +142,9 @@ class Uploader:
             self._narrow = min(self._narrow * 2, self.max_batch_events)  # widen again
             if self._narrow >= self.max_batch_events:
                 self._narrow = None
-        for result in answer.results:
+        for event, result in zip(batch, answer.results, strict=True):
+            if event.withheld is not None:
+                continue  # a superseded event's header, sent for the chain: not the backlog's
             if result.status == "duplicate":
                 report.duplicates += 1
             if result.delivered:

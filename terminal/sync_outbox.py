@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sync.messages import DayReport
-from sync.protocol import EventResult, WireEvent
+from sync.protocol import HEADER_FIELDS, EventResult, WireEvent
 from sync.uploader import Health
 from terminal.clock import SystemClock, format_utc, parse_utc
 from terminal.store.database import Store
@@ -43,32 +43,35 @@ class StoreOutbox:
             yield conn
 
     def pending(self, limit: int, max_bytes: int) -> list[WireEvent]:
-        # 'sent' too: a crash or a failed request leaves rows there; they are simply re-sent.
-        events: list[WireEvent] = []
-        size = 0
+        """Queued and sent events in sequence order ('sent' too: a crash or a failed request
+        leaves rows there, and they are simply re-sent), with the superseded events between
+        them travelling `withheld` (header and hashes, no payload), so the central chain has
+        no gap where a stay was voided before its events left the device."""
         with self._reader() as conn:
             if self._floor is None:
-                # From the outbox's partial index: cost grows with the backlog, not history.
-                self._floor = conn.execute(
-                    "SELECT min(e.seq_id) FROM outbox o JOIN events e USING (event_id) "
-                    "WHERE o.state IN ('queued', 'sent')").fetchone()[0] or 0
+                self._floor = _window_start(conn)
+                if self._floor is None:
+                    return []
             # The floor keeps the scan off the acknowledged history in front of the backlog.
             rows = conn.execute(
-                "SELECT e.seq_id, e.payload, e.payload_sha256, e.prev_chain_sha256, "
-                "e.chain_sha256 FROM events e JOIN outbox o USING (event_id) "
-                "WHERE e.seq_id >= ? AND o.state IN ('queued', 'sent') ORDER BY e.seq_id "
-                "LIMIT ?", (self._floor, limit)).fetchall()
-        for seq_id, payload, payload_sha, prev_sha, chain_sha in rows:
-            size += len(payload) + 400  # header and hashes as they travel
-            if events and size > max_bytes:
-                break
-            if not events:
-                self._floor = seq_id
-            events.append(WireEvent.from_stored(
-                payload, payload_sha256=payload_sha, prev_chain_sha256=prev_sha,
-                chain_sha256=chain_sha))
+                f"SELECT o.state, e.seq_id, e.payload, {_HEADER_SQL}, e.payload_sha256, "
+                "e.prev_chain_sha256, e.chain_sha256 FROM events e JOIN outbox o "
+                "USING (event_id) WHERE e.seq_id >= ? "
+                "AND o.state IN ('queued', 'sent', 'superseded') ORDER BY e.seq_id LIMIT ?",
+                (self._floor, limit)).fetchall()
         if len(rows) < limit:
             self._floor = None  # at the end: look afresh next time (a re-queued row, say)
+        while rows and rows[-1][0] == "superseded":
+            rows.pop()  # they go with the pending event after them (their void, at the latest)
+        events: list[WireEvent] = []
+        size = 0
+        for state, seq_id, payload, *rest in rows:
+            size += len(payload or "") + 400  # header and hashes as they travel
+            if events and size > max_bytes:
+                break
+            if not events and self._floor is not None:
+                self._floor = seq_id
+            events.append(_wire(state, payload, rest))
         return events
 
     def mark_sent(self, event_ids: Sequence[str]) -> None:
@@ -136,3 +139,33 @@ class StoreOutbox:
             return [(code, fld, n) for code, fld, n in conn.execute(
                 "SELECT reject_code, reject_field, count(*) FROM outbox WHERE state = 'rejected' "
                 "GROUP BY reject_code, reject_field ORDER BY count(*) DESC")]
+
+
+_HEADER_SQL = ", ".join(f"e.{name}" for name in HEADER_FIELDS)
+
+
+def _window_start(conn: sqlite3.Connection) -> int | None:
+    """Just after the last settled event before the first pending one (None: nothing pending);
+    from the outbox's partial index, so the cost grows with the backlog, not the history."""
+    first = conn.execute("SELECT min(e.seq_id) FROM outbox o JOIN events e USING (event_id) "
+                         "WHERE o.state IN ('queued', 'sent')").fetchone()[0]
+    if first is None:
+        return None
+    settled = conn.execute(
+        "SELECT e.seq_id FROM events e JOIN outbox o USING (event_id) WHERE e.seq_id < ? "
+        "AND o.state IN ('acknowledged', 'rejected') ORDER BY e.seq_id DESC LIMIT 1",
+        (first,)).fetchone()
+    return settled[0] + 1 if settled else 0
+
+
+def _wire(state: str, payload: str | None, rest: list[object]) -> WireEvent:
+    header = dict(zip(HEADER_FIELDS, rest[:len(HEADER_FIELDS)], strict=True))
+    header["clock_synchronised"] = bool(header["clock_synchronised"])
+    payload_sha, prev_sha, chain_sha = rest[len(HEADER_FIELDS):]
+    if state == "superseded":
+        return WireEvent(**header, payload=None, withheld="superseded",  # type: ignore[arg-type]
+                         payload_sha256=payload_sha, prev_chain_sha256=prev_sha,
+                         chain_sha256=chain_sha)
+    assert payload is not None  # only acknowledged or superseded events are ever purged
+    return WireEvent.from_stored(payload, payload_sha256=str(payload_sha),
+                                 prev_chain_sha256=str(prev_sha), chain_sha256=str(chain_sha))

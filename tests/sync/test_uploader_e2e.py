@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from sync.protocol import EventResult, WireEvent
 from sync.uploader import Health
 from terminal.cli import cli
+from terminal.registry import Registry
 from terminal.sync_outbox import StoreOutbox
 from terminal.sync_service import SyncService, load_credentials
 from tests.central.central_helpers import Admin
@@ -210,3 +211,20 @@ def test_sync_run_drains_and_stops_cleanly_on_sigterm(terminal: Terminal):
     assert proc.returncode == 0, stderr
     state = json.loads(terminal.config["sync.state_file"].read_text())
     assert state["last_success"] and state["last_heartbeat"] and state["last_error"] is None
+
+
+def test_voided_before_sending_travels_withheld(terminal: Terminal, admin: Admin):
+    stay_ids = register(terminal, 4, check_out_every=0)
+    Registry(terminal.store).void(stay_ids[1], reason="登记错误", operator="op1")
+    svc = service(terminal)
+    try:
+        report = svc.drain()
+    finally:
+        svc.close()
+    assert terminal.outbox_states() == {"acknowledged": 4, "superseded": 1}
+    assert report.acknowledged == 4 and report.remaining == 0
+    rows = admin.rows("events", device_id=terminal.device_id)
+    assert sorted(r["sequence"] for r in rows) == [1, 2, 3, 4, 5]  # no gap in the chain
+    withheld = [r for r in rows if r["withheld"]]
+    assert [(r["stay_id"], r["payload"]) for r in withheld] == [(stay_ids[1], None)]
+    assert admin.faults(terminal.device_id) == []
