@@ -125,6 +125,9 @@ class Uploader:
             answer = self.policy.call(lambda: self.client.send_events(batch),
                                       history=report.history, sleep=self.sleep)
         except TooLargeError as err:
+            if len(batch) == 1:  # cannot be split further: a technician must look at it
+                self._failed(err)
+                raise
             self._halve(len(batch), err)
             return
         except RetryBudgetExhausted as err:
