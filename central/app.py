@@ -144,10 +144,11 @@ async def read_body(request: Request, limit: int, settings: Settings) -> bytes:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    def answer(err: CentralError) -> JSONResponse:
-        headers = {"Retry-After": str(err.detail["retry_after_s"])} if (
-            "retry_after_s" in err.detail) else None
-        return JSONResponse(err.body(), status_code=err.status, headers=headers)
+    def answer(err: CentralError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+        extra = dict(headers or {})
+        if "retry_after_s" in err.detail:
+            extra["Retry-After"] = str(err.detail["retry_after_s"])
+        return JSONResponse(err.body(), status_code=err.status, headers=extra or None)
 
     @app.exception_handler(CentralError)
     async def central_error(_request: Request, err: CentralError) -> JSONResponse:
@@ -156,7 +157,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, err: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(err.status_code, f"http_{err.status_code}")
-        return answer(CentralError(str(err.detail), code=code, status=err.status_code))
+        return answer(CentralError(str(err.detail), code=code, status=err.status_code),
+                      err.headers)  # e.g. Allow on 405
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, err: RequestValidationError) -> JSONResponse:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
-from sync.fields import SHA256_RE, TIME_RE, UUID_RE
+from sync.fields import DATE_RE, SHA256_RE, TIME_RE, UUID_RE
 from sync.messages import Enrolment, EnrolRequest, Heartbeat, HeartbeatAnswer, ServerTime
 from sync.protocol import PROTOCOL_VERSION, Batch, BatchAnswer
 
@@ -23,6 +23,15 @@ REF = "#/components/schemas/{model}"
 _PATTERNS = {"event_id": UUID_RE, "stay_id": UUID_RE, "target_event_id": UUID_RE,
              "payload_sha256": SHA256_RE, "prev_chain_sha256": SHA256_RE,
              "chain_sha256": SHA256_RE, "wall_time": TIME_RE, "server_time": TIME_RE}
+# The limits `from_json` enforces (sync/protocol.py, sync/messages.py), for fuzzers and readers.
+_LENGTHS = {"device_id": (1, 64), "site_code": (1, 32), "boot_id": (1, 64), "operator": (1, 64),
+            "kind": (1, 16), "token": (1, 128), "installation_id": (8, 64),
+            "software_version": (1, 64), "reader_status": (1, 32), "last_error": (0, 500),
+            "secret": (32, 128), "site_name": (1, 200), "payload": (0, 4 * 64 * 1024)}
+_MINIMUMS = {"sequence": 1, "monotonic_ns": 0, "backlog": 0, "disk_free_bytes": 0,
+             "rejected": 0, "check_ins": 0, "oldest_queued_age_s": 0, "next_heartbeat_s": 1}
+_ENUMS = {"kind": ["check_in", "add_guest", "check_out", "amend", "void"],
+          "withheld": ["purged", "superseded"], "status": ["accepted", "duplicate", "rejected"]}
 ERROR_SCHEMA = {
     "type": "object", "required": ["error"],
     "properties": {"error": {
@@ -55,12 +64,18 @@ def answers(name: str, *errors: int) -> dict[int | str, dict[str, Any]]:
 
 def _patch(schema: dict[str, Any]) -> None:
     for prop_name, prop in schema.get("properties", {}).items():
-        pattern = _PATTERNS.get(prop_name)
-        if pattern is None:
-            continue
         for variant in prop.get("anyOf", [prop]):
             if variant.get("type") == "string":
-                variant["pattern"] = pattern.pattern
+                if prop_name in _PATTERNS:
+                    variant["pattern"] = _PATTERNS[prop_name].pattern
+                if prop_name in _LENGTHS:
+                    variant["minLength"], variant["maxLength"] = _LENGTHS[prop_name]
+                if prop_name in _ENUMS:
+                    variant["enum"] = _ENUMS[prop_name]
+                if prop_name == "date":
+                    variant["pattern"] = DATE_RE.pattern
+            elif variant.get("type") in ("integer", "number") and prop_name in _MINIMUMS:
+                variant["minimum"] = _MINIMUMS[prop_name]
 
 
 def component_schemas() -> dict[str, Any]:

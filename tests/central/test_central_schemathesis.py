@@ -1,0 +1,33 @@
+"""Schemathesis against the served OpenAPI document: generated requests (valid, invalid and
+odd methods) never make the server fail, and every answer matches the document.
+
+Runs the schemathesis CLI in a subprocess (its threads and sockets stay out of this process).
+The signed endpoints are fuzzed without credentials, so they reach body-limit and signature
+checking only; their field-by-field validation is covered by test_central_ingest and
+test_sync_wire.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.central.serverproc import CentralServer
+
+pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency: pip install .[dev]")
+
+
+def test_no_server_errors_and_answers_match_the_document(server: CentralServer,
+                                                         tmp_path: Path) -> None:
+    executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
+    assert executable is not None
+    result = subprocess.run(
+        [executable, "run", f"{server.url}/openapi.json", "--checks", "all",
+         "--max-examples", "25", "--seed", "20250301", "--no-color"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "passed" in result.stdout and "5xx" not in result.stdout
