@@ -6,6 +6,7 @@ output unless `--unmasked`; the card files are what `anju card read --json --unm
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,18 @@ def _registry(config_path: Path | None, db_path: Path | None) -> Registry:
                     timezone=config["registry.timezone"])
 
 
+def _default_operator() -> str:
+    # Scripted installs and support sessions have no clerk: record who ran the command instead
+    # of refusing, so the documented `anju stays check-in --room R --card F` works as written.
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def _operator(func: Any) -> Any:
-    return click.option("--operator", required=True, envvar="ANJU_OPERATOR", show_envvar=True,
+    return click.option("--operator", default=_default_operator, envvar="ANJU_OPERATOR",
+                        show_envvar=True, show_default="cli:$USER",
                         help="Staff number of the clerk (从业人员编号).")(func)
 
 
