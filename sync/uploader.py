@@ -12,8 +12,9 @@ One batch:
      accepted/duplicate -> acknowledged with the receipt; rejected -> rejected with code, field
      and message, set aside, so it never blocks the events behind it.
 
-A request that fails "maybe delivered" past its budget, or 413, halves the batch (a poison
-batch is narrowed down to one event, which is then retried at the cap: nothing is dropped).
+A request that fails "maybe delivered" past its budget halves the batch for a while (a poison
+batch is narrowed down to one event, which is then retried at the cap: nothing is dropped);
+a 413 lowers the batch size for good.
 """
 
 from __future__ import annotations
@@ -128,7 +129,13 @@ class Uploader:
             if len(batch) == 1:  # cannot be split further: a technician must look at it
                 self._failed(err)
                 raise
-            self._halve(len(batch), err)
+            # The server's limit is lower than ours: lower ours for good (no widening back
+            # into the same 413), to what it says or else by half.
+            self.max_batch_events = max(1, min(err.max_events or len(batch) // 2,
+                                               len(batch) // 2))
+            self._narrow = None
+            log.warning("batch of %d answered 413: at most %d per request from now on",
+                        len(batch), self.max_batch_events)
             return
         except RetryBudgetExhausted as err:
             if err.kind == "maybe_delivered" and len(batch) > 1:
