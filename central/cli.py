@@ -169,4 +169,24 @@ def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
     for r in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     if not rows:
-        click.echo("(no devices enrolled)")
+        click.echo("(none)")
+
+
+@central.command("faults")
+@_DB
+@click.option("--device", "device_id", default=None, help="Only this device.")
+@click.option("--open", "open_only", is_flag=True, help="Only gaps not filled yet.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -> None:
+    """Sequence gaps and chain breaks recorded on ingest (device, sequence range)."""
+    from central.fleet import chain_fault_list
+
+    with _engine(db_url) as engine:
+        rows = [r for r in chain_fault_list(engine, device_id)
+                if not (open_only and (r["kind"] != "gap" or r["resolved_at"]))]
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    _table(rows, ("device_id", "kind", "first_sequence", "last_sequence", "detected_at",
+                  "resolved_at", "detail"))

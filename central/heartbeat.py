@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from central import timefix
 from central.auth import Device
@@ -31,6 +31,9 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
     now = format_utc(received)
     offset = timefix.offset_ms(beat.clock, received)
     with engine.begin() as conn:
+        # The device row first, as ingest does: one lock order, no deadlock between the two.
+        conn.execute(select(devices.c.device_id).where(devices.c.device_id == device.device_id)
+                     .with_for_update())
         timefix.record_anchor(conn, device.device_id, beat.clock, received)
         conn.execute(insert(heartbeats).values(
             device_id=device.device_id, received_at=now, software_version=beat.software_version,

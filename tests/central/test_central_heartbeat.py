@@ -53,3 +53,21 @@ def test_devices_list_shows_health_nil_reports_and_gaps(central: Admin) -> None:
     table = runner.invoke(cli, ["central", "devices", "list", "--db", central.db_url])
     assert table.exit_code == 0 and chain.device_id in table.output
     assert table.output.splitlines()[0].split()[:2] == ["device_id", "site_code"]
+
+
+def test_faults_command_lists_gaps_with_device_and_range(central: Admin) -> None:
+    client, chain = central.device()
+    events = chain.stays(4)
+    client.send_events([events[0], events[3]])
+    result = CliRunner().invoke(cli, ["central", "faults", "--device", chain.device_id,
+                                      "--open", "--json", "--db", central.db_url])
+    assert result.exit_code == 0, result.output
+    (gap,) = map(json.loads, result.output.splitlines())
+    assert (gap["kind"], gap["first_sequence"], gap["last_sequence"]) == ("gap", 2, 3)
+    client.send_events(events[1:3])
+    table = CliRunner().invoke(cli, ["central", "faults", "--device", chain.device_id,
+                                     "--db", central.db_url])
+    assert table.exit_code == 0 and "gap" in table.output  # history: resolved, still listed
+    empty = CliRunner().invoke(cli, ["central", "faults", "--device", chain.device_id, "--open",
+                                     "--db", central.db_url])
+    assert "(none)" in empty.output

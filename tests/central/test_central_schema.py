@@ -69,7 +69,7 @@ def test_cli_adds_sites_and_issues_tokens_that_enrol(central: Admin) -> None:
 def test_cli_help_lists_every_command() -> None:
     result = CliRunner().invoke(cli, ["central", "--help"])
     assert result.exit_code == 0
-    for command in ("serve", "migrate", "site", "token", "devices"):
+    for command in ("serve", "migrate", "site", "token", "devices", "faults"):
         assert command in result.output
     serve = CliRunner().invoke(cli, ["central", "serve", "--help"])
     for option in ("--db", "--host", "--port", "--max-in-flight", "--max-body"):
