@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -146,3 +147,17 @@ def test_withheld_event_keeps_the_chain_verifiable(central: Admin) -> None:
     assert central.faults(chain.device_id) == []
     (row,) = central.rows("events", event_id=e2.event_id)
     assert row["payload"] is None and row["withheld"] == "superseded"
+
+
+def test_the_same_batch_sent_twice_at_once_is_stored_once(central: Admin) -> None:
+    # A retry racing the first attempt (its answer was lost, the request still running).
+    client, chain = central.device()
+    twin = central.client(credentials=client.credentials)
+    events = chain.stays(40)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda c: c.send_events(events), [client, twin]))
+    for first, second in zip(answers[0].results, answers[1].results, strict=True):
+        assert {first.status, second.status} == {ACCEPTED, DUPLICATE}
+        assert first.receipt == second.receipt
+    assert len(central.rows("events", device_id=chain.device_id)) == 40
+    assert central.faults(chain.device_id) == []
