@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sync.errors import InvalidEventError
 from sync.messages import DayReport
 from sync.protocol import HEADER_FIELDS, EventResult, WireEvent
 from sync.uploader import Health
@@ -159,13 +160,15 @@ def _window_start(conn: sqlite3.Connection) -> int | None:
 
 
 def _wire(state: str, payload: str | None, rest: list[object]) -> WireEvent:
+    """From the stored columns: the header columns are the payload's own header (the schema
+    keeps them equal, the server checks them again), so the payload is not parsed here."""
     header = dict(zip(HEADER_FIELDS, rest[:len(HEADER_FIELDS)], strict=True))
     header["clock_synchronised"] = bool(header["clock_synchronised"])
     payload_sha, prev_sha, chain_sha = rest[len(HEADER_FIELDS):]
-    if state == "superseded":
-        return WireEvent(**header, payload=None, withheld="superseded",  # type: ignore[arg-type]
-                         payload_sha256=payload_sha, prev_chain_sha256=prev_sha,
-                         chain_sha256=chain_sha)
-    assert payload is not None  # only acknowledged or superseded events are ever purged
-    return WireEvent.from_stored(payload, payload_sha256=str(payload_sha),
-                                 prev_chain_sha256=str(prev_sha), chain_sha256=str(chain_sha))
+    withheld = "superseded" if state == "superseded" else None
+    if withheld is None and payload is None:
+        raise InvalidEventError("pending event without payload", code="invalid_payload",
+                                field="payload")  # only settled events are ever purged
+    return WireEvent(**header, payload=None if withheld else payload,  # type: ignore[arg-type]
+                     withheld=withheld, payload_sha256=str(payload_sha),
+                     prev_chain_sha256=str(prev_sha), chain_sha256=str(chain_sha))
