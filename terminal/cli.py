@@ -23,6 +23,8 @@ _GROUPS = {
     "central": "central.cli:central",
     "sync": "terminal.commands.sync:sync",
     "provision": "terminal.commands.provision:provision",
+    "terminal": "terminal.commands.terminal_cmd:terminal",
+    "config": "terminal.commands.terminal_cmd:config_group",
 }
 
 

@@ -1,0 +1,131 @@
+"""`anju terminal run`: the reader loop, the store's one writer and the page, in one process.
+
+    reader thread ──on_card──> Draft ──notice──> Hub ──SSE──> page (renders the guest)
+    page ──POST /checkin──> Registry.check_in (writer, commit) ──> "saved" fragment
+    probe thread ──GET /api/v1/time every PROBE_S──> server reachable? ──notice──> status bar
+
+The page never waits on the network: the uploader is its own process (`anju sync run`) and this
+one only reads the outbox's counts. With `simulate` the process also hosts a simulated reader
+on a pseudo-terminal (demo, tests, bench): the reader loop still talks pyserial to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import requests
+
+from drivers.idcard.photo import PhotoDecoderConfig, WltDecoder
+from drivers.idcard.reader import CardReader, ReaderSettings, ReaderStatus
+from drivers.idcard.reading import CardRead
+from drivers.idcard.transport import SerialTransport
+from drivers.sim.idcard import SimulatedReader
+from sync.privacy import mask_id_number
+from terminal.clock import SystemClock, parse_utc
+from terminal.config import Config
+from terminal.registry import Registry
+from terminal.store.database import Store
+from terminal.web.draft import Draft
+from terminal.web.hub import Hub
+from terminal.web.status import Health
+
+log = logging.getLogger(__name__)
+PROBE_S = 10.0  # how often the server's reachability is looked at
+PROBE_TIMEOUT_S = 3.0
+
+
+class TerminalService:
+    """Owns the long-lived parts; `start()` the threads, `close()` everything (idempotent)."""
+
+    def __init__(self, config: Config, *, simulate: bool = False,
+                 database: Path | None = None) -> None:
+        self.config = config
+        self.store = Store.from_config(config, path=database, create=True, migrate=True)
+        self.registry = Registry(self.store, timezone=config["registry.timezone"])
+        self.hub = Hub()
+        self.draft = Draft()
+        self.clock = SystemClock()
+        self.sim: SimulatedReader | None = SimulatedReader(card_left_mode="silent") \
+            if simulate else None
+        port = self.sim.start().port if self.sim else config["reader.port"]
+        settings = ReaderSettings(poll_interval=config["reader.poll_interval_ms"] / 1000)
+        transport = SerialTransport(port, baud=config["reader.baud"] or None)
+        self.reader = CardReader(transport, self._on_card, settings=settings,
+                                 on_status=self._on_reader_status)
+        library = config["reader.photo_library"]
+        self.photos = WltDecoder(PhotoDecoderConfig(library, config["reader.photo_licence_code"])
+                                 if library else None)
+        self.server_reachable: bool | None = None
+        self._stop = threading.Event()
+        self._probe: threading.Thread | None = None
+        self._closed = False
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.reader.start()
+        if self.config["sync.server_url"]:
+            self._probe = threading.Thread(target=self._probe_loop, name="server-probe",
+                                           daemon=True)
+            self._probe.start()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self.reader.stop()
+        if self._probe is not None:
+            self._probe.join(PROBE_TIMEOUT_S + 1)
+        if self.sim is not None:
+            self.sim.stop()
+        self.store.close()
+
+    # ---- callbacks from the reader thread ---------------------------------------------------
+
+    def _on_card(self, card: CardRead) -> None:
+        added = self.draft.add_card(card)
+        log.info("card read: %s %s%s", card.card_type, mask_id_number(card.id_number),
+                 "" if added else " (already in this party)")
+        self.hub.publish("draft", version=self.draft.version)
+
+    def _on_reader_status(self, status: ReaderStatus) -> None:
+        self.hub.publish("status", reader=status.state)
+
+    # ---- health -----------------------------------------------------------------------------
+
+    def _probe_loop(self) -> None:
+        url = self.config["sync.server_url"].rstrip("/") + "/api/v1/time"
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                try:
+                    reachable = session.get(url, timeout=PROBE_TIMEOUT_S).status_code < 500
+                except requests.RequestException:
+                    reachable = False
+                if reachable != self.server_reachable:
+                    log.warning("central server %s", "reachable" if reachable else "unreachable")
+                    self.server_reachable = reachable
+                    self.hub.publish("status", server=reachable)
+                self._stop.wait(PROBE_S)
+
+    def health(self) -> Health:
+        """Cheap reads only: this runs for every status tick of every open page."""
+        with self.store.reader() as conn:
+            backlog, oldest = conn.execute(
+                "SELECT count(*), min(e.wall_time) FROM outbox o JOIN events e USING (event_id) "
+                "WHERE o.state IN ('queued', 'sent')").fetchone()
+            rejected = conn.execute(
+                "SELECT count(*) FROM outbox WHERE state = 'rejected'").fetchone()[0]
+        age = None
+        if oldest:
+            age = max(0.0, (self.clock.now().wall - parse_utc(oldest)).total_seconds())
+        status = self.reader.status
+        return Health(
+            reader_state=status.state, reader_sam_id=status.sam_id,
+            server_reachable=self.server_reachable if self.config["sync.server_url"] else None,
+            backlog=backlog, oldest_age_s=age, rejected=rejected,
+            clock_synchronised=self.clock.synchronised(),
+            disk_free_bytes=self.store.guard.free_bytes(),
+            disk_min_bytes=self.config["store.min_free_bytes"])

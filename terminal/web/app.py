@@ -1,0 +1,237 @@
+"""The Starlette app of the front-desk page: routes, event stream, sign-in, language, sim hooks.
+
+Errors never reach the clerk as a stack trace: a terminal error is shown with its Chinese (or
+English) message, anything else as "something went wrong, try again" and logged by class only
+(an exception's text may hold a name or a number).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from drivers.sim.sam import SimCard, load_sim_cards
+from terminal import sdnotify
+from terminal.service import TerminalService
+from terminal.web import routes_desk, routes_records
+from terminal.web.hub import Notice
+from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redirect
+
+log = logging.getLogger(__name__)
+STATUS_TICK_S = 5.0  # the status bar refreshes at least this often (backlog age, disk)
+PUBLIC = ("/login", "/static", "/lang", "/healthz", "/sim")
+
+
+def _sse(event: str, html: str, **extra: object) -> str:
+    lines = [f"event: {event}"]
+    if extra:
+        lines.append("data: " + json.dumps(extra))
+    lines += [f"data: {line}" for line in html.splitlines()] or ["data: "]
+    return "\n".join(lines) + "\n\n"
+
+
+async def events(request: Request) -> Response:
+    """One stream per open page: the party and the status bar, rendered in its language."""
+    page: Page = request.app.state.page
+    hub = page.service.hub
+    queue = hub.subscribe()
+
+    async def render(notice: Notice) -> str:
+        if notice.name == "draft":
+            ctx = routes_desk.party_context(page, request)
+            read_at = max((g.read_at for g in ctx["guests"]), default=0.0)
+            html = page.render(request, "_party.html", **ctx).body.decode()
+            return _sse("draft", html, read_at=read_at, version=ctx["draft_version"])
+        items = await asyncio.to_thread(page.status_items, request)
+        html = page.render(request, "_status.html", items=items).body.decode()
+        return _sse("status", html)
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield "retry: 1000\n\n"
+            yield await render(Notice("status"))
+            while True:
+                try:
+                    notice = await asyncio.wait_for(queue.get(), STATUS_TICK_S)
+                except TimeoutError:
+                    notice = Notice("status")
+                yield await render(notice)
+        finally:
+            hub.unsubscribe(queue)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def status_fragment(request: Request) -> Response:
+    page: Page = request.app.state.page
+    items = await asyncio.to_thread(page.status_items, request)
+    return page.render(request, "_status.html", items=items)
+
+
+async def login_page(request: Request) -> Response:
+    page: Page = request.app.state.page
+    return page.render(request, "login.html")
+
+
+async def login(request: Request) -> Response:
+    page: Page = request.app.state.page
+    form = await read_form(request)
+    operator, pin = form.get("operator"), form.get("pin")
+    if not operator or not hmac.compare_digest(pin.encode(),
+                                               str(page.config["web.clerk_pin"]).encode()):
+        _ = page.gettext(request)
+        return page.render(request, "login.html", error=_("Staff number or PIN is wrong."))
+    response = redirect(request, "/")
+    response.set_cookie(SESSION_COOKIE, page.sessions.open(operator), httponly=True,
+                        samesite="strict")
+    return response
+
+
+async def lock(request: Request) -> Response:
+    page: Page = request.app.state.page
+    page.sessions.close(request.cookies.get(SESSION_COOKIE))
+    return redirect(request, "/login")
+
+
+async def language(request: Request) -> Response:
+    response = redirect(request, request.headers.get("referer") or "/")
+    response.set_cookie(LANG_COOKIE, request.path_params["locale"], samesite="strict",
+                        max_age=365 * 86400)
+    return response
+
+
+async def healthz(request: Request) -> Response:
+    page: Page = request.app.state.page
+    health = await asyncio.to_thread(page.service.health)
+    return JSONResponse({"reader": health.reader_state, "backlog": health.backlog,
+                         "server_reachable": health.server_reachable,
+                         "listeners": page.service.hub.listeners})
+
+
+async def sim_control(request: Request) -> Response:
+    """Simulated reader hooks (only with --simulate): place / remove / unplug / replug."""
+    page: Page = request.app.state.page
+    sim = page.service.sim
+    if sim is None:
+        return JSONResponse({"error": "not simulating"}, status_code=404)
+    action = request.path_params["action"]
+    body = json.loads(await request.body() or b"{}")
+    if action == "place":
+        if "fields" in body:
+            card = SimCard.from_fields(body["fields"], label=body.get("label", "custom"))
+        else:
+            cards = load_sim_cards()
+            card = cards[int(body.get("index", 0)) % len(cards)]
+        await asyncio.to_thread(sim.place, card)
+    elif action == "remove":
+        await asyncio.to_thread(sim.remove)
+    elif action == "unplug":
+        await asyncio.to_thread(sim.unplug)
+    elif action == "replug":
+        await asyncio.to_thread(sim.replug)
+    elif action == "cycle":
+        cards = load_sim_cards()
+        await asyncio.to_thread(sim.cycle, cards, float(body.get("present", 3.0)),
+                                float(body.get("absent", 3.0)))
+    else:
+        return JSONResponse({"error": "unknown action"}, status_code=404)
+    return JSONResponse({"ok": True, "reads": sim.reads})
+
+
+def create_app(service: TerminalService) -> Starlette:
+    page = Page(service)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        service.hub.bind(asyncio.get_running_loop())
+        watchdog = asyncio.create_task(_watchdog())
+        sdnotify.notify("READY=1\nSTATUS=front desk page up")
+        try:
+            yield
+        finally:
+            sdnotify.notify("STOPPING=1")
+            watchdog.cancel()
+
+    async def failed(request: Request, err: Exception) -> Response:
+        # The clerk must never see a trace; log the class only (the text may be personal).
+        log.error("page %s failed: %s", request.url.path, type(err).__name__)
+        _ = page.gettext(request)
+        return page.render(request, "_error.html", code=500,
+                           message=_("Something went wrong. Try again; if it keeps "
+                                     "happening, call the technician."))
+
+    static = str(resources.files("terminal.web").joinpath("static"))
+    routes = [
+        Route("/", routes_desk.checkin_page),
+        Route("/party", routes_desk.party_fragment),
+        Route("/party/remove/{guest_id}", routes_desk.remove_guest, methods=["POST"]),
+        Route("/party/clear", routes_desk.clear_party, methods=["POST"]),
+        Route("/checkin", routes_desk.confirm, methods=["POST"]),
+        Route("/manual", routes_desk.manual_page),
+        Route("/manual", routes_desk.manual_add, methods=["POST"]),
+        Route("/manual/fields", routes_desk.manual_fields),
+        Route("/inhouse", routes_records.in_house),
+        Route("/checkout/guest", routes_records.check_out_guest, methods=["POST"]),
+        Route("/checkout/room", routes_records.check_out_room, methods=["POST"]),
+        Route("/checkout/group", routes_records.check_out_group, methods=["POST"]),
+        Route("/records", routes_records.history),
+        Route("/stay/{stay_id}", routes_records.stay_detail),
+        Route("/stay/{stay_id}/amend", routes_records.amend, methods=["POST"]),
+        Route("/stay/{stay_id}/void", routes_records.void, methods=["POST"]),
+        Route("/events", events),
+        Route("/status", status_fragment),
+        Route("/login", login_page),
+        Route("/login", login, methods=["POST"]),
+        Route("/lock", lock, methods=["POST"]),
+        Route("/lang/{locale:str}", language),
+        Route("/healthz", healthz),
+        Route("/sim/{action:str}", sim_control, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=static), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: failed},
+                    middleware=[Middleware(GZipMiddleware, minimum_size=1000),
+                                Middleware(SignedIn, page=page)])
+    app.state.page = page
+    return app
+
+
+class SignedIn:
+    """ASGI middleware: with a clerk PIN, every page but the public ones needs a session."""
+
+    def __init__(self, app: ASGIApp, page: Page) -> None:
+        self.app = app
+        self.page = page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and self.page.pin_required
+                and not scope["path"].startswith(PUBLIC)):
+            request = Request(scope)
+            if self.page.operator(request) is None:
+                await redirect(request, "/login")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _watchdog() -> None:
+    """Pings only while the event loop runs: a hung loop stops them and systemd restarts us."""
+    interval = sdnotify.watchdog_interval()
+    if interval is None:
+        return
+    while True:
+        sdnotify.notify("WATCHDOG=1")
+        await asyncio.sleep(interval)

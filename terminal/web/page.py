@@ -1,0 +1,129 @@
+"""Request plumbing shared by the routes: language, clerk session, form bodies, rendering.
+
+Forms are `application/x-www-form-urlencoded` (what htmx sends), parsed here with the standard
+library rather than pulling python-multipart onto the Pi for it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from terminal.service import TerminalService
+from terminal.web import i18n, status
+
+LANG_COOKIE = "anju_lang"
+SESSION_COOKIE = "anju_clerk"
+
+
+class Form:
+    """A parsed form body: `form["room"]`, `form.all("stay_id")`."""
+
+    def __init__(self, body: bytes) -> None:
+        self._values = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+
+    def get(self, name: str, default: str = "") -> str:
+        values = self._values.get(name)
+        return values[0].strip() if values else default
+
+    def __getitem__(self, name: str) -> str:
+        return self.get(name)
+
+    def all(self, name: str) -> list[str]:
+        return [v.strip() for v in self._values.get(name, []) if v.strip()]
+
+    def names(self) -> list[str]:
+        return list(self._values)
+
+
+async def read_form(request: Request) -> Form:
+    return Form(await request.body())
+
+
+class Sessions:
+    """Clerk sessions in memory: a restart signs everyone out, which is what a kiosk wants."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def open(self, operator: str) -> str:
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self._by_token[token] = operator
+        return token
+
+    def operator(self, token: str | None) -> str | None:
+        with self._lock:
+            return self._by_token.get(token or "")
+
+    def close(self, token: str | None) -> None:
+        with self._lock:
+            self._by_token.pop(token or "", None)
+
+
+class Page:
+    """Per-app helpers bound to the service: who is the clerk, which language, render."""
+
+    def __init__(self, service: TerminalService) -> None:
+        self.service = service
+        self.config = service.config
+        self.sessions = Sessions()
+        self.zone = ZoneInfo(service.config["registry.timezone"])
+
+    def locale(self, request: Request) -> str:
+        return i18n.pick(request.cookies.get(LANG_COOKIE), self.config["web.locale"])
+
+    def gettext(self, request: Request) -> Callable[[str], str]:
+        return i18n.gettext_for(self.locale(request))
+
+    @property
+    def pin_required(self) -> bool:
+        return bool(self.config["web.clerk_pin"])
+
+    def operator(self, request: Request) -> str | None:
+        """The signed-in clerk (or the configured operator when no PIN is set)."""
+        if not self.pin_required:
+            return str(self.config["web.operator"])
+        return self.sessions.operator(request.cookies.get(SESSION_COOKIE))
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+    def render(self, request: Request, template: str, *, code: int = 200,
+               headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+        locale = self.locale(request)
+        env = i18n.environment(locale)
+        context.setdefault("operator", self.operator(request))
+        context.setdefault("pin_required", self.pin_required)
+        context.setdefault("idle_lock_s", self.config["web.idle_lock_s"] if self.pin_required
+                           else 0)
+        context.setdefault("simulated", self.service.sim is not None)
+        context["path"] = request.url.path
+        if not template.startswith("_"):  # a whole page: the status bar is in it from the start
+            context.setdefault("items", self.status_items(request))
+        html = env.get_template(template).render(**context)
+        return HTMLResponse(html, status_code=code, headers=headers)
+
+    def status_items(self, request: Request) -> list[status.Item]:
+        return status.items(self.service.health(), self.gettext(request))
+
+
+def redirect(request: Request, url: str) -> Response:
+    """htmx follows HX-Redirect; a plain form post gets a 303."""
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return Response(status_code=303, headers={"Location": url})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

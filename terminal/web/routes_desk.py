@@ -1,0 +1,159 @@
+"""Check-in: the party from the cards, the room, minors' links, confirm; manual entry.
+
+"Saved" is rendered only from the value `Registry.check_in` returns, i.e. after its commit.
+The confirm carries the draft's stay id, so a confirm sent twice (a double tap, a retry after a
+lost answer) is refused the second time instead of saving the party twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from terminal.domain.checks import Override
+from terminal.domain.codes import code_tables
+from terminal.errors import AnjuError, BlockedError
+from terminal.registry import Saved
+from terminal.web import forms
+from terminal.web.draft import MinorLink
+from terminal.web.page import Form, Page, read_form, redirect
+from terminal.web.views import code_name, guest_view
+
+
+def party_context(page: Page, request: Request, form: Form | None = None) -> dict[str, Any]:
+    locale = page.locale(request)
+    today = page.today()
+    version, drafts = page.service.draft.snapshot()
+    guests = [guest_view(d, today, locale) for d in drafts]
+    relationships = [(k, code_name("relationships", k, locale))
+                     for k in code_tables().relationships]
+    return {"guests": guests, "draft_version": version, "relationships": relationships,
+            "adults": [g for g in guests if not g.minor], "form": form or Form(b""),
+            "photo_configured": page.service.photos.configured}
+
+
+async def checkin_page(request: Request) -> Response:
+    page: Page = request.app.state.page
+    return page.render(request, "checkin.html", room="", **party_context(page, request))
+
+
+async def party_fragment(request: Request) -> Response:
+    page: Page = request.app.state.page
+    return page.render(request, "_party.html", **party_context(page, request))
+
+
+async def remove_guest(request: Request) -> Response:
+    page: Page = request.app.state.page
+    page.service.draft.remove(request.path_params["guest_id"])
+    page.service.hub.publish("draft", version=page.service.draft.version)
+    return page.render(request, "_party.html", **party_context(page, request))
+
+
+async def clear_party(request: Request) -> Response:
+    page: Page = request.app.state.page
+    page.service.draft.clear()
+    page.service.hub.publish("draft", version=page.service.draft.version)
+    return page.render(request, "_checkin_form.html", room="", **party_context(page, request))
+
+
+def _links(form: Form) -> dict[str, MinorLink]:
+    links = {}
+    for name in form.names():
+        if name.startswith("minor.") and name.endswith(".mode"):
+            gid = name.split(".")[1]
+            accompanied = form.get(f"minor.{gid}.mode") == "adult"
+            links[gid] = MinorLink(
+                accompanied_by=form.get(f"minor.{gid}.adult") or None if accompanied else None,
+                relationship=form.get(f"minor.{gid}.relationship") or None,
+                guardian_name=form.get(f"minor.{gid}.guardian_name"),
+                guardian_phone=form.get(f"minor.{gid}.guardian_phone"),
+                guardian_relationship=form.get(f"minor.{gid}.relationship") or None,
+                guardian_contacted=form.get(f"minor.{gid}.contacted") == "yes")
+    return links
+
+
+def _overrides(form: Form) -> list[Override]:
+    out = []
+    for name in form.names():
+        if name.startswith("override."):
+            _, code, gid = name.split(".", 2) if name.count(".") >= 2 else (name, "", "")
+            reason = form.get(name)
+            if reason:
+                # field names carry the code with its dot replaced: override.document~expired.gid
+                out.append(Override(code.replace("~", "."), gid or None, reason))
+    return out
+
+
+async def confirm(request: Request) -> Response:
+    page: Page = request.app.state.page
+    _ = page.gettext(request)
+    operator = page.operator(request)
+    if operator is None:
+        return redirect(request, "/login")
+    form = await read_form(request)
+    room = form.get("room")
+    draft = page.service.draft
+    version, drafts = draft.snapshot()
+    context = party_context(page, request, form)
+    if not drafts:
+        return page.render(request, "_checkin_form.html", room=room,
+                           error=_("Place an ID card on the reader first."), **context)
+    if str(version) != form.get("draft_version"):
+        return page.render(request, "_checkin_form.html", room=room,
+                           error=_("The party changed; check it and confirm again."), **context)
+    guests = draft.guests_for_check_in(_links(form), page.today())
+    stay_id = draft.stay_id
+
+    def save() -> Saved:
+        return page.service.registry.check_in(room=room, guests=guests, operator=operator,
+                                              overrides=_overrides(form), stay_id=stay_id)
+
+    try:
+        saved = await anyio.to_thread.run_sync(save)
+    except BlockedError as err:
+        return page.render(request, "_checkin_form.html", room=room, findings=err.findings,
+                           error=err.localized(page.locale(request).startswith("zh")), **context)
+    except AnjuError as err:
+        return page.render(request, "_checkin_form.html", room=room,
+                           error=err.localized(page.locale(request).startswith("zh")), **context)
+    draft.clear()
+    page.service.hub.publish("draft", version=draft.version)
+    notes = [f for f in saved.findings if not f.blocks]
+    return page.render(request, "_checkin_form.html", room="", saved_room=room,
+                       saved_count=len(guests), saved_stay=saved.stay_id, notes=notes,
+                       **party_context(page, request))
+
+
+async def manual_page(request: Request) -> Response:
+    page: Page = request.app.state.page
+    return page.render(request, "manual.html", **forms.manual_context(page.locale(request),
+                                                                      Form(b""), "14"))
+
+
+async def manual_fields(request: Request) -> Response:
+    page: Page = request.app.state.page
+    doc_type = request.query_params.get("document_type", "14")
+    return page.render(request, "_manual_fields.html",
+                       **forms.manual_context(page.locale(request), Form(b""), doc_type))
+
+
+async def manual_add(request: Request) -> Response:
+    page: Page = request.app.state.page
+    form = await read_form(request)
+    locale = page.locale(request)
+    try:
+        guest = forms.manual_guest(form, page.gettext(request))
+    except forms.FormError as err:
+        return page.render(request, "manual.html", error=str(err), code=200,
+                           **forms.manual_context(locale, form, form.get("document_type")))
+    page.service.draft.add_guest(guest)
+    page.service.hub.publish("draft", version=page.service.draft.version)
+    return redirect(request, "/")
+
+
+def today_of(page: Page) -> date:
+    return page.today()

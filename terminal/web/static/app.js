@@ -1,0 +1,64 @@
+// Front desk: the event stream (party and status bar), the keypad, the clock, the idle lock.
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  window.anju = { lastDraft: null };
+
+  function swap(id, html) {
+    var el = $(id);
+    if (!el) return false;
+    el.innerHTML = html;
+    if (window.htmx) window.htmx.process(el);
+    return true;
+  }
+
+  function connect() {
+    var source = new EventSource("/events");
+    source.addEventListener("draft", function (ev) {
+      var nl = ev.data.indexOf("\n");
+      var meta = JSON.parse(ev.data.slice(0, nl));
+      if (!swap("party", ev.data.slice(nl + 1))) {
+        if (meta.version && document.body.dataset.path !== "/") location.href = "/";
+        return;
+      }
+      // For the bench: when the reading's fragment reached the DOM, against the read time.
+      window.anju.lastDraft = { version: meta.version, readAt: meta.read_at * 1000,
+                                shownAt: performance.timeOrigin + performance.now() };
+      var room = $("room");
+      if (room && meta.read_at) room.focus();
+    });
+    source.addEventListener("status", function (ev) { swap("statusbar", ev.data); tick(); });
+  }
+
+  function tick() {
+    var c = $("clock");
+    if (c) c.textContent = new Date().toTimeString().slice(0, 5);
+  }
+
+  document.addEventListener("click", function (ev) {
+    var key = ev.target.closest && ev.target.closest(".key");
+    var room = $("room");
+    if (!key || !room) return;
+    var k = key.dataset.key;
+    if (k === "C") room.value = "";
+    else if (k === "⌫") room.value = room.value.slice(0, -1);
+    else if (room.value.length < 10) room.value += k;
+  });
+
+  var idle = parseInt(document.body.dataset.idleLock || "0", 10);
+  if (idle > 0) {
+    var last = Date.now();
+    ["click", "keydown", "touchstart"].forEach(function (t) {
+      document.addEventListener(t, function () { last = Date.now(); }, true);
+    });
+    setInterval(function () {
+      if (Date.now() - last > idle * 1000 && $("lock")) $("lock").click();
+    }, 5000);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    setInterval(tick, 30000);
+    connect();
+  });
+})();

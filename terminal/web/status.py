@@ -1,0 +1,90 @@
+"""The status bar: reader, server, backlog, clock, disk — in words a clerk understands.
+
+`Health` is gathered by the service (cheap reads: an index count, statvfs, adjtimex); `items()`
+turns it into what the bar shows in the page's language, each problem with what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+OK, WARN, BAD = "ok", "warn", "bad"
+BACKLOG_WARN_S = 3600  # an hour undelivered: worth telling the clerk, not yet alarming
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    reader_state: str  # drivers.idcard.reader.ReaderStatus.state
+    reader_sam_id: str | None
+    server_reachable: bool | None  # None: not provisioned or not probed yet
+    backlog: int
+    oldest_age_s: float | None
+    rejected: int
+    clock_synchronised: bool
+    disk_free_bytes: int
+    disk_min_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    key: str
+    level: str  # OK | WARN | BAD
+    text: str
+    advice: str = ""
+
+
+def items(h: Health, _: Callable[[str], str]) -> list[Item]:
+    out = [_reader(h, _), _server(h, _), _backlog(h, _)]
+    if h.clock_synchronised:
+        out.append(Item("clock", OK, _("Clock OK")))
+    else:
+        out.append(Item("clock", WARN, _("Clock not synchronised"),
+                        _("Times are kept and corrected later; check the network cable.")))
+    free_mb = h.disk_free_bytes // (1024 * 1024)
+    if h.disk_free_bytes < h.disk_min_bytes * 2:
+        level = BAD if h.disk_free_bytes < h.disk_min_bytes else WARN
+        out.append(Item("disk", level, _("Storage almost full ({mb} MB)").format(mb=free_mb),
+                        _("Call the technician to free space.")))
+    else:
+        out.append(Item("disk", OK, _("Storage {mb} MB free").format(mb=free_mb)))
+    return out
+
+
+def _reader(h: Health, _: Callable[[str], str]) -> Item:
+    if h.reader_state in ("idle", "holding"):
+        sam = f" · SAM {h.reader_sam_id}" if h.reader_sam_id else ""
+        return Item("reader", OK, _("Card reader connected") + sam)
+    if h.reader_state == "replace":
+        return Item("reader", WARN, _("Card not read"),
+                    _("Lift the card and place it flat on the reader again."))
+    if h.reader_state == "fault":
+        return Item("reader", BAD, _("Card reader fault"),
+                    _("Unplug the reader, plug it in again; if it stays, call the technician."))
+    return Item("reader", BAD, _("Card reader not connected"),
+                _("Check the reader's USB cable; reading resumes by itself."))
+
+
+def _server(h: Health, _: Callable[[str], str]) -> Item:
+    if h.server_reachable is None:
+        return Item("server", WARN, _("Server not set up"),
+                    _("Registrations are kept here; call the technician to set up sending."))
+    if h.server_reachable:
+        return Item("server", OK, _("Server reachable"))
+    return Item("server", WARN, _("Server unreachable"),
+                _("Keep registering: everything is saved here and sent when the network is back."))
+
+
+def _backlog(h: Health, _: Callable[[str], str]) -> Item:
+    if h.rejected:
+        return Item("backlog", BAD, _("{n} registrations refused by the server").format(
+            n=h.rejected), _("Open Records to see which field to correct."))
+    if not h.backlog:
+        return Item("backlog", OK, _("All sent"))
+    age = h.oldest_age_s or 0.0
+    minutes = int(age // 60)
+    text = _("{n} waiting to send (oldest {m} min)").format(n=h.backlog, m=minutes)
+    if age > BACKLOG_WARN_S:
+        return Item("backlog", WARN, text,
+                    _("Check the network; if it stays, call the technician."))
+    return Item("backlog", OK, text)

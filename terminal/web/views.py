@@ -1,0 +1,126 @@
+"""What templates show: a guest on the check-in screen, a stay in a list, a delivery state.
+
+Templates get plain values from here (names of codes in the page's language, ages, masked
+numbers), so they stay free of logic and of personal data they should not show.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sync.privacy import mask_id_number
+from terminal.domain.codes import code_tables
+from terminal.web.draft import DraftGuest
+
+CARD_TYPE_NAMES = {
+    "resident": ("Resident ID card", "居民身份证"),
+    "hk_mo_tw_residence": ("HK/Macao/Taiwan residence permit", "港澳台居民居住证"),
+    "foreign_permanent": ("Foreign permanent resident ID card", "外国人永久居留身份证"),
+}
+
+
+def zh(locale: str) -> bool:
+    return locale.startswith("zh")
+
+
+def code_name(table: str, code: str | None, locale: str) -> str:
+    if not code:
+        return ""
+    tables = code_tables()
+    entry = {"sexes": tables.sexes, "countries": tables.countries,
+             "relationships": tables.relationships}[table].get(code)
+    if entry is None:
+        return code
+    return entry["name_zh"] if zh(locale) else entry["name_en"]
+
+
+def document_name(type_code: str, locale: str) -> str:
+    doc = code_tables().document_types.get(type_code)
+    if doc is None:
+        return type_code
+    return doc.name_zh if zh(locale) else doc.name_en
+
+
+@dataclass(frozen=True, slots=True)
+class GuestView:
+    guest_id: str
+    role: str
+    name: str
+    name_en: str
+    sex: str
+    nation: str
+    birth_date: str
+    age: int
+    minor: bool
+    id_number: str  # in full: the registration is being made
+    address: str
+    valid: str
+    expired: bool
+    card_type: str
+    source: str
+    read_at: float
+
+
+def guest_view(d: DraftGuest, today: date, locale: str) -> GuestView:
+    g, doc = d.guest, d.guest.document
+    if doc.long_term:
+        valid = ("长期" if zh(locale) else "long-term")
+    else:
+        valid = doc.valid_until.isoformat() if doc.valid_until else "—"
+    valid = f"{doc.valid_from.isoformat() if doc.valid_from else '—'} – {valid}"
+    nation = code_tables().nations.get(g.nation_code or "", "") if g.nation_code else ""
+    if not nation:
+        nation = code_name("countries", g.nationality, locale)
+    card_type = (CARD_TYPE_NAMES.get(d.card.card_type.value, ("", ""))[1 if zh(locale) else 0]
+                 if d.card is not None else document_name(doc.type_code, locale))
+    return GuestView(
+        guest_id=g.guest_id, role=g.role, name=g.name or "", sex=code_name("sexes", g.sex, locale),
+        name_en=" ".join(p for p in (g.surname_en, g.given_names_en) if p),
+        nation=nation, birth_date=g.birth_date.isoformat(), age=g.age_on(today),
+        minor=g.is_minor(today), id_number=doc.number, address=g.address or "", valid=valid,
+        expired=bool(doc.valid_until and not doc.long_term and doc.valid_until < today),
+        card_type=card_type, source=doc.source, read_at=d.read_at)
+
+
+def local_time(utc_text: str | None, zone: ZoneInfo, *, with_date: bool = True) -> str:
+    if not utc_text:
+        return ""
+    at = datetime.fromisoformat(utc_text.replace("Z", "+00:00")).astimezone(zone)
+    return at.strftime("%m-%d %H:%M" if with_date else "%H:%M")
+
+
+def masked(number: str | None) -> str:
+    return mask_id_number(number)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySummary:
+    state: str  # queued | delivered | rejected | superseded
+    receipt: str | None = None
+    reject_code: str | None = None
+    reject_field: str | None = None
+    reject_message: str | None = None
+
+
+def delivery_by_stay(conn: sqlite3.Connection, stay_ids: list[str]) -> dict[str, DeliverySummary]:
+    """One state per stay: rejected beats queued beats delivered (what needs the clerk most)."""
+    out: dict[str, DeliverySummary] = {}
+    if not stay_ids:
+        return out
+    marks = ",".join("?" * len(stay_ids))
+    rows = conn.execute(
+        "SELECT e.stay_id, o.state, o.receipt, o.reject_code, o.reject_field, o.reject_message "
+        f"FROM events e JOIN outbox o USING (event_id) WHERE e.stay_id IN ({marks}) "
+        "ORDER BY e.seq_id", stay_ids).fetchall()
+    rank = {"rejected": 3, "queued": 2, "sent": 2, "acknowledged": 1, "superseded": 0}
+    for stay_id, state, receipt, code, field, message in rows:
+        current = out.get(stay_id)
+        name = {"sent": "queued", "acknowledged": "delivered"}.get(state, state)
+        summary = DeliverySummary(name, receipt, code, field, message)
+        if current is None or rank[state] >= rank.get(
+                {"delivered": "acknowledged"}.get(current.state, current.state), 0):
+            out[stay_id] = summary
+    return out
