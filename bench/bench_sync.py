@@ -10,6 +10,8 @@ Figures and goals:
 2. herd (a simulation, no sleeping): --terminals terminals whose first failure falls in the
    first 5 s of a one-hour outage retry until it ends; peak requests in any one second after
    the server is back, full jitter vs plain capped exponential   goal peak < 2 % of terminals
+   and every terminal shed at once with 503 Retry-After: 5: the bare max against the floor
+   spread over [RA, 2 RA]
 3. peak RSS (VmHWM) of `anju sync run` while draining --rss-events events    goal < 40 MB
 The bench prints figures; it asserts nothing.
 """
@@ -155,6 +157,21 @@ def herd(terminals: int, policy: RetryPolicy, outage_s: float = 3600.0, seed: in
               f"peak during the outage {max(during.values())}/s")
 
 
+def shed(terminals: int, retry_after: float = 5.0, seed: int = 2) -> None:
+    """Every terminal answered 503 with Retry-After at once (first attempt): when do they
+    come back? Bare max(jitter, Retry-After) against the spread floor."""
+    from sync.errors import ServerBusyError
+
+    busy = ServerBusyError("busy", status=503, retry_after=retry_after)
+    for name, spread in (("bare max", 0.0), ("spread floor", 1.0)):
+        policy = RetryPolicy(initial_s=1, cap_s=300, retry_after_spread=spread)
+        rng = random.Random(seed)
+        back = Counter(int(policy.wait_for(1, busy, rng)) for _ in range(terminals))
+        peak = max(back.values())
+        print(f"  {name:18s} peak {peak:5d} in one second after a {retry_after:.0f} s "
+              f"Retry-After ({100 * peak / terminals:.1f} % of {terminals})")
+
+
 def rss(work: Path, events: int, batch: int) -> None:
     db_url = f"sqlite:///{work / 'central.db'}"
     server = CentralServer(db_url, work / "server.log").start()
@@ -208,6 +225,7 @@ def main() -> None:
             drain_rate(backend, Path(work), args.events, args.single, args.batch)
     print("2. herd after a one-hour outage (initial 1 s, cap 300 s: the default settings)")
     herd(args.terminals, RetryPolicy(initial_s=1, cap_s=300))
+    shed(args.terminals)
     print("3. memory of `anju sync run`")
     with tempfile.TemporaryDirectory() as work:
         rss(Path(work), args.rss_events, args.rss_batch)

@@ -7,8 +7,8 @@ wait, and at the cap every terminal waits the same time, so 10,000 terminals com
 outage arrive together. Full jitter spreads them over the whole window (bench/bench_sync.py).
 
 Retry-After (seconds, already converted by the client from the date form with the server's own
-Date header) is a floor: the wait is max(jittered wait, Retry-After), so a shedding server is
-obeyed and the herd stays spread above the floor.
+Date header) is a floor: the wait is max(jittered wait, a floor drawn in [RA, 2 RA]), so a
+shedding server is obeyed and the terminals it shed together do not all return together.
 
 Both failure classes are safe to retry because ingest is idempotent by event id. They get
 separate budgets because they mean different things: "not delivered" (connect refused, 429/503)
@@ -109,6 +109,10 @@ class RetryPolicy:
     maybe_delivered_attempts: int | None = 6
     max_elapsed_s: float | None = None  # a deadline for the whole call (`anju sync now`)
     retry_after_cap_s: float = 3600.0  # a misconfigured server must not park us for a day
+    # The floor itself is spread over [RA, RA * (1 + spread)]: with a bare max(), every
+    # terminal whose jittered wait is still below Retry-After would come back at the same
+    # instant RA and be shed again together. 0 gives the bare max().
+    retry_after_spread: float = 1.0
 
     def wait_for(self, attempt_number: int, error: BaseException | None,
                  rng: random.Random | None = None) -> float:
@@ -116,13 +120,15 @@ class RetryPolicy:
         state = RetryCallState(None, None, (), {})
         state.attempt_number = attempt_number
         jitter = FullJitter(self.initial_s, self.cap_s, rng)(state)
-        return self._floor(jitter, error)
+        return self._floor(jitter, error, rng or random.Random())
 
-    def _floor(self, jitter: float, error: BaseException | None) -> float:
+    def _floor(self, jitter: float, error: BaseException | None, rng: random.Random
+               ) -> float:
         retry_after = getattr(error, "retry_after", None)
         if retry_after is None:
             return jitter
-        return max(jitter, min(float(retry_after), self.retry_after_cap_s))
+        floor = min(float(retry_after), self.retry_after_cap_s)
+        return max(jitter, floor * (1.0 + rng.uniform(0.0, self.retry_after_spread)))
 
     def call(
         self, fn: Callable[[], T], *, history: AttemptHistory | None = None,
@@ -143,7 +149,7 @@ class RetryPolicy:
         def wait(state: RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
             # Jitter grows with the attempts of this call, whichever class failed.
-            return self._floor(jitter(state), error)
+            return self._floor(jitter(state), error, jitter.rng)
 
         def stop(state: RetryCallState) -> bool:
             error = state.outcome.exception() if state.outcome else None

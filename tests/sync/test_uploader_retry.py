@@ -48,10 +48,18 @@ def test_full_jitter_within_capped_window():
 
 
 def test_retry_after_is_a_floor_and_capped():
-    policy = RetryPolicy(initial_s=1, cap_s=4, retry_after_cap_s=100)
+    policy = RetryPolicy(initial_s=1, cap_s=4, retry_after_cap_s=100, retry_after_spread=0)
     rng = random.Random(1)
     assert all(policy.wait_for(1, busy(30), rng) == 30 for _ in range(50))
     assert policy.wait_for(1, busy(10_000), rng) == 100
+
+
+def test_retry_after_floor_is_spread_so_the_shed_do_not_return_together():
+    policy = RetryPolicy(initial_s=1, cap_s=4)
+    rng = random.Random(2)
+    waits = [policy.wait_for(1, busy(30), rng) for _ in range(1000)]
+    assert min(waits) >= 30 and max(waits) <= 60
+    assert len({int(w) for w in waits}) == 30  # one second buckets: spread over all 30
 
 
 def test_retries_until_success_without_sleeping():
