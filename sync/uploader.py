@@ -99,6 +99,7 @@ class Uploader:
         self.last_error: str | None = None
         self.last_success: float | None = None  # Unix time of the last answered request
         self._narrow: int | None = None  # batch size while isolating a poison batch
+        self._offline_since: float | None = None  # monotonic time of the first failure
 
     # -- draining ----------------------------------------------------------------------------
 
@@ -170,13 +171,17 @@ class Uploader:
                     type(err).__name__, self._narrow)
 
     def _failed(self, err: RequestError) -> None:
-        if self.last_error is None:
-            log.warning("went offline: %s", type(err).__name__)  # a transition, logged once
+        if self._offline_since is None:  # a transition, logged once, not every retry
+            self._offline_since = time.monotonic()
+            log.warning("went offline: %s", type(err).__name__)
         self.last_error = f"{type(err).__name__}: {err.code or err.status or ''}".rstrip(": ")
 
     def _succeeded(self) -> None:
-        if self.last_error is not None:
-            log.info("back online after %s", self.last_error)
+        if self._offline_since is not None:
+            minutes = (time.monotonic() - self._offline_since) / 60
+            log.warning("back online after %.1f minutes (last error %s)", minutes,
+                        self.last_error)
+            self._offline_since = None
         self.last_error = None
         self.last_success = time.time()
 

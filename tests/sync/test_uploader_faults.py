@@ -17,20 +17,23 @@ from terminal.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
 from tests.sync.faultproxy import BEHAVIOURS, FaultProxy
-from tests.sync.uploader_helpers import central_counts, provision, register
+from tests.sync.uploader_helpers import central_counts, pg_schema_url, provision, register
 
 DEADLINE_S = 60.0
 
 
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[CentralServer]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CentralServer]:
     """A server of this test's own: it is killed and restarted mid-run."""
-    process = CentralServer(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "server.log")
+    urls = (iter([f"sqlite:///{tmp_path / 'central.db'}"]) if request.param == "sqlite"
+            else pg_schema_url())
+    process = CentralServer(next(urls), tmp_path / "server.log")
     process.start()
     try:
         yield process
     finally:
         process.stop()
+        next(urls, None)  # drops the PostgreSQL schema
 
 
 def test_faults_lose_and_duplicate_nothing(own_server: CentralServer, tmp_path: Path):
