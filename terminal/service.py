@@ -105,7 +105,10 @@ class TerminalService:
                 except requests.RequestException:
                     reachable = False
                 if reachable != self.server_reachable:
-                    log.warning("central server %s", "reachable" if reachable else "unreachable")
+                    # Log the transitions only: the first failure and the recovery.
+                    level = logging.INFO if reachable else logging.WARNING
+                    log.log(level, "central server %s", "reachable" if reachable else
+                            "unreachable")
                     self.server_reachable = reachable
                     self.hub.publish("status", server=reachable)
                 self._stop.wait(PROBE_S)

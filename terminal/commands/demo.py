@@ -1,95 +1,149 @@
-"""`anju demo`: the system on the embedded default, for a newcomer, in one command.
+"""`anju demo`: the whole system on the embedded default, for a newcomer, in one command.
 
-For now it shows the first half of the data path end to end: a simulated reader on a
-pseudo-terminal cycles through the synthetic cards, the real reader loop reads each placement
-once over pyserial, and each reading is checked in to a real SQLite store (a room per guest),
-saved before it is reported. Output is masked as in production. Later issues add the central
-server, the sync service and the front-desk page.
+1. the central server on SQLite (`anju central serve`), a site and a one-time enrolment token;
+2. a terminal provisioned with that token (`anju provision`: credential, identity);
+3. the terminal service with a simulated reader cycling through synthetic cards
+   (`anju terminal run --simulate --cycle`): open the front-desk page, type a room, confirm;
+4. the uploader (`anju sync run`) delivering each saved registration to the server.
+
+The URLs are printed; Ctrl-C or SIGTERM stops every part in reverse order. `--auto-clerk`
+confirms each party itself through the page's own HTTP endpoints (used by the test and for
+an unattended showcase). Output never shows a full name or ID number.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
+import shutil
 import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
 from types import FrameType
 
 import click
+import requests
 
-from drivers.idcard.reader import CardReader, ReaderStatus
-from drivers.idcard.reading import CardRead
-from drivers.idcard.transport import SerialTransport
-from drivers.sim.idcard import SimulatedReader
-from drivers.sim.sam import load_sim_cards
-from sync.privacy import mask_id_number, mask_name
-from terminal.config import DeviceIdentity
-from terminal.domain.guests import guest_from_card
-from terminal.errors import AnjuError
-from terminal.ids import new_id
-from terminal.registry import Registry
-from terminal.store.database import Store
-from terminal.store.verify import verify
+from terminal.commands.demo_procs import Child, DemoError, free_port, run_anju
 
-DEMO_IDENTITY = DeviceIdentity(device_id="demo-terminal-0001", site_code="4401060001")
+SITE_CODE = "4401060001"
+SITE_NAME = "演示旅馆"
+
+
+def _settings(work: Path, web_port: int) -> str:
+    return (f'[store]\ndatabase = "{work / "terminal.db"}"\nmin_free_bytes = 0\n\n'
+            f'[sync]\ncredential_file = "{work / "credential.json"}"\n'
+            f'state_file = "{work / "sync-state.json"}"\npoll_interval_s = 1\n'
+            f'heartbeat_interval_s = 30\nbackoff_initial_s = 1\nbackoff_cap_s = 10\n\n'
+            f'[web]\nport = {web_port}\noperator = "demo-clerk"\n')
 
 
 @click.command()
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("var/demo"), show_default=True, help="Where the demo keeps its data.")
+              default=Path("var/demo"), show_default=True,
+              help="Where the demo keeps its data (emptied at start).")
 @click.option("--seconds", type=float, default=None,
               help="Stop after this many seconds (default: run until Ctrl-C).")
-@click.option("--present", type=float, default=2.5, show_default=True,
-              help="Seconds each simulated card stays on the reader.")
-def demo(work_dir: Path, seconds: float | None, present: float) -> None:
-    """Run a simulated reader and register each card read into a local store."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    database = work_dir / "terminal.db"
-    store = Store.open(database, identity=DEMO_IDENTITY, create=True, migrate=True)
-    registry = Registry(store)
-    floors_and_numbers = itertools.product(range(1, 10), range(1, 21))
-    rooms = itertools.cycle([f"{floor}{number:02d}" for floor, number in floors_and_numbers])
-    saved = 0
+@click.option("--web-port", type=int, default=8080, show_default=True,
+              help="Port of the front-desk page (0: any free port).")
+@click.option("--central-port", type=int, default=8600, show_default=True,
+              help="Port of the central server (0: any free port).")
+@click.option("--auto-clerk", is_flag=True,
+              help="Confirm each party by itself (room 101, 102, ...) through the page.")
+def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int,
+         auto_clerk: bool) -> None:
+    """Central server, provisioned terminal with a simulated reader, page and uploader."""
+    work = work_dir.resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    web_port = web_port or free_port()
+    central_port = central_port or free_port()
+    db_url = f"sqlite:///{work / 'central.db'}"
+    config = work / "terminal.toml"
+    config.write_text(_settings(work, web_port), "utf-8")
     stop = threading.Event()
-
-    def register(card: CardRead) -> None:
-        nonlocal saved
-        guest = guest_from_card(card, guest_id=new_id())
-        room = next(rooms)
-        who = f"{mask_name(card.name or card.name_en)} {mask_id_number(card.id_number)}"
-        try:
-            result = registry.check_in(room=room, guests=[guest], operator="demo-clerk")
-        except AnjuError as err:
-            click.echo(f"  not saved  {card.card_type:<19} {who}: {err}")
-            return
-        saved += 1
-        notes = ", ".join(f.code for f in result.findings) or "no findings"
-        click.echo(f"  saved      {card.card_type:<19} {who} -> room {room} ({notes})")
-
-    def report(status: ReaderStatus) -> None:
-        if status.state in ("disconnected", "replace", "fault"):
-            click.echo(f"  reader {status.state}: {status.last_error}")
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    with SimulatedReader(card_left_mode="silent") as sim:
-        sim.cycle(load_sim_cards(), present=present, absent=1.0)
-        reader = CardReader(SerialTransport(sim.port), register, on_status=report)
-        click.echo(f"Anju demo: simulated ID card reader on {sim.port}")
-        click.echo(f"store: {database} (device {DEMO_IDENTITY.device_id}); Ctrl-C to stop")
-        reader.start()
+    children: list[Child] = []
+    central_url = f"http://127.0.0.1:{central_port}"
+    page_url = f"http://127.0.0.1:{web_port}"
+    confirmed = 0
+    try:
+        central = Child("central server", ["central", "serve", "--db", db_url, "--port",
+                                           str(central_port)], work / "central.log", work)
+        children.append(central)
+        central.wait_http(central_url + "/api/v1/time")
+        run_anju("central", "site", "add", SITE_CODE, "--name", SITE_NAME, "--db", db_url,
+                 cwd=work)
+        token = run_anju("central", "token", "issue", "--site", SITE_CODE, "--ttl", "1h",
+                         "--db", db_url, cwd=work).strip()
+        run_anju("provision", "--server", central_url, "--token", token, "--config", str(config),
+                 cwd=work)
+        terminal = Child("terminal", ["terminal", "run", "--config", str(config), "--simulate",
+                                      "--cycle"], work / "terminal.log", work)
+        children.append(terminal)
+        terminal.wait_http(page_url + "/healthz")
+        children.append(Child("uploader", ["sync", "run", "--config", str(config)],
+                              work / "sync.log", work))
+        click.echo("Anju demo is running:")
+        click.echo(f"  front-desk page   {page_url}/   (simulated reader: a card every 8 s)")
+        click.echo(f"  central server    {central_url}/   (site {SITE_CODE}, SQLite "
+                   f"{work / 'central.db'})")
+        click.echo(f"  logs and data     {work}")
+        click.echo("Ctrl-C to stop.")
         deadline = time.monotonic() + seconds if seconds is not None else None
-        while not stop.wait(0.2):
+        rooms = (f"{floor}{n:02d}" for floor, n in itertools.product(range(1, 10), range(1, 21)))
+        while not stop.wait(1.0):
             if deadline is not None and time.monotonic() >= deadline:
                 break
-        reader.stop()
-    with store.reader() as conn:
-        faults = verify(conn)
-    store.close()
-    status = reader.status
-    click.echo(f"read {status.reads} cards ({status.failures} failed attempts), saved {saved}; "
-               f"store verify: {'ok' if not faults else f'{len(faults)} faults'}")
+            if auto_clerk:
+                confirmed += _auto_confirm(page_url, rooms)
+            for child in children:
+                if not child.alive():
+                    raise DemoError(f"{child.name} stopped; see {child.log}")
+    except DemoError as err:
+        click.echo(f"error: {err}", err=True)
+        stop.set()
+    finally:
+        for child in reversed(children):
+            child.stop()
+    _summary(work, confirmed)
+    if not children or any(c.process.returncode not in (0, -signal.SIGTERM) for c in children):
+        raise SystemExit(1)
+
+
+def _auto_confirm(page_url: str, rooms: itertools.chain[str] | object) -> int:
+    """What a clerk would do: look at the party, type the next room, confirm."""
+    try:
+        party = requests.get(page_url + "/party", timeout=2).text
+        if "data-guest=" not in party:
+            return 0
+        version = re.search(r'name="draft_version" value="(\d+)"', party)
+        room = next(rooms)  # type: ignore[call-overload]
+        answer = requests.post(page_url + "/checkin", timeout=5, data={
+            "room": room, "draft_version": version.group(1) if version else ""})
+    except requests.RequestException:
+        return 0
+    return 1 if 'id="saved"' in answer.text else 0
+
+
+def _summary(work: Path, confirmed: int) -> None:
+    stays = delivered = 0
+    database = work / "terminal.db"
+    if database.exists():
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+            stays = conn.execute("SELECT count(*) FROM stay_view").fetchone()[0]
+            delivered = conn.execute(
+                "SELECT count(*) FROM outbox WHERE state = 'acknowledged'").fetchone()[0]
+        conn.close()
+    line = f"stopped: {stays} registrations saved, {delivered} events delivered to the server"
+    if confirmed:
+        line += f" ({confirmed} confirmed by the auto-clerk)"
+    click.echo(line)

@@ -1,0 +1,83 @@
+"""Child processes of `anju demo`: started with their own logs, stopped in reverse order.
+
+Each part of the system runs as the same command a technician would run (`anju central serve`,
+`anju terminal run`, `anju sync run`), so the demo shows the real processes, not a shortcut.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ANJU = [sys.executable, "-c", "from terminal.cli import main; main()"]
+
+
+class DemoError(RuntimeError):
+    """A part of the demo did not start; the message says which and where its log is."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_anju(*args: str, cwd: Path) -> str:
+    """One short `anju` command; its stdout, or DemoError with its stderr."""
+    done = subprocess.run([*ANJU, *args], capture_output=True, text=True, cwd=cwd, timeout=60,
+                          check=False, env=_env())
+    if done.returncode != 0:
+        raise DemoError(f"anju {args[0]} {args[1] if len(args) > 1 else ''} failed: "
+                        f"{done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("ANJU_CENTRAL_DB", None)
+    env.pop("NOTIFY_SOCKET", None)  # the children are not the unit systemd waits for
+    return env
+
+
+class Child:
+    """One long-running `anju` process with stdout+stderr in `log`."""
+
+    def __init__(self, name: str, args: list[str], log: Path, cwd: Path) -> None:
+        self.name = name
+        self.log = log
+        with open(log, "ab") as out:  # the child keeps its own descriptor
+            self.process = subprocess.Popen([*ANJU, *args], stdout=out, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, cwd=cwd, env=_env(),
+                                            start_new_session=True)
+
+    def wait_http(self, url: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DemoError(f"{self.name} exited; see {self.log}")
+            try:
+                if requests.get(url, timeout=1).status_code < 500:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise DemoError(f"{self.name} did not answer at {url}; see {self.log}")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
