@@ -5,6 +5,8 @@
     POST /api/v1/events      signed, gzip batch -> one answer per event      (central/ingest.py)
     POST /api/v1/heartbeat   signed device health and nil reports            (central/heartbeat.py)
     GET  /openapi.json       this API as OpenAPI 3.1
+    GET  /api/v1/search      police search, bearer API token, audited      (central/web/api.py)
+    GET  /login, /search, /stay/..., /fleet, /audit ...   police pages     (central/web/pages.py)
 
 Bodies are read here, bounded (413 beyond the limit, before anything is parsed), then handed to
 a worker thread that authenticates, inflates, parses and stores them (SQLAlchemy is blocking).
@@ -35,6 +37,8 @@ from central.db.migrate import migrate
 from central.errors import BadRequestError, CentralError, StorageError, TooLargeError
 from central.settings import Settings
 from central.shedding import LoadShedder
+from central.web import api as web_api
+from central.web import pages as web_pages
 from sync.body import decode_body
 from sync.errors import ProtocolError
 from sync.messages import EnrolRequest, Heartbeat, ServerTime
@@ -121,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         return JSONResponse(await run_in_threadpool(work))
 
+    web_api.install(app, engine, settings)
+    web_pages.install(app, engine, settings)
     _install_error_handlers(app)
     openapi.install(app)
     app.add_middleware(LoadShedder, limit=settings.max_in_flight,

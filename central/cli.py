@@ -59,8 +59,10 @@ def central() -> None:
               help="Base Retry-After seconds when shedding load (jittered up to 2x).")
 @click.option("--max-body", default=None, type=int, help="Largest request body in bytes.")
 @click.option("--max-events", default=None, type=int, help="Most events in one batch.")
+@click.option("--silent-after", default=1800, show_default=True, type=int,
+              help="Fleet page: seconds without a heartbeat before a terminal counts as silent.")
 def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
-          max_body: int | None, max_events: int | None) -> None:
+          max_body: int | None, max_events: int | None, silent_after: int) -> None:
     """Run the HTTP server (migrates the database first)."""
     import dataclasses
 
@@ -72,7 +74,7 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
     limits = dataclasses.replace(limits, **{k: v for k, v in (
         ("max_body_bytes", max_body), ("max_events", max_events)) if v is not None})
     settings = Settings(db_url=db_url, max_in_flight=max_in_flight, retry_after_s=retry_after,
-                        limits=limits)
+                        limits=limits, silent_after_s=silent_after)
     try:
         app = create_app(settings)
     except CentralError as err:
@@ -190,3 +192,6 @@ def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -
         return
     _table(rows, ("device_id", "kind", "first_sequence", "last_sequence", "detected_at",
                   "resolved_at", "detail"))
+
+
+from central import cli_police  # noqa: E402, F401  (registers user, audit, site district)

@@ -26,6 +26,9 @@ class Settings:
     heartbeat_interval_s: int = 300  # told to devices in every heartbeat answer
     migrate: bool = True  # run migrations when the app starts
     db_pool_size: int = 10  # PostgreSQL connection pool (SQLite serialises writers anyway)
+    silent_after_s: int = 30 * 60  # fleet page: no heartbeat for this long = silent terminal
+    backlog_alarm_s: int = 60 * 60  # fleet page: oldest undelivered event older = old backlog
+    query_timeout_s: float = 5.0  # police searches are cut off after this (statement timeout)
 
     def __post_init__(self) -> None:
         if self.max_in_flight < 1 or self.retry_after_s < 1 or self.timestamp_window_s < 1:

@@ -11,6 +11,9 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
                      ─< boot_anchors one (server time, monotonic) pair per boot: time correction
                      ─< heartbeats, day_reports (nil reports)
     stays ─< stay_guests             current state folded from each stay's events (search)
+    users ─< user_sessions, api_tokens   police accounts (central/accounts.py); hashes only
+    audit_log                        append-only, hash-chained (central/police/audit.py)
+    site_districts                   optional district of a site (officers limited to one)
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from sqlalchemy import (
 
 TIME = String(27)
 metadata = MetaData()
+# Indexes that migrations create on PostgreSQL only, outside this metadata (a GIN trigram index
+# on guest names needs an operator class SQLite does not have): see migration 0002.
+POSTGRESQL_ONLY_INDEXES = frozenset({"stay_guests_name_trgm"})
 
 sites = Table(
     "sites", metadata,
@@ -139,6 +145,8 @@ stays = Table(
     Column("event_count", Integer, nullable=False),
     Column("updated_at", TIME, nullable=False),
     Index("stays_site_time", "site_code", "checked_in_at"),
+    Index("stays_checked_in", "checked_in_at"),  # newest first, date ranges
+    Index("stays_site_room", "site_code", "room", "checked_in_at"),  # room search, co-stay
 )
 
 stay_guests = Table(
@@ -179,4 +187,55 @@ day_reports = Table(
     Column("day", String(10), primary_key=True),
     Column("check_ins", Integer, nullable=False),
     Column("reported_at", TIME, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # officer | supervisor | technician | administrator
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("district", String(64)),  # officers: only the sites of this district
+    Column("created_at", TIME, nullable=False),
+    Column("password_set_at", TIME, nullable=False),
+)
+
+user_sessions = Table(
+    "user_sessions", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_s", Float, nullable=False),
+    Column("last_seen_s", Float, nullable=False),
+    Index("user_sessions_user", "username"),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("revoked_at", TIME),
+    Index("api_tokens_user", "username"),
+)
+
+site_districts = Table(
+    "site_districts", metadata,
+    Column("site_code", String(32), ForeignKey("sites.code"), primary_key=True),
+    Column("district", String(64), nullable=False),
+    Index("site_districts_district", "district"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", TIME, nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(16), nullable=False),  # search | view | costay | export | api_search
+    Column("reason", String(500), nullable=False),
+    Column("query", Text, nullable=False),  # canonical JSON of the parameters
+    Column("result_count", Integer, nullable=False),
+    Column("prev_sha256", String(64), nullable=False),
+    Column("row_sha256", String(64), nullable=False, unique=True),
 )

@@ -1,0 +1,103 @@
+"""The fleet page's data: every site and device, the ones that need a technician first.
+
+    order  1. silent: no heartbeat for `silent_after_s` (longest silent first), sites with no
+              device at all among them (a guesthouse that never came online)
+           2. old backlog: the oldest undelivered event older than `backlog_alarm_s`
+           3. the rest, by site
+Nil reports (a day with zero check-ins reported by a working terminal) are shown as such, so a
+quiet guesthouse is not mistaken for a broken one. Nothing here is personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from central.db.tables import day_reports, site_districts, sites, stays
+from central.fleet import list_devices
+from central.timefix import utc_now
+from sync.fields import parse_utc
+
+SILENT, BACKLOG, OK, NO_DEVICE = "silent", "backlog", "ok", "no_device"
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPolicy:
+    silent_after_s: int = 30 * 60
+    backlog_alarm_s: int = 60 * 60
+
+
+def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None
+          ) -> list[dict[str, Any]]:
+    """One row per device (and per site without a device), most urgent first."""
+    now = now or utc_now()
+    with engine.connect() as conn:
+        site_rows = {r.code: dict(r._mapping) for r in conn.execute(
+            select(sites.c.code, sites.c.name, site_districts.c.district)
+            .outerjoin(site_districts, site_districts.c.site_code == sites.c.code))}
+        latest = (select(day_reports.c.device_id, func.max(day_reports.c.day).label("day"))
+                  .group_by(day_reports.c.device_id).subquery())
+        last_report = {r.device_id: (r.day, r.check_ins) for r in conn.execute(
+            select(day_reports.c.device_id, day_reports.c.day, day_reports.c.check_ins)
+            .join(latest, (latest.c.device_id == day_reports.c.device_id)
+                  & (latest.c.day == day_reports.c.day)))}
+    rows: list[dict[str, Any]] = []
+    seen_sites = set()
+    for device in list_devices(engine):
+        site = site_rows.get(device["site_code"], {})
+        seen_sites.add(device["site_code"])
+        row = {**device, "site_name": site.get("name"), "district": site.get("district")}
+        row["silent_s"] = _age_s(now, device["last_heartbeat_at"])
+        backlog_age = device["oldest_queued_age_s"]
+        if backlog_age is not None and row["silent_s"] is not None:
+            backlog_age += row["silent_s"]  # it has kept ageing since that heartbeat
+        row["backlog_age_s"] = backlog_age if device["backlog"] else None
+        row["last_report_day"], row["last_report_count"] = last_report.get(
+            device["device_id"], (None, None))
+        if device["disabled"]:
+            row["state"] = "disabled"
+        elif row["silent_s"] is None or row["silent_s"] > policy.silent_after_s:
+            row["state"] = SILENT
+        elif row["backlog_age_s"] is not None and row["backlog_age_s"] > policy.backlog_alarm_s:
+            row["state"] = BACKLOG
+        else:
+            row["state"] = OK
+        rows.append(row)
+    for code, site in site_rows.items():
+        if code not in seen_sites:
+            rows.append({"site_code": code, "site_name": site["name"],
+                         "district": site["district"], "device_id": None, "state": NO_DEVICE,
+                         "silent_s": None, "backlog_age_s": None})
+    rank = {SILENT: 0, NO_DEVICE: 1, BACKLOG: 2, OK: 3, "disabled": 4}
+    rows.sort(key=lambda r: (rank[r["state"]], -(r["silent_s"] or 0) if r["state"] == SILENT
+                             else -(r["backlog_age_s"] or 0), r["site_code"],
+                             r["device_id"] or ""))
+    return rows
+
+
+def _age_s(now: datetime, stamp: str | None) -> float | None:
+    return None if stamp is None else max(0.0, (now - parse_utc(stamp)).total_seconds())
+
+
+def daily_registrations(engine: Engine, days: int = 30, *, site: str | None = None,
+                        district: str | None = None, now: datetime | None = None
+                        ) -> list[tuple[str, int]]:
+    """Check-ins per UTC day over the last `days` days (zero days included), oldest first."""
+    today = (now or utc_now()).date()
+    first = today - timedelta(days=days - 1)
+    day = func.substr(stays.c.checked_in_at, 1, 10)
+    query = (select(day.label("day"), func.count().label("n"))
+             .where(stays.c.checked_in_at >= first.isoformat() + "T00")
+             .group_by(day))
+    if site:
+        query = query.where(stays.c.site_code == site)
+    if district:
+        query = query.where(stays.c.site_code.in_(select(site_districts.c.site_code).where(
+            site_districts.c.district == district)))
+    with engine.connect() as conn:
+        counts = {r.day: int(r.n) for r in conn.execute(query)}
+    return [((first + timedelta(days=i)).isoformat(),
+             counts.get((first + timedelta(days=i)).isoformat(), 0)) for i in range(days)]

@@ -1,0 +1,60 @@
+"""CSV export of a search's results: UTF-8 with a BOM so that spreadsheet programs (Excel, WPS)
+read the Chinese names correctly; one row per guest of each stay, newest stay first.
+
+Exports are capped (`MAX_ROWS` stays): a larger case narrows its search. Cells starting with
+=, +, - or @ are prefixed with a quote so that a crafted name cannot become a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection
+
+from central.accounts import Principal
+from central.police.search import MAX_PER_PAGE, SearchQuery, search
+
+BOM = "\ufeff"
+MAX_ROWS = 10_000
+HEADER = ("入住记录号", "场所编码", "房间", "状态", "入住时间", "退房时间", "时间已校正",
+          "姓名", "证件类型", "证件号码", "国籍", "身份")
+
+
+def collect(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float
+            ) -> list[dict[str, Any]]:
+    """All stays of the search (page by page, up to MAX_ROWS), guests attached."""
+    found: list[dict[str, Any]] = []
+    page = 1
+    while len(found) < MAX_ROWS:
+        result = search(conn, replace(q, page=page, per_page=MAX_PER_PAGE), who, timeout_s)
+        found += result.stays
+        if not result.has_more:
+            break
+        page += 1
+    return found[:MAX_ROWS]
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def to_csv(stays: Iterable[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for stay in stays:
+        stay_cells = [stay["stay_id"], stay["site_code"], stay["room"], stay["status"],
+                      stay["checked_in_at"], stay["checked_out_at"],
+                      "是" if stay["time_corrected"] else "否"]
+        for guest in stay["guests"] or [{}]:
+            writer.writerow([_cell(v) for v in (*stay_cells, guest.get("name"),
+                                                 guest.get("document_type"),
+                                                 guest.get("document_number"),
+                                                 guest.get("nationality"), guest.get("role"))])
+    return out.getvalue()

@@ -1,0 +1,173 @@
+"""Police search: stays with their guests, newest first, paginated, with a bounded query time.
+
+Filters (all optional, combined with AND; at least one personal or place filter is required,
+so nobody pages through a city's registrations without saying what they look for):
+
+    document      exact document number (upper-cased: the X of an ID number)
+    name          partial, Chinese or Latin, case-insensitive (a trigram index on PostgreSQL)
+    date_from/to  the stay overlaps [from 00:00, to 24:00) UTC
+    site, room    exact; room only with site
+    card_type     document type code (11 resident card, 93 permanent residence, 14 passport ...)
+    nationality   ISO 3166 alpha-3
+
+An officer limited to a district sees only the stays of that district's sites. Each value is a
+bound parameter (never spliced into SQL) and LIKE wildcards typed by the user are escaped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, exists, or_, select
+
+from central.accounts import Principal
+from central.db.tables import site_districts, stay_guests, stays
+from central.errors import BadRequestError
+from central.police.bounded import bounded
+
+PER_PAGE = 20
+MAX_PER_PAGE = 100
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FIELDS = ("document", "name", "date_from", "date_to", "site", "room", "card_type",
+           "nationality")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    document: str | None = None
+    name: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    site: str | None = None
+    room: str | None = None
+    card_type: str | None = None
+    nationality: str | None = None
+    page: int = 1
+    per_page: int = PER_PAGE
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SearchQuery:
+        """From form or query parameters (`from`/`to` accepted for the dates); validated."""
+        values: dict[str, Any] = {}
+        for key in _FIELDS:
+            raw = params.get(key) or params.get({"date_from": "from", "date_to": "to"}.get(key, ""))
+            text_value = str(raw).strip() if raw is not None else ""
+            if len(text_value) > 64:
+                raise BadRequestError(f"{key} longer than 64 characters", code="invalid_field",
+                                      field=key)
+            values[key] = text_value or None
+        for key in ("date_from", "date_to"):
+            if values[key] and not _DATE.match(values[key]):
+                raise BadRequestError(f"{key} must be YYYY-MM-DD", code="invalid_field", field=key)
+        if values["document"]:
+            values["document"] = values["document"].upper()
+        if values["nationality"]:
+            values["nationality"] = values["nationality"].upper()
+        values["page"] = _int(params.get("page"), 1, "page", 1, 10_000)
+        values["per_page"] = _int(params.get("per_page"), PER_PAGE, "per_page", 1, MAX_PER_PAGE)
+        query = cls(**values)
+        if not any((query.document, query.name, query.site, query.date_from, query.date_to)):
+            raise BadRequestError("give a document number, a name, a site or a date",
+                                  code="missing_field", field="document")
+        if query.room and not query.site:
+            raise BadRequestError("a room needs its site", code="missing_field", field="site")
+        return query
+
+    def describe(self) -> dict[str, Any]:
+        """The parameters as recorded in the audit log."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    stays: list[dict[str, Any]]  # each with "guests": [...]
+    page: int
+    has_more: bool
+
+
+def _int(raw: Any, default: int, field: str, low: int, high: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError as err:
+        raise BadRequestError(f"{field} must be a number", code="invalid_field",
+                              field=field) from err
+    if not low <= value <= high:
+        raise BadRequestError(f"{field} must be {low}..{high}", code="invalid_field", field=field)
+    return value
+
+
+def like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def district_filter(query: Select[Any], who: Principal) -> Select[Any]:
+    """Officers with a district: only stays at that district's sites."""
+    if who.district is None:
+        return query
+    return query.where(stays.c.site_code.in_(
+        select(site_districts.c.site_code).where(site_districts.c.district == who.district)))
+
+
+def statement(q: SearchQuery, who: Principal) -> Select[Any]:
+    guest_filters = []
+    if q.document:
+        guest_filters.append(stay_guests.c.document_number == q.document)
+    if q.name:
+        guest_filters.append(stay_guests.c.name.ilike(f"%{like_escape(q.name)}%", escape="\\"))
+    if q.card_type:
+        guest_filters.append(stay_guests.c.document_type == q.card_type)
+    if q.nationality:
+        guest_filters.append(stay_guests.c.nationality == q.nationality)
+    query = select(stays)
+    if guest_filters:
+        query = query.where(exists(select(stay_guests.c.stay_id).where(
+            stay_guests.c.stay_id == stays.c.stay_id, *guest_filters)))
+    if q.site:
+        query = query.where(stays.c.site_code == q.site)
+    if q.room:
+        query = query.where(stays.c.room == q.room)
+    if q.date_to:
+        query = query.where(stays.c.checked_in_at < q.date_to + "T24")  # "T24" > any time that day
+    if q.date_from:
+        end = stays.c.checked_out_at  # still in house: overlaps any later range
+        query = query.where(or_(end.is_(None), end >= q.date_from + "T00"))
+    query = district_filter(query, who)
+    return (query.order_by(stays.c.checked_in_at.desc().nulls_last(), stays.c.stay_id.desc())
+            .limit(q.per_page + 1).offset((q.page - 1) * q.per_page))
+
+
+def search(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float) -> SearchPage:
+    with bounded(conn, timeout_s):
+        rows = [dict(r._mapping) for r in conn.execute(statement(q, who))]
+        has_more = len(rows) > q.per_page
+        rows = rows[:q.per_page]
+        attach_guests(conn, rows)
+    return SearchPage(rows, q.page, has_more)
+
+
+def attach_guests(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add each stay's guests (main guest first) in one query."""
+    by_stay: dict[str, list[dict[str, Any]]] = {r["stay_id"]: [] for r in rows}
+    if not by_stay:
+        return
+    guests = conn.execute(select(stay_guests).where(stay_guests.c.stay_id.in_(list(by_stay)))
+                          .order_by(stay_guests.c.stay_id, stay_guests.c.checked_in_at,
+                                    stay_guests.c.guest_id))
+    for guest in guests:
+        by_stay[guest.stay_id].append(dict(guest._mapping))
+    for row in rows:
+        row["guests"] = sorted(by_stay[row["stay_id"]], key=lambda g: g["role"] != "main")
+
+
+def scope_ok(conn: Connection, who: Principal, site_code: str) -> bool:
+    """May this user see a stay at this site (district restriction)?"""
+    if who.district is None:
+        return True
+    return conn.execute(select(site_districts.c.site_code).where(and_(
+        site_districts.c.site_code == site_code,
+        site_districts.c.district == who.district))).first() is not None

@@ -1,0 +1,64 @@
+"""What the pages and the API call: each act checks the role, runs bounded, and is audited.
+
+The audit row is written after the query and before anything is answered, in its own
+transaction: if it cannot be written the caller gets an error and no personal data. A refused
+or failed act writes nothing (nothing was seen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine
+
+from central.accounts import Principal
+from central.police import audit, costay, export, stay
+from central.police.search import SearchPage, SearchQuery, search
+
+DEFAULT_TIMEOUT_S = 5.0
+
+
+def run_search(engine: Engine, who: Principal, params: Mapping[str, Any], *,
+               action: str = "search", timeout_s: float = DEFAULT_TIMEOUT_S
+               ) -> tuple[SearchQuery, SearchPage]:
+    who.require("search")
+    reason = audit.require_reason(params.get("reason"))
+    query = SearchQuery.from_params(params)
+    with engine.connect() as conn, conn.begin():
+        page = search(conn, query, who, timeout_s)
+    audit.append(engine, who, action, reason, query.describe(), len(page.stays))
+    return query, page
+
+
+def view_stay(engine: Engine, who: Principal, stay_id: str, reason: str | None,
+              timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+    who.require("search")
+    reason = audit.require_reason(reason)
+    with engine.connect() as conn, conn.begin():
+        found = stay.load(conn, stay_id, who)
+    audit.append(engine, who, "view", reason, {"stay_id": stay_id}, 1)
+    return found
+
+
+def co_stay(engine: Engine, who: Principal, stay_id: str, guest_id: str, reason: str | None,
+            timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+    who.require("search")
+    reason = audit.require_reason(reason)
+    with engine.connect() as conn, conn.begin():
+        result = costay.co_stays(conn, stay_id, guest_id, who, timeout_s)
+    audit.append(engine, who, "costay", reason, {"stay_id": stay_id, "guest_id": guest_id},
+                 len(result["others"]))
+    return result
+
+
+def export_csv(engine: Engine, who: Principal, params: Mapping[str, Any],
+               timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+    who.require("search")
+    reason = audit.require_reason(params.get("reason"))
+    query = SearchQuery.from_params(params)
+    with engine.connect() as conn, conn.begin():
+        found = export.collect(conn, query, who, timeout_s)
+    described = {k: v for k, v in query.describe().items() if k not in ("page", "per_page")}
+    audit.append(engine, who, "export", reason, described, len(found))
+    return export.to_csv(found)

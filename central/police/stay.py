@@ -1,0 +1,86 @@
+"""One stay as a police officer sees it: guests, every event, and how each event arrived.
+
+For each event: what it changed (an amendment's field, old and new value and reason; a void's
+reason), the clerk who did it (the terminal's operator), and its provenance: device, sequence,
+whether its hash chain verifies (no link/hash/fork fault at it and its predecessor stored), the
+device's own wall time against the corrected time and how that was corrected.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from central.accounts import Principal
+from central.db.tables import chain_faults, events, sites, stay_guests, stays
+from central.errors import NotFoundError
+from central.police.search import attach_guests, scope_ok
+
+_SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids")
+
+
+def load(conn: Connection, stay_id: str, who: Principal) -> dict[str, Any]:
+    """The stay with guests, site name and event history; NotFound also outside the district
+    (so a restricted officer cannot even learn that the stay exists)."""
+    row = conn.execute(select(stays, sites.c.name.label("site_name"))
+                       .outerjoin(sites, sites.c.code == stays.c.site_code)
+                       .where(stays.c.stay_id == stay_id)).first()
+    if row is None or not scope_ok(conn, who, row.site_code):
+        raise NotFoundError("no such stay")
+    stay = dict(row._mapping)
+    attach_guests(conn, [stay])
+    stay["events"] = history(conn, stay_id)
+    return stay
+
+
+def history(conn: Connection, stay_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(select(events).where(events.c.stay_id == stay_id)
+                        .order_by(events.c.device_id, events.c.sequence)).all()
+    out = []
+    for row in rows:
+        data = _data(row.payload)
+        out.append({
+            "event_id": row.event_id, "kind": row.kind, "operator": row.operator,
+            "device_id": row.device_id, "sequence": row.sequence,
+            "target_event_id": row.target_event_id,
+            "wall_time": row.wall_time, "clock_synchronised": row.clock_synchronised,
+            "corrected_time": row.corrected_time, "time_source": row.time_source,
+            "received_at": row.received_at, "withheld": row.withheld,
+            "detail": {k: data[k] for k in _SHOWN_KEYS if k in data},
+            "chain_verified": _verified(conn, row.device_id, row.sequence, row.prev_chain_sha256),
+        })
+    return out
+
+
+def _verified(conn: Connection, device_id: str, sequence: int, prev_chain: str) -> bool:
+    fault = conn.execute(select(chain_faults.c.id).where(
+        chain_faults.c.device_id == device_id, chain_faults.c.kind != "gap",
+        chain_faults.c.first_sequence <= sequence,
+        chain_faults.c.last_sequence >= sequence).limit(1)).first()
+    if fault is not None:
+        return False
+    if sequence == 1:
+        return True
+    previous = conn.execute(select(events.c.chain_sha256).where(
+        events.c.device_id == device_id, events.c.sequence == sequence - 1)).scalars().all()
+    return previous == [prev_chain]
+
+
+def _data(payload: str | None) -> dict[str, Any]:
+    if payload is None:
+        return {}
+    try:
+        data = json.loads(payload).get("data")
+    except (ValueError, AttributeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def guest_of(conn: Connection, stay_id: str, guest_id: str) -> dict[str, Any]:
+    row = conn.execute(select(stay_guests).where(stay_guests.c.stay_id == stay_id,
+                                                 stay_guests.c.guest_id == guest_id)).first()
+    if row is None:
+        raise NotFoundError("no such guest")
+    return dict(row._mapping)

@@ -1,0 +1,51 @@
+"""`GET /api/v1/search`: the police search for integration, with a bearer API token.
+
+Query parameters: document, name, from, to, site, room, card_type, nationality, page,
+per_page, and a required reason. The answer is JSON stays with their guests, newest first:
+
+    {"page": 1, "has_more": false, "stays": [{"stay_id", "site_code", "room", "status",
+      "checked_in_at", "checked_out_at", "voided_at", "time_corrected", "guests": [...]}]}
+
+Audited like a page search (action `api_search`). Errors use the server's one error shape:
+401 missing_token / bad_token, 403 forbidden (e.g. a technician's token), 400 missing_reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from central import accounts
+from central.police import service
+from central.settings import Settings
+
+_STAY_KEYS = ("stay_id", "site_code", "device_id", "room", "status", "complete",
+              "checked_in_at", "checked_out_at", "voided_at", "time_corrected")
+_GUEST_KEYS = ("guest_id", "role", "name", "document_type", "document_number", "nationality",
+               "checked_in_at", "checked_out_at")
+
+
+def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
+    @app.get("/api/v1/search", tags=["police"],
+             summary="Search stays (bearer API token; audited; reason required)")
+    async def api_search(request: Request) -> JSONResponse:
+        params = dict(request.query_params)
+
+        def work() -> dict[str, Any]:
+            who = accounts.token_principal(engine, request.headers.get("authorization"))
+            _query, page = service.run_search(engine, who, params, action="api_search",
+                                              timeout_s=settings.query_timeout_s)
+            return {"page": page.page, "has_more": page.has_more,
+                    "stays": [_stay_json(s) for s in page.stays]}
+
+        return JSONResponse(await run_in_threadpool(work),
+                            headers={"Cache-Control": "no-store"})
+
+
+def _stay_json(stay: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: stay[k] for k in _STAY_KEYS},
+            "guests": [{k: g[k] for k in _GUEST_KEYS} for g in stay["guests"]]}

@@ -1,0 +1,204 @@
+"""The police pages: login, search, stay, co-stay, CSV export, audit log, fleet.
+
+    GET  /                 -> /search (officers) or /fleet (technicians)
+    GET  /login  POST /login  POST /logout
+    GET  /search           the form; with a reason and filters: audited results
+    GET  /stay/{id}        audited view: guests, history, provenance
+    GET  /stay/{id}/costay/{guest}   audited co-stay
+    GET  /export.csv       audited CSV of the search (UTF-8 with BOM)
+    GET  /audit            supervisors: the audit log and whether its chain verifies
+    GET  /fleet            sites and devices, silent first; registrations per day (SVG)
+
+Errors on pages are pages (Chinese); not logged in -> 303 to /login.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from central import accounts, fleetstatus
+from central.errors import AuthError, CentralError
+from central.police import audit, service
+from central.settings import Settings
+from central.web import guard
+from central.web.chart import bar_chart
+
+HERE = Path(__file__).parent
+PageHandler = Callable[..., Awaitable[Response]]
+_MESSAGES = {"missing_reason": "请填写查询事由（案件编号或说明）。",
+             "forbidden": "您的角色无权访问此页面。",
+             "csrf": "页面安全令牌无效，请刷新后重试。", "not_found": "未找到该记录。",
+             "query_timeout": "查询超时，请缩小查询范围。",
+             "missing_field": "请至少填写证件号码、姓名、场所或日期之一。"}
+_SEARCH_KEYS = ("document", "name", "from", "to", "site", "room", "card_type", "nationality",
+                "reason")
+
+
+def templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(("html",)))
+    env.filters["urlencode_params"] = lambda params: urlencode(
+        {k: v for k, v in params.items() if v not in (None, "")})
+    return env
+
+
+def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
+    env = templates()
+    policy = fleetstatus.FleetPolicy(settings.silent_after_s, settings.backlog_alarm_s)
+    timeout = settings.query_timeout_s
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(**context), status_code=status,
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                                     "X-Frame-Options": "DENY"})
+
+    def page(handler: PageHandler) -> PageHandler:
+        @wraps(handler)
+        async def wrapped(request: Request, *args: Any, **kwargs: Any) -> Response:
+            try:
+                return await handler(request, *args, **kwargs)
+            except guard.LoginRequiredError:
+                return RedirectResponse("/login", status_code=303)
+            except CentralError as err:
+                return render("error.html", err.status, message=_MESSAGES.get(
+                    err.code, err.message), code=err.code, who=None)
+        return wrapped
+
+    async def who_of(request: Request) -> accounts.Principal:
+        return await run_in_threadpool(guard.principal, engine, request)
+
+    @app.get("/", include_in_schema=False)
+    @page
+    async def home(request: Request) -> Response:
+        who = await who_of(request)
+        return RedirectResponse("/search" if who.can("search") else "/fleet", status_code=303)
+
+    @app.get("/login", include_in_schema=False)
+    async def login_form(request: Request) -> Response:
+        token = guard.new_login_token()
+        response = render("login.html", csrf=token, error=None, who=None)
+        guard.set_cookie(response, guard.LOGIN_CSRF_COOKIE, token, max_age=3600)
+        return response
+
+    @app.post("/login", include_in_schema=False)
+    @page
+    async def login(request: Request) -> Response:
+        form = await _form(request)
+        expected = request.cookies.get(guard.LOGIN_CSRF_COOKIE, "")
+        if not expected or form.get("csrf") != expected:
+            raise guard.CsrfError("login form token mismatch")
+        try:
+            cookie, _who = await run_in_threadpool(accounts.login, engine,
+                                                   form.get("username", ""),
+                                                   form.get("password", ""))
+        except AuthError as err:
+            message = "账号已停用。" if err.code == "account_disabled" else "用户名或密码错误。"
+            response = render("login.html", 401, csrf=expected, error=message, who=None)
+            return response
+        response = RedirectResponse("/", status_code=303)
+        guard.set_cookie(response, guard.SESSION_COOKIE, cookie)
+        response.delete_cookie(guard.LOGIN_CSRF_COOKIE, path="/")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    @page
+    async def logout(request: Request) -> Response:
+        who = await who_of(request)
+        guard.check_csrf(who, (await _form(request)).get("csrf"))
+        await run_in_threadpool(accounts.logout, engine, request.cookies[guard.SESSION_COOKIE])
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(guard.SESSION_COOKIE, path="/")
+        return response
+
+    @app.get("/search", include_in_schema=False)
+    @page
+    async def search(request: Request) -> Response:
+        who = await who_of(request)
+        who.require("search")
+        params = {k: request.query_params.get(k, "") for k in (*_SEARCH_KEYS, "page")}
+        if not any(params[k] for k in _SEARCH_KEYS):
+            return render("search.html", who=who, params=params, result=None, error=None)
+        guard.check_csrf(who, request.query_params.get("csrf"))
+        try:
+            _query, result = await run_in_threadpool(service.run_search, engine, who, params,
+                                                      timeout_s=timeout)
+        except CentralError as err:
+            if err.status != 400:
+                raise
+            return render("search.html", 400, who=who, params=params, result=None,
+                          error=_MESSAGES.get(err.code, err.message))
+        return render("search.html", who=who, params=params, result=result, error=None)
+
+    @app.get("/export.csv", include_in_schema=False)
+    @page
+    async def export(request: Request) -> Response:
+        who = await who_of(request)
+        guard.check_csrf(who, request.query_params.get("csrf"))
+        params = dict(request.query_params)
+        body = await run_in_threadpool(service.export_csv, engine, who, params, timeout)
+        return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="anju-export.csv"',
+            "Cache-Control": "no-store"})
+
+    @app.get("/stay/{stay_id}", include_in_schema=False)
+    @page
+    async def stay(request: Request, stay_id: str) -> Response:
+        who = await who_of(request)
+        guard.check_csrf(who, request.query_params.get("csrf"))
+        reason = request.query_params.get("reason")
+        found = await run_in_threadpool(service.view_stay, engine, who, stay_id, reason, timeout)
+        return render("stay.html", who=who, stay=found, reason=reason)
+
+    @app.get("/stay/{stay_id}/costay/{guest_id}", include_in_schema=False)
+    @page
+    async def costay(request: Request, stay_id: str, guest_id: str) -> Response:
+        who = await who_of(request)
+        guard.check_csrf(who, request.query_params.get("csrf"))
+        reason = request.query_params.get("reason")
+        result = await run_in_threadpool(service.co_stay, engine, who, stay_id, guest_id,
+                                         reason, timeout)
+        return render("costay.html", who=who, result=result, reason=reason)
+
+    @app.get("/audit", include_in_schema=False)
+    @page
+    async def audit_page(request: Request) -> Response:
+        who = await who_of(request)
+        who.require("audit")
+        rows = await run_in_threadpool(audit.rows, engine)
+        chain = await run_in_threadpool(audit.verify, engine)
+        return render("audit.html", who=who, rows=rows, chain=chain)
+
+    @app.get("/fleet", include_in_schema=False)
+    @page
+    async def fleet(request: Request) -> Response:
+        who = await who_of(request)
+        who.require("fleet")
+        site = request.query_params.get("site") or None
+        district = request.query_params.get("district") or who.district
+        rows = await run_in_threadpool(fleetstatus.fleet, engine, policy)
+        points = await run_in_threadpool(
+            lambda: fleetstatus.daily_registrations(engine, 30, site=site, district=district))
+        chart = bar_chart(points, f"近30天每日登记数 {site or district or '全部'}")
+        return render("fleet.html", who=who, rows=rows, chart=chart, site=site,
+                      district=district, policy=policy, total=sum(n for _, n in points))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form body (small; parsed here so the server needs no multipart library)."""
+    body = await request.body()
+    if len(body) > 16 * 1024:
+        raise CentralError("form too large", code="body_too_large", status=413)
+    parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items()}
