@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import requests
@@ -29,7 +30,11 @@ def gb11643(first17: str) -> str:
     return first17 + _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
-def id_number(region: str = "440104", birth: str = "19900517", serial: int | None = None) -> str:
+def id_number(region: str = "440104", birth: str | None = None, serial: int | None = None
+              ) -> str:
+    """A valid number; random birth date and serial unless given (unique enough per test)."""
+    if birth is None:
+        birth = (date(1950, 1, 1) + timedelta(days=secrets.randbelow(365 * 55))).strftime("%Y%m%d")
     serial = secrets.randbelow(1000) if serial is None else serial
     return gb11643(f"{region}{birth}{serial % 1000:03d}")
 
