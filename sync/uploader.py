@@ -113,14 +113,18 @@ class Uploader:
             events = self.outbox.pending(limit, self.max_batch_bytes)
             if not events:
                 break
-            batch = next(split_batches(events, self.limits))
-            self._send(batch, report)
-            if progress is not None:
-                progress(report)
+            # Usually one batch; more when withheld headers pushed it past the server's limit.
+            for batch in split_batches(events, self.limits):
+                sent = self._send(batch, report)
+                if progress is not None:
+                    progress(report)
+                if not sent:
+                    break  # the batch size changed: read the outbox afresh
         report.remaining = self.outbox.backlog()
         return report
 
-    def _send(self, batch: list[WireEvent], report: DrainReport) -> None:
+    def _send(self, batch: list[WireEvent], report: DrainReport) -> bool:
+        """One batch; False when it was not answered and will be re-read smaller."""
         self.outbox.mark_sent([e.event_id for e in batch if e.withheld is None])
         report.requests += 1
         try:
@@ -137,11 +141,11 @@ class Uploader:
             self._narrow = None
             log.warning("batch of %d answered 413: at most %d per request from now on",
                         len(batch), self.max_batch_events)
-            return
+            return False
         except RetryBudgetExhausted as err:
             if err.kind == "maybe_delivered" and len(batch) > 1:
                 self._halve(len(batch), err.last)
-                return
+                return False
             self._failed(err.last)
             raise
         except RequestError as err:
@@ -164,6 +168,7 @@ class Uploader:
                 report.rejected += 1
                 report.rejections.append((result.event_id or "?", result.code or "?",
                                           result.field))
+        return True
 
     def _halve(self, size: int, err: RequestError) -> None:
         self._narrow = max(1, size // 2)

@@ -54,22 +54,30 @@ class StoreOutbox:
                 if self._floor is None:
                     return []
             # The floor keeps the scan off the acknowledged history in front of the backlog.
-            rows = conn.execute(
-                f"SELECT o.state, e.seq_id, e.payload, {_HEADER_SQL}, e.payload_sha256, "
-                "e.prev_chain_sha256, e.chain_sha256 FROM events e JOIN outbox o "
-                "USING (event_id) WHERE e.seq_id >= ? "
-                "AND o.state IN ('queued', 'sent', 'superseded') ORDER BY e.seq_id LIMIT ?",
-                (self._floor, limit)).fetchall()
-        if len(rows) < limit:
+            fetch = limit
+            while True:
+                rows = conn.execute(
+                    f"SELECT o.state, e.seq_id, e.payload, {_HEADER_SQL}, e.payload_sha256, "
+                    "e.prev_chain_sha256, e.chain_sha256 FROM events e JOIN outbox o "
+                    "USING (event_id) WHERE e.seq_id >= ? "
+                    "AND o.state IN ('queued', 'sent', 'superseded') ORDER BY e.seq_id LIMIT ?",
+                    (self._floor, fetch)).fetchall()
+                # A window of superseded rows alone must not read as "nothing pending".
+                if len(rows) < fetch or any(r[0] != "superseded" for r in rows):
+                    break
+                fetch *= 2
+        if len(rows) < fetch:
             self._floor = None  # at the end: look afresh next time (a re-queued row, say)
         while rows and rows[-1][0] == "superseded":
             rows.pop()  # they go with the pending event after them (their void, at the latest)
         events: list[WireEvent] = []
-        size = 0
+        size, pending = 0, False
         for state, seq_id, payload, *rest in rows:
-            size += len(payload or "") + 400  # header and hashes as they travel
-            if events and size > max_bytes:
-                break
+            if state != "superseded":  # withheld headers are small: only payloads count
+                size += len(payload or "") + 400
+                if pending and size > max_bytes:
+                    break
+                pending = True
             if not events and self._floor is not None:
                 self._floor = seq_id
             events.append(_wire(state, payload, rest))

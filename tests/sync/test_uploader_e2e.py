@@ -228,3 +228,21 @@ def test_voided_before_sending_travels_withheld(terminal: Terminal, admin: Admin
     withheld = [r for r in rows if r["withheld"]]
     assert [(r["stay_id"], r["payload"]) for r in withheld] == [(stay_ids[1], None)]
     assert admin.faults(terminal.device_id) == []
+
+
+def test_a_window_of_superseded_events_does_not_stall_the_drain(terminal: Terminal,
+                                                                admin: Admin):
+    stay_ids = register(terminal, 6, check_out_every=0)
+    registry = Registry(terminal.store)
+    for stay_id in stay_ids:
+        registry.void(stay_id, reason="测试", operator="op1")
+    svc = service(terminal)
+    try:
+        svc.uploader.max_batch_events = 2  # smaller than the run of superseded events
+        report = svc.drain()
+    finally:
+        svc.close()
+    assert terminal.outbox_states() == {"superseded": 6, "acknowledged": 6}
+    assert report.acknowledged == 6 and report.remaining == 0
+    assert central_counts(admin, terminal.device_id) == (12, 12)
+    assert admin.faults(terminal.device_id) == []
