@@ -50,7 +50,8 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None
         site = site_rows.get(device["site_code"], {})
         seen_sites.add(device["site_code"])
         row = {**device, "site_name": site.get("name"), "district": site.get("district")}
-        row["silent_s"] = _age_s(now, device["last_heartbeat_at"])
+        # Never heard from since enrolment counts as silent since enrolment.
+        row["silent_s"] = _age_s(now, device["last_heartbeat_at"] or device["enrolled_at"])
         backlog_age = device["oldest_queued_age_s"]
         if backlog_age is not None and row["silent_s"] is not None:
             backlog_age += row["silent_s"]  # it has kept ageing since that heartbeat
@@ -59,7 +60,7 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None
             device["device_id"], (None, None))
         if device["disabled"]:
             row["state"] = "disabled"
-        elif row["silent_s"] is None or row["silent_s"] > policy.silent_after_s:
+        elif device["last_heartbeat_at"] is None or row["silent_s"] > policy.silent_after_s:
             row["state"] = SILENT
         elif row["backlog_age_s"] is not None and row["backlog_age_s"] > policy.backlog_alarm_s:
             row["state"] = BACKLOG
