@@ -111,7 +111,8 @@ class TerminalService:
                             "unreachable")
                     self.server_reachable = reachable
                     self.hub.publish("status", server=reachable)
-                self._stop.wait(PROBE_S)
+                # A fast-polling uploader (demo, tests) gets a fast-updating status bar too.
+                self._stop.wait(min(PROBE_S, 2.0 * self.config["sync.poll_interval_s"]))
 
     def health(self) -> Health:
         """Cheap reads only: this runs for every status tick of every open page."""

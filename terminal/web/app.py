@@ -50,12 +50,13 @@ async def events(request: Request) -> Response:
     hub = page.service.hub
     queue = hub.subscribe()
 
-    async def render(notice: Notice) -> str:
+    async def render(notice: Notice, *, initial: bool = False) -> str:
         if notice.name == "draft":
             ctx = routes_desk.party_context(page, request)
             read_at = max((g.read_at for g in ctx["guests"]), default=0.0)
             html = page.render(request, "_party.html", **ctx).body.decode()
-            return _sse("draft", html, read_at=read_at, version=ctx["draft_version"])
+            return _sse("draft", html, read_at=read_at, version=ctx["draft_version"],
+                        guests=len(ctx["guests"]), initial=initial)
         items = await asyncio.to_thread(page.status_items, request)
         html = page.render(request, "_status.html", items=items).body.decode()
         return _sse("status", html)
@@ -64,6 +65,8 @@ async def events(request: Request) -> Response:
         try:
             yield "retry: 1000\n\n"
             yield await render(Notice("status"))
+            # A card read while the page was loading must not be missed.
+            yield await render(Notice("draft"), initial=True)
             while True:
                 try:
                     notice = await asyncio.wait_for(queue.get(), STATUS_TICK_S)

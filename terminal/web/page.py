@@ -109,6 +109,7 @@ class Page:
                            else 0)
         context.setdefault("simulated", self.service.sim is not None)
         context["path"] = request.url.path
+        context["timezone"] = self.config["registry.timezone"]
         if not template.startswith("_"):  # a whole page: the status bar is in it from the start
             context.setdefault("items", self.status_items(request))
         html = env.get_template(template).render(**context)

@@ -122,6 +122,7 @@ async def confirm(request: Request) -> Response:
                            error=err.localized(page.locale(request).startswith("zh")), **context)
     draft.clear()
     page.service.hub.publish("draft", version=draft.version)
+    page.service.hub.publish("status", backlog=True)  # one more waiting to send
     notes = [f for f in saved.findings if not f.blocks]
     return page.render(request, "_checkin_form.html", room="", saved_room=room,
                        saved_count=len(guests), saved_stay=saved.stay_id, notes=notes,

@@ -28,12 +28,14 @@ def _err(page: Page, request: Request, err: AnjuError) -> str:
 async def _write(page: Page, request: Request, work: Callable[[str], Any]) -> str | None:
     """Run a registry write off the event loop; the error in the clerk's words, or None."""
     operator = page.operator(request)
+    _ = page.gettext(request)
     if operator is None:
-        return page.gettext(request)("Sign in first.")
+        return _("Sign in first.")
     try:
         await anyio.to_thread.run_sync(lambda: work(operator))
     except AnjuError as err:
         return _err(page, request, err)
+    page.service.hub.publish("status", backlog=True)
     return None
 
 

@@ -32,6 +32,7 @@ class Item:
     level: str  # OK | WARN | BAD
     text: str
     advice: str = ""
+    detail: str = ""  # shown small beside the text (the reader's SAM id)
 
 
 def items(h: Health, _: Callable[[str], str]) -> list[Item]:
@@ -47,14 +48,14 @@ def items(h: Health, _: Callable[[str], str]) -> list[Item]:
         out.append(Item("disk", level, _("Storage almost full ({mb} MB)").format(mb=free_mb),
                         _("Call the technician to free space.")))
     else:
-        out.append(Item("disk", OK, _("Storage {mb} MB free").format(mb=free_mb)))
+        free = f"{free_mb / 1024:.0f} GB" if free_mb >= 10240 else f"{free_mb} MB"
+        out.append(Item("disk", OK, _("Storage {free} free").format(free=free)))
     return out
 
 
 def _reader(h: Health, _: Callable[[str], str]) -> Item:
     if h.reader_state in ("idle", "holding"):
-        sam = f" · SAM {h.reader_sam_id}" if h.reader_sam_id else ""
-        return Item("reader", OK, _("Card reader connected") + sam)
+        return Item("reader", OK, _("Card reader connected"), detail=h.reader_sam_id or "")
     if h.reader_state == "replace":
         return Item("reader", WARN, _("Card not read"),
                     _("Lift the card and place it flat on the reader again."))
@@ -83,7 +84,8 @@ def _backlog(h: Health, _: Callable[[str], str]) -> Item:
         return Item("backlog", OK, _("All sent"))
     age = h.oldest_age_s or 0.0
     minutes = int(age // 60)
-    text = _("{n} waiting to send (oldest {m} min)").format(n=h.backlog, m=minutes)
+    text = (_("{n} waiting to send (oldest {m} min)").format(n=h.backlog, m=minutes)
+            if minutes else _("{n} waiting to send").format(n=h.backlog))
     if age > BACKLOG_WARN_S:
         return Item("backlog", WARN, text,
                     _("Check the network; if it stays, call the technician."))

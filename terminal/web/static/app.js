@@ -18,7 +18,8 @@
       var nl = ev.data.indexOf("\n");
       var meta = JSON.parse(ev.data.slice(0, nl));
       if (!swap("party", ev.data.slice(nl + 1))) {
-        if (meta.version && document.body.dataset.path !== "/") location.href = "/";
+        // A card placed while the clerk is on another screen: go to check-in to show it.
+        if (!meta.initial && meta.guests && document.body.dataset.path !== "/") location.href = "/";
         return;
       }
       // For the bench: when the reading's fragment reached the DOM, against the read time.
@@ -32,7 +33,9 @@
 
   function tick() {
     var c = $("clock");
-    if (c) c.textContent = new Date().toTimeString().slice(0, 5);
+    // The guesthouse's time zone, whatever the kiosk browser's own setting.
+    if (c) c.textContent = new Date().toLocaleTimeString("zh-CN", {
+      timeZone: document.body.dataset.tz || undefined, hour: "2-digit", minute: "2-digit"});
   }
 
   document.addEventListener("click", function (ev) {

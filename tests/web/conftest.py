@@ -1,0 +1,129 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright (never a downloaded browser).
+
+Screenshots of every screen at 800x480 go to var/screenshots/ (test artifacts); each shot is
+also checked for text that overflows its box.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.central.serverproc import CentralServer
+from tests.web.desk import ROOT, Desk, anju, write_settings
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "var" / "screenshots"
+SITE = "4401060001"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
+                allow_module_level=True)
+
+OVERFLOW_JS = """() => {
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (['INPUT','SELECT','OPTION','SCRIPT','STYLE','TEXTAREA','DATALIST'].includes(el.tagName))
+      continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.clientWidth === 0) continue;
+    const style = getComputedStyle(el);
+    if (style.display === 'inline') continue;  // inline boxes have no clientWidth of their own
+    if (el.scrollWidth > el.clientWidth + 1)
+      bad.push(el.tagName + '.' + el.className + ': ' + el.textContent.trim().slice(0, 40));
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth + 1) bad.push('page scrolls sideways');
+  return bad;
+}"""
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    manager = playwright_api.sync_playwright()
+    with manager as p:
+        # Playwright writes files (screenshots) through its loop's default executor, whose
+        # threads appear on first use and would count as leaks: one thread, started here.
+        manager._loop.set_default_executor(  # type: ignore[attr-defined]
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright-io"))
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        warm = chromium.new_page()
+        warm.screenshot(path=str(tmp_path_factory.mktemp("warm") / "warm.png"))
+        warm.close()
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 800, "height": 480},  # type: ignore[attr-defined]
+                                  locale="zh-CN")
+    tab = context.new_page()
+    tab.set_default_timeout(8000)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def shoot(page: object, name: str) -> Path:
+    """Save an 800x480 screenshot and fail on text that overflows its box."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path))  # type: ignore[attr-defined]
+    overflowing = page.evaluate(OVERFLOW_JS)  # type: ignore[attr-defined]
+    assert overflowing == [], f"{name}: text overflows: {overflowing}"
+    if os.environ.get("ANJU_UPDATE_DOCS_SCREENSHOTS"):
+        docs = ROOT / "docs" / "screenshots"
+        docs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, docs / path.name)
+    return path
+
+
+@pytest.fixture(scope="session")
+def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+    work = tmp_path_factory.mktemp("central")
+    db_url = f"sqlite:///{work / 'central.db'}"
+    server = CentralServer(db_url, work / "central.log").start()
+    anju("central", "site", "add", SITE, "--name", "测试旅馆", "--db", db_url)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    """A terminal with an identity, not provisioned (server: not set up)."""
+    the_desk = Desk(tmp_path, write_settings(tmp_path))
+    try:
+        yield the_desk
+    finally:
+        the_desk.stop()
+
+
+def provisioned(tmp_path: Path, central: CentralServer) -> Desk:
+    config = write_settings(tmp_path, identity=False)
+    token = anju("central", "token", "issue", "--site", SITE, "--db", central.db_url).strip()
+    anju("provision", "--server", central.url, "--token", token, "--config", str(config))
+    return Desk(tmp_path, config)
+
+
+@pytest.fixture
+def online_desk(tmp_path: Path, central: CentralServer) -> Iterator[Desk]:
+    """A provisioned terminal with its uploader running against the session's server."""
+    the_desk = provisioned(tmp_path, central)
+    the_desk.start_uploader()
+    try:
+        yield the_desk
+    finally:
+        the_desk.stop()

@@ -1,0 +1,118 @@
+"""A real `anju terminal run --simulate` (and `anju sync run`) in subprocesses, for browser tests.
+
+Subprocesses keep the service's threads, ptys and sockets out of the test process (the suite
+fails tests that leak them). The simulated reader is driven through the service's /sim/* hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.central.serverproc import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ANJU = [sys.executable, "-c", "from terminal.cli import main; main()"]
+
+
+def anju(*args: str) -> str:
+    env = {**os.environ}
+    env.pop("ANJU_CENTRAL_DB", None)
+    done = subprocess.run([*ANJU, *args], capture_output=True, text=True, timeout=60,
+                          check=False, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def write_settings(work: Path, *, identity: bool = True) -> Path:
+    config = work / "terminal.toml"
+    device = '[device]\ndevice_id = "web-test-0001"\nsite_code = "4401060001"\n\n' \
+        if identity else ""
+    config.write_text(
+        device + f'[store]\ndatabase = "{work / "terminal.db"}"\nmin_free_bytes = 0\n\n'
+        f'[sync]\ncredential_file = "{work / "credential.json"}"\n'
+        f'state_file = "{work / "sync-state.json"}"\npoll_interval_s = 1\n'
+        'backoff_initial_s = 1\nbackoff_cap_s = 2\nheartbeat_interval_s = 60\n\n'
+        '[web]\noperator = "clerk-07"\n', "utf-8")
+    return config
+
+
+class Process:
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.log = log
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen([*ANJU, *args], stdout=out, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, cwd=ROOT,
+                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+class Desk:
+    """The terminal service with a simulated reader, on a free loopback port."""
+
+    def __init__(self, work: Path, config: Path) -> None:
+        self.work = work
+        self.config = config
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.service = Process(["terminal", "run", "--config", str(config), "--simulate",
+                                "--port", str(self.port)], work / "terminal.log")
+        self.uploader: Process | None = None
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.service.process.poll() is None, self.service.log.read_text()
+            try:
+                with requests.Session() as s:
+                    if s.get(self.url + "/healthz", timeout=1).json()["reader"] == "idle":
+                        return
+            except (requests.RequestException, ValueError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"terminal not ready: {self.service.log.read_text()[-2000:]}")
+
+    def sim(self, action: str, **body: Any) -> None:
+        with requests.Session() as s:
+            answer = s.post(f"{self.url}/sim/{action}", json=body, timeout=10)
+        assert answer.status_code == 200, answer.text
+
+    def place(self, index: int = 0, **body: Any) -> None:
+        self.sim("place", index=index, **body)
+
+    def start_uploader(self) -> None:
+        self.uploader = Process(["sync", "run", "--config", str(self.config)],
+                                self.work / "sync.log")
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(f"file:{self.work / 'terminal.db'}?mode=ro", uri=True)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        if self.uploader is not None:
+            self.uploader.stop()
+        # uvicorn re-raises the SIGTERM it handled once it has shut down: a clean stop.
+        code = self.service.stop()
+        assert code in (0, -signal.SIGTERM), self.service.log.read_text()[-2000:]
+        assert "Traceback" not in self.service.log.read_text("utf-8", errors="replace")

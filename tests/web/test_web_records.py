@@ -1,0 +1,74 @@
+"""In house, check-out (guest, room, group), amend and void, in the browser."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.web.conftest import shoot
+from tests.web.desk import Desk
+
+
+def _check_in(page, desk: Desk, index: int, room: str) -> None:
+    page.goto(desk.url + "/")
+    desk.place(index)
+    page.wait_for_selector(".guest")
+    page.fill("#room", room)
+    page.click("#confirm")
+    page.wait_for_selector("#saved")
+    desk.sim("remove")
+
+
+def test_check_out_guest_room_and_group(page, desk: Desk) -> None:
+    for index, room in ((0, "101"), (2, "102"), (3, "103"), (4, "104")):
+        _check_in(page, desk, index, room)
+    page.goto(desk.url + "/inhouse")
+    assert page.locator("tr[data-room]").count() == 4
+    text = page.inner_text("#inhouse")
+    assert "测试甲" in text and "4401**********0016" in text
+    assert "440106196003150016" not in page.content()  # lists mask ID numbers
+    shoot(page, "inhouse")
+    page.click("tr[data-room='101'] .g button")  # one guest
+    page.wait_for_selector("text=已退房。")
+    page.click("tr[data-room='102'] td:last-child button")  # the whole room
+    page.wait_for_selector("text=102 房已退房。")
+    page.check("tr[data-room='103'] input[type=checkbox]")
+    page.check("tr[data-room='104'] input[type=checkbox]")
+    page.click("#group-out")
+    page.wait_for_selector("text=2 间房已退房。")
+    assert page.locator("tr[data-room]").count() == 0
+    statuses = {r[0] for r in desk.query("SELECT status FROM stay_view")}
+    assert statuses == {"checked_out"}
+
+
+def test_amend_then_void(page, desk: Desk) -> None:
+    _check_in(page, desk, 1, "301")
+    page.goto(desk.url + "/records")
+    page.click("tr.link")
+    page.wait_for_selector("#amend")
+    page.select_option("#amend select[name=field]", "room")
+    page.fill("#amend input[name=new]", "302")
+    page.fill("#amend input[name=reason]", "房号输错")
+    page.click("#amend button")
+    page.wait_for_selector("text=更正已保存。")
+    assert "302" in page.inner_text("h2")
+    shoot(page, "stay-detail")
+    page.fill("#void input[name=reason]", "客人取消入住")
+    page.click("#void button")
+    page.wait_for_selector("text=登记已作废。")
+    assert "已作废" in page.inner_text("h2")
+    kinds = [r[0] for r in desk.query("SELECT kind FROM events ORDER BY seq_id")]
+    assert kinds == ["check_in", "amend", "void"]
+
+
+def test_refusals_are_shown_in_chinese_not_as_traces(page, desk: Desk) -> None:
+    _check_in(page, desk, 1, "301")
+    page.goto(desk.url + "/records")
+    page.click("tr.link")
+    page.wait_for_selector("#void")
+    page.evaluate("document.querySelector('#void input').removeAttribute('required')")
+    page.click("#void button")
+    page.wait_for_selector("[role=alert]")
+    assert "必须填写原因" in page.inner_text("[role=alert]")
+    with requests.Session() as s:
+        answer = s.get(desk.url + "/stay/no-such-stay", timeout=5)
+    assert "找不到该入住记录" in answer.text and "Traceback" not in answer.text
