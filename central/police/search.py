@@ -124,7 +124,12 @@ def statement(q: SearchQuery, who: Principal) -> Select[Any]:
     if q.nationality:
         guest_filters.append(stay_guests.c.nationality == q.nationality)
     query = select(stays)
-    if guest_filters:
+    if q.document:
+        # Selective and indexed: drive the query from the guests (IN), not from the stays.
+        query = query.where(stays.c.stay_id.in_(
+            select(stay_guests.c.stay_id).where(*guest_filters)))
+    elif guest_filters:
+        # Partial names match many guests: walk stays newest first and stop at a page (EXISTS).
         query = query.where(exists(select(stay_guests.c.stay_id).where(
             stay_guests.c.stay_id == stays.c.stay_id, *guest_filters)))
     if q.site:

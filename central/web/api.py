@@ -29,8 +29,32 @@ _GUEST_KEYS = ("guest_id", "role", "name", "document_type", "document_number", "
                "checked_in_at", "checked_out_at")
 
 
+_PARAMS = {"document": "exact document number", "name": "partial name, Chinese or Latin",
+           "from": "stays overlapping from this day (YYYY-MM-DD)",
+           "to": "stays overlapping up to this day (YYYY-MM-DD)", "site": "site code",
+           "room": "room (with site)", "card_type": "document type code",
+           "nationality": "ISO 3166 alpha-3", "page": "1, 2, ...", "per_page": "1..100",
+           "reason": "case number or reason, written to the audit log (required)"}
+_OPENAPI = {
+    "parameters": [{"name": k, "in": "query", "required": k == "reason", "description": v,
+                    "schema": {"type": "string", "maxLength": 500 if k == "reason" else 64}}
+                   for k, v in _PARAMS.items()],
+    "description": "Authenticate with `Authorization: Bearer <token>` from "
+                   "`anju central user api-token NAME`.",
+}
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "stays with their guests, newest first", "content": {
+        "application/json": {"schema": {
+            "type": "object", "required": ["page", "has_more", "stays"],
+            "properties": {"page": {"type": "integer"}, "has_more": {"type": "boolean"},
+                           "stays": {"type": "array", "items": {"type": "object"}}}}}}},
+    **{status: {"description": "error", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}} for status in (400, 401, 403, 503)},
+}
+
+
 def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
-    @app.get("/api/v1/search", tags=["police"],
+    @app.get("/api/v1/search", tags=["police"], openapi_extra=_OPENAPI, responses=_ANSWERS,
              summary="Search stays (bearer API token; audited; reason required)")
     async def api_search(request: Request) -> JSONResponse:
         params = dict(request.query_params)

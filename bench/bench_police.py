@@ -1,0 +1,219 @@
+"""Police-side benchmarks (issue 6): search latency on a loaded database, co-stay, fleet, export.
+
+Run: .venv/bin/python bench/bench_police.py [--stays 100000] [--sites 889] [--queries 200]
+         [--backends sqlite,postgresql]
+
+Loads --stays synthetic stays (1-3 guests each; invented names, ID numbers with valid GB 11643
+check characters) over --sites sites with one device each, straight into the tables in bulk
+(not through the API), then times, in process, the same functions the pages and the API call:
+
+    document search   exact number, page 1                       goal p99 < 20 ms
+    name search       partial (2 characters of a real name)      goal p99 < 200 ms
+    co-stay           a random guest's room-mates                 (p50/p99)
+    fleet             every site and device, ordered              goal < 300 ms
+    export            CSV of one busy site's stays                rows/s
+PostgreSQL runs in a schema of its own in $ANJU_TEST_PG (dropped afterwards), ANALYZEd after the
+load. Engines are pooled, as in the server. The bench prints figures; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, insert, text  # noqa: E402
+
+from central.accounts import Principal  # noqa: E402
+from central.db.engine import make_engine  # noqa: E402
+from central.db.migrate import migrate  # noqa: E402
+from central.db.tables import devices, sites, stay_guests, stays  # noqa: E402
+from central.fleetstatus import FleetPolicy, fleet  # noqa: E402
+from central.police import costay, export  # noqa: E402
+from central.police.search import SearchQuery, search  # noqa: E402
+from tests.central.police_helpers import gb11643  # noqa: E402
+
+PG_URL = os.environ.get("ANJU_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢"
+            "宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程")
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞宇浩然子涵梓轩欣怡佳琪思远"
+LATIN = ["SMITH", "MULLER", "TANAKA", "KIM", "NGUYEN", "IVANOV", "GARCIA", "SILVA", "KHAN"]
+WHO = Principal("bench", "officer", None)
+BATCH = 5000
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def fmt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def person(rng: random.Random) -> tuple[str, str, str, str]:
+    """(name, document type, number, nationality)."""
+    if rng.random() < 0.1:
+        name = f"{rng.choice(LATIN)} {rng.choice(LATIN)[:3]}{rng.randrange(1000)}"
+        return name, "14", f"E{rng.randrange(10**8):08d}", rng.choice(["GBR", "DEU", "JPN"])
+    name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+    birth = (datetime(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))).strftime("%Y%m%d")
+    return name, "11", gb11643(f"44{rng.randrange(10**4):04d}{birth}{rng.randrange(1000):03d}"), \
+        "CHN"
+
+
+def load(engine: Engine, n_stays: int, n_sites: int, rng: random.Random) -> dict[str, list]:
+    now = fmt(datetime.now(UTC))
+    codes = [f"S{i:05d}" for i in range(n_sites)]
+    samples: dict[str, list] = {"documents": [], "names": [], "guests": []}
+    with engine.begin() as conn:
+        conn.execute(insert(sites), [{"code": c, "name": f"旅馆{c}", "created_at": now}
+                                     for c in codes])
+        conn.execute(insert(devices), [{
+            "device_id": f"{c}-d1", "site_code": c, "secret": "x" * 64,
+            "installation_id": str(uuid.uuid4()), "enrolled_at": now, "disabled": False,
+            "max_sequence": 0, "events_stored": 0} for c in codes])
+    for start in range(0, n_stays, BATCH):
+        stay_rows, guest_rows = [], []
+        for _ in range(min(BATCH, n_stays - start)):
+            stay_id = str(uuid.uuid4())
+            site = codes[min(int(rng.paretovariate(1.2)) - 1, n_sites - 1)] \
+                if rng.random() < 0.3 else rng.choice(codes)  # a few busy sites
+            checked_in = T0 + timedelta(seconds=rng.randrange(400 * 86400))
+            checked_out = checked_in + timedelta(hours=rng.randrange(2, 72))
+            stay_rows.append({
+                "stay_id": stay_id, "device_id": f"{site}-d1", "site_code": site,
+                "room": str(rng.randrange(101, 130)), "status": "checked_out",
+                "complete": True, "checked_in_at": fmt(checked_in),
+                "checked_out_at": fmt(checked_out), "voided_at": None, "time_corrected": False,
+                "event_count": 2, "updated_at": now})
+            for g in range(rng.choice((1, 1, 1, 2, 2, 3))):
+                name, doc_type, number, nationality = person(rng)
+                guest_id = str(uuid.uuid4())
+                guest_rows.append({
+                    "stay_id": stay_id, "guest_id": guest_id, "role": "main" if g == 0
+                    else "companion", "name": name, "document_type": doc_type,
+                    "document_number": number, "nationality": nationality,
+                    "checked_in_at": fmt(checked_in), "checked_out_at": fmt(checked_out)})
+                if rng.random() < 0.01:
+                    samples["documents"].append(number)
+                    samples["names"].append(name)
+                    samples["guests"].append((stay_id, guest_id))
+        with engine.begin() as conn:
+            conn.execute(insert(stays), stay_rows)
+            conn.execute(insert(stay_guests), guest_rows)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    samples["busy_site"] = [codes[0]]
+    return samples
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """p50, p99 in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def partial(name: str, rng: random.Random) -> str:
+    compact = name.replace(" ", "")
+    start = rng.randrange(max(1, len(compact) - 1))
+    return compact[start:start + 2]
+
+
+def run(engine: Engine, args: argparse.Namespace, label: str) -> None:
+    rng = random.Random(6)
+    migrate(engine)
+    start = time.perf_counter()
+    samples = load(engine, args.stays, args.sites, rng)
+    print(f"[{label}] loaded {args.stays} stays over {args.sites} sites in "
+          f"{time.perf_counter() - start:.1f} s")
+
+    def one(query: SearchQuery) -> int:
+        with engine.connect() as conn, conn.begin():
+            return len(search(conn, query, WHO, 30.0).stays)
+
+    docs, names, guests = samples["documents"], samples["names"], samples["guests"]
+    p50, p99 = timed(lambda: one(SearchQuery(document=rng.choice(docs))), args.queries)
+    print(f"[{label}] document search   p50 {p50:7.2f} ms  p99 {p99:7.2f} ms   (goal p99 < 20)")
+    p50, p99 = timed(lambda: one(SearchQuery(name=partial(rng.choice(names), rng))),
+                     args.queries)
+    print(f"[{label}] name search       p50 {p50:7.2f} ms  p99 {p99:7.2f} ms   (goal p99 < 200)")
+
+    def mates() -> None:
+        stay_id, guest_id = rng.choice(guests)
+        with engine.connect() as conn, conn.begin():
+            costay.co_stays(conn, stay_id, guest_id, WHO, 30.0)
+
+    p50, p99 = timed(mates, args.queries)
+    print(f"[{label}] co-stay           p50 {p50:7.2f} ms  p99 {p99:7.2f} ms")
+    p50, p99 = timed(lambda: fleet(engine, FleetPolicy()), 10)
+    print(f"[{label}] fleet ({args.sites} sites) p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+          "   (goal < 300)")
+    start = time.perf_counter()
+    with engine.connect() as conn, conn.begin():
+        found = export.collect(conn, SearchQuery(site=samples["busy_site"][0]), WHO, 60.0)
+    body = export.to_csv(found)
+    elapsed = time.perf_counter() - start
+    rows = body.count("\r\n") - 1
+    print(f"[{label}] export {rows} rows ({len(found)} stays, {len(body.encode()) // 1024} KiB)"
+          f" in {elapsed * 1000:.0f} ms = {rows / elapsed:,.0f} rows/s")
+
+
+@contextmanager
+def postgres_engine() -> Iterator[Engine]:
+    schema = f"anju_bench_{secrets.token_hex(3)}"
+    admin = make_engine(PG_URL, pooled=False)
+    with admin.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(f"{PG_URL}?options=-csearch_path%3D{schema}", pool_size=4)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stays", type=int, default=100_000)
+    parser.add_argument("--sites", type=int, default=889)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as tmp:
+                engine = make_engine(f"sqlite:///{tmp}/bench.db", pool_size=4)
+                try:
+                    run(engine, args, "sqlite")
+                finally:
+                    engine.dispose()
+        else:
+            with postgres_engine() as engine:
+                run(engine, args, "postgresql")
+
+
+if __name__ == "__main__":
+    main()
