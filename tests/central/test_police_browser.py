@@ -1,0 +1,118 @@
+"""The police pages in Debian's Chromium (Playwright): login -> search -> stay -> export, and the
+fleet page; screenshots saved to var/screenshots/police-*.png as artifacts. SQLite server only
+(the pages are the same on both backends; the API tests cover PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from central import accounts
+from tests.central.central_helpers import Admin
+from tests.central.police_helpers import id_number, unique_name
+from tests.central.serverproc import CentralServer
+from tests.sync.wire_helpers import guest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).parents[2] / "var" / "screenshots"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def site_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+    base = tmp_path_factory.mktemp("police-browser")
+    process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log").start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium(site_server: CentralServer, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[object]:
+    manager = playwright_api.sync_playwright()
+    with manager as p:
+        # Screenshots go through the loop's default executor: one thread, made before the
+        # per-test leak check starts counting.
+        manager._loop.set_default_executor(  # type: ignore[attr-defined]
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright-io"))
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        warm = browser.new_page()
+        warm.goto(site_server.url + "/login")
+        # Written to a file, so the executor's thread starts now, not inside a test.
+        warm.screenshot(path=str(tmp_path_factory.mktemp("warm") / "warm.png"))
+        warm.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def shot(page: object, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"police-{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_login_search_stay_export_and_fleet(site_server: CentralServer, chromium: object,
+                                            tmp_path: Path) -> None:
+    central = Admin(site_server.db_url, site_server.url)
+    try:
+        client, chain = central.device(central.site("浏览器测试客栈"))
+        name, number = unique_name("林"), id_number()
+        first = chain.check_in("808", [guest(name, number)])
+        client.send_events([first])
+        accounts.add_user(central.engine, "browser-officer", "officer", "pw-browser-1")
+        context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
+                                       locale="zh-CN", accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(8000)
+        try:
+            page.goto(site_server.url + "/search")
+            assert page.url.endswith("/login")
+            page.fill("input[name=username]", "browser-officer")
+            page.fill("input[name=password]", "pw-browser-1")
+            shot(page, "login")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/search")
+            page.fill("input[name=document]", number)
+            page.fill("input[name=reason]", "浏览器测试 案件 1")
+            page.click("form.search button[type=submit]")
+            page.wait_for_selector("table.stays")
+            assert page.locator("tr.stay").count() == 1
+            assert name in page.inner_text("table.stays")
+            shot(page, "search")
+            with page.expect_download() as download_info:
+                page.click("a.export")
+            download = download_info.value
+            saved = tmp_path / "export.csv"
+            download.save_as(saved)
+            assert saved.read_bytes().startswith(b"\xef\xbb\xbf") and number in saved.read_text(
+                "utf-8-sig")
+            page.click("tr.stay a")
+            page.wait_for_selector("table.events")
+            assert number in page.inner_text("table.guests")
+            assert "通过" in page.inner_text("table.events")
+            shot(page, "stay")
+            page.click("a[href='/fleet']")
+            page.wait_for_selector("table.fleet")
+            assert page.locator("svg.chart").count() == 1
+            shot(page, "fleet")
+        finally:
+            context.close()
+        actions = [(r["action"], r["reason"]) for r in central.rows(
+            "audit_log", username="browser-officer")]
+        assert sorted(actions) == sorted([("search", "浏览器测试 案件 1"),
+                                          ("export", "浏览器测试 案件 1"),
+                                          ("view", "浏览器测试 案件 1")])
+    finally:
+        central.close()
