@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,8 @@ OVERFLOW_JS = """() => {
     if (el.scrollWidth > el.clientWidth + 1)
       bad.push(el.tagName + '.' + el.className + ': ' + el.textContent.trim().slice(0, 40));
   }
-  if (document.documentElement.scrollWidth > window.innerWidth + 1) bad.push('page scrolls sideways');
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    bad.push('page scrolls sideways');
   return bad;
 }"""
 
@@ -112,6 +113,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
 
 
 def provisioned(tmp_path: Path, central: CentralServer) -> Desk:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = write_settings(tmp_path, identity=False)
     token = anju("central", "token", "issue", "--site", SITE, "--db", central.db_url).strip()
     anju("provision", "--server", central.url, "--token", token, "--config", str(config))

@@ -85,6 +85,7 @@ def test_expired_card_is_shown_red_and_needs_a_reason(page, desk: Desk) -> None:
 
 def _fields(*, name: str, birth: str, number: str, valid_from: str = "20200101",
             valid_until: str = "20400101", sex: str = "1") -> dict[str, str]:
-    return {"card_type": "resident", "name": name, "sex": sex, "nation_code": "01", "birth_date": birth,
+    return {"card_type": "resident", "name": name, "sex": sex, "nation_code": "01",
+            "birth_date": birth,
             "address": "广东省广州市测试路1号", "id_number": number, "authority": "测试公安局",
             "valid_from": valid_from, "valid_until": valid_until}

@@ -1,0 +1,62 @@
+"""The status bar through faults: reader unplugged and back, central server down then back."""
+
+from __future__ import annotations
+
+import time
+
+from tests.central.serverproc import CentralServer
+from tests.web.conftest import SITE, provisioned, shoot
+from tests.web.desk import Desk, anju
+
+
+def test_reader_unplugged_and_back(page, desk: Desk) -> None:
+    page.goto(desk.url + "/")
+    page.wait_for_selector("#statusbar [data-key=reader].st-ok")
+    desk.sim("unplug")
+    page.wait_for_selector("#statusbar [data-key=reader].st-bad", timeout=15000)
+    assert "读卡器未连接" in page.inner_text("#statusbar")
+    assert "USB" in page.inner_text("#advice")
+    shoot(page, "reader-unplugged")
+    desk.sim("replug")
+    page.wait_for_selector("#statusbar [data-key=reader].st-ok", timeout=15000)
+    desk.place(4)
+    guest = page.wait_for_selector(".guest")
+    assert "测试丙" in guest.inner_text()
+
+
+def test_server_unreachable_backlog_grows_then_drains(page, tmp_path, central) -> None:
+    # A server of its own, so stopping it does not disturb the other tests.
+    db_url = f"sqlite:///{tmp_path / 'own-central.db'}"
+    server = CentralServer(db_url, tmp_path / "own-central.log").start()
+    anju("central", "site", "add", SITE, "--name", "测试旅馆", "--db", db_url)
+    desk: Desk | None = None
+    try:
+        desk = provisioned(tmp_path / "terminal", server)
+        desk.start_uploader()
+        page.goto(desk.url + "/")
+        page.wait_for_selector("#statusbar [data-key=server].st-ok", timeout=15000)
+        server.stop()
+        page.wait_for_selector("#statusbar [data-key=server].st-warn", timeout=15000)
+        assert "服务器连不上" in page.inner_text("#statusbar")
+        for index, room in ((0, "601"), (2, "602")):
+            desk.place(index)
+            page.wait_for_selector(".guest")
+            page.fill("#room", room)
+            page.click("#confirm")
+            page.wait_for_selector("#saved")
+            desk.sim("remove")
+            page.wait_for_function("!document.querySelector('.guest')")
+        page.wait_for_selector("#statusbar [data-key=backlog]:has-text('2 条待上传')")
+        assert "可继续登记" in page.inner_text("#advice")
+        shoot(page, "server-unreachable")
+        server.start()
+        page.wait_for_selector("#statusbar [data-key=backlog]:has-text('已全部上传')",
+                               timeout=30000)
+        deadline = time.monotonic() + 10
+        while desk.query("SELECT count(*) FROM outbox WHERE state != 'acknowledged'")[0][0]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        if desk is not None:
+            desk.stop()
+        server.stop()
