@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, or_, select
+from sqlalchemy import Connection, Select, and_, or_, select
 
 from central.accounts import Principal
 from central.db.tables import site_districts, stay_guests, stays
@@ -29,6 +29,7 @@ from central.errors import BadRequestError
 from central.police.bounded import bounded
 
 PER_PAGE = 20
+_CHUNK = 500
 MAX_PER_PAGE = 100
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FIELDS = ("document", "name", "date_from", "date_to", "site", "room", "card_type",
@@ -113,7 +114,8 @@ def district_filter(query: Select[Any], who: Principal) -> Select[Any]:
         select(site_districts.c.site_code).where(site_districts.c.district == who.district)))
 
 
-def statement(q: SearchQuery, who: Principal) -> Select[Any]:
+def statement(q: SearchQuery, who: Principal, *, limit: int | None = None) -> Select[Any]:
+    """Page `q.page` of `q.per_page` (+1, to tell whether more follow), or the first `limit`."""
     guest_filters = []
     if q.document:
         guest_filters.append(stay_guests.c.document_number == q.document)
@@ -124,14 +126,12 @@ def statement(q: SearchQuery, who: Principal) -> Select[Any]:
     if q.nationality:
         guest_filters.append(stay_guests.c.nationality == q.nationality)
     query = select(stays)
-    if q.document:
-        # Selective and indexed: drive the query from the guests (IN), not from the stays.
+    if guest_filters:
+        # Driven from the guests (IN): one pass over the guest index or table, then the stays
+        # by key. Walking stays newest first with EXISTS instead looks at every stay when the
+        # name is rare (measured: 10x slower on SQLite at 100k stays).
         query = query.where(stays.c.stay_id.in_(
             select(stay_guests.c.stay_id).where(*guest_filters)))
-    elif guest_filters:
-        # Partial names match many guests: walk stays newest first and stop at a page (EXISTS).
-        query = query.where(exists(select(stay_guests.c.stay_id).where(
-            stay_guests.c.stay_id == stays.c.stay_id, *guest_filters)))
     if q.site:
         query = query.where(stays.c.site_code == q.site)
     if q.room:
@@ -142,8 +142,10 @@ def statement(q: SearchQuery, who: Principal) -> Select[Any]:
         end = stays.c.checked_out_at  # still in house: overlaps any later range
         query = query.where(or_(end.is_(None), end >= q.date_from + "T00"))
     query = district_filter(query, who)
-    return (query.order_by(stays.c.checked_in_at.desc().nulls_last(), stays.c.stay_id.desc())
-            .limit(q.per_page + 1).offset((q.page - 1) * q.per_page))
+    query = query.order_by(stays.c.checked_in_at.desc().nulls_last(), stays.c.stay_id.desc())
+    if limit is not None:
+        return query.limit(limit)
+    return query.limit(q.per_page + 1).offset((q.page - 1) * q.per_page)
 
 
 def search(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float) -> SearchPage:
@@ -158,13 +160,14 @@ def search(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float) -
 def attach_guests(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Add each stay's guests (main guest first) in one query."""
     by_stay: dict[str, list[dict[str, Any]]] = {r["stay_id"]: [] for r in rows}
-    if not by_stay:
-        return
-    guests = conn.execute(select(stay_guests).where(stay_guests.c.stay_id.in_(list(by_stay)))
-                          .order_by(stay_guests.c.stay_id, stay_guests.c.checked_in_at,
-                                    stay_guests.c.guest_id))
-    for guest in guests:
-        by_stay[guest.stay_id].append(dict(guest._mapping))
+    wanted = list(by_stay)
+    for start in range(0, len(wanted), _CHUNK):  # bounded IN lists (exports are long)
+        guests = conn.execute(
+            select(stay_guests).where(stay_guests.c.stay_id.in_(wanted[start:start + _CHUNK]))
+            .order_by(stay_guests.c.stay_id, stay_guests.c.checked_in_at,
+                      stay_guests.c.guest_id))
+        for guest in guests:
+            by_stay[guest.stay_id].append(dict(guest._mapping))
     for row in rows:
         row["guests"] = sorted(by_stay[row["stay_id"]], key=lambda g: g["role"] != "main")
 
