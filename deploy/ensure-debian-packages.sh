@@ -8,6 +8,10 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || need="$need python3-venv"
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need="$need libzbar0"
 # strace counts fsyncs in the store benchmark.
 command -v strace >/dev/null 2>&1 || need="$need strace"
+# The browser tests drive Debian's chromium (never a browser downloaded by Playwright), and the
+# page's Chinese needs a CJK font to render (screenshots, overflow checks).
+[ -x /usr/bin/chromium ] || need="$need chromium"
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$need fonts-noto-cjk"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"
