@@ -67,13 +67,14 @@ class Process:
 class Desk:
     """The terminal service with a simulated reader, on a free loopback port."""
 
-    def __init__(self, work: Path, config: Path) -> None:
+    def __init__(self, work: Path, config: Path, *, simulate: bool = True) -> None:
         self.work = work
         self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.service = Process(["terminal", "run", "--config", str(config), "--simulate",
-                                "--port", str(self.port)], work / "terminal.log")
+        self.service = Process(["terminal", "run", "--config", str(config), "--port",
+                                str(self.port), *(["--simulate"] if simulate else [])],
+                               work / "terminal.log")
         self.uploader: Process | None = None
         self._wait_ready()
 
