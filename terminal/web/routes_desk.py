@@ -114,9 +114,9 @@ async def confirm(request: Request) -> Response:
 
     try:
         saved = await anyio.to_thread.run_sync(save)
-    except BlockedError as err:
+    except BlockedError as err:  # the findings list says what to do, one line each
         return page.render(request, "_checkin_form.html", room=room, findings=err.findings,
-                           error=err.localized(page.locale(request).startswith("zh")), **context)
+                           error=_("Not saved yet: see below."), **context)
     except AnjuError as err:
         return page.render(request, "_checkin_form.html", room=room,
                            error=err.localized(page.locale(request).startswith("zh")), **context)

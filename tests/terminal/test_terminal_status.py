@@ -1,0 +1,44 @@
+"""The status bar's words: each problem says what it is and what the clerk should do."""
+
+from __future__ import annotations
+
+from terminal.web import i18n
+from terminal.web.status import BAD, OK, WARN, Health, items
+
+GOOD = Health(reader_state="idle", reader_sam_id="05.01-20101117-0001234567-3000000000",
+              server_reachable=True, backlog=0, oldest_age_s=None, rejected=0,
+              clock_synchronised=True, disk_free_bytes=10 << 30, disk_min_bytes=64 << 20)
+
+
+def _by_key(health: Health, locale: str = "zh_CN") -> dict[str, object]:
+    return {item.key: item for item in items(health, i18n.gettext_for(locale))}
+
+
+def test_all_good_is_all_green() -> None:
+    shown = _by_key(GOOD)
+    assert {item.level for item in shown.values()} == {OK}  # type: ignore[attr-defined]
+    assert shown["reader"].detail.startswith("05.01")  # type: ignore[attr-defined]
+    assert shown["backlog"].text == "已全部上传"  # type: ignore[attr-defined]
+
+
+def test_problems_come_with_what_to_do() -> None:
+    from dataclasses import replace
+
+    bad = replace(GOOD, reader_state="disconnected", server_reachable=False, backlog=3,
+                  oldest_age_s=7200, clock_synchronised=False, disk_free_bytes=1 << 20)
+    shown = _by_key(bad)
+    for key, level in (("reader", BAD), ("server", WARN), ("backlog", WARN), ("clock", WARN),
+                       ("disk", BAD)):
+        item = shown[key]
+        assert item.level == level, key  # type: ignore[attr-defined]
+        assert item.advice, key  # type: ignore[attr-defined]
+    assert shown["backlog"].text == "3 条待上传（最早 120 分钟前）"  # type: ignore[attr-defined]
+    assert "USB" in shown["reader"].advice  # type: ignore[attr-defined]
+
+
+def test_rejections_are_an_alarm_and_english_is_available() -> None:
+    from dataclasses import replace
+
+    shown = _by_key(replace(GOOD, rejected=2), "en")
+    assert shown["backlog"].level == BAD  # type: ignore[attr-defined]
+    assert shown["backlog"].text == "2 registrations refused by the server"  # type: ignore[attr-defined]
