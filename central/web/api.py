@@ -1,4 +1,5 @@
-"""`GET /api/v1/search`: the police search for integration, with a bearer API token.
+"""`GET /api/v1/search`: the police search for integration, with a bearer API token; and
+`GET /metrics` for Prometheus (central/metrics.py).
 
 Query parameters: document, name, from, to, site, room, card_type, nationality, page,
 per_page, and a required reason. The answer is JSON stays with their guests, newest first:
@@ -15,11 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from central import accounts
+from central import accounts, metrics
+from central.fleetstatus import FleetPolicy
 from central.police import service
 from central.settings import Settings
 
@@ -68,6 +70,13 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
 
         return JSONResponse(await run_in_threadpool(work),
                             headers={"Cache-Control": "no-store"})
+
+    policy = FleetPolicy(settings.silent_after_s, settings.backlog_alarm_s)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> PlainTextResponse:
+        body = await run_in_threadpool(metrics.render, engine, policy)
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
 
 def _stay_json(stay: dict[str, Any]) -> dict[str, Any]:

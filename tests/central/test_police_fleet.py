@@ -69,3 +69,24 @@ def test_chart_counts_registrations_per_day_for_a_site(central: Admin) -> None:
     assert "合计 3" in page.text
     assert name not in page.text  # the fleet page never shows personal data
     assert "http://" not in page.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_metrics_in_prometheus_format(central: Admin) -> None:
+    from tests.central.central_helpers import fetch
+
+    client, chain = central.device()
+    client.send_events(chain.stays(2))
+    beat(client, backlog=3, oldest=120.0)
+    reply = fetch("GET", central.url + "/metrics")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    values = {}
+    for line in reply.text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            values[key] = float(value)
+    assert values["anju_events_stored_total"] >= 2
+    assert values['anju_devices{state="silent"}'] >= 0
+    assert values['anju_backlog_age_seconds_bucket{le="+Inf"}'] >= 1
+    assert values['anju_backlog_age_seconds_bucket{le="60"}'] <= values[
+        'anju_backlog_age_seconds_bucket{le="300"}']
+    assert "anju_audit_rows_total" in values
