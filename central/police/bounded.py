@@ -26,7 +26,8 @@ class QueryTimeoutError(CentralError):
 @contextmanager
 def bounded(conn: Connection, timeout_s: float) -> Iterator[None]:
     if conn.dialect.name == "postgresql":
-        conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}"))
+        # 0 would mean "no limit": never round a small bound down to it.
+        conn.execute(text(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}"))
         try:
             yield
         except OperationalError as err:

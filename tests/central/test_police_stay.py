@@ -101,3 +101,28 @@ def test_csv_export_is_utf8_with_bom_complete_and_audited(central: Admin) -> Non
     assert (row["action"], row["reason"], row["result_count"]) == ("export", "导出案件", 4)
     search = browser.search(site=chain.site_code, reason="导出案件")
     assert "/export.csv?" in search.text
+
+
+def test_a_query_past_its_time_bound_is_cut_off(central: Admin) -> None:
+    import pytest
+    from sqlalchemy import text
+
+    from central.police.bounded import QueryTimeoutError, bounded
+
+    slow = ("SELECT pg_sleep(2)" if central.engine.dialect.name == "postgresql" else
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000)"
+            " SELECT count(*) FROM n")
+    with central.engine.connect() as conn, conn.begin(), pytest.raises(QueryTimeoutError), \
+            bounded(conn, 0.05):
+        conn.execute(text(slow))
+
+
+def test_names_are_escaped_in_pages(central: Admin) -> None:
+    client, chain = central.device()
+    number = id_number()
+    first = chain.check_in("1", [guest("<script>alert(1)</script>", number)])
+    client.send_events([first])
+    browser, _user = logged_in(central.url, central.engine, "officer")
+    page = browser.search(document=number, reason="转义")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
