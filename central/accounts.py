@@ -189,6 +189,14 @@ def token_principal(engine: Engine, authorization: str | None) -> Principal:
     return Principal(row.username, row.role, row.district)
 
 
+def list_users(engine: Engine) -> list[dict[str, object]]:
+    """Users without their password hashes, by name."""
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(
+            select(users.c.username, users.c.role, users.c.district, users.c.disabled,
+                   users.c.created_at, users.c.password_set_at).order_by(users.c.username))]
+
+
 def _must_exist(conn: Connection, username: str) -> None:
     if not conn.execute(select(users.c.username).where(users.c.username == username)).first():
         raise AdminError(f"unknown user {username}")

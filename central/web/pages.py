@@ -8,6 +8,7 @@
     GET  /export.csv       audited CSV of the search (UTF-8 with BOM)
     GET  /audit            supervisors: the audit log and whether its chain verifies
     GET  /fleet            sites and devices, silent first; registrations per day (SVG)
+    GET  /users  POST /users   supervisors: add, reset, disable, enable (central/web/users.py)
 
 Errors on pages are pages (Chinese); not logged in -> 303 to /login.
 """
@@ -31,7 +32,7 @@ from central import accounts, fleetstatus
 from central.errors import AuthError, CentralError
 from central.police import audit, service
 from central.settings import Settings
-from central.web import guard
+from central.web import guard, users
 from central.web.chart import bar_chart
 
 HERE = Path(__file__).parent
@@ -78,6 +79,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
 
     async def who_of(request: Request) -> accounts.Principal:
         return await run_in_threadpool(guard.principal, engine, request)
+
+    users.install(app, engine, render, page, _form)
 
     @app.get("/", include_in_schema=False)
     @page

@@ -133,3 +133,28 @@ def test_api_search_needs_a_valid_token_of_a_role_that_may_search(central: Admin
     accounts.set_disabled(central.engine, officer.username)
     assert_error(fetch("GET", url, params=params, headers={"Authorization": f"Bearer {token}"}),
                  401, "bad_token")
+
+
+def test_supervisors_manage_users_from_the_browser_with_csrf(central: Admin) -> None:
+    import re
+
+    officer, _ = logged_in(central.url, central.engine, "officer")
+    assert officer.get("/users").status_code == 403
+    supervisor, _ = logged_in(central.url, central.engine, "supervisor")
+    assert supervisor.get("/users").status_code == 200
+    name = "web-" + make_user(central.engine, "officer").username
+    forged = supervisor.request("POST", "/users", data={
+        "csrf": "forged", "action": "add", "username": name, "role": "officer"})
+    assert forged.status_code == 403 and central.rows("users", username=name) == []
+    added = supervisor.request("POST", "/users", data={
+        "csrf": supervisor.csrf, "action": "add", "username": name, "role": "technician"})
+    assert added.status_code == 200, added.text
+    password = re.search(r'<code class="password">([^<]+)</code>', added.text).group(1)
+    assert Browser(central.url).login(name, password).status_code == 303
+    bad = supervisor.request("POST", "/users", data={
+        "csrf": supervisor.csrf, "action": "add", "username": "x" + name, "role": "chief"})
+    assert bad.status_code == 400 and "unknown role" in bad.text
+    supervisor.request("POST", "/users", data={"csrf": supervisor.csrf, "action": "disable",
+                                               "username": name})
+    assert central.rows("users", username=name)[0]["disabled"]
+    assert Browser(central.url).login(name, password).status_code == 401
