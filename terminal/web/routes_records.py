@@ -110,10 +110,16 @@ async def stay_detail(request: Request, *, message: str = "", error: str = "") -
                "number": masked(g.guest.document.number), "in_house": g.in_house,
                "phone": g.guest.phone or "", "address": g.guest.address or ""}
               for gid, g in stay.guests.items()]
-    fields = [(f, f) for f in AMENDABLE] + [
-        (f"guest.{g['guest_id']}.{f}", f"{g['name']} · {f}") for g in guests
+    _ = page.gettext(request)
+    labels = {"room": _("Room"), "expected_check_out": _("Expected check-out"),
+              "phone": _("Phone"), "address": _("Address"), "name": _("Name")}
+    fields = [(f, labels[f]) for f in AMENDABLE] + [
+        (f"guest.{g['guest_id']}.{f}", f"{g['name']} · {labels[f]}") for g in guests
         for f in GUEST_AMENDABLE]
+    kinds = {"check_in": _("Check-in"), "add_guest": _("Companion added"),
+             "check_out": _("Check-out"), "amend": _("Correction"), "void": _("Void")}
     return page.render(request, "stay.html", detail=detail, stay=stay, guests=guests,
+                       kinds=kinds,
                        fields=fields, at=local_time(stay.checked_in_at, page.zone),
                        message=message, error=error)
 
