@@ -158,3 +158,11 @@ def test_supervisors_manage_users_from_the_browser_with_csrf(central: Admin) -> 
                                                "username": name})
     assert central.rows("users", username=name)[0]["disabled"]
     assert Browser(central.url).login(name, password).status_code == 401
+
+
+def test_sessions_expire_after_ten_hours_however_busy(central: Admin) -> None:
+    browser, user = logged_in(central.url, central.engine, "officer")
+    with central.engine.begin() as conn:
+        conn.execute(update(user_sessions).where(user_sessions.c.username == user.username)
+                     .values(created_s=user_sessions.c.created_s - 10 * 3600 - 1))
+    assert browser.get("/search").headers.get("location") == "/login"
