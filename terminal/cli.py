@@ -23,6 +23,7 @@ _GROUPS = {
     "central": "central.cli:central",
     "sync": "terminal.commands.sync:sync",
     "provision": "terminal.commands.provision:provision",
+    "scan": "terminal.commands.scan:scan",
     "terminal": "terminal.commands.terminal_cmd:terminal",
     "config": "terminal.commands.terminal_cmd:config_group",
 }

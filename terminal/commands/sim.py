@@ -129,3 +129,65 @@ def reader(
         simulator.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@sim.command()
+@click.option(
+    "--framing",
+    type=click.Choice(["auto", "cr", "lf", "crlf", "tab", "stx-etx"]),
+    default="crlf",
+    show_default=True,
+    help="How each scan is framed on the wire.",
+)
+@click.option(
+    "--payloads",
+    "payload_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help='JSON list of strings or {"hex": ...}/{"gbk": ...}. Default: a synthetic set.',
+)
+@click.option("--interval", type=click.FloatRange(min=0.0), default=3.0, show_default=True,
+              help="Seconds between scans.")  # fmt: skip
+@click.option("--once", is_flag=True, help="Send the payloads once, then keep the port open.")
+@click.option("--split/--no-split", default=False, help="Dribble bytes a few at a time.")
+@click.option("--noise/--no-noise", default=False, help="Junk between STX/ETX frames.")
+@click.option("--seed", type=int, default=None, help="Seed for --split chunking.")
+@click.option("--link-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the port symlink (default: a fresh temp dir).")  # fmt: skip
+def scanner(
+    framing: str, payload_file: Path | None, interval: float, once: bool, split: bool,
+    noise: bool, seed: int | None, link_dir: Path | None,
+) -> None:  # fmt: skip
+    """Run a simulated serial barcode scanner / MRZ reader; print its port, then scan."""
+    from drivers.sim.scanner import SimulatedScanner, default_payloads, load_payloads
+
+    try:
+        payloads = load_payloads(payload_file) if payload_file else default_payloads()
+    except (ValueError, OSError) as err:
+        raise click.UsageError(str(err)) from err
+    if link_dir is not None:
+        link_dir.mkdir(parents=True, exist_ok=True)
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    simulator = SimulatedScanner(framing=framing, split=split, noise=noise, seed=seed,
+                                 link_dir=link_dir)  # fmt: skip
+    try:
+        simulator.start()
+        click.echo(simulator.port)
+        sys.stdout.flush()
+        click.echo(f"simulated scanner: {len(payloads)} payloads, framing {framing}", err=True)
+        while not stopping.is_set():
+            for payload in payloads:
+                if stopping.wait(interval):
+                    break
+                simulator.send(payload)
+            if once:
+                stopping.wait()
+    finally:
+        simulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
