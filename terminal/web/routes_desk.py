@@ -7,13 +7,13 @@ lost answer) is refused the second time instead of saving the party twice.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from drivers.idcard.errors import PhotoDecoderError
 from terminal.domain.checks import Override
 from terminal.domain.codes import code_tables
 from terminal.errors import AnjuError, BlockedError
@@ -156,5 +156,16 @@ async def manual_add(request: Request) -> Response:
     return redirect(request, "/")
 
 
-def today_of(page: Page) -> date:
-    return page.today()
+async def photo(request: Request) -> Response:
+    """The card's photo as PNG through the vendor decoder (404: none configured or failed)."""
+    page: Page = request.app.state.page
+    guest_id = request.path_params["guest_id"]
+    _, drafts = page.service.draft.snapshot()
+    card = next((d.card for d in drafts if d.guest.guest_id == guest_id and d.card), None)
+    if card is None or not page.service.photos.configured:
+        return Response(status_code=404)
+    try:
+        result = await anyio.to_thread.run_sync(page.service.photos.decode, card.photo_wlt)
+    except PhotoDecoderError:  # the placeholder stays; the registration does not depend on it
+        return Response(status_code=404)
+    return Response(result.png, media_type="image/png", headers={"Cache-Control": "no-store"})

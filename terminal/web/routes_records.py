@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from terminal.errors import AnjuError
 from terminal.web.page import Page, read_form, redirect
-from terminal.web.views import delivery_by_stay, local_time, masked
+from terminal.web.views import delivery_by_stay, local_day, local_time, masked
 
 AMENDABLE = ("room", "expected_check_out")
 GUEST_AMENDABLE = ("phone", "address", "name")
@@ -93,9 +93,12 @@ async def history(request: Request) -> Response:
             return stays, delivery_by_stay(conn, [s.stay_id for s in stays])
 
     stays, delivery = await anyio.to_thread.run_sync(load)
+    today_only = request.query_params.get("day") == "today"
+    today = page.today().isoformat()
     rows = [{"stay": s, "at": local_time(s.checked_in_at, page.zone),
-             "delivery": delivery.get(s.stay_id)} for s in stays]
-    return page.render(request, "history.html", rows=rows)
+             "delivery": delivery.get(s.stay_id)} for s in stays
+            if not today_only or local_day(s.checked_in_at, page.zone) == today]
+    return page.render(request, "history.html", rows=rows, today_only=today_only)
 
 
 async def stay_detail(request: Request, *, message: str = "", error: str = "") -> Response:

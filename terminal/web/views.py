@@ -92,6 +92,12 @@ def local_time(utc_text: str | None, zone: ZoneInfo, *, with_date: bool = True) 
     return at.strftime("%m-%d %H:%M" if with_date else "%H:%M")
 
 
+def local_day(utc_text: str, zone: ZoneInfo) -> str:
+    """The guesthouse's calendar day of a UTC time ("today" is the clerk's today)."""
+    return datetime.fromisoformat(utc_text.replace("Z", "+00:00")).astimezone(zone).date(
+    ).isoformat()
+
+
 def masked(number: str | None) -> str:
     return mask_id_number(number)
 

@@ -43,7 +43,7 @@ def test_card_to_saved_to_delivered(page, online_desk: Desk, central) -> None:
             break
         time.sleep(0.2)
     assert _central_events(central.db_url) == before + 1
-    page.goto(online_desk.url + "/records")
+    page.goto(online_desk.url + "/records?day=today")
     page.wait_for_selector(".dl-delivered")
     assert "已上传" in page.inner_text("#records")
     shoot(page, "records")

@@ -60,3 +60,25 @@ def test_server_unreachable_backlog_grows_then_drains(page, tmp_path, central) -
         if desk is not None:
             desk.stop()
         server.stop()
+
+
+def test_store_busy_confirm_waits_and_never_says_saved_before_commit(page, desk: Desk) -> None:
+    import sqlite3
+
+    page.goto(desk.url + "/")
+    desk.place(1)
+    page.wait_for_selector(".guest")
+    page.fill("#room", "707")
+    # Another process's writer holds the database (a backup, `anju store verify`...).
+    blocker = sqlite3.connect(desk.work / "terminal.db", isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        page.click("#confirm")
+        time.sleep(1.5)
+        assert page.query_selector("#saved") is None  # still waiting for the lock
+        assert not desk.query("SELECT * FROM events")
+        blocker.execute("COMMIT")
+    finally:
+        blocker.close()
+    page.wait_for_selector("#saved")
+    assert desk.query("SELECT count(*) FROM events")[0][0] == 1
