@@ -11,12 +11,12 @@ consistent snapshot while the writer commits.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from terminal.clock import Clock, SystemClock
 from terminal.config import Config, DeviceIdentity
@@ -24,6 +24,9 @@ from terminal.errors import StoreError
 from terminal.store import db, migrations
 from terminal.store.disk import DiskGuard
 from terminal.store.writer import Writer
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +38,20 @@ class Store:
     ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
-        # sqlite-utils over the writer's own connection: introspection for `verify`, and
-        # execute() that leaves our explicit transactions alone.
-        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        self._conn = conn
         self.guard = DiskGuard(path, min_free_bytes)
         self.writer = Writer(conn, identity=identity, clock=clock, guard=self.guard)
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the writer's own connection, for introspection and ad-hoc reads.
+
+        Imported on first use: the uploader process never needs it, and sqlite-utils with its
+        dependencies is over 10 MB of a Pi Zero's memory.
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self._conn, execute_plugins=False)
 
     @classmethod
     def open(
