@@ -35,8 +35,8 @@ from sqlalchemy import (
 TIME = String(27)
 metadata = MetaData()
 # Indexes that migrations create on PostgreSQL only, outside this metadata (a GIN trigram index
-# on guest names needs an operator class SQLite does not have): see migration 0002.
-POSTGRESQL_ONLY_INDEXES = frozenset({"stay_guests_name_trgm"})
+# on guest names needs an operator class SQLite does not have): see migrations 0002, 0003.
+POSTGRESQL_ONLY_INDEXES = frozenset({"stay_guests_name_trgm", "stay_guests_name_bigrams"})
 
 sites = Table(
     "sites", metadata,

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import Connection, Select, and_, func, or_, select
 
 from central.accounts import Principal
 from central.db.tables import site_districts, stay_guests, stays
@@ -114,8 +114,10 @@ def district_filter(query: Select[Any], who: Principal) -> Select[Any]:
         select(site_districts.c.site_code).where(site_districts.c.district == who.district)))
 
 
-def statement(q: SearchQuery, who: Principal, *, limit: int | None = None) -> Select[Any]:
-    """Page `q.page` of `q.per_page` (+1, to tell whether more follow), or the first `limit`."""
+def statement(q: SearchQuery, who: Principal, *, limit: int | None = None,
+              bigrams: bool = False) -> Select[Any]:
+    """Page `q.page` of `q.per_page` (+1, to tell whether more follow), or the first `limit`.
+    `bigrams`: the database has `anju_bigrams()` and its index (PostgreSQL)."""
     guest_filters = []
     if q.document:
         guest_filters.append(stay_guests.c.document_number == q.document)
@@ -126,6 +128,11 @@ def statement(q: SearchQuery, who: Principal, *, limit: int | None = None) -> Se
         caseless = q.name.lower() == q.name.upper()
         guest_filters.append(stay_guests.c.name.like(pattern, escape="\\") if caseless
                              else stay_guests.c.name.ilike(pattern, escape="\\"))
+        if bigrams and len(q.name) >= 2:
+            # PostgreSQL: the bigram GIN index finds candidates (migration 0003); the LIKE
+            # above keeps only the true substrings.
+            guest_filters.append(func.anju_bigrams(stay_guests.c.name).op("@>")(
+                func.anju_bigrams(q.name)))
     if q.card_type:
         guest_filters.append(stay_guests.c.document_type == q.card_type)
     if q.nationality:
@@ -155,7 +162,8 @@ def statement(q: SearchQuery, who: Principal, *, limit: int | None = None) -> Se
 
 def search(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float) -> SearchPage:
     with bounded(conn, timeout_s):
-        rows = [dict(r._mapping) for r in conn.execute(statement(q, who))]
+        query = statement(q, who, bigrams=conn.dialect.name == "postgresql")
+        rows = [dict(r._mapping) for r in conn.execute(query)]
         has_more = len(rows) > q.per_page
         rows = rows[:q.per_page]
         attach_guests(conn, rows)
