@@ -2,11 +2,12 @@
 in a worker process; call these directly only where a crash may take the caller down.
 
     backend   reads                                    charset handling
-    pyzbar    QR, Code128/39/93, EAN/UPC, ITF, ...     zbar's text guess is bypassed: QR bytes are
-              (no PDF417 decode, no Data Matrix)       taken raw (ZBAR_CFG_BINARY) and decoded by
-                                                       `payloads.decode_bytes` (UTF-8, then GB18030)
-    zxing     all of the above + PDF417, Data Matrix,  raw bytes from `Barcode.bytes`; the ECI, when
-              Aztec                                    the symbol declares one, wins
+    pyzbar    QR, Code128/39/93, EAN/UPC, ITF, ...     zbar's guess for ECI-less QR is bypassed:
+              (no PDF417 decode, no Data Matrix)       ZBAR_CFG_BINARY hands the bytes over raw for
+                                                       payloads.decode_bytes (UTF-8, then GB18030);
+                                                       a declared ECI zbar still converts to UTF-8
+    zxing     all of the above + PDF417, Data Matrix,  HexECI text mode: raw bytes plus the ECI
+              Aztec                                    markers; a declared ECI wins, else our order
 
 Both take an 8-bit greyscale PIL image and return `Decoded` values, top-left first.
 """
@@ -24,8 +25,14 @@ from drivers.barcode.payloads import decode_bytes
 
 BACKENDS = ("pyzbar", "zxing")
 _ZBAR_CFG_BINARY = 4  # zbar >= 0.23 (libzbar0 in Debian 12): hand over QR bytes unconverted
-# Symbology identifiers (ISO/IEC 15424) whose modifier says an ECI is present.
-_ECI_IDS = {"]Q2", "]Q4", "]Q6", "]d4", "]d5", "]d6", "]z3", "]z4", "]z5"}
+# ECI assignment number -> Python codec (AIM ECI; 29 is GB2312, read as its superset GB18030).
+_ECI_CODECS = {
+    1: "latin-1", 3: "latin-1", **{n: f"iso-8859-{n - 2}" for n in range(4, 14)},
+    **{n: f"iso-8859-{n - 2}" for n in range(15, 19)}, 20: "shift_jis", 21: "cp1250",
+    22: "cp1251", 23: "cp1252", 24: "cp1256", 25: "utf-16-be", 26: "utf-8", 27: "ascii",
+    28: "big5", 29: "gb18030", 30: "euc-kr", 32: "gb18030", 33: "utf-16-le", 34: "utf-32-be",
+    35: "utf-32-le",
+}  # fmt: skip
 _NAMES = {
     "QRCODE": "qr", "QRCode": "qr", "MicroQRCode": "micro-qr", "CODE128": "code128",
     "Code128": "code128", "EAN13": "ean13", "EAN8": "ean8", "UPCA": "upca", "UPCE": "upce",
@@ -92,20 +99,51 @@ def _zxing(image: Image.Image) -> list[Decoded]:
     except ImportError as err:
         raise BackendUnavailableError(f"zxing-cpp is not installed: {err}") from err
     found: list[Decoded] = []
-    for result in zxingcpp.read_barcodes(image):
+    # HexECI is the only text mode that shows whether the symbol itself declared an ECI:
+    # "]Q1" + bytes without, "]Q2" + "\\000007" markers + bytes with one (zxing-cpp 3.x).
+    for result in zxingcpp.read_barcodes(image, text_mode=zxingcpp.TextMode.HexECI):
         if not result.valid:
             continue
-        raw = bytes(result.bytes)
-        if result.symbology_identifier in _ECI_IDS:
-            text, encoding = result.text, "eci"
-        else:
-            text, encoding = decode_bytes(raw)
+        raw, text, encoding = _with_eci(bytes.fromhex(result.text))
         position = result.position
         left = min(p.x for p in (position.top_left, position.bottom_left))
         top = min(p.y for p in (position.top_left, position.top_right))
         name = result.format.name
         found.append(Decoded(_NAMES.get(name, name.lower()), raw, text, encoding, left, top))
     return sorted(found, key=lambda d: (d.top, d.left))
+
+
+def _with_eci(data: bytes) -> tuple[bytes, str, str]:
+    """(raw bytes, text, encoding) from zxing's HexECI stream.
+
+    The stream is the symbology identifier (3 bytes), then data in which a backslash and six
+    digits switch the ECI, and a doubled backslash is one data backslash (only once an ECI
+    was seen). No ECI at all: our own order (UTF-8, then GB18030) decides.
+    """
+    body = data[3:] if data.startswith(b"]") else data
+    segments: list[tuple[int | None, bytearray]] = [(None, bytearray())]
+    i = 0
+    while i < len(body):
+        marker = body[i + 1 : i + 7]
+        if body[i] == 0x5C and len(marker) == 6 and marker.isdigit():
+            segments.append((int(marker), bytearray()))
+            i += 7
+            continue
+        if body[i : i + 2] == b"\\\\" and len(segments) > 1:
+            i += 1  # escaped backslash
+        segments[-1][1].append(body[i])
+        i += 1
+    raw = b"".join(bytes(chunk) for _, chunk in segments)
+    if len(segments) == 1:
+        return (raw, *decode_bytes(raw))
+    texts, names = [], []
+    for eci, chunk in segments:
+        if not chunk:
+            continue
+        text, name = decode_bytes(bytes(chunk), _ECI_CODECS.get(eci) if eci else None)
+        texts.append(text)
+        names.append(f"{name}" if eci is None else f"eci{eci}:{name}")
+    return raw, "".join(texts), "+".join(names)
 
 
 def available(backend: str) -> bool:

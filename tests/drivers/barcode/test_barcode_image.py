@@ -112,3 +112,29 @@ def test_empty_frame_and_unknown_backend():
     assert backends.available("pyzbar") and backends.available("zxing")
     with pytest.raises(ValueError, match="backend"):
         backends.decode(Image.new("L", (8, 8)), "opencv")
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "eci", "zxing_encoding"),
+    [("Анна \\ Пушкина", "iso-8859-5", True, "eci7:iso-8859-5"),
+     ("テスト", "shift_jis", True, "eci20:shift_jis"),
+     ("张三 \\ 302", "utf-8", True, "eci26:utf-8"),
+     ("张三 \\ 302", "gbk", False, "gb18030")],
+)
+def test_a_declared_eci_wins_over_our_order(text, encoding, eci, zxing_encoding):
+    buffer = io.BytesIO()
+    segno.make(text, encoding=encoding, eci=eci, micro=False, mode="byte").save(
+        buffer, kind="png", scale=6
+    )
+    frame = synth.place(Image.open(io.BytesIO(buffer.getvalue())).convert("L"))
+    (zx,) = backends.decode(frame, "zxing")
+    assert (zx.text, zx.encoding) == (text, zxing_encoding)
+    assert zx.raw == text.encode(encoding)
+    (zb,) = backends.decode(frame, "pyzbar")  # zbar converts ECI data to UTF-8 itself
+    assert zb.text == text
+
+
+def test_hex_eci_stream_parsing():
+    assert backends._with_eci(b"]Q1a\\b") == (b"a\\b", "a\\b", "utf-8")
+    raw, text, encoding = backends._with_eci(b"]Q2\\000007\xb0\\\\\\000026\xc3\xa9")
+    assert (raw, text, encoding) == (b"\xb0\\\xc3\xa9", "А\\é", "eci7:iso-8859-5+eci26:utf-8")
