@@ -70,7 +70,7 @@ def td2(fields: MrzFields) -> str:
 def td1(fields: MrzFields) -> str:
     number = fields.document_number.upper()
     if len(number) > 9:  # long number: first 9, `<`, the rest + check digit in optional data 1
-        head = number[:9] + "<" + _pad(number[9:] + _cd(number) + fields.optional, 15)
+        head = number[:9] + "<" + _pad(number[9:] + _cd(number) + "<" + fields.optional, 15)
     else:
         padded = _pad(number, 9)
         head = padded + _cd(padded) + _pad(fields.optional, 15)

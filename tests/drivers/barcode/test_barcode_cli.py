@@ -102,3 +102,18 @@ def test_sim_scanner_subprocess_until_sigterm():
     kinds = [json.loads(line)["kind"] for line in watch.stdout.splitlines()]
     assert len(kinds) == 3 and set(kinds) <= {"mrz", "url", "booking", "unknown", "netid"}
     assert process.returncode == 0
+
+
+def test_every_option_is_documented():
+    import click
+
+    from terminal.commands.scan import scan
+    from terminal.commands.sim import sim
+
+    docs = (ROOT / "docs" / "barcode.md").read_text(encoding="utf-8")
+    commands = [scan.commands["watch"], scan.commands["image"], sim.commands["scanner"]]
+    for command in commands:
+        for param in command.params:
+            if isinstance(param, click.Option):
+                flag = max(param.opts, key=len)
+                assert flag in docs, f"{command.name} {flag} is not in docs/barcode.md"

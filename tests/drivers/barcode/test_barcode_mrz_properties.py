@@ -111,3 +111,30 @@ def test_one_mutated_unchecked_character_flags_nothing(data, kind, fields):
     result = mrz.parse("\n".join(lines), today=TODAY)
     assert result is not None and result.format == kind
     assert result.failing_fields == frozenset(), result.problems
+
+
+@given(
+    data=st.data(),
+    fields=fields_strategy,
+    number=st.text(ALNUM, min_size=10, max_size=13),
+)
+def test_td1_long_number_round_trip_and_mutation(data, fields, number):
+    from dataclasses import replace
+
+    optional = fields.optional[: 15 - (len(number) - 9) - 2]  # what still fits after the number
+    lines = BUILDERS["TD1"](replace(fields, document_number=number, optional=optional)).split("\n")
+    result = mrz.parse("\n".join(lines), today=TODAY)
+    assert result is not None and result.valid and result.fields["document_number"] == number
+    assert result.fields["optional_data"] == (optional or None)
+    # Number characters: 5..13 and the continuation up to its check digit (15..15+len-9).
+    spans = [*range(5, 14), *range(15, 15 + len(number) - 9 + 1)]
+    column = data.draw(st.sampled_from(spans))
+    original = lines[0][column]
+    # No `<` here: it would move the end of the number, and the shorter number's check digit
+    # may then pass by chance (1 in 10), which is correct but not "exactly these fields".
+    new = data.draw(st.sampled_from([c for c in ALNUM
+                                     if (char_value(c) - char_value(original)) % 10]))  # fmt: skip
+    lines[0] = lines[0][:column] + new + lines[0][column + 1 :]
+    mutated = mrz.parse("\n".join(lines), today=TODAY)
+    assert mutated is not None
+    assert mutated.failing_fields == DOC, mutated.problems
