@@ -77,7 +77,7 @@ def page(browser: object) -> Iterator[object]:
 
 
 def shoot(page: object, name: str) -> Path:
-    """Save an 800x480 screenshot and fail on text that overflows its box."""
+    """Save a screenshot (800x480 unless the test resized) and fail on overflowing text."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path))  # type: ignore[attr-defined]

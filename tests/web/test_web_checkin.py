@@ -57,6 +57,10 @@ def test_companion_by_second_card_and_english_page(page, desk: Desk) -> None:
     desk.place(2)
     page.wait_for_function("document.querySelectorAll('.guest').length === 2")
     assert "同住人" in page.inner_text("#party")
+    page.set_viewport_size({"width": 1024, "height": 600})  # the larger touchscreen
+    shoot(page, "checkin-party-1024x600")
+    page.set_viewport_size({"width": 800, "height": 480})
+    shoot(page, "checkin-party")
     page.fill("#room", "305")
     page.click("#confirm")
     page.wait_for_selector("#saved")
