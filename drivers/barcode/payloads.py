@@ -99,7 +99,10 @@ def classify(
     stripped = text.strip()
     if any(re.search(p, stripped) for p in rules.netid_patterns):
         return _netid(stripped, encoding, data)
-    result = mrz.parse(text, today=today) if mrz.split_lines(text) or _permit_shape(text) else None
+    # MRZ only if it is made of MRZ characters and has fillers: an 88-character URL or code
+    # must not become a "broken passport".
+    candidate = (mrz.looks_like_mrz(text) and "<" in text) or _permit_shape(text)
+    result = mrz.parse(text, today=today) if candidate else None
     if result is not None:
         note = result.notes[0] if result.notes else ""
         return Interpretation("mrz", stripped, encoding, mrz=result, note=note)

@@ -66,3 +66,9 @@ def test_permit_scan_is_prefill_only():
     scan = classify("CSH12345678<" + "<" * 18 + "\n" + "<" * 30 + "\nWANG<<WU" + "<" * 22)
     assert scan.kind == "mrz" and scan.mrz is not None and not scan.mrz.verified
     assert "prefill only" in scan.note
+
+
+def test_mrz_sized_text_that_is_not_an_mrz():
+    url = "https://example.org/" + "a" * 68
+    assert len(url) == 88 and classify(url).kind == "url"
+    assert classify("A1" * 45).kind == "unknown"  # 90 MRZ characters, but no filler at all
