@@ -36,3 +36,35 @@ def test_demo_runs_the_whole_system_and_delivers_what_the_clerk_confirmed(tmp_pa
     for log in work.glob("*.log"):  # masked everywhere: no full ID number in any log
         assert "440106196003150016" not in log.read_text("utf-8", errors="replace")
     assert "Traceback" not in result.stderr
+
+
+def test_demo_stops_every_part_on_ctrl_c(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    work = tmp_path / "demo"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "terminal.cli", "demo", "--dir", str(work), "--web-port", "0",
+         "--central-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        lines = []
+        while time.monotonic() < deadline:
+            lines.append(process.stdout.readline())
+            if "Ctrl-C to stop." in lines[-1]:
+                break
+        assert any("front-desk page" in line for line in lines), lines
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "stopped: " in out
+    for name in ("central.log", "terminal.log", "sync.log"):
+        assert "Traceback" not in (work / name).read_text("utf-8", errors="replace"), name
+    children = subprocess.run(["pgrep", "-f", str(work)], capture_output=True, text=True,
+                              check=False)
+    assert children.stdout.strip() == ""  # nothing of the demo left running
