@@ -160,7 +160,9 @@ def image(files: tuple[Path, ...], backend: str, timeout: float, as_json: bool,
                 failed = True
                 continue
             if not events:
-                click.echo(f"{path}: no symbol found", err=True)
+                hint = " (zbar reads no PDF417 or Data Matrix: try --backend zxing)"
+                click.echo(f"{path}: no symbol found{hint if backend == 'pyzbar' else ''}",
+                           err=True)  # fmt: skip
             found += len(events)
     finally:
         hub.stop()
