@@ -92,3 +92,16 @@ def test_missing_port_is_typed(tmp_path):
 def test_default_payloads_classify():
     kinds = [classify(p).kind for p in default_payloads()]
     assert kinds == ["mrz", "mrz", "url", "booking", "unknown", "netid"]
+
+
+def test_port_is_a_url_loop():
+    # pyserial's loop:// echoes writes back: the same scanner code reads it unchanged.
+    scanner = SerialScanner("loop://", framing="tab")
+    with scanner:
+        scanner._port.write(b"BK-7\tBK-8\t")
+        got: list[bytes] = []
+        deadline = time.monotonic() + 2
+        while len(got) < 2 and time.monotonic() < deadline:
+            got += [scan.raw for scan in scanner.read_once()]
+    assert got == [b"BK-7", b"BK-8"]
+    assert not scanner.connected.is_set()
