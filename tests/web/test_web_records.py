@@ -70,3 +70,26 @@ def test_refusals_are_shown_in_chinese_not_as_traces(page, desk: Desk) -> None:
     page.goto(desk.url + "/stay/no-such-stay")
     text = page.inner_text("body")
     assert "找不到该入住记录" in text and "Traceback" not in page.content()
+
+
+def test_rejected_registration_shows_reason_field_and_alarm(page, desk: Desk) -> None:
+    import sqlite3
+
+    _check_in(page, desk, 5, "305")
+    # What the uploader writes when the server refuses an event (terminal/sync_outbox.py).
+    conn = sqlite3.connect(desk.work / "terminal.db", isolation_level=None)
+    try:
+        at = "2026-01-01T00:00:00.000Z"
+        conn.execute("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = 1", (at,))
+        conn.execute("UPDATE outbox SET state = 'rejected', reject_code = 'invalid_value', "
+                     "reject_field = 'guests.0.document.number', reject_message = 'bad number',"
+                     " rejected_at = ?", (at,))
+    finally:
+        conn.close()
+    page.goto(desk.url + "/records")
+    cell = page.wait_for_selector(".dl-rejected")
+    assert "被退回" in cell.inner_text() and "guests.0.document.number" in cell.inner_text()
+    bar = page.wait_for_selector("#statusbar [data-key=backlog].st-bad")
+    assert "1 条登记被公安服务器退回" in bar.inner_text()
+    assert "记录" in page.inner_text("#advice")  # the alarm's advice comes first
+    shoot(page, "records-rejected")
