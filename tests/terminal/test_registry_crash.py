@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ def child(path: Path, fd: int, seed: int) -> None:
         rng = random.Random(seed)
         store = Store.open(path, identity=IDENTITY, create=True)
         reg = Registry(store)
+        os.write(fd, b"open\n")
         for n in range(1_000_000):
             guest = card_guest(serial=rng.randrange(1, 10_000))
             saved = reg.check_in(room=str(100 + n % 40), guests=[guest], operator="C01")
@@ -44,6 +46,22 @@ def child(path: Path, fd: int, seed: int) -> None:
                 os.write(fd, f"out {saved.stay_id}\n".encode())
     finally:
         os._exit(0)
+
+
+def wait_for_open(fd: int, timeout: float = 10.0) -> bytes:
+    """Read until the child says its store is open; return what was read."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while b"open\n" not in data:
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([fd], [], [], max(remaining, 0))
+        if not ready:
+            raise AssertionError("the child did not open the store in time")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def read_all(fd: int) -> bytes:
@@ -71,15 +89,22 @@ def test_sigkill_at_random_moments_loses_nothing_reported(tmp_path: Path):
             child(path, write_fd, seed + round_number)
         os.close(write_fd)
         try:
-            time.sleep(rng.uniform(0, 0.08))
+            head = b""
+            if rng.random() < 0.2:
+                time.sleep(rng.uniform(0, 0.02))  # while opening (and maybe migrating) the store
+            else:
+                # Time the kill from the moment the store is open, not from the fork: on a busy
+                # machine the open alone can outlast a fixed delay, and no write would be hit.
+                head = wait_for_open(read_fd)
+                time.sleep(rng.uniform(0, 0.06))
             os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
             assert os.WIFSIGNALED(status), f"child ended by itself (seed {seed})"
-            output = read_all(read_fd)
+            output = head + read_all(read_fd)
         finally:
             os.close(read_fd)
         # A last line without its newline was cut by the kill: it was never reported.
-        lines = output.split(b"\n")[:-1]
+        lines = [line for line in output.split(b"\n")[:-1] if line != b"open"]
         rounds_with_writes += bool(lines)
         for line in lines:
             kind, stay_id = line.decode().split()
