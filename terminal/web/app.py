@@ -34,6 +34,7 @@ from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redi
 log = logging.getLogger(__name__)
 STATUS_TICK_S = 5.0  # the status bar refreshes at least this often (backlog age, disk)
 PUBLIC = ("/login", "/static", "/lang", "/healthz", "/sim")
+BACKGROUND = ("/events", "/status")  # the page's own calls: not the clerk's activity
 
 
 def _sse(event: str, html: str, **extra: object) -> str:
@@ -225,7 +226,8 @@ class SignedIn:
         if (scope["type"] == "http" and self.page.pin_required
                 and not scope["path"].startswith(PUBLIC)):
             request = Request(scope)
-            if self.page.operator(request) is None:
+            background = scope["path"] in BACKGROUND
+            if self.page.operator(request, touch=not background) is None:
                 await redirect(request, "/login")(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -23,6 +23,7 @@ from terminal.web import i18n, status
 
 LANG_COOKIE = "anju_lang"
 SESSION_COOKIE = "anju_clerk"
+IDLE_GRACE_S = 10.0  # the page's own lock checks every 5 s; the server is the backstop
 
 
 class Form:
@@ -50,21 +51,35 @@ async def read_form(request: Request) -> Form:
 
 
 class Sessions:
-    """Clerk sessions in memory: a restart signs everyone out, which is what a kiosk wants."""
+    """Clerk sessions in memory: a restart signs everyone out, which is what a kiosk wants.
 
-    def __init__(self) -> None:
-        self._by_token: dict[str, str] = {}
+    The page locks itself after the idle time; the server enforces it too (a session unused
+    for longer is gone), so a page left open elsewhere cannot keep a session alive.
+    """
+
+    def __init__(self, idle_s: float = 0) -> None:
+        self._by_token: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
+        self.idle_s = idle_s
 
     def open(self, operator: str) -> str:
         token = secrets.token_urlsafe(24)
         with self._lock:
-            self._by_token[token] = operator
+            self._by_token[token] = (operator, time.monotonic())
         return token
 
-    def operator(self, token: str | None) -> str | None:
+    def operator(self, token: str | None, *, touch: bool = False) -> str | None:
         with self._lock:
-            return self._by_token.get(token or "")
+            entry = self._by_token.get(token or "")
+            if entry is None:
+                return None
+            now = time.monotonic()
+            if self.idle_s and now - entry[1] > self.idle_s + IDLE_GRACE_S:
+                del self._by_token[token or ""]
+                return None
+            if touch:
+                self._by_token[token or ""] = (entry[0], now)
+            return entry[0]
 
     def close(self, token: str | None) -> None:
         with self._lock:
@@ -77,7 +92,7 @@ class Page:
     def __init__(self, service: TerminalService) -> None:
         self.service = service
         self.config = service.config
-        self.sessions = Sessions()
+        self.sessions = Sessions(service.config["web.idle_lock_s"])
         self.zone = ZoneInfo(service.config["registry.timezone"])
 
     def locale(self, request: Request) -> str:
@@ -90,11 +105,12 @@ class Page:
     def pin_required(self) -> bool:
         return bool(self.config["web.clerk_pin"])
 
-    def operator(self, request: Request) -> str | None:
-        """The signed-in clerk (or the configured operator when no PIN is set)."""
+    def operator(self, request: Request, *, touch: bool = False) -> str | None:
+        """The signed-in clerk (or the configured operator when no PIN is set); `touch`
+        counts the request as the clerk's activity (not the page's own background calls)."""
         if not self.pin_required:
             return str(self.config["web.operator"])
-        return self.sessions.operator(request.cookies.get(SESSION_COOKIE))
+        return self.sessions.operator(request.cookies.get(SESSION_COOKIE), touch=touch)
 
     def today(self) -> date:
         return datetime.now(self.zone).date()

@@ -42,3 +42,19 @@ def test_rejections_are_an_alarm_and_english_is_available() -> None:
     shown = _by_key(replace(GOOD, rejected=2), "en")
     assert shown["backlog"].level == BAD  # type: ignore[attr-defined]
     assert shown["backlog"].text == "2 registrations refused by the server"  # type: ignore[attr-defined]
+
+
+def test_clerk_sessions_expire_on_the_server_after_the_idle_time(monkeypatch) -> None:
+    from terminal.web import page
+
+    now = [1000.0]
+    monkeypatch.setattr(page.time, "monotonic", lambda: now[0])
+    sessions = page.Sessions(idle_s=60)
+    token = sessions.open("clerk-1")
+    now[0] += 50
+    assert sessions.operator(token, touch=True) == "clerk-1"  # the clerk's tap keeps it
+    now[0] += 60  # background calls (touch=False) do not
+    assert sessions.operator(token) == "clerk-1"
+    now[0] += page.IDLE_GRACE_S + 1
+    assert sessions.operator(token) is None
+    assert sessions.operator(token, touch=True) is None

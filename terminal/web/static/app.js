@@ -62,6 +62,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     setInterval(tick, 30000);
-    connect();
+    if (document.body.dataset.path !== "/login") connect();  // signed out: nothing to stream
   });
 })();
