@@ -93,3 +93,14 @@ def _fields(*, name: str, birth: str, number: str, valid_from: str = "20200101",
             "birth_date": birth,
             "address": "广东省广州市测试路1号", "id_number": number, "authority": "测试公安局",
             "valid_from": valid_from, "valid_until": valid_until}
+
+
+def test_card_placed_on_another_screen_brings_the_clerk_to_check_in(page, desk: Desk) -> None:
+    page.goto(desk.url + "/inhouse")
+    page.wait_for_selector("#inhouse")
+    page.wait_for_function("window.anju && window.anju.lastDraft === null")
+    time.sleep(0.3)  # the event stream is connected
+    desk.place(6)
+    page.wait_for_url(desk.url + "/")
+    assert "陈测试" in page.wait_for_selector(".guest").inner_text()
+    assert "港澳台居民居住证" in page.inner_text(".guest")
