@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,8 +70,11 @@ def test_login_search_stay_export_and_fleet(site_server: CentralServer, chromium
     try:
         client, chain = central.device(central.site("浏览器测试客栈"))
         name, number = unique_name("林"), id_number()
+        chain.wall = datetime.now(UTC) - timedelta(days=3)  # inside the fleet chart's 30 days
         first = chain.check_in("808", [guest(name, number)])
-        client.send_events([first])
+        others = [chain.check_in(str(900 + i), [guest(unique_name(), id_number())])
+                  for i in range(4)]
+        client.send_events([first, *others])
         accounts.add_user(central.engine, "browser-officer", "officer", "pw-browser-1")
         context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
                                        locale="zh-CN", accept_downloads=True)
@@ -106,6 +110,7 @@ def test_login_search_stay_export_and_fleet(site_server: CentralServer, chromium
             page.click("a[href='/fleet']")
             page.wait_for_selector("table.fleet")
             assert page.locator("svg.chart").count() == 1
+            assert "合计 5" in page.inner_text("figure")
             shot(page, "fleet")
         finally:
             context.close()
