@@ -1,5 +1,6 @@
 """CSV export of a search's results: UTF-8 with a BOM so that spreadsheet programs (Excel, WPS)
-read the Chinese names correctly; one row per guest of each stay, newest stay first.
+read the Chinese names correctly; one row per guest of each stay, newest stay first; times in
+Beijing time (central/police/beijing.py).
 
 Exports are capped (`MAX_ROWS` stays): a larger case narrows its search. Cells starting with
 =, +, - or @ are prefixed with a quote so that a crafted name cannot become a formula.
@@ -15,12 +16,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from central.accounts import Principal
+from central.police.beijing import show
 from central.police.bounded import bounded
 from central.police.search import SearchQuery, attach_guests, statement
 
 BOM = "\ufeff"
 MAX_ROWS = 10_000
-HEADER = ("入住记录号", "场所编码", "房间", "状态", "入住时间", "退房时间", "时间已校正",
+HEADER = ("入住记录号", "场所编码", "房间", "状态", "入住时间（北京时间）", "退房时间（北京时间）",
+          "时间已校正",
           "姓名", "证件类型", "证件号码", "国籍", "身份")
 
 
@@ -47,7 +50,7 @@ def to_csv(stays: Iterable[dict[str, Any]]) -> str:
     writer.writerow(HEADER)
     for stay in stays:
         stay_cells = [stay["stay_id"], stay["site_code"], stay["room"], stay["status"],
-                      stay["checked_in_at"], stay["checked_out_at"],
+                      show(stay["checked_in_at"]), show(stay["checked_out_at"]),
                       "是" if stay["time_corrected"] else "否"]
         for guest in stay["guests"] or [{}]:
             writer.writerow([_cell(v) for v in (*stay_cells, guest.get("name"),

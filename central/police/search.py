@@ -5,7 +5,7 @@ so nobody pages through a city's registrations without saying what they look for
 
     document      exact document number (upper-cased: the X of an ID number)
     name          partial, Chinese or Latin, case-insensitive (a trigram index on PostgreSQL)
-    date_from/to  the stay overlaps [from 00:00, to 24:00) UTC
+    date_from/to  the stay overlaps [from 00:00, to 24:00) Beijing time
     site, room    exact; room only with site
     card_type     document type code (11 resident card, 93 permanent residence, 14 passport ...)
     nationality   ISO 3166 alpha-3
@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, func, or_, select
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, Select, and_, func, or_, select
 from central.accounts import Principal
 from central.db.tables import site_districts, stay_guests, stays
 from central.errors import BadRequestError
+from central.police.beijing import day_start_utc
 from central.police.bounded import bounded
 
 PER_PAGE = 20
@@ -61,7 +63,7 @@ class SearchQuery:
                                       field=key)
             values[key] = text_value or None
         for key in ("date_from", "date_to"):
-            if values[key] and not _DATE.match(values[key]):
+            if values[key] and not _valid_day(values[key]):
                 raise BadRequestError(f"{key} must be YYYY-MM-DD", code="invalid_field", field=key)
         if values["document"]:
             values["document"] = values["document"].upper()
@@ -100,6 +102,16 @@ def _int(raw: Any, default: int, field: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise BadRequestError(f"{field} must be {low}..{high}", code="invalid_field", field=field)
     return value
+
+
+def _valid_day(value: str) -> bool:
+    if not _DATE.match(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:  # 2025-02-30
+        return False
+    return True
 
 
 def like_escape(value: str) -> str:
@@ -148,11 +160,11 @@ def statement(q: SearchQuery, who: Principal, *, limit: int | None = None,
         query = query.where(stays.c.site_code == q.site)
     if q.room:
         query = query.where(stays.c.room == q.room)
-    if q.date_to:
-        query = query.where(stays.c.checked_in_at < q.date_to + "T24")  # "T24" > any time that day
+    if q.date_to:  # days are Beijing days: what the officer means by a date
+        query = query.where(stays.c.checked_in_at < day_start_utc(q.date_to, 1))
     if q.date_from:
         end = stays.c.checked_out_at  # still in house: overlaps any later range
-        query = query.where(or_(end.is_(None), end >= q.date_from + "T00"))
+        query = query.where(or_(end.is_(None), end >= day_start_utc(q.date_from)))
     query = district_filter(query, who)
     query = query.order_by(stays.c.checked_in_at.desc().nulls_last(), stays.c.stay_id.desc())
     if limit is not None:

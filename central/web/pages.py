@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from central import accounts, fleetstatus
 from central.errors import AuthError, CentralError
-from central.police import audit, service
+from central.police import audit, beijing, service
 from central.settings import Settings
 from central.web import guard, users
 from central.web.chart import bar_chart
@@ -49,6 +49,7 @@ _SEARCH_KEYS = ("document", "name", "from", "to", "site", "room", "card_type", "
 def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(("html",)))
+    env.filters["bj"] = beijing.show
     env.filters["urlencode_params"] = lambda params: urlencode(
         {k: v for k, v in params.items() if v not in (None, "")})
     return env

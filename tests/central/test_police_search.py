@@ -165,3 +165,21 @@ def test_a_search_without_a_reason_or_a_filter_is_refused_and_not_audited(
     page = browser.search(document="110101199003070000")
     assert page.status_code == 400 and "查询事由" in page.text
     assert central.rows("audit_log", username=user.username) == []
+
+
+def test_dates_are_beijing_days(central: Admin) -> None:
+    from central.police.beijing import day_start_utc, show
+
+    assert show("2025-04-01T16:30:00.000000Z") == "2025-04-02 00:30:00"
+    assert day_start_utc("2025-04-02") == "2025-04-01T16:00:00.000000Z"
+    client, chain = central.device()
+    late = at(chain, "2025-04-01T16:30").check_in("1")  # 00:30 on 2 April in Beijing
+    client.send_events([late])
+    api = Api(central)
+    assert api.ids(site=chain.site_code, **{"from": "2025-04-02", "to": "2025-04-02"}) == [
+        late.stay_id]
+    assert api.ids(site=chain.site_code, to="2025-04-01") == []
+    reply = fetch("GET", api.url, params={"site": chain.site_code, "from": "2025-02-30",
+                                          "reason": "日期"},
+                  headers={"Authorization": f"Bearer {api.token}"})
+    assert_error(reply, 400, "invalid_field")

@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime
 
+from central.police import beijing
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import id_number, logged_in, stay_ids, unique_name
 from tests.sync.wire_helpers import EventChain, guest
@@ -33,7 +34,7 @@ def test_stay_page_shows_guests_history_and_provenance(central: Admin) -> None:
     assert page.status_code == 200, page.text
     text = page.text
     for expected in (name, number, "302", "已作废", "登记错房号", "clerk-li", "重复登记",
-                     "clerk-wang", chain.device_id, first.wall_time):
+                     "clerk-wang", chain.device_id, beijing.show(first.wall_time)):
         assert expected in text, expected
     assert text.count(">通过<") == 3 and "未通过" not in text  # each event's chain verifies
     (row,) = central.rows("audit_log", username=user.username)

@@ -1,0 +1,28 @@
+"""Beijing time for people: stored times are UTC (the wire format); officers read and type China
+Standard Time (UTC+8 all year, no daylight saving), so pages, CSV and date filters convert here.
+The API keeps UTC ISO 8601, for machines."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from sync.fields import format_utc, parse_utc
+
+BEIJING = timezone(timedelta(hours=8), "CST")
+
+
+def show(stamp: str | None) -> str:
+    """`2025-04-01T10:00:00.000000Z` -> `2025-04-01 18:00:00`; None -> ``."""
+    if not stamp:
+        return ""
+    try:
+        return parse_utc(stamp).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp  # not in the wire format: show it as it is rather than fail the page
+
+
+def day_start_utc(day: str, plus_days: int = 0) -> str:
+    """The UTC stamp of 00:00 Beijing time on `day` (YYYY-MM-DD) plus `plus_days`."""
+    start = datetime.combine(date.fromisoformat(day) + timedelta(days=plus_days),
+                             datetime.min.time(), BEIJING)
+    return format_utc(start)
