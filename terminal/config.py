@@ -67,6 +67,17 @@ def _timezone(value: Any) -> Any:
     return str(value)
 
 
+def _patterns(value: Any) -> Any:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"expected a list of regular expressions, got {value!r}")
+    for item in value:
+        try:
+            re.compile(item)
+        except re.error as err:
+            raise ValueError(f"not a regular expression: {item!r} ({err})") from err
+    return tuple(value)
+
+
 def _boolean(value: Any) -> Any:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {value!r}")
@@ -158,6 +169,28 @@ SETTINGS: tuple[Setting, ...] = (
             _pattern(r"|/\S+", "empty or an absolute path")),
     Setting("reader.photo_licence_code", 0,
             "The vendor's per-customer code passed to the photo decoder.", _int_at_least(0)),
+    Setting("scanner.port", "",
+            "Serial/USB-CDC scanner or document reader (path or pyserial URL); empty: none.",
+            _pattern(r"|\S+", "empty, a device path or a pyserial URL")),
+    Setting("scanner.framing", "auto", "How the serial scanner ends a scan.",
+            _pattern(r"auto|cr|lf|crlf|tab|stx-etx", "auto, cr, lf, crlf, tab or stx-etx")),
+    Setting("scanner.baud", 9600, "Serial scanner baud rate.", _int_at_least(1)),
+    Setting("scanner.wedge_device", "",
+            "Keyboard-wedge scanner (evdev /dev/input/by-id/...-event-kbd); empty: none.",
+            _pattern(r"|/\S+", "empty or an absolute path")),
+    Setting("scanner.image_backend", "pyzbar", "Image decoder: pyzbar or zxing (zxing-cpp).",
+            _pattern(r"pyzbar|zxing", "pyzbar or zxing")),
+    Setting("scanner.netid_patterns", ["^CTID"],
+            "Regular expressions recognising a 网证 QR payload (placeholder: confirm on site).",
+            _patterns),
+    Setting("scanner.netid_hosts", [],
+            "URL hosts whose QR codes are 网证 payloads (attached unverified).", _patterns),
+    Setting("camera.live_photo", False,
+            "Attach a live photo of the guest to the registration (needs a camera).", _boolean),
+    Setting("camera.photo_max_side", 640, "Longest side of the live photo in pixels.",
+            _int_at_least(64)),
+    Setting("camera.photo_quality", 80, "JPEG quality of the live photo (1-95).",
+            _int_at_least(1)),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 
