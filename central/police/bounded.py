@@ -28,6 +28,10 @@ def bounded(conn: Connection, timeout_s: float) -> Iterator[None]:
     if conn.dialect.name == "postgresql":
         # 0 would mean "no limit": never round a small bound down to it.
         conn.execute(text(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}"))
+        # psycopg prepares a statement run 5 times; PostgreSQL may then plan it generically,
+        # blind to the values: `anju_bigrams($1)` can no longer use its index and a name
+        # search became a scan (4 -> 30 ms at 100k stays). Search plans depend on the values.
+        conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         try:
             yield
         except OperationalError as err:
