@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from terminal import queries
 from terminal.domain import checks
+from terminal.domain.attachments import Attachment
 from terminal.domain.checks import Finding, Override
 from terminal.domain.codes import code_tables
 from terminal.domain.events import Kind
@@ -51,7 +52,7 @@ class Registry:
     def check_in(
         self, *, room: str, guests: Sequence[Guest], operator: str,
         expected_check_out: date | None = None, overrides: Sequence[Override] = (),
-        stay_id: str | None = None,
+        stay_id: str | None = None, attachments: Sequence[Attachment] = (),
     ) -> Saved:
         _require_operator(operator)
         room = room.strip()
@@ -80,6 +81,8 @@ class Registry:
                 "overrides": used,
                 "code_tables": code_tables().versions,
             }
+            if attachments:  # scanned QR/booking codes; a 网证 payload stays opaque
+                data["attachments"] = [a.to_json() for a in attachments]
             existing = txn.load_stay(stay_id) if retried else None  # a retry is refused
             stays = {stay_id: existing} if existing else {}
             event = txn.append(stays, kind=Kind.CHECK_IN, stay_id=stay_id, data=data,

@@ -17,11 +17,15 @@ from pathlib import Path
 
 import requests
 
+from drivers.barcode.hub import ScanEvent, ScanHub
+from drivers.barcode.payloads import Rules
+from drivers.barcode.serial_scanner import SerialScanner
 from drivers.idcard.photo import PhotoDecoderConfig, WltDecoder
 from drivers.idcard.reader import CardReader, ReaderSettings, ReaderStatus
 from drivers.idcard.reading import CardRead
 from drivers.idcard.transport import SerialTransport
 from drivers.sim.idcard import SimulatedReader
+from drivers.sim.scanner import SimulatedScanner
 from sync.privacy import mask_id_number
 from terminal.clock import SystemClock, parse_utc
 from terminal.config import Config
@@ -29,6 +33,7 @@ from terminal.registry import Registry
 from terminal.store.database import Store
 from terminal.web.draft import Draft
 from terminal.web.hub import Hub
+from terminal.web.scans import ATTACH, ScanDesk, attachment
 from terminal.web.status import Health
 
 log = logging.getLogger(__name__)
@@ -57,15 +62,36 @@ class TerminalService:
         library = config["reader.photo_library"]
         self.photos = WltDecoder(PhotoDecoderConfig(library, config["reader.photo_licence_code"])
                                  if library else None)
+        self._init_scanning(config, simulate)
         self.server_reachable: bool | None = None
         self._stop = threading.Event()
         self._probe: threading.Thread | None = None
         self._closed = False
 
+    def _init_scanning(self, config: Config, simulate: bool) -> None:
+        """Scanners (serial and/or wedge, or the simulator) and the image decoder, one hub."""
+        self.scans = ScanDesk()
+        rules = Rules(netid_patterns=tuple(config["scanner.netid_patterns"]),
+                      netid_hosts=tuple(config["scanner.netid_hosts"]))
+        self.scan_hub = ScanHub(self._on_scan, rules=rules,
+                                image_backend=config["scanner.image_backend"])
+        self.scanner_sim = SimulatedScanner(framing="crlf") if simulate else None
+        port = self.scanner_sim.port if self.scanner_sim else config["scanner.port"]
+        self.scanner: SerialScanner | None = None
+        if port:
+            framing = "crlf" if self.scanner_sim else config["scanner.framing"]
+            self.scanner = self.scan_hub.add_serial(port, framing=framing,
+                                                    baud=config["scanner.baud"])
+        if config["scanner.wedge_device"]:
+            self.scan_hub.add_wedge(config["scanner.wedge_device"])
+
     # ---- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         self.reader.start()
+        if self.scanner_sim is not None:
+            self.scanner_sim.start()
+        self.scan_hub.start()
         if self.config["sync.server_url"]:
             self._probe = threading.Thread(target=self._probe_loop, name="server-probe",
                                            daemon=True)
@@ -77,6 +103,9 @@ class TerminalService:
         self._closed = True
         self._stop.set()
         self.reader.stop()
+        self.scan_hub.stop()
+        if self.scanner_sim is not None:
+            self.scanner_sim.stop()
         if self._probe is not None:
             self._probe.join(PROBE_TIMEOUT_S + 1)
         if self.sim is not None:
@@ -90,6 +119,16 @@ class TerminalService:
         log.info("card read: %s %s%s", card.card_type, mask_id_number(card.id_number),
                  "" if added else " (already in this party)")
         self.hub.publish("draft", version=self.draft.version)
+
+    def _on_scan(self, event: ScanEvent) -> None:
+        """On a scan thread (or an upload's worker thread): keep it, tell the pages."""
+        kept = self.scans.keep(event)
+        # The kind and use only: a scan's text may be a name or a document number.
+        log.info("scan %s: %s -> %s via %s", kept.scan_id, event.interpretation.kind,
+                 event.use, event.scan.source)
+        if event.use in ATTACH and self.draft.attach(attachment(event)):
+            self.hub.publish("draft", version=self.draft.version)
+        self.hub.publish("scan", scan_id=kept.scan_id, use=event.use)
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self.hub.publish("status", reader=status.state)

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from drivers.idcard.reading import CardRead
+from terminal.domain.attachments import MrzEvidence
 from terminal.domain.codes import code_tables
 
 CARD = "card"
 MANUAL = "manual"
+SCAN = "scan"  # read from the document's MRZ by a scanner, every check digit verified
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ class Visa:
 class Document:
     type_code: str  # key of data/document_types.json
     number: str
-    source: str  # CARD or MANUAL
+    source: str  # CARD, MANUAL or SCAN
     manual_reason: str | None = None  # why the card could not be read; required when MANUAL
     issuing_country: str | None = None  # ISO 3166 alpha-3
     issuing_authority: str | None = None
@@ -56,6 +58,7 @@ class Document:
     issue_count: int | None = None
     visa: Visa | None = None
     card: CardEvidence | None = None
+    mrz: MrzEvidence | None = None  # scanned: the MRZ as read and its checks
 
     def key(self) -> tuple[str, str]:
         """Identifies the document across stays (for the "already in house" check)."""

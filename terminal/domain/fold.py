@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from terminal.domain.attachments import KINDS
 from terminal.domain.events import Event, Kind
 from terminal.domain.guests import MAIN, ROLES, Guest
 from terminal.domain.stays import CHECKED_OUT, IN_HOUSE, VOIDED, Amendment, GuestStay, Stay
@@ -69,6 +70,9 @@ def _check_in(stays: dict[str, Stay], event: Event) -> Stay:
         raise _invalid(event, "guests missing or repeated", "住客为空或重复")
     if [g.role for g in guests].count(MAIN) != 1 or any(g.role not in ROLES for g in guests):
         raise _invalid(event, "exactly one main guest required", "必须且只能有一位主住客")
+    attachments = list(data.get("attachments", []))
+    if any(not isinstance(a, dict) or a.get("kind") not in KINDS for a in attachments):
+        raise _invalid(event, "unknown attachment", "附件无法识别")
     expected = data.get("expected_check_out")
     stay = Stay(
         stay_id=event.stay_id, device_id=event.device_id, site_code=event.site_code,
@@ -77,7 +81,7 @@ def _check_in(stays: dict[str, Stay], event: Event) -> Stay:
         expected_check_out=date.fromisoformat(expected) if expected else None,
         guests={g.guest_id: GuestStay(g, event.event_id, event.wall_time) for g in guests},
         findings=list(data.get("findings", [])), overrides=list(data.get("overrides", [])),
-        event_ids=[event.event_id],
+        event_ids=[event.event_id], attachments=attachments,
     )
     stays[stay.stay_id] = stay
     return stay

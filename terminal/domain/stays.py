@@ -57,6 +57,7 @@ class Stay:
     overrides: list[dict[str, Any]] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     purged: bool = False
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # scans (QR, codes)
 
     @property
     def ended_at(self) -> str | None:

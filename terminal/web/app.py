@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from drivers.sim.sam import SimCard, load_sim_cards
 from terminal import sdnotify
 from terminal.service import TerminalService
-from terminal.web import routes_desk, routes_records
+from terminal.web import routes_desk, routes_records, routes_scan
 from terminal.web.hub import Notice
 from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redirect
 
@@ -52,6 +52,9 @@ async def events(request: Request) -> Response:
     queue = hub.subscribe()
 
     async def render(notice: Notice, *, initial: bool = False) -> str:
+        if notice.name == "scan":
+            html, meta = routes_scan.scan_notice(page, request, notice.data)
+            return _sse("scan", html, **meta)
         if notice.name == "draft":
             ctx = routes_desk.party_context(page, request)
             read_at = max((g.read_at for g in ctx["guests"]), default=0.0)
@@ -122,9 +125,11 @@ async def language(request: Request) -> Response:
 async def healthz(request: Request) -> Response:
     page: Page = request.app.state.page
     health = await asyncio.to_thread(page.service.health)
+    scanner = page.service.scanner
     return JSONResponse({"reader": health.reader_state, "backlog": health.backlog,
                          "server_reachable": health.server_reachable,
-                         "listeners": page.service.hub.listeners})
+                         "listeners": page.service.hub.listeners,
+                         "scanner": scanner.connected.is_set() if scanner else None})
 
 
 async def sim_control(request: Request) -> Response:
@@ -205,6 +210,8 @@ def create_app(service: TerminalService) -> Starlette:
         Route("/lock", lock, methods=["POST"]),
         Route("/lang/{locale:str}", language),
         Route("/healthz", healthz),
+        Route("/scan/image", routes_scan.upload, methods=["POST"]),
+        Route("/sim/scan", routes_scan.sim_scan, methods=["POST"]),
         Route("/sim/{action:str}", sim_control, methods=["POST"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from drivers.idcard.reading import CardRead
+from terminal.domain.attachments import Attachment
 from terminal.domain.guests import COMPANION, MAIN, Guardian, Guest, guest_from_card
 from terminal.ids import new_id
 
@@ -42,6 +43,7 @@ class Draft:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._guests: list[DraftGuest] = []
+        self._attachments: list[Attachment] = []  # scanned QR / booking codes for this party
         self.version = 0
         self.stay_id = new_id()  # chosen up front: a retried confirm cannot save twice
 
@@ -58,6 +60,19 @@ class Draft:
             role = COMPANION if self._guests else MAIN
             guest = guest_from_card(card, guest_id=new_id(), role=role)
             self._guests.append(DraftGuest(guest, card, time.time()))
+            self.version += 1
+            return True
+
+    def attachments(self) -> list[Attachment]:
+        with self._lock:
+            return list(self._attachments)
+
+    def attach(self, attachment: Attachment) -> bool:
+        """Attach a scan to the party being registered; False when already attached."""
+        with self._lock:
+            if attachment in self._attachments:
+                return False
+            self._attachments.append(attachment)
             self.version += 1
             return True
 
@@ -78,6 +93,7 @@ class Draft:
     def clear(self) -> None:
         with self._lock:
             self._guests = []
+            self._attachments = []
             self.version += 1
             self.stay_id = new_id()
 

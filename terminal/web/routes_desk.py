@@ -21,6 +21,8 @@ from terminal.registry import Saved
 from terminal.web import forms
 from terminal.web.draft import MinorLink
 from terminal.web.page import Form, Page, read_form, redirect
+from terminal.web.routes_scan import manual_scan_context
+from terminal.web.scans import apply_scan
 from terminal.web.views import code_name, guest_view
 
 
@@ -33,6 +35,7 @@ def party_context(page: Page, request: Request, form: Form | None = None) -> dic
                      for k in code_tables().relationships]
     return {"guests": guests, "draft_version": version, "relationships": relationships,
             "adults": [g for g in guests if not g.minor], "form": form or Form(b""),
+            "attachments": page.service.draft.attachments(),
             "photo_configured": page.service.photos.configured}
 
 
@@ -106,11 +109,13 @@ async def confirm(request: Request) -> Response:
         return page.render(request, "_checkin_form.html", room=room,
                            error=_("The party changed; check it and confirm again."), **context)
     guests = draft.guests_for_check_in(_links(form), page.today())
+    attachments = draft.attachments()
     stay_id = draft.stay_id
 
     def save() -> Saved:
         return page.service.registry.check_in(room=room, guests=guests, operator=operator,
-                                              overrides=_overrides(form), stay_id=stay_id)
+                                              overrides=_overrides(form), stay_id=stay_id,
+                                              attachments=attachments)
 
     try:
         saved = await anyio.to_thread.run_sync(save)
@@ -130,9 +135,13 @@ async def confirm(request: Request) -> Response:
 
 
 async def manual_page(request: Request) -> Response:
+    """The manual form; `?scan=ID` prefills it from a scanned MRZ and shows its checks."""
     page: Page = request.app.state.page
-    return page.render(request, "manual.html", **forms.manual_context(page.locale(request),
-                                                                      Form(b""), "14"))
+    kept = page.service.scans.get(request.query_params.get("scan", ""))
+    scanned = manual_scan_context(page, request, kept)
+    context = forms.manual_context(page.locale(request), scanned.pop("form", Form(b"")),
+                                   scanned.pop("doc_type", "14"))
+    return page.render(request, "manual.html", **context, **scanned)
 
 
 async def manual_fields(request: Request) -> Response:
@@ -146,11 +155,18 @@ async def manual_add(request: Request) -> Response:
     page: Page = request.app.state.page
     form = await read_form(request)
     locale = page.locale(request)
+    kept = page.service.scans.get(form.get("scan_id"))
     try:
         guest = forms.manual_guest(form, page.gettext(request))
     except forms.FormError as err:
+        scanned = manual_scan_context(page, request, kept, form)
+        scanned.pop("form", None)
+        scanned.pop("doc_type", None)
         return page.render(request, "manual.html", error=str(err), code=200,
-                           **forms.manual_context(locale, form, form.get("document_type")))
+                           **forms.manual_context(locale, form, form.get("document_type")),
+                           **scanned)
+    if kept is not None:
+        guest = apply_scan(guest, kept)
     page.service.draft.add_guest(guest)
     page.service.hub.publish("draft", version=page.service.draft.version)
     return redirect(request, "/")

@@ -29,6 +29,12 @@
       if (room && meta.read_at) room.focus();
     });
     source.addEventListener("status", function (ev) { swap("statusbar", ev.data); tick(); });
+    source.addEventListener("scan", function (ev) {
+      var nl = ev.data.indexOf("\n");
+      var meta = JSON.parse(nl < 0 ? ev.data : ev.data.slice(0, nl));
+      if (meta.url) { location.href = meta.url; return; }  // a document: the form, prefilled
+      swap("scanmsg", ev.data.slice(nl + 1));
+    });
   }
 
   function tick() {
@@ -59,7 +65,24 @@
     }, 5000);
   }
 
+  // A picture of a code (camera or file): posted as is, decoded by the service's worker.
+  document.addEventListener("change", function (ev) {
+    if (ev.target.id !== "scan-file" || !ev.target.files.length) return;
+    var file = ev.target.files[0];
+    swap("scanmsg", "");
+    fetch("/scan/image", { method: "POST", body: file, credentials: "same-origin",
+                           headers: { "Content-Type": file.type || "application/octet-stream" } })
+      .then(function (r) { return r.text(); })
+      .then(function (html) { if (!$("scan-checks")) swap("scanmsg", html); });
+    ev.target.value = "";
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    var form = $("manual");
+    if (form && form.dataset.scanReceived) {  // for the bench: scan received -> form shown
+      window.anju.lastScan = { receivedAt: parseFloat(form.dataset.scanReceived) * 1000,
+                               shownAt: performance.timeOrigin + performance.now() };
+    }
     tick();
     setInterval(tick, 30000);
     if (document.body.dataset.path !== "/login") connect();  // signed out: nothing to stream
