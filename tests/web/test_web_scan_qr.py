@@ -48,6 +48,11 @@ def test_qr_picture_and_booking_code_attach_to_the_registration(page, desk: Desk
     assert code["needs_online_verification"] is False
     anju("store", "verify", "--config", str(desk.config))
     assert page.query_selector("#attachments") is None  # the next party starts empty
+    (stay_id,) = desk.query("SELECT stay_id FROM stay_view")[0]
+    page.goto(f"{desk.url}/stay/{stay_id}")
+    listed = page.inner_text("#stay-attachments")
+    assert "网证二维码" in listed and "本机未核验" in listed and "BK-2026-11-28-0042" in listed
+    shoot(page, "scan-stay-attachments")
 
 
 def test_picture_without_a_code_says_so(page, desk: Desk, tmp_path: Path) -> None:
