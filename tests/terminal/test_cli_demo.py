@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from terminal.store.database import Store
 from terminal.store.verify import verify
 
@@ -43,24 +45,30 @@ def test_demo_stops_every_part_on_ctrl_c(tmp_path: Path) -> None:
     import time
 
     work = tmp_path / "demo"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "terminal.cli", "demo", "--dir", str(work), "--web-port", "0",
-         "--central-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        lines = []
-        while time.monotonic() < deadline:
-            lines.append(process.stdout.readline())
-            if "Ctrl-C to stop." in lines[-1]:
-                break
-        assert any("front-desk page" in line for line in lines), lines
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    command = [sys.executable, "-m", "terminal.cli", "demo", "--dir", str(work), "--web-port",
+               "0", "--central-port", "0"]
+    # The context manager reaps the process and closes its pipes however the test ends.
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:
+        try:
+            assert process.stdout is not None
+            deadline = time.monotonic() + 60
+            lines: list[str] = []
+            while time.monotonic() < deadline:
+                line = process.stdout.readline()
+                if not line:  # the demo ended before it was ready: its stderr says why
+                    break
+                lines.append(line)
+                if "Ctrl-C to stop." in line:
+                    break
+            if not any("front-desk page" in line for line in lines):
+                process.kill()
+                pytest.fail(f"demo did not start: {lines} {process.communicate()[1][-2000:]}")
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
     assert process.returncode == 0, err
     assert "stopped: " in out
     for name in ("central.log", "terminal.log", "sync.log"):
