@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
@@ -46,7 +45,8 @@ from terminal.store.writer import Txn  # noqa: E402
 from terminal.sync_service import SyncService  # noqa: E402
 from tests.central.central_helpers import Admin  # noqa: E402
 from tests.central.serverproc import CentralServer  # noqa: E402
-from tests.sync.uploader_helpers import PG_URL, provision  # noqa: E402
+from tests.pgschema import PostgresUnavailable, create_schema, drop_schema  # noqa: E402
+from tests.sync.uploader_helpers import provision  # noqa: E402
 
 
 def build(store: Store, count: int) -> None:
@@ -68,29 +68,15 @@ def build(store: Store, count: int) -> None:
 
 
 def pg_url() -> tuple[str, str] | None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(PG_URL)
     try:
-        with psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                             dbname=url.database, autocommit=True, connect_timeout=3) as conn:
-            schema = f"anju_bench_{secrets.token_hex(3)}"
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    except psycopg.OperationalError as err:
+        return create_schema("anju_bench")
+    except PostgresUnavailable as err:
         print(f"  postgresql: skipped ({err})")
         return None
-    return f"{PG_URL}?options=-csearch_path%3D{schema}", schema
 
 
 def drop_pg(schema: str) -> None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(PG_URL)
-    with psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                         dbname=url.database, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    drop_schema(schema)
 
 
 def drain_rate(backend: str, work: Path, events: int, single: int, batch: int) -> None:

@@ -8,39 +8,13 @@ each test makes its own site and devices, so tests do not see each other's data.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
-
-PG_URL = os.environ.get("ANJU_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_schema_url() -> Iterator[str]:
-    import psycopg
-
-    url = make_url(PG_URL)
-    conninfo = {"host": url.host, "port": url.port or 5432, "user": url.username,
-                "dbname": url.database, "connect_timeout": 3}
-    if url.password:
-        conninfo["password"] = url.password
-    try:
-        conn = psycopg.connect(autocommit=True, **conninfo)
-    except psycopg.OperationalError as err:
-        pytest.skip(f"PostgreSQL not reachable at {url.host}:{url.port}: {err}")
-    schema = f"anju_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(autocommit=True, **conninfo) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+from tests.pgschema import pg_schema_url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -49,7 +23,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('central') / 'central.db'}"
     else:
-        yield from _pg_schema_url()
+        yield from pg_schema_url("anju_test")
 
 
 @pytest.fixture(scope="session")

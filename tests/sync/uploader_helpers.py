@@ -3,47 +3,28 @@ central server subprocess, stays registered through the Registry, and central-si
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from central.db import tables
 from terminal.cli import cli
 from terminal.config import Config, load_config
 from terminal.registry import Registry
 from terminal.store.database import Store
+from tests import pgschema
 from tests.central.central_helpers import Admin
 from tests.terminal.registry_helpers import card_guest
 
-PG_URL = os.environ.get("ANJU_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = pgschema.PG_URL
 
 
 def pg_schema_url() -> Iterator[str]:
     """A PostgreSQL schema of its own (dropped at the end), or skip when PG is unreachable."""
-    import psycopg
-
-    url = make_url(PG_URL)
-    conninfo = {"host": url.host, "port": url.port or 5432, "user": url.username,
-                "dbname": url.database, "connect_timeout": 3}
-    try:
-        conn = psycopg.connect(autocommit=True, **conninfo)
-    except psycopg.OperationalError as err:
-        pytest.skip(f"PostgreSQL not reachable: {err}")
-    schema = f"anju_upl_{os.getpid()}_{secrets.token_hex(3)}"
-    with conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(autocommit=True, **conninfo) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    yield from pgschema.pg_schema_url("anju_upl")
 
 
 @dataclass
