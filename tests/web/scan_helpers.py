@@ -16,11 +16,13 @@ PASSPORT = {"surname": "MARTIN", "given_names": "CLAIRE ANNE", "document_number"
             "expiry_date": "320101"}
 
 
-def wait_scanner(desk: Desk) -> None:
-    """pyserial flushes input on open: a scan sent before the port is open would be lost."""
+def wait_scanner(desk: Desk, listeners: int = 1) -> None:
+    """pyserial flushes input on open: a scan sent before the port is open would be lost; and
+    a scan is announced live only, so the page's event stream must be open too."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if requests.get(desk.url + "/healthz", timeout=2).json().get("scanner"):
+        health = requests.get(desk.url + "/healthz", timeout=2).json()
+        if health.get("scanner") and health.get("listeners", 0) >= listeners:
             return
         time.sleep(0.05)
     raise AssertionError("the simulated scanner never connected")

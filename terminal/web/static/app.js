@@ -32,10 +32,39 @@
     source.addEventListener("scan", function (ev) {
       var nl = ev.data.indexOf("\n");
       var meta = JSON.parse(nl < 0 ? ev.data : ev.data.slice(0, nl));
-      if (meta.url) { location.href = meta.url; return; }  // a document: the form, prefilled
+      if (meta.url) { openForm(meta.url); return; }  // a document: the form, prefilled
       swap("scanmsg", ev.data.slice(nl + 1));
     });
   }
+
+  // The prefilled form replaces the screen in place (no page reload: the scan-to-form time
+  // is the clerk's wait); any surprise falls back to a plain navigation.
+  function openForm(url) {
+    fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok || r.redirected) throw new Error("navigate");
+      return r.text();
+    }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var main = doc.getElementById("main"), tabs = doc.querySelector("nav.tabs");
+      if (!main || !tabs) throw new Error("navigate");
+      document.querySelector("nav.tabs").innerHTML = tabs.innerHTML;
+      swap("main", main.innerHTML);
+      swap("scanmsg", "");
+      history.pushState(null, "", url);
+      document.body.dataset.path = "/manual";
+      markScan();
+    }).catch(function () { location.href = url; });
+  }
+
+  function markScan() {
+    var form = $("manual");
+    if (form && form.dataset.scanReceived) {  // for the bench: scan received -> form shown
+      window.anju.lastScan = { receivedAt: parseFloat(form.dataset.scanReceived) * 1000,
+                               shownAt: performance.timeOrigin + performance.now() };
+    }
+  }
+
+  window.addEventListener("popstate", function () { location.reload(); });
 
   function tick() {
     var c = $("clock");
@@ -78,11 +107,7 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
-    var form = $("manual");
-    if (form && form.dataset.scanReceived) {  // for the bench: scan received -> form shown
-      window.anju.lastScan = { receivedAt: parseFloat(form.dataset.scanReceived) * 1000,
-                               shownAt: performance.timeOrigin + performance.now() };
-    }
+    markScan();
     tick();
     setInterval(tick, 30000);
     if (document.body.dataset.path !== "/login") connect();  // signed out: nothing to stream
