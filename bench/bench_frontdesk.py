@@ -104,12 +104,11 @@ def scan_to_form(page: Page, desk: Desk, scans: int) -> tuple[list[float], list[
     """(received -> form shown, sent -> form shown) in ms, one TD3 passport per scan."""
     from tests.web.scan_helpers import PASSPORT, wait_scanner
 
-    wait_scanner(desk)
+    wait_scanner(desk, listeners=0)
     received, sent = [], []
     for i in range(scans):
         page.goto(desk.url + "/")
-        page.wait_for_function("window.anju && window.anju.lastDraft !== undefined")
-        page.wait_for_timeout(100)  # the event stream is open
+        page.wait_for_function("window.anju && window.anju.lastDraft")  # the stream is open
         fields = {**PASSPORT, "document_number": f"BN{i:07d}"}
         t0 = time.time() * 1000
         desk.sim("scan", mrz=fields, format="td3")
