@@ -59,6 +59,7 @@ async def remove_guest(request: Request) -> Response:
 async def clear_party(request: Request) -> Response:
     page: Page = request.app.state.page
     page.service.draft.clear()
+    page.service.scans.clear()  # scanned documents go with the party
     page.service.hub.publish("draft", version=page.service.draft.version)
     return page.render(request, "_checkin_form.html", room="", **party_context(page, request))
 
@@ -126,6 +127,7 @@ async def confirm(request: Request) -> Response:
         return page.render(request, "_checkin_form.html", room=room,
                            error=err.localized(page.locale(request).startswith("zh")), **context)
     draft.clear()
+    page.service.scans.clear()  # the scans' personal data is in the store now, not in memory
     page.service.hub.publish("draft", version=draft.version)
     page.service.hub.publish("status", backlog=True)  # one more waiting to send
     notes = [f for f in saved.findings if not f.blocks]

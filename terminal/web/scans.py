@@ -8,7 +8,8 @@
 
 The form posts the scan id back; the MRZ evidence is taken from the kept scan, never from
 the form, so what is stored as "machine-read and verified" is what the reader sent.
-Personal data: the kept scans live only in memory and are dropped with the party.
+Personal data: the kept scans live only in memory (at most KEEP) and are dropped when the
+party is saved or cleared.
 """
 
 from __future__ import annotations
