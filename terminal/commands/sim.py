@@ -11,9 +11,11 @@ empty reader for --absent seconds) until SIGINT or SIGTERM, and exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -28,6 +30,22 @@ from drivers.sim.sam import CARD_LEFT_MODES, FINGERPRINT_SIZES, load_sim_cards
 @click.group()
 def sim() -> None:
     """Device simulators (shipped for the demo, the tests and the bench)."""
+
+
+@contextlib.contextmanager
+def _until_signalled() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM; the previous handlers come back on exit."""
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopping
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @sim.command()
@@ -99,12 +117,6 @@ def reader(
     if link_dir is not None:
         link_dir.mkdir(parents=True, exist_ok=True)
 
-    stopping = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     simulator = SimulatedReader(
         baud=int(baud),
         card_left_mode=card_left,  # type: ignore[arg-type]  # click.Choice guarantees it
@@ -113,22 +125,21 @@ def reader(
         pace=pace,
         link_dir=link_dir,
     )
-    try:
-        simulator.start()
-        click.echo(simulator.port)
-        sys.stdout.flush()
-        click.echo(
-            f"simulated reader: {len(cards)} cards, {baud} bps, card left: {card_left}, "
-            f"faults: {plan}, seed: {seed}",
-            err=True,
-        )
-        simulator.cycle(cards, present=present, absent=absent)
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        simulator.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with _until_signalled() as stopping:
+        try:
+            simulator.start()
+            click.echo(simulator.port)
+            sys.stdout.flush()
+            click.echo(
+                f"simulated reader: {len(cards)} cards, {baud} bps, card left: {card_left}, "
+                f"faults: {plan}, seed: {seed}",
+                err=True,
+            )
+            simulator.cycle(cards, present=present, absent=absent)
+            while not stopping.wait(0.5):  # a timed wait: signal handlers run between waits
+                pass
+        finally:
+            simulator.stop()
 
 
 @sim.command()
@@ -167,27 +178,21 @@ def scanner(
         raise click.UsageError(str(err)) from err
     if link_dir is not None:
         link_dir.mkdir(parents=True, exist_ok=True)
-    stopping = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     simulator = SimulatedScanner(framing=framing, split=split, noise=noise, seed=seed,
                                  link_dir=link_dir)  # fmt: skip
-    try:
-        simulator.start()
-        click.echo(simulator.port)
-        sys.stdout.flush()
-        click.echo(f"simulated scanner: {len(payloads)} payloads, framing {framing}", err=True)
-        while not stopping.is_set():
-            for payload in payloads:
-                if stopping.wait(interval):
-                    break
-                simulator.send(payload)
-            if once:
-                stopping.wait()
-    finally:
-        simulator.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with _until_signalled() as stopping:
+        try:
+            simulator.start()
+            click.echo(simulator.port)
+            sys.stdout.flush()
+            click.echo(f"simulated scanner: {len(payloads)} payloads, framing {framing}",
+                       err=True)
+            while not stopping.is_set():
+                for payload in payloads:
+                    if stopping.wait(interval):
+                        break
+                    simulator.send(payload)
+                if once:
+                    stopping.wait()
+        finally:
+            simulator.stop()
