@@ -19,9 +19,7 @@ after the load. Engines are pooled, as in the server. The bench prints figures; 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import secrets
 import statistics
 import sys
 import tempfile
@@ -45,8 +43,8 @@ from central.fleetstatus import FleetPolicy, fleet  # noqa: E402
 from central.police import costay, export  # noqa: E402
 from central.police.search import SearchQuery, search  # noqa: E402
 from tests.central.police_helpers import gb11643  # noqa: E402
+from tests.pgschema import create_schema, drop_schema  # noqa: E402
 
-PG_URL = os.environ.get("ANJU_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢"
             "宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程")
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞宇浩然子涵梓轩欣怡佳琪思远"
@@ -189,20 +187,13 @@ def run(engine: Engine, args: argparse.Namespace, label: str) -> None:
 
 @contextmanager
 def postgres_engine() -> Iterator[Engine]:
-    schema = f"anju_bench_{secrets.token_hex(3)}"
-    admin = make_engine(PG_URL, pooled=False)
-    with admin.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(f"{PG_URL}?options=-csearch_path%3D{schema}", pool_size=4)
+    url, schema = create_schema("anju_bench")
+    engine = make_engine(url, pool_size=4)
     try:
         yield engine
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-                text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(schema)
 
 
 def main() -> None:
