@@ -20,7 +20,6 @@ import requests
 from drivers.barcode.hub import ScanEvent, ScanHub
 from drivers.barcode.payloads import Rules
 from drivers.barcode.serial_scanner import SerialScanner
-from drivers.idcard.photo import PhotoDecoderConfig, WltDecoder
 from drivers.idcard.reader import CardReader, ReaderSettings, ReaderStatus
 from drivers.idcard.reading import CardRead
 from drivers.idcard.transport import SerialTransport
@@ -35,6 +34,7 @@ from terminal.web.draft import Draft
 from terminal.web.hub import Hub
 from terminal.web.scans import ATTACH, ScanDesk, attachment
 from terminal.web.status import Health
+from wlt.decoder import PhotoDecoderConfig, WltDecoder
 
 log = logging.getLogger(__name__)
 PROBE_S = 10.0  # how often the server's reachability is looked at

@@ -7,11 +7,12 @@
     ├── ReaderError                  the reader answered, but not with success
     │   ├── ReaderStatusError        SW3 not success; .status says which and whether retrying helps
     │   └── ReaderFaultError         SAM self-test failed / not authorised: retrying cannot help
-    ├── TransportError               the port: cannot open, vanished, timed out (may come back)
-    │   ├── PortUnavailableError     cannot open / disappeared (USB unplug)
-    │   ├── NoReaderError            port opens but nothing speaks the protocol at any baud
-    │   └── ReaderTimeoutError       no complete answer in time
-    └── PhotoDecoderError            the optional vendor WLT decoder failed or is not configured
+    └── TransportError               the port: cannot open, vanished, timed out (may come back)
+        ├── PortUnavailableError     cannot open / disappeared (USB unplug)
+        ├── NoReaderError            port opens but nothing speaks the protocol at any baud
+        └── ReaderTimeoutError       no complete answer in time
+
+(The photo decoder's PhotoDecoderError lives with the decoder, in wlt/errors.py.)
 """
 
 from __future__ import annotations
@@ -64,7 +65,3 @@ class NoReaderError(TransportError):
 
 class ReaderTimeoutError(TransportError):
     """No complete answer arrived in time."""
-
-
-class PhotoDecoderError(IdCardError):
-    """The optional WLT photo decoder is missing or failed."""

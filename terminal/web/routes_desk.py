@@ -13,7 +13,6 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from drivers.idcard.errors import PhotoDecoderError
 from terminal.domain.checks import Override
 from terminal.domain.codes import code_tables
 from terminal.errors import AnjuError, BlockedError
@@ -24,6 +23,7 @@ from terminal.web.page import Form, Page, read_form, redirect
 from terminal.web.routes_scan import manual_scan_context
 from terminal.web.scans import apply_scan
 from terminal.web.views import code_name, guest_view
+from wlt.errors import PhotoDecoderError
 
 
 def party_context(page: Page, request: Request, form: Form | None = None) -> dict[str, Any]:

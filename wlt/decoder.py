@@ -34,9 +34,9 @@ from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 
-from drivers.idcard.errors import PhotoDecoderError
-from drivers.idcard.reading import PHOTO_SIZE
+from wlt.errors import PhotoDecoderError
 
+PHOTO_SIZE = 1024  # the card's photo block (reference §5); drivers.idcard.reading reads it
 PHOTO_WIDTH = 102
 PHOTO_HEIGHT = 126
 BMP_SIZE = 38862  # 54-byte header + 126 rows of 308 bytes (306 padded to a multiple of 4)

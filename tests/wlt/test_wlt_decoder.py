@@ -1,23 +1,17 @@
-"""The optional WLT photo decoder adapter, exercised with our own fake decoder library.
-
-No vendor decoder is used or shipped: the C source below is a stand-in compiled at test time
-that writes a synthetic 102 x 126 BMP, so the ctypes path, buffer handling and BMP checks run
-for real. Skipped where gcc is missing.
-"""
+"""The optional WLT photo decoder adapter, exercised with our own fake decoder library
+(tests/wlt/fake_decoder.py, compiled at test time; skipped where gcc is missing)."""
 
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from drivers.idcard.cards import synthetic_photo
-from drivers.idcard.errors import PhotoDecoderError
-from drivers.idcard.photo import (
+from tests.wlt.fake_decoder import LICENCE, build_fake_decoder, wlt_block
+from wlt.decoder import (
     BMP_SIZE,
     PhotoDecoderConfig,
     PhotoResult,
@@ -26,72 +20,12 @@ from drivers.idcard.photo import (
     decode_photo,
     looks_like_wlt,
 )
-
-LICENCE = 602  # the fake decoder's "licence constant"
-
-FAKE_DECODER_C = r"""
-#include <string.h>
-
-static void put16(unsigned char *p, unsigned v) { p[0] = v & 255; p[1] = (v >> 8) & 255; }
-static void put32(unsigned char *p, unsigned v) { put16(p, v & 65535); put16(p + 2, v >> 16); }
-
-static void write_bmp(const unsigned char *src, unsigned char *d, int width, int bpp) {
-    memset(d, 0, 38862);
-    d[0] = 'B'; d[1] = 'M';
-    put32(d + 2, 38862); put32(d + 10, 54); put32(d + 14, 40);
-    put32(d + 18, (unsigned)width); put32(d + 22, 126);
-    put16(d + 26, 1); put16(d + 28, (unsigned)bpp);
-    put32(d + 34, 38808);
-    /* Bottom-up rows of 308 bytes, BGR: the colour depends on the source so tests can tell. */
-    for (int row = 0; row < 126; row++)
-        for (int x = 0; x < 102; x++) {
-            unsigned char *px = d + 54 + row * 308 + x * 3;
-            px[0] = src[11]; px[1] = (unsigned char)row; px[2] = 200;
-        }
-}
-
-int unpack(char *src, char *dst, int code) {
-    if (code != 602) return 0;
-    write_bmp((const unsigned char *)src, (unsigned char *)dst, 102, 24);
-    return 1;
-}
-
-/* Writes well past 38862 bytes, as vendor decoders are known to. */
-int unpack_overflowing(char *src, char *dst, int code) {
-    int rc = unpack(src, dst, code);
-    memset(dst + 38862, 0xAB, 60000 - 38862);
-    return rc;
-}
-
-int unpack_wrong_size(char *src, char *dst, int code) {
-    write_bmp((const unsigned char *)src, (unsigned char *)dst, 100, 24);
-    return code == 602;
-}
-
-int unpack_raw_bgr(char *src, char *dst, int code) {
-    memset(dst, 0x7F, 38556);
-    return code == 602;
-}
-
-int unpack_failing(char *src, char *dst, int code) { return -5; }
-"""
+from wlt.errors import PhotoDecoderError
 
 
 @pytest.fixture(scope="module")
 def fake_decoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc is not installed: cannot build the fake decoder")
-    directory = tmp_path_factory.mktemp("fake_wlt")
-    source = directory / "fake_wlt.c"
-    source.write_text(FAKE_DECODER_C)
-    library = directory / "libfakewlt.so"
-    subprocess.run(
-        [gcc, "-shared", "-fPIC", "-O1", "-o", str(library), str(source)],
-        check=True,
-        capture_output=True,
-    )
-    return library
+    return build_fake_decoder(tmp_path_factory.mktemp("fake_wlt"))
 
 
 def config(library: Path, function: str = "unpack", code: int = LICENCE) -> PhotoDecoderConfig:
@@ -100,7 +34,8 @@ def config(library: Path, function: str = "unpack", code: int = LICENCE) -> Phot
 
 def test_looks_like_wlt() -> None:
     assert looks_like_wlt(synthetic_photo())
-    assert looks_like_wlt(synthetic_photo("测试甲"))
+    assert looks_like_wlt(synthetic_photo("测试甲"))  # the simulator's cards
+    assert looks_like_wlt(wlt_block("甲")) and wlt_block("甲") != wlt_block("乙")  # tests' blocks
     assert not looks_like_wlt(bytes(1024))
     assert not looks_like_wlt(synthetic_photo()[:1023])
     assert not looks_like_wlt(b"WL" + bytes([0x66, 0, 0x7F, 0]) + bytes(1018))  # height 127
