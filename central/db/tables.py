@@ -14,6 +14,7 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
     users ─< user_sessions, api_tokens   police accounts (central/accounts.py); hashes only
     audit_log                        append-only, hash-chained (central/police/audit.py)
     site_districts                   optional district of a site (officers limited to one)
+    login_throttle                   failed logins per username / address hash (central/throttle.py)
 """
 
 from __future__ import annotations
@@ -144,8 +145,9 @@ stays = Table(
     Column("time_corrected", Boolean, nullable=False),
     Column("event_count", Integer, nullable=False),
     Column("updated_at", TIME, nullable=False),
-    Index("stays_site_time", "site_code", "checked_in_at"),
-    Index("stays_checked_in", "checked_in_at"),  # newest first, date ranges
+    # Newest first, date ranges, a site's stays (migration 0004: descending on PostgreSQL).
+    Index("stays_newest", "checked_in_at", "stay_id"),
+    Index("stays_site_newest", "site_code", "checked_in_at", "stay_id"),
     Index("stays_site_room", "site_code", "room", "checked_in_at"),  # room search, co-stay
 )
 
@@ -238,4 +240,16 @@ audit_log = Table(
     Column("result_count", Integer, nullable=False),
     Column("prev_sha256", String(64), nullable=False),
     Column("row_sha256", String(64), nullable=False, unique=True),
+)
+
+login_throttle = Table(
+    "login_throttle", metadata,
+    Column("kind", String(8), primary_key=True),  # user | address
+    Column("key_sha256", String(64), primary_key=True),  # never the username or address itself
+    Column("failures", Integer, nullable=False),
+    Column("window_start_s", Float, nullable=False),
+    Column("locked_until_s", Float),
+    Column("lockouts", Integer, nullable=False),
+    Column("expires_s", Float, nullable=False),  # forgotten (pruned) after this
+    Index("login_throttle_expiry", "expires_s"),
 )
