@@ -10,7 +10,8 @@ Secrets are shown once and stored as hashes only: passwords as argon2id, session
 tokens as SHA-256 (they are 256-bit random values, so a fast hash is enough and lookups stay
 indexed). A session expires after `IDLE_S` without a request and `ABSOLUTE_S` after login. An
 API token acts with its user's current role, so disabling the user or changing the role takes
-effect at once.
+effect at once. Password logins are throttled per username and client address
+(central/throttle.py); `unlock_login` and a password reset lift a lock.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -26,6 +28,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from central.db.tables import api_tokens, site_districts, sites, user_sessions, users
 from central.errors import AdminError, AuthError, ForbiddenError
+from central.throttle import LoginThrottle, ThrottledError
 from central.timefix import utc_now
 from sync.fields import format_utc
 
@@ -94,13 +97,14 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> None:
 
 
 def reset_password(engine: Engine, username: str) -> str:
-    """A new generated password; every session of the user ends."""
+    """A new generated password; every session of the user ends, a login lock too."""
     password = new_password()
     with engine.begin() as conn:
         _must_exist(conn, username)
         conn.execute(update(users).where(users.c.username == username).values(
             password_hash=_hasher.hash(password), password_set_at=format_utc(utc_now())))
         conn.execute(delete(user_sessions).where(user_sessions.c.username == username))
+        LoginThrottle.clear_user(conn, username)  # the new password may be tried at once
     return password
 
 
@@ -122,8 +126,33 @@ def set_site_district(engine: Engine, site_code: str, district: str) -> None:
         conn.execute(insert(site_districts).values(site_code=site_code, district=district))
 
 
-def login(engine: Engine, username: str, password: str) -> tuple[str, Principal]:
-    """Check the password; returns (session cookie value, principal)."""
+def login(engine: Engine, username: str, password: str, throttle: LoginThrottle | None = None,
+          host: str | None = None) -> tuple[str, Principal]:
+    """Check the password; returns (session cookie value, principal).
+
+    With a throttle (the server always has one), the attempt is counted for the username and the
+    client address `host` first: ThrottledError (429) while either is locked, and when this
+    failure locks it."""
+    attempt = throttle.reserve(username, host) if throttle else None
+    try:
+        row = _check_password(engine, username, password)
+    except AuthError:
+        if throttle and attempt:
+            until = throttle.failed(attempt)
+            if until is not None:
+                raise ThrottledError(until, time.time()) from None
+        raise
+    if throttle and attempt:
+        throttle.succeeded(attempt)
+    cookie, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), time.time()
+    with engine.begin() as conn:
+        conn.execute(insert(user_sessions).values(
+            token_sha256=sha256(cookie), username=username, csrf_token=csrf, created_s=now,
+            last_seen_s=now))
+    return cookie, Principal(row.username, row.role, row.district, csrf)
+
+
+def _check_password(engine: Engine, username: str, password: str) -> Any:
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     try:
@@ -134,12 +163,14 @@ def login(engine: Engine, username: str, password: str) -> tuple[str, Principal]
         raise AuthError("wrong username or password", code="bad_login")
     if row.disabled:
         raise AuthError("this account is disabled", code="account_disabled")
-    cookie, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), time.time()
+    return row
+
+
+def unlock_login(engine: Engine, username: str) -> bool:
+    """Forget a username's failed logins and lock; False when it had none."""
     with engine.begin() as conn:
-        conn.execute(insert(user_sessions).values(
-            token_sha256=sha256(cookie), username=username, csrf_token=csrf, created_s=now,
-            last_seen_s=now))
-    return cookie, Principal(row.username, row.role, row.district, csrf)
+        _must_exist(conn, username)
+        return LoginThrottle.clear_user(conn, username)
 
 
 def session_principal(engine: Engine, cookie: str) -> Principal:

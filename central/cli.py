@@ -61,8 +61,23 @@ def central() -> None:
 @click.option("--max-events", default=None, type=int, help="Most events in one batch.")
 @click.option("--silent-after", default=1800, show_default=True, type=int,
               help="Fleet page: seconds without a heartbeat before a terminal counts as silent.")
+@click.option("--login-attempts", default=5, show_default=True, type=int,
+              help="Failed logins per username within --login-window before a lock.")
+@click.option("--login-address-attempts", default=30, show_default=True, type=int,
+              help="Failed logins per client address within --login-window before a lock.")
+@click.option("--login-window", default=900, show_default=True, type=int,
+              help="Seconds over which failed logins are counted.")
+@click.option("--login-lockout", default=300, show_default=True, type=int,
+              help="Seconds of the first login lock; each further lock doubles it ...")
+@click.option("--login-lockout-max", default=3600, show_default=True, type=int,
+              help="... up to this many seconds.")
+@click.option("--forwarded-allow-ips", default=None,
+              help="Reverse proxies trusted for X-Forwarded-For (the client address that login "
+                   "throttling counts); default $FORWARDED_ALLOW_IPS, else 127.0.0.1.")
 def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
-          max_body: int | None, max_events: int | None, silent_after: int) -> None:
+          max_body: int | None, max_events: int | None, silent_after: int, login_attempts: int,
+          login_address_attempts: int, login_window: int, login_lockout: int,
+          login_lockout_max: int, forwarded_allow_ips: str | None) -> None:
     """Run the HTTP server (migrates the database first)."""
     import dataclasses
 
@@ -73,14 +88,22 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
     limits = Settings().limits
     limits = dataclasses.replace(limits, **{k: v for k, v in (
         ("max_body_bytes", max_body), ("max_events", max_events)) if v is not None})
-    settings = Settings(db_url=db_url, max_in_flight=max_in_flight, retry_after_s=retry_after,
-                        limits=limits, silent_after_s=silent_after)
+    try:
+        settings = Settings(db_url=db_url, max_in_flight=max_in_flight, retry_after_s=retry_after,
+                            limits=limits, silent_after_s=silent_after,
+                            login_user_limit=login_attempts,
+                            login_address_limit=login_address_attempts,
+                            login_window_s=login_window, login_lockout_s=login_lockout,
+                            login_max_lockout_s=login_lockout_max)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from err
     try:
         app = create_app(settings)
     except CentralError as err:
         raise _fail(err) from err
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, proxy_headers=True,
+                forwarded_allow_ips=forwarded_allow_ips)
 
 
 @central.command("migrate")

@@ -73,6 +73,18 @@ def user_reset(db_url: str, name: str) -> None:
     click.echo(password)
 
 
+@user.command("unlock")
+@_DB
+@click.argument("name")
+def user_unlock(db_url: str, name: str) -> None:
+    """Lift a login lock: forget the user's failed logins (its address counts stay)."""
+    from central import accounts
+
+    with _engine(db_url) as engine:
+        had = accounts.unlock_login(engine, name)
+    click.echo(f"user {name} unlocked" if had else f"user {name} had no failed logins")
+
+
 @user.command("api-token")
 @_DB
 @click.argument("name")

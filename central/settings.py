@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from central.throttle import ThrottlePolicy
 from sync.protocol import DEFAULT_LIMITS, Limits
 
 DB_ENV = "ANJU_CENTRAL_DB"
@@ -29,7 +30,17 @@ class Settings:
     silent_after_s: int = 30 * 60  # fleet page: no heartbeat for this long = silent terminal
     backlog_alarm_s: int = 60 * 60  # fleet page: oldest undelivered event older = old backlog
     query_timeout_s: float = 5.0  # police searches are cut off after this (statement timeout)
+    login_user_limit: int = 5  # failed logins per username within the window, then a lock
+    login_address_limit: int = 30  # failed logins per client address within the window
+    login_window_s: int = 15 * 60  # the window failed logins are counted in
+    login_lockout_s: int = 5 * 60  # the first lock; each further one doubles ...
+    login_max_lockout_s: int = 60 * 60  # ... up to this
 
     def __post_init__(self) -> None:
         if self.max_in_flight < 1 or self.retry_after_s < 1 or self.timestamp_window_s < 1:
             raise ValueError("max_in_flight, retry_after_s and timestamp_window_s must be >= 1")
+        self.throttle_policy()  # validates the login limits
+
+    def throttle_policy(self) -> ThrottlePolicy:
+        return ThrottlePolicy(self.login_user_limit, self.login_address_limit,
+                              self.login_window_s, self.login_lockout_s, self.login_max_lockout_s)

@@ -16,6 +16,7 @@ Errors on pages are pages (Chinese); not logged in -> 303 to /login.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,10 @@ from central import accounts, fleetstatus
 from central.errors import AuthError, CentralError
 from central.police import audit, beijing, service
 from central.settings import Settings
+from central.throttle import LoginThrottle, ThrottledError
 from central.web import guard, users
 from central.web.chart import bar_chart
+from sync.fields import format_utc
 
 HERE = Path(__file__).parent
 PageHandler = Callable[..., Awaitable[Response]]
@@ -59,6 +62,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
     env = templates()
     policy = fleetstatus.FleetPolicy(settings.silent_after_s, settings.backlog_alarm_s)
     timeout = settings.query_timeout_s
+    throttle = LoginThrottle(engine, settings.throttle_policy())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -103,10 +107,15 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         expected = request.cookies.get(guard.LOGIN_CSRF_COOKIE, "")
         if not expected or form.get("csrf") != expected:
             raise guard.CsrfError("login form token mismatch")
+        host = request.client.host if request.client else None
         try:
             cookie, _who = await run_in_threadpool(accounts.login, engine,
                                                    form.get("username", ""),
-                                                   form.get("password", ""))
+                                                   form.get("password", ""), throttle, host)
+        except ThrottledError as err:
+            response = render("login.html", 429, csrf=expected, error=_throttled(err), who=None)
+            response.headers["Retry-After"] = str(err.detail["retry_after_s"])
+            return response
         except AuthError as err:
             message = "账号已停用。" if err.code == "account_disabled" else "用户名或密码错误。"
             response = render("login.html", 401, csrf=expected, error=message, who=None)
@@ -197,6 +206,14 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         chart = bar_chart(points, f"近30天每日登记数 {site or district or '全部'}")
         return render("fleet.html", who=who, rows=rows, chart=chart, site=site,
                       district=district, policy=policy, total=sum(n for _, n in points))
+
+
+def _throttled(err: ThrottledError) -> str:
+    """The same words whether or not the user exists: when, in Beijing time, to try again."""
+    minute_after = -(-int(err.until_s) // 60) * 60  # rounded up: not refused at that minute
+    until = beijing.show(format_utc(datetime.fromtimestamp(minute_after, UTC)))[:16]
+    minutes = -(-int(err.detail["retry_after_s"]) // 60)
+    return f"登录失败次数过多，已暂时锁定。请于 {until}（北京时间，约 {minutes} 分钟后）再试。"
 
 
 async def _form(request: Request) -> dict[str, str]:
