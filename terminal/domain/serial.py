@@ -3,7 +3,8 @@
 Dates become ISO strings, tuples become lists, nested dataclasses become dicts; `from_json`
 reverses it using the type hints, so a payload read back equals the value written. The
 per-class converters are built once and cached: this runs for every guest of every check-in
-and every event folded, so it is on the path of the commit latency and of `verify`.
+and every event folded, so it is on the path of the commit latency and of `verify`. Fields
+whose value is a JSON scalar (most of them) are copied inline, without a call per field.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ T = TypeVar("T")
 Convert = Callable[[Any], Any]
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def to_json(value: Any) -> Any:
@@ -29,7 +30,11 @@ def to_json(value: Any) -> Any:
         return value
     names = _names(cls)
     if names is not None:
-        return {name: to_json(getattr(value, name)) for name in names}
+        out = {}
+        for name in names:
+            item = getattr(value, name)
+            out[name] = item if type(item) in _SCALARS else to_json(item)
+        return out
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, tuple | list):
@@ -40,7 +45,12 @@ def to_json(value: Any) -> Any:
 
 
 def from_json(cls: type[T], data: dict[str, Any]) -> T:
-    return cls(**{name: convert(data[name]) for name, convert in _readers(cls) if name in data})
+    plain, converted = _readers(cls)
+    kwargs = {name: data[name] for name in plain if name in data}
+    for name, convert in converted:
+        if name in data:
+            kwargs[name] = convert(data[name])
+    return cls(**kwargs)
 
 
 @cache
@@ -52,9 +62,17 @@ def _names(cls: type) -> tuple[str, ...] | None:
 
 
 @cache
-def _readers(cls: type) -> tuple[tuple[str, Convert], ...]:
+def _readers(cls: type) -> tuple[tuple[str, ...], tuple[tuple[str, Convert], ...]]:
+    """(fields taken as they are, (field, converter) for the others) of a dataclass type."""
     hints = typing.get_type_hints(cls)
-    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
+    plain, converted = [], []
+    for f in dataclasses.fields(cls):
+        convert = _converter(hints[f.name])
+        if convert is _identity:
+            plain.append(f.name)
+        else:
+            converted.append((f.name, convert))
+    return tuple(plain), tuple(converted)
 
 
 def _identity(value: Any) -> Any:
