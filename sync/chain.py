@@ -21,11 +21,14 @@ import json
 from typing import Any
 
 GENESIS = "0" * 64
+# json.dumps(value, **these options) builds this encoder on every call; built once, the text is
+# the same (the encoder keeps no state between calls).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, Unicode kept (names stay readable): one text per value."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(value)
 
 
 def sha256_hex(text: str) -> str:
