@@ -15,6 +15,10 @@ STAY_COLUMNS = ("stay_id", "room", "status", "checked_in_at", "expected_check_ou
                 "operator", "guest_count", "guests_in_house", "purged")
 GUEST_COLUMNS = ("guest_id", "stay_id", "role", "in_house", "name", "document_type",
                  "document_number")
+_WRITE_STAY = (f"INSERT OR REPLACE INTO stay_view ({', '.join(STAY_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(STAY_COLUMNS))})")
+_WRITE_GUEST = (f"INSERT OR REPLACE INTO guest_view ({', '.join(GUEST_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(GUEST_COLUMNS))})")
 
 
 def rows_for(stay: Stay) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
@@ -39,16 +43,10 @@ def rows_for(stay: Stay) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
 
 def write(conn: sqlite3.Connection, stay: Stay) -> None:
     stay_row, guest_rows = rows_for(stay)
-    conn.execute(
-        f"INSERT OR REPLACE INTO stay_view ({', '.join(STAY_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(STAY_COLUMNS))})", stay_row,
-    )
+    conn.execute(_WRITE_STAY, stay_row)
     if stay.purged:
         return  # a purged stay has no guests in the fold; keep the (already anonymous) rows
-    conn.executemany(
-        f"INSERT OR REPLACE INTO guest_view ({', '.join(GUEST_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(GUEST_COLUMNS))})", guest_rows,
-    )
+    conn.executemany(_WRITE_GUEST, guest_rows)
 
 
 def read(conn: sqlite3.Connection, stay_id: str) -> tuple[Any, list[Any]]:
