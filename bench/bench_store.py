@@ -104,8 +104,10 @@ def latency(work: Path, count: int) -> tuple[list[float], list[float], float]:
         start = time.perf_counter()
         saved = reg.check_in(room=str(100 + n % 40), guests=[g], operator="C01")
         checkins.append(time.perf_counter() - start)
-        payload = store.db.execute("SELECT payload FROM events WHERE event_id = ?",
-                                   saved.event_ids).fetchone()[0]
+        # Read back on the writer's own connection: sqlite-utils (store.db) would switch on
+        # recursive_triggers there, a pragma the service never sets.
+        payload = store.writer.conn.execute("SELECT payload FROM events WHERE event_id = ?",
+                                            saved.event_ids).fetchone()[0]
         start = time.perf_counter()
         bare_insert(bare, payload)
         inserts.append(time.perf_counter() - start)
