@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from central.db.tables import chain_faults, day_reports, devices, heartbeats
+from central.db.tables import chain_faults, day_reports, devices, heartbeats, site_districts
 
 
-def list_devices(engine: Engine) -> list[dict[str, Any]]:
+def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, Any]]:
+    """Every device, or only those at the sites of `district`."""
     latest = (select(heartbeats.c.device_id, func.max(heartbeats.c.id).label("id"))
               .group_by(heartbeats.c.device_id).subquery())
     open_gaps = (select(chain_faults.c.device_id, func.count().label("n"))
@@ -37,6 +38,9 @@ def list_devices(engine: Engine) -> list[dict[str, Any]]:
         .outerjoin(breaks, breaks.c.device_id == devices.c.device_id)
         .outerjoin(last_nil, last_nil.c.device_id == devices.c.device_id)
         .order_by(devices.c.site_code, devices.c.device_id))
+    if district is not None:
+        query = query.where(devices.c.site_code.in_(select(site_districts.c.site_code).where(
+            site_districts.c.district == district)))
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 

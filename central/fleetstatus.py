@@ -5,7 +5,8 @@
            2. old backlog: the oldest undelivered event older than `backlog_alarm_s`
            3. the rest, by site
 Nil reports (a day with zero check-ins reported by a working terminal) are shown as such, so a
-quiet guesthouse is not mistaken for a broken one. Nothing here is personal data.
+quiet guesthouse is not mistaken for a broken one. Nothing here is personal data. A user with a
+district (users.district) sees only that district's sites and devices, table and chart alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from central.db.tables import day_reports, site_districts, sites, stays
+from central.errors import NotFoundError
 from central.fleet import list_devices
+from central.police.beijing import BEIJING, day_start_utc
 from central.timefix import utc_now
 from sync.fields import parse_utc
 
@@ -30,14 +33,17 @@ class FleetPolicy:
     backlog_alarm_s: int = 60 * 60
 
 
-def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None
-          ) -> list[dict[str, Any]]:
-    """One row per device (and per site without a device), most urgent first."""
+def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None, *,
+          district: str | None = None) -> list[dict[str, Any]]:
+    """One row per device (and per site without a device), most urgent first; with a
+    `district`, only its sites and their devices."""
     now = now or utc_now()
+    site_query = (select(sites.c.code, sites.c.name, site_districts.c.district)
+                  .outerjoin(site_districts, site_districts.c.site_code == sites.c.code))
+    if district is not None:
+        site_query = site_query.where(site_districts.c.district == district)
     with engine.connect() as conn:
-        site_rows = {r.code: dict(r._mapping) for r in conn.execute(
-            select(sites.c.code, sites.c.name, site_districts.c.district)
-            .outerjoin(site_districts, site_districts.c.site_code == sites.c.code))}
+        site_rows = {r.code: dict(r._mapping) for r in conn.execute(site_query)}
         latest = (select(day_reports.c.device_id, func.max(day_reports.c.day).label("day"))
                   .group_by(day_reports.c.device_id).subquery())
         last_report = {r.device_id: (r.day, r.check_ins) for r in conn.execute(
@@ -46,7 +52,7 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None
                   & (latest.c.day == day_reports.c.day)))}
     rows: list[dict[str, Any]] = []
     seen_sites = set()
-    for device in list_devices(engine):
+    for device in list_devices(engine, district):
         site = site_rows.get(device["site_code"], {})
         seen_sites.add(device["site_code"])
         row = {**device, "site_name": site.get("name"), "district": site.get("district")}
@@ -79,6 +85,23 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None
     return rows
 
 
+def check_scope(engine: Engine, own_district: str | None, site: str | None,
+                district: str | None) -> None:
+    """A user with a district sees only that district on the fleet page: another district, or a
+    site outside it, answers NotFoundError (404, as a stay outside it does), not its figures."""
+    if own_district is None:
+        return
+    if district != own_district:
+        raise NotFoundError(f"no district {district!r} in your view", code="not_found")
+    if site is not None:
+        with engine.connect() as conn:
+            inside = conn.execute(select(site_districts.c.site_code).where(
+                site_districts.c.site_code == site,
+                site_districts.c.district == own_district)).first()
+        if inside is None:
+            raise NotFoundError(f"no site {site!r} in your district", code="not_found")
+
+
 def _age_s(now: datetime, stamp: str | None) -> float | None:
     return None if stamp is None else max(0.0, (now - parse_utc(stamp)).total_seconds())
 
@@ -86,19 +109,29 @@ def _age_s(now: datetime, stamp: str | None) -> float | None:
 def daily_registrations(engine: Engine, days: int = 30, *, site: str | None = None,
                         district: str | None = None, now: datetime | None = None
                         ) -> list[tuple[str, int]]:
-    """Check-ins per UTC day over the last `days` days (zero days included), oldest first."""
-    today = (now or utc_now()).date()
+    """Check-ins per Beijing day (00:00-24:00 UTC+8) over the last `days` days, today included
+    (zero days too), oldest first.
+
+    Stored times are UTC text, so SQL counts per UTC hour (`YYYY-MM-DDTHH`, the same on both
+    backends, through the check-in time index) and the hours are folded into Beijing days here:
+    UTC+8 is a whole number of hours, so every hour falls in one Beijing day."""
+    today = (now or utc_now()).astimezone(BEIJING).date()
     first = today - timedelta(days=days - 1)
-    day = func.substr(stays.c.checked_in_at, 1, 10)
-    query = (select(day.label("day"), func.count().label("n"))
-             .where(stays.c.checked_in_at >= first.isoformat() + "T00")
-             .group_by(day))
+    hour = func.substr(stays.c.checked_in_at, 1, 13)
+    query = (select(hour.label("hour"), func.count().label("n"))
+             .where(stays.c.checked_in_at >= day_start_utc(first.isoformat()),
+                    stays.c.checked_in_at < day_start_utc(today.isoformat(), 1))
+             .group_by(hour))
     if site:
         query = query.where(stays.c.site_code == site)
     if district:
         query = query.where(stays.c.site_code.in_(select(site_districts.c.site_code).where(
             site_districts.c.district == district)))
+    counts: dict[str, int] = {}
     with engine.connect() as conn:
-        counts = {r.day: int(r.n) for r in conn.execute(query)}
+        for row in conn.execute(query):
+            day = (datetime.fromisoformat(row.hour + ":00+00:00").astimezone(BEIJING)
+                   .date().isoformat())
+            counts[day] = counts.get(day, 0) + int(row.n)
     return [((first + timedelta(days=i)).isoformat(),
              counts.get((first + timedelta(days=i)).isoformat(), 0)) for i in range(days)]

@@ -7,7 +7,8 @@
     GET  /stay/{id}/costay/{guest}   audited co-stay
     GET  /export.csv       audited CSV of the search (UTF-8 with BOM)
     GET  /audit            supervisors: the audit log and whether its chain verifies
-    GET  /fleet            sites and devices, silent first; registrations per day (SVG)
+    GET  /fleet            sites and devices, silent first; registrations per Beijing day (SVG);
+                           a user with a district sees only its sites
     GET  /users  POST /users   supervisors: add, reset, disable, enable (central/web/users.py)
 
 Errors on pages are pages (Chinese); not logged in -> 303 to /login.
@@ -200,7 +201,9 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         who.require("fleet")
         site = request.query_params.get("site") or None
         district = request.query_params.get("district") or who.district
-        rows = await run_in_threadpool(fleetstatus.fleet, engine, policy)
+        await run_in_threadpool(fleetstatus.check_scope, engine, who.district, site, district)
+        rows = await run_in_threadpool(
+            lambda: fleetstatus.fleet(engine, policy, district=who.district))
         points = await run_in_threadpool(
             lambda: fleetstatus.daily_registrations(engine, 30, site=site, district=district))
         chart = bar_chart(points, f"近30天每日登记数 {site or district or '全部'}")

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, date, datetime, timedelta
 
+from central.police.beijing import BEIJING
 from sync.messages import DayReport
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import id_number, logged_in, unique_name
@@ -64,7 +66,7 @@ def test_chart_counts_registrations_per_day_for_a_site(central: Admin) -> None:
     page = browser.get("/fleet", site=chain.site_code)
     assert page.status_code == 200
     svg = page.text[page.text.index("<svg"):page.text.index("</svg>")]
-    assert f"{two_days_ago.date().isoformat()}: 3</title>" in svg
+    assert f"{two_days_ago.astimezone(BEIJING).date().isoformat()}: 3</title>" in svg
     assert svg.count("<rect") == 30
     assert "合计 3" in page.text
     assert name not in page.text  # the fleet page never shows personal data
@@ -90,3 +92,79 @@ def test_metrics_in_prometheus_format(central: Admin) -> None:
     assert values['anju_backlog_age_seconds_bucket{le="60"}'] <= values[
         'anju_backlog_age_seconds_bucket{le="300"}']
     assert "anju_audit_rows_total" in values
+
+
+def test_chart_counts_beijing_days_so_16_utc_is_midnight(central: Admin) -> None:
+    client, chain = central.device()
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    events = []
+    for moment in (at + timedelta(hours=16, seconds=-2),  # 15:59:59 UTC = 23:59:59 Beijing
+                   at + timedelta(hours=16, seconds=-1),  # 16:00:00 UTC = 00:00:00 next day
+                   at + timedelta(hours=40, seconds=-2)):  # 15:59:59 UTC the next day
+        chain.wall = moment
+        events.append(chain.check_in("1", [guest(unique_name(), id_number())]))
+    client.send_events(events)
+    browser, _user = logged_in(central.url, central.engine, "technician")
+    page = browser.get("/fleet", site=chain.site_code)
+    svg = page.text[page.text.index("<svg"):page.text.index("</svg>")]
+    assert f"{day.isoformat()}: 1</title>" in svg
+    assert f"{(day + timedelta(days=1)).isoformat()}: 2</title>" in svg
+    assert "按北京时间日" in page.text and "合计 3" in page.text
+
+
+def test_the_chart_window_is_thirty_beijing_days_ending_today_in_beijing(central: Admin) -> None:
+    from central.fleetstatus import daily_registrations
+
+    client, chain = central.device()
+    now = datetime(2025, 3, 10, 16, 30, tzinfo=UTC)  # 2025-03-11 00:30 in Beijing
+    events = []
+    for stamp in ("2025-02-09T15:59:59",  # 02-09 23:59:59 Beijing: before the window
+                  "2025-02-09T16:00:00",  # 02-10 00:00:00 Beijing: its first day
+                  "2025-03-10T16:10:00",  # 03-11 00:10 Beijing: today, though 03-10 in UTC
+                  "2025-03-11T15:59:59",  # 03-11 23:59:59 Beijing: still today
+                  "2025-03-11T16:00:00"):  # 03-12 in Beijing: after the window
+        chain.wall = datetime.fromisoformat(stamp).replace(tzinfo=UTC) - timedelta(seconds=1)
+        events.append(chain.check_in("2", [guest(unique_name(), id_number())]))
+    client.send_events(events)
+    points = daily_registrations(central.engine, 30, site=chain.site_code, now=now)
+    assert len(points) == 30
+    assert points[0] == ("2025-02-10", 1)  # 02-09T16:00:00Z is Beijing 02-10 00:00:00
+    assert points[-1] == ("2025-03-11", 2)
+    assert sum(n for _day, n in points) == 3
+
+
+def test_a_user_with_a_district_sees_only_its_sites_devices_and_chart(central: Admin) -> None:
+    from central import accounts
+
+    ours, theirs = "辖区" + secrets.token_hex(3), "辖区" + secrets.token_hex(3)
+    site_ours, site_theirs = central.site("本辖区旅馆"), central.site("外辖区旅馆")
+    site_none = central.site("无辖区旅馆")
+    accounts.set_site_district(central.engine, site_ours, ours)
+    accounts.set_site_district(central.engine, site_theirs, theirs)
+    client_ours, chain_ours = central.device(site_ours)
+    client_theirs, chain_theirs = central.device(site_theirs)
+    chain_ours.wall = chain_theirs.wall = datetime.now(UTC) - timedelta(hours=1)
+    client_ours.send_events(chain_ours.stays(2))
+    client_theirs.send_events(chain_theirs.stays(3))
+    for role in ("officer", "technician"):
+        browser, _user = logged_in(central.url, central.engine, role, district=ours)
+        page = browser.get("/fleet")
+        assert page.status_code == 200
+        devices = {device for _state, device in order(page.text)}
+        assert devices == {chain_ours.device_id}, (role, devices)
+        assert site_ours in page.text
+        assert site_theirs not in page.text and site_none not in page.text
+        assert "合计 2" in page.text
+        assert browser.get("/fleet", site=site_ours).status_code == 200
+        for params in ({"district": theirs}, {"site": site_theirs}, {"site": site_none},
+                       {"site": site_theirs, "district": ours}):
+            refused = browser.get("/fleet", **params)
+            assert refused.status_code == 404, (role, params)
+            assert chain_theirs.device_id not in refused.text and "合计" not in refused.text
+    for role in ("technician", "supervisor", "administrator", "officer"):
+        browser, _user = logged_in(central.url, central.engine, role)  # no district: all
+        page = browser.get("/fleet", district=theirs)
+        devices = {device for _state, device in order(page.text)}
+        assert {chain_ours.device_id, chain_theirs.device_id} <= devices, role
+        assert site_none in page.text and "合计 3" in page.text
