@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from central.db.engine import make_engine
 from central.errors import CentralError
-from central.settings import DB_ENV, Settings, default_db_url
+from central.settings import DB_ENV, PHOTO_LIBRARY_ENV, PHOTO_LICENCE_ENV, Settings, default_db_url
 
 _DB = click.option("--db", "db_url", envvar=DB_ENV, default=default_db_url, show_default=False,
                    help=f"Database URL (default: ${DB_ENV}, else sqlite:///var/central.db).")
@@ -61,6 +61,13 @@ def central() -> None:
 @click.option("--max-events", default=None, type=int, help="Most events in one batch.")
 @click.option("--silent-after", default=1800, show_default=True, type=int,
               help="Fleet page: seconds without a heartbeat before a terminal counts as silent.")
+@click.option("--photo-library", envvar=PHOTO_LIBRARY_ENV, default=None,
+              type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+              help="The reader vendor's WLT photo decoder library (.so); unset: the stay page "
+                   f"says 未配置照片解码 (default: ${PHOTO_LIBRARY_ENV}).")
+@click.option("--photo-licence-code", envvar=PHOTO_LICENCE_ENV, default=0, show_default=True,
+              type=click.IntRange(min=0), help="The vendor's per-customer code passed to the "
+              f"photo decoder (default: ${PHOTO_LICENCE_ENV}).")
 @click.option("--login-attempts", default=5, show_default=True, type=int,
               help="Failed logins per username within --login-window before a lock.")
 @click.option("--login-address-attempts", default=30, show_default=True, type=int,
@@ -77,7 +84,8 @@ def central() -> None:
 def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
           max_body: int | None, max_events: int | None, silent_after: int, login_attempts: int,
           login_address_attempts: int, login_window: int, login_lockout: int,
-          login_lockout_max: int, forwarded_allow_ips: str | None) -> None:
+          login_lockout_max: int, forwarded_allow_ips: str | None,
+          photo_library: str | None, photo_licence_code: int) -> None:
     """Run the HTTP server (migrates the database first)."""
     import dataclasses
 
@@ -97,6 +105,8 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
                             login_max_lockout_s=login_lockout_max)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
+    settings = dataclasses.replace(settings, photo_library=photo_library or "",
+                                   photo_licence_code=photo_licence_code)
     try:
         app = create_app(settings)
     except CentralError as err:

@@ -10,6 +10,8 @@ from central.throttle import ThrottlePolicy
 from sync.protocol import DEFAULT_LIMITS, Limits
 
 DB_ENV = "ANJU_CENTRAL_DB"
+PHOTO_LIBRARY_ENV = "ANJU_CENTRAL_PHOTO_LIBRARY"
+PHOTO_LICENCE_ENV = "ANJU_CENTRAL_PHOTO_LICENCE_CODE"
 
 
 def default_db_url() -> str:
@@ -30,6 +32,9 @@ class Settings:
     silent_after_s: int = 30 * 60  # fleet page: no heartbeat for this long = silent terminal
     backlog_alarm_s: int = 60 * 60  # fleet page: oldest undelivered event older = old backlog
     query_timeout_s: float = 5.0  # police searches are cut off after this (statement timeout)
+    photo_library: str = ""  # the vendor's WLT decoder (.so, absolute); "" = no guest photos
+    photo_licence_code: int = 0  # the vendor's per-customer code passed to the decoder
+    photo_timeout_s: float = 2.0  # a decoder call not answered by then: "照片无法解码"
     login_user_limit: int = 5  # failed logins per username within the window, then a lock
     login_address_limit: int = 30  # failed logins per client address within the window
     login_window_s: int = 15 * 60  # the window failed logins are counted in
@@ -39,6 +44,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.max_in_flight < 1 or self.retry_after_s < 1 or self.timestamp_window_s < 1:
             raise ValueError("max_in_flight, retry_after_s and timestamp_window_s must be >= 1")
+        if self.photo_library and not os.path.isabs(self.photo_library):
+            raise ValueError(f"photo_library must be an absolute path, got {self.photo_library}")
+        if self.photo_licence_code < 0 or self.photo_timeout_s <= 0:
+            raise ValueError("photo_licence_code must be >= 0 and photo_timeout_s > 0")
         self.throttle_policy()  # validates the login limits
 
     def throttle_policy(self) -> ThrottlePolicy:

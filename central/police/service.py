@@ -13,8 +13,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from central.accounts import Principal
-from central.police import audit, costay, export, stay
+from central.errors import NotFoundError
+from central.photos import PhotoDecoding
+from central.police import audit, costay, export, photo, stay
 from central.police.search import SearchPage, SearchQuery, search
+from wlt.errors import PhotoDecoderError
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -37,8 +40,26 @@ def view_stay(engine: Engine, who: Principal, stay_id: str, reason: str | None,
     reason = audit.require_reason(reason)
     with engine.connect() as conn, conn.begin():
         found = stay.load(conn, stay_id, who)
+        found["photos"] = photo.card_photos(conn, stay_id)  # guest_id -> WLT, decoded by the page
     audit.append(engine, who, "view", reason, {"stay_id": stay_id}, 1)
     return found
+
+
+def view_photo(engine: Engine, who: Principal, stay_id: str, guest_id: str, reason: str | None,
+               decoding: PhotoDecoding) -> bytes:
+    """One guest's card photo as PNG, audited as its own act (`photo`) once it was decoded."""
+    who.require("search")
+    reason = audit.require_reason(reason)
+    if not decoding.configured:
+        raise NotFoundError("no photo decoder is configured", code="photo_not_configured")
+    with engine.connect() as conn, conn.begin():
+        wlt = photo.card_photo(conn, stay_id, guest_id, who)
+    try:
+        png = decoding.png(wlt)
+    except PhotoDecoderError as err:
+        raise NotFoundError("the photo cannot be decoded", code="photo_undecodable") from err
+    audit.append(engine, who, "photo", reason, {"stay_id": stay_id, "guest_id": guest_id}, 1)
+    return png
 
 
 def co_stay(engine: Engine, who: Principal, stay_id: str, guest_id: str, reason: str | None,

@@ -5,6 +5,7 @@
     GET  /search           the form; with a reason and filters: audited results
     GET  /stay/{id}        audited view: guests, history, provenance
     GET  /stay/{id}/costay/{guest}   audited co-stay
+    GET  /stay/{id}/photo/{guest}    audited card photo, PNG (central/web/photos.py)
     GET  /export.csv       audited CSV of the search (UTF-8 with BOM)
     GET  /audit            supervisors: the audit log and whether its chain verifies
     GET  /fleet            sites and devices, silent first; registrations per Beijing day (SVG);
@@ -35,7 +36,7 @@ from central.errors import AuthError, CentralError
 from central.police import audit, beijing, service
 from central.settings import Settings
 from central.throttle import LoginThrottle, ThrottledError
-from central.web import guard, users
+from central.web import guard, photos, users
 from central.web.chart import bar_chart
 from sync.fields import format_utc
 
@@ -45,6 +46,7 @@ _MESSAGES = {"missing_reason": "请填写查询事由（案件编号或说明）
              "forbidden": "您的角色无权访问此页面。",
              "csrf": "页面安全令牌无效，请刷新后重试。", "not_found": "未找到该记录。",
              "query_timeout": "查询超时，请缩小查询范围。",
+             "photo_not_configured": "未配置照片解码。", "photo_undecodable": "照片无法解码。",
              "missing_field": "请至少填写证件号码、姓名、场所或日期之一。"}
 _SEARCH_KEYS = ("document", "name", "from", "to", "site", "room", "card_type", "nationality",
                 "reason")
@@ -87,6 +89,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         return await run_in_threadpool(guard.principal, engine, request)
 
     users.install(app, engine, render, page, _form)
+    decoding = photos.install(app, engine, settings, page, who_of)
 
     @app.get("/", include_in_schema=False)
     @page
@@ -173,7 +176,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         guard.check_csrf(who, request.query_params.get("csrf"))
         reason = request.query_params.get("reason")
         found = await run_in_threadpool(service.view_stay, engine, who, stay_id, reason, timeout)
-        return render("stay.html", who=who, stay=found, reason=reason)
+        shown = await run_in_threadpool(decoding.states, found["photos"])
+        return render("stay.html", who=who, stay=found, reason=reason, photos=shown)
 
     @app.get("/stay/{stay_id}/costay/{guest_id}", include_in_schema=False)
     @page
