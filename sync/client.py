@@ -41,6 +41,7 @@ from sync.messages import (
     ErrorBody,
     Heartbeat,
     HeartbeatAnswer,
+    ReaderReport,
     ServerTime,
 )
 from sync.protocol import Batch, BatchAnswer, SenderClock, WireEvent
@@ -130,14 +131,17 @@ class SyncClient:
         self, *, software_version: str, backlog: int, oldest_queued_age_s: float | None,
         reader_status: str, disk_free_bytes: int, last_error: str | None = None,
         rejected: int = 0, day_reports: Sequence[DayReport] = (),
+        reader: ReaderReport | None = None,
     ) -> HeartbeatAnswer:
+        """`reader`, when given, says more than `reader_status` (its status is sent instead)."""
         creds = self._require_credentials()
 
         def body() -> bytes:
+            more = reader or ReaderReport(reader_status)
             report = Heartbeat(
                 creds.device_id, creds.site_code, self._sender_clock(), software_version,
-                backlog, oldest_queued_age_s, reader_status, disk_free_bytes, last_error,
-                rejected, tuple(day_reports))
+                backlog, oldest_queued_age_s, more.status, disk_free_bytes, last_error,
+                rejected, tuple(day_reports), more.detail, more.state_age_s, more.seen_age_s)
             return encode_body(report.to_json())
 
         return HeartbeatAnswer.from_json(

@@ -73,6 +73,21 @@ class DayReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ReaderReport:
+    """The ID card reader as the heartbeat reports it (the terminal service's last word on it).
+
+    `status`: connected | no_reader | fault | stale (the terminal service itself is silent) |
+    unknown. Ages are seconds on the device's monotonic clock: the server turns them into times
+    with its own clock, so a device clock that is wrong does not move them.
+    """
+
+    status: str = "unknown"
+    detail: str | None = None  # why, for no_reader / fault / stale; never personal data
+    state_age_s: float | None = None  # how long the reader has been in this state
+    seen_age_s: float | None = None  # since the terminal service last confirmed it
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     device_id: str
     site_code: str
@@ -80,11 +95,14 @@ class Heartbeat:
     software_version: str
     backlog: int  # events queued or sent, not yet acknowledged
     oldest_queued_age_s: float | None  # None when the backlog is empty
-    reader_status: str  # e.g. "ok", "absent", "error"
+    reader_status: str  # connected | no_reader | fault | stale | unknown (see ReaderReport)
     disk_free_bytes: int
     last_error: str | None = None  # already redacted: no names, no ID numbers
     rejected: int = 0  # events the server rejected, set aside on the terminal
     day_reports: tuple[DayReport, ...] = field(default_factory=tuple)
+    reader_detail: str | None = None  # optional (terminals before it send none)
+    reader_state_age_s: float | None = None
+    reader_seen_age_s: float | None = None
 
     @property
     def clock_synchronised(self) -> bool:
@@ -97,7 +115,10 @@ class Heartbeat:
                 "oldest_queued_age_s": self.oldest_queued_age_s,
                 "reader_status": self.reader_status, "disk_free_bytes": self.disk_free_bytes,
                 "last_error": self.last_error, "rejected": self.rejected,
-                "day_reports": [d.to_json() for d in self.day_reports]}
+                "day_reports": [d.to_json() for d in self.day_reports],
+                "reader_detail": self.reader_detail,
+                "reader_state_age_s": self.reader_state_age_s,
+                "reader_seen_age_s": self.reader_seen_age_s}
 
     @classmethod
     def from_json(cls, doc: Any) -> Heartbeat:
@@ -116,7 +137,16 @@ class Heartbeat:
             f.integer("disk_free_bytes", minimum=0, maximum=2**62),
             f.opt_text("last_error", max_len=500),
             f.opt_integer("rejected", minimum=0, maximum=2**40) or 0, tuple(days),
+            f.opt_text("reader_detail", max_len=200),
+            _age(f, "reader_state_age_s"), _age(f, "reader_seen_age_s"),
         )
+
+
+def _age(f: Fields, name: str) -> float | None:
+    value = f.number(name, optional=True)
+    if value is not None and not 0 <= value <= 10 * 365 * 86400:
+        raise f.fail(name, "must be seconds between 0 and ten years")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

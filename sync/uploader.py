@@ -28,7 +28,7 @@ from typing import Protocol
 from sync.body import split_batches
 from sync.client import SyncClient
 from sync.errors import RequestError, TooLargeError
-from sync.messages import DayReport, HeartbeatAnswer
+from sync.messages import DayReport, HeartbeatAnswer, ReaderReport
 from sync.protocol import DEFAULT_LIMITS, EventResult, Limits, WireEvent
 from sync.retry import AttemptHistory, RetryBudgetExhausted, RetryPolicy
 
@@ -45,6 +45,7 @@ class Health:
     disk_free_bytes: int
     clock_synchronised: bool
     day_reports: tuple[DayReport, ...] = ()  # check-ins per recent day; 0 is the nil report
+    reader: ReaderReport | None = None  # None: the outbox cannot tell (Uploader.reader_status)
 
 
 class Outbox(Protocol):
@@ -201,7 +202,7 @@ class Uploader:
                 oldest_queued_age_s=health.oldest_queued_age_s,
                 reader_status=self.reader_status, disk_free_bytes=health.disk_free_bytes,
                 last_error=self.last_error, rejected=health.rejected,
-                day_reports=health.day_reports), sleep=self.sleep)
+                day_reports=health.day_reports, reader=health.reader), sleep=self.sleep)
         except RetryBudgetExhausted as err:
             self._failed(err.last)
             raise

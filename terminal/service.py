@@ -28,6 +28,7 @@ from drivers.sim.scanner import SimulatedScanner
 from sync.privacy import mask_id_number
 from terminal.clock import SystemClock, parse_utc
 from terminal.config import Config
+from terminal.reader_state import ReaderStateRecorder
 from terminal.registry import Registry
 from terminal.store.database import Store
 from terminal.web.draft import Draft
@@ -49,6 +50,8 @@ class TerminalService:
         self.config = config
         self.store = Store.from_config(config, path=database, create=True, migrate=True)
         self.registry = Registry(self.store, timezone=config["registry.timezone"])
+        # The reader's state for the uploader's heartbeat (another process): in the store.
+        self.reader_state = ReaderStateRecorder(self.store)
         self.hub = Hub()
         self.draft = Draft()
         self.clock = SystemClock()
@@ -88,6 +91,7 @@ class TerminalService:
     # ---- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.reader_state.start()
         self.reader.start()
         if self.scanner_sim is not None:
             self.scanner_sim.start()
@@ -103,6 +107,7 @@ class TerminalService:
         self._closed = True
         self._stop.set()
         self.reader.stop()
+        self.reader_state.stop()
         self.scan_hub.stop()
         if self.scanner_sim is not None:
             self.scanner_sim.stop()
@@ -131,6 +136,7 @@ class TerminalService:
         self.hub.publish("scan", scan_id=kept.scan_id, use=event.use)
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
+        self.reader_state.update(status)
         self.hub.publish("status", reader=status.state)
 
     # ---- health -----------------------------------------------------------------------------

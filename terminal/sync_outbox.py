@@ -17,6 +17,7 @@ from sync.errors import InvalidEventError
 from sync.messages import DayReport
 from sync.protocol import HEADER_FIELDS, EventResult, WireEvent
 from sync.uploader import Health
+from terminal import reader_state
 from terminal.clock import SystemClock, format_utc, parse_utc
 from terminal.store.database import Store
 from terminal.store.writer import Txn
@@ -29,10 +30,12 @@ class StoreOutbox:
     """Implements sync.uploader.Outbox over a terminal Store."""
 
     def __init__(self, store: Store, *, timezone: str = "Asia/Shanghai",
-                 synchronised: SystemClock | None = None) -> None:
+                 synchronised: SystemClock | None = None,
+                 reader_stale_after_s: float = reader_state.STALE_AFTER_S) -> None:
         self.store = store
         self.zone = ZoneInfo(timezone)
         self._clock = synchronised
+        self.reader_stale_after_s = reader_stale_after_s
         self._floor: int | None = None  # lowest seq_id that may still be pending
 
     @contextmanager
@@ -129,18 +132,22 @@ class StoreOutbox:
             times = [parse_utc(r[0]) for r in conn.execute(
                 "SELECT wall_time FROM events WHERE kind = 'check_in' AND wall_time >= ?",
                 (format_utc(since),))]
+            clock = self._clock or SystemClock()
+            # The terminal service's last word on the reader (stale when it went silent).
+            reader = reader_state.read(conn, clock.now(),
+                                       stale_after_s=self.reader_stale_after_s)
         counts = {first_day + timedelta(days=i): 0 for i in range(NIL_REPORT_DAYS)}
         for at in times:
             day = at.astimezone(self.zone).date()
             if day in counts:
                 counts[day] += 1
         age = max(0.0, (now - parse_utc(oldest)).total_seconds()) if oldest else None
-        clock = self._clock or SystemClock()
         return Health(
             backlog=backlog, oldest_queued_age_s=age, rejected=rejected,
             disk_free_bytes=self.store.guard.free_bytes(),
             clock_synchronised=clock.synchronised(),
-            day_reports=tuple(DayReport(d.isoformat(), n) for d, n in sorted(counts.items())))
+            day_reports=tuple(DayReport(d.isoformat(), n) for d, n in sorted(counts.items())),
+            reader=reader)
 
     def rejections(self) -> list[tuple[str, str | None, int]]:
         """Rejected events by (code, field): what `anju sync status` shows the technician."""

@@ -40,6 +40,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, outbox and their rules", schema.V1),
     Migration(2, "projection tables and purge log", schema.V2, _rebuild_projection),
+    Migration(3, "device status for the heartbeat", schema.V3),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -170,8 +170,25 @@ V2 = [
     )""",
 ]
 
+# v3: the state of the devices as the terminal service last saw them (one row per component,
+# "reader" for now), for the uploader's heartbeat in its own process (terminal/reader_state.py).
+# Overwritten in place: a status, not a record; nothing personal.
+V3 = [
+    """CREATE TABLE device_status (
+        component TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        detail TEXT,
+        since TEXT NOT NULL,
+        since_monotonic_ns INTEGER NOT NULL,
+        seen_at TEXT NOT NULL,
+        seen_monotonic_ns INTEGER NOT NULL,
+        boot_id TEXT NOT NULL
+    ) WITHOUT ROWID""",
+]
+
 EXPECTED_TABLES = frozenset(
-    {"schema_migrations", "events", "outbox", "stay_view", "guest_view", "purge_log"}
+    {"schema_migrations", "events", "outbox", "stay_view", "guest_view", "purge_log",
+     "device_status"}
 )
 EXPECTED_TRIGGERS = frozenset(
     {"events_gapless", "events_no_delete", "events_only_purge", "events_purge_delivered",
