@@ -4,6 +4,7 @@ fleet page; screenshots saved to var/screenshots/police-*.png as artifacts. SQLi
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from tests.central.central_helpers import Admin
 from tests.central.police_helpers import id_number, unique_name
 from tests.central.serverproc import CentralServer
 from tests.sync.wire_helpers import guest
+from tests.wlt.fake_decoder import LICENCE, build_fake_decoder, wlt_block
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,6 +34,19 @@ if not Path(CHROMIUM).exists():
 def site_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
     base = tmp_path_factory.mktemp("police-browser")
     process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log").start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def photo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+    """A server with the fake WLT decoder configured (skips where gcc is missing)."""
+    base = tmp_path_factory.mktemp("police-browser-photo")
+    library = build_fake_decoder(base)
+    process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log", extra_args=(
+        "--photo-library", str(library), "--photo-licence-code", str(LICENCE))).start()
     try:
         yield process
     finally:
@@ -119,5 +134,46 @@ def test_login_search_stay_export_and_fleet(site_server: CentralServer, chromium
         assert sorted(actions) == sorted([("search", "浏览器测试 案件 1"),
                                           ("export", "浏览器测试 案件 1"),
                                           ("view", "浏览器测试 案件 1")])
+    finally:
+        central.close()
+
+
+def test_stay_page_shows_the_card_photo(photo_server: CentralServer, chromium: object) -> None:
+    central = Admin(photo_server.db_url, photo_server.url)
+    try:
+        client, chain = central.device()
+        card, typed = guest(unique_name("林"), id_number()), guest(unique_name(), id_number())
+        card["document"]["card"] = {"photo_wlt_b64": base64.b64encode(
+            wlt_block("browser")).decode("ascii")}
+        first = chain.check_in("809", [card, typed])
+        client.send_events([first])
+        accounts.add_user(central.engine, "photo-officer", "officer", "pw-browser-2")
+        context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
+                                       locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(8000)
+        try:
+            page.goto(photo_server.url + "/login")
+            page.fill("input[name=username]", "photo-officer")
+            page.fill("input[name=password]", "pw-browser-2")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/search")
+            page.fill("input[name=document]", card["document"]["number"])
+            page.fill("input[name=reason]", "浏览器测试 照片")
+            page.click("form.search button[type=submit]")
+            page.click("tr.stay a")
+            page.wait_for_selector("table.guests td.photo img")
+            page.wait_for_function(
+                "() => { const i = document.querySelector('td.photo img');"
+                " return i.complete && i.naturalWidth > 0; }")
+            size = page.evaluate("() => { const i = document.querySelector('td.photo img');"
+                                 " return [i.naturalWidth, i.naturalHeight]; }")
+            assert size == [102, 126]
+            assert page.locator("td.photo img").count() == 1  # the typed-in guest has none
+            shot(page, "stay-photo")
+        finally:
+            context.close()
+        actions = sorted(r["action"] for r in central.rows("audit_log", username="photo-officer"))
+        assert actions == ["photo", "search", "view"]
     finally:
         central.close()
