@@ -10,7 +10,7 @@ reported again (the terminal re-sends recent days) replaces the earlier figure.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, select, update
 
@@ -40,7 +40,10 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
             backlog=beat.backlog, oldest_queued_age_s=beat.oldest_queued_age_s,
             rejected=beat.rejected, reader_status=beat.reader_status,
             disk_free_bytes=beat.disk_free_bytes, clock_synchronised=beat.clock_synchronised,
-            clock_offset_ms=offset, last_error=beat.last_error))
+            clock_offset_ms=offset, last_error=beat.last_error,
+            reader_detail=beat.reader_detail,
+            reader_since=_before(received, beat.reader_state_age_s),
+            reader_seen_at=_before(received, beat.reader_seen_age_s)))
         days = {d.date: d.check_ins for d in beat.day_reports}
         if days:
             conn.execute(delete(day_reports).where(day_reports.c.device_id == device.device_id,
@@ -55,3 +58,8 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
     log.info("heartbeat from %s: backlog %d, reader %s%s", device.device_id, beat.backlog,
              beat.reader_status, f", nil report for {', '.join(nil_days)}" if nil_days else "")
     return HeartbeatAnswer(now, offset, settings.heartbeat_interval_s)
+
+
+def _before(received: datetime, age_s: float | None) -> str | None:
+    """A time the terminal reported as an age (its monotonic clock), in server time."""
+    return None if age_s is None else format_utc(received - timedelta(seconds=age_s))

@@ -180,6 +180,9 @@ heartbeats = Table(
     Column("clock_synchronised", Boolean, nullable=False),
     Column("clock_offset_ms", BigInteger, nullable=False),
     Column("last_error", String(500)),
+    Column("reader_detail", String(200)),  # why no_reader / fault / stale
+    Column("reader_since", TIME),  # server time: receive time minus the reported age
+    Column("reader_seen_at", TIME),  # when the terminal service last confirmed the state
     Index("heartbeats_device", "device_id", "received_at"),
 )
 
