@@ -1,5 +1,6 @@
 """systemd integration: the notify protocol by hand, READY/WATCHDOG from a real `anju terminal
-run`, and the unit file checked by `systemd-analyze verify` (skipped where it is missing)."""
+run`, every unit file checked by `systemd-analyze verify` (skipped where it is missing), and
+every unit's ExecStart parsed by the CLI itself: a real command with valid options."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
 
 from terminal import sdnotify
+from terminal.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "anju-terminal.service"
+UNITS = sorted((ROOT / "systemd").glob("*.service"))
+INSTALLED_ANJU = "/opt/anju/.venv/bin/anju"
 
 
 def _listener(path: Path) -> socket.socket:
@@ -78,15 +83,63 @@ def test_terminal_run_reports_ready_and_pings_the_watchdog(tmp_path: Path) -> No
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
-def test_unit_file_verifies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", UNITS, ids=[u.name for u in UNITS])
+def test_unit_file_verifies(tmp_path: Path, path: Path) -> None:
     # verify checks that ExecStart exists: point it at this checkout's venv for the check.
-    text = UNIT.read_text().replace("/opt/anju/.venv/bin/anju",
-                                    str(Path(sys.executable).parent / "anju"))
-    unit = tmp_path / UNIT.name
+    text = path.read_text().replace(INSTALLED_ANJU, str(Path(sys.executable).parent / "anju"))
+    unit = tmp_path / path.name
     unit.write_text(text)
     done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
                           capture_output=True, text=True, timeout=60, check=False)
     problems = [line for line in done.stderr.splitlines()
-                if UNIT.name in line and "Failed to" not in line]
+                if path.name in line and "Failed to" not in line]
     assert done.returncode == 0 and not problems, done.stderr
+
+
+def test_the_terminal_unit_is_notify_with_a_watchdog() -> None:
+    text = UNIT.read_text()
     assert "Type=notify" in text and "WatchdogSec=" in text
+
+
+def unit_settings(path: Path) -> dict[str, list[str]]:
+    """`Key=value` lines of a unit file (comments and sections dropped), values per key."""
+    found: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";", "[")) and "=" in line:
+            key, value = line.split("=", 1)
+            found.setdefault(key.strip(), []).append(value.strip())
+    return found
+
+
+def test_there_is_a_unit_for_the_front_desk_and_one_for_the_uploader() -> None:
+    starts = {u.name: unit_settings(u)["ExecStart"][0].split()[1:3] for u in UNITS}
+    assert starts["anju-terminal.service"] == ["terminal", "run"]
+    assert starts["anju-sync.service"] == ["sync", "run"]
+
+
+@pytest.mark.parametrize("path", UNITS, ids=[u.name for u in UNITS])
+def test_exec_start_is_a_real_command_with_valid_options(path: Path) -> None:
+    """The CLI parses the unit's arguments exactly as it would at start: the command path must
+    exist and every option must be known and valid (click's own parsing, nothing invoked)."""
+    (exec_start,) = unit_settings(path)["ExecStart"]
+    program, *args = exec_start.split()
+    assert program == INSTALLED_ANJU
+    command: click.Command = cli
+    names = ["anju"]
+    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+        sub = command.get_command(click.Context(command), args[0])
+        assert sub is not None, f"{path.name}: `{' '.join(names)}` has no command {args[0]!r}"
+        command, names = sub, [*names, args.pop(0)]
+    assert not isinstance(command, click.Group), f"{path.name}: {' '.join(names)} is a group"
+    with command.make_context(" ".join(names), list(args)) as ctx:  # raises on a bad option
+        assert ctx.params.get("config_path") == Path("/etc/anju/terminal.toml")
+
+
+@pytest.mark.parametrize("path", UNITS, ids=[u.name for u in UNITS])
+def test_units_are_hardened_alike(path: Path) -> None:
+    found = unit_settings(path)
+    for key, value in (("User", "anju"), ("NoNewPrivileges", "yes"),
+                       ("ProtectSystem", "strict"), ("ReadWritePaths", "/var/lib/anju"),
+                       ("StateDirectory", "anju"), ("Restart", "on-failure")):
+        assert found.get(key) == [value], f"{path.name}: {key}"
