@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
@@ -57,20 +58,23 @@ class PhotoDecoding:
         """Load the library now; PhotoDecoderError if it cannot be (nothing when unconfigured)."""
         self.decoder.check()
 
-    def png(self, wlt: bytes) -> bytes:
+    def png(self, wlt: bytes, timeout_s: float | None = None) -> bytes:
         """The photo as PNG (blocking: call from a worker thread). PhotoDecoderError when not
-        configured, when the decoder fails, or when it has not answered within `timeout_s`."""
+        configured, when the decoder fails, or when it has not answered within `timeout_s`
+        (default: the configured bound)."""
         if not self.configured:
             raise PhotoDecoderError("photo decoder: not configured")
+        bound = self.timeout_s if timeout_s is None else max(timeout_s, 0.0)
         job: Future[bytes] = Future()
         self._start()
         self._jobs.put((wlt, job))
         try:
-            png = job.result(timeout=self.timeout_s)
+            png = job.result(timeout=bound)
         except FutureTimeoutError as err:
             job.cancel()  # still queued: skipped; already running: its answer is dropped
-            self._note(PhotoDecoderError(f"photo decoder: no answer in {self.timeout_s:g} s"))
-            raise PhotoDecoderError(f"photo decoder: no answer in {self.timeout_s:g} s") from err
+            timeout = PhotoDecoderError(f"photo decoder: no answer in {bound:g} s")
+            self._note(timeout)
+            raise timeout from err
         except PhotoDecoderError as err:
             self._note(err)
             raise
@@ -78,14 +82,16 @@ class PhotoDecoding:
         return png
 
     def states(self, photos: dict[str, bytes]) -> dict[str, str]:
-        """What the stay page shows for each guest with a card photo (blocking)."""
+        """What the stay page shows for each guest with a card photo (blocking, at most
+        `timeout_s` for the whole page however many guests it has)."""
         out = {}
+        deadline = time.monotonic() + self.timeout_s
         for guest_id, wlt in photos.items():
             if not self.configured:
                 out[guest_id] = NOT_CONFIGURED
                 continue
             try:
-                self.png(wlt)
+                self.png(wlt, deadline - time.monotonic())
             except PhotoDecoderError:
                 out[guest_id] = FAILED
             else:

@@ -216,8 +216,11 @@ def test_decoding_is_bounded_in_time_and_inert_unconfigured(fake_library: Path) 
     with pytest.raises(PhotoDecoderError, match=r"no answer in 0\.2 s"):
         hanging.png(wlt_block("slow"))
     assert time.monotonic() - started < 0.6
-    # The worker is still inside the library: the next photo waits its bound, then gives up.
-    assert hanging.states({"a": wlt_block("queued")}) == {"a": FAILED}
+    # The worker is still inside the library: a page waits one bound in all, then gives up.
+    started = time.monotonic()
+    assert hanging.states({"a": wlt_block("a"), "b": wlt_block("b"), "c": wlt_block("c")}) == {
+        "a": FAILED, "b": FAILED, "c": FAILED}
+    assert time.monotonic() - started < 0.6
     hanging.close()
     working = PhotoDecoding(str(fake_library), LICENCE, 2.0)
     assert working.states({"b": wlt_block("b"), "c": bytes(1024)}) == {"b": DECODED, "c": FAILED}
