@@ -85,7 +85,7 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
             stay.update(status="voided", voided_at=at)
     if stay["status"] == "voided" and stay["checked_out_at"]:
         stay["checked_out_at"] = None
-    return stay, [_guest_row(stay_id, g) for g in guests.values()]
+    return stay, [_guest_row(stay_id, g, stay["checked_in_at"]) for g in guests.values()]
 
 
 def _data(payload: str | None) -> dict[str, Any]:
@@ -119,7 +119,8 @@ def _amend(stay: dict[str, Any], guests: dict[str, dict[str, Any]], data: dict[s
         guests[path[1]]["doc"][path[3]] = new
 
 
-def _guest_row(stay_id: str, guest: dict[str, Any]) -> dict[str, Any]:
+def _guest_row(stay_id: str, guest: dict[str, Any], stay_checked_in_at: str | None
+               ) -> dict[str, Any]:
     doc = guest.get("doc") or {}
     latin = " ".join(str(p) for p in (guest.get("surname_en"), guest.get("given_names_en")) if p)
     return {
@@ -129,6 +130,7 @@ def _guest_row(stay_id: str, guest: dict[str, Any]) -> dict[str, Any]:
         "document_number": _text(doc.get("number"), 64),
         "nationality": _text(guest.get("nationality"), 3),
         "checked_in_at": guest.get("in"), "checked_out_at": guest.get("out"),
+        "stay_checked_in_at": stay_checked_in_at,
     }
 
 

@@ -35,9 +35,11 @@ from sqlalchemy import (
 
 TIME = String(27)
 metadata = MetaData()
-# Indexes that migrations create on PostgreSQL only, outside this metadata (a GIN trigram index
-# on guest names needs an operator class SQLite does not have): see migrations 0002, 0003.
-POSTGRESQL_ONLY_INDEXES = frozenset({"stay_guests_name_trgm", "stay_guests_name_bigrams"})
+# Indexes that migrations create outside this metadata because they differ by dialect: GIN
+# indexes on guest names for PostgreSQL (migrations 0002, 0003); newest-first orders, descending
+# with NULLS LAST on PostgreSQL, covering on both (migration 0004).
+MIGRATION_ONLY_INDEXES = frozenset({"stay_guests_name_trgm", "stay_guests_name_bigrams",
+                                    "stays_newest", "stays_site_newest", "stay_guests_newest"})
 
 sites = Table(
     "sites", metadata,
@@ -145,9 +147,6 @@ stays = Table(
     Column("time_corrected", Boolean, nullable=False),
     Column("event_count", Integer, nullable=False),
     Column("updated_at", TIME, nullable=False),
-    # Newest first, date ranges, a site's stays (migration 0004: descending on PostgreSQL).
-    Index("stays_newest", "checked_in_at", "stay_id"),
-    Index("stays_site_newest", "site_code", "checked_in_at", "stay_id"),
     Index("stays_site_room", "site_code", "room", "checked_in_at"),  # room search, co-stay
 )
 
@@ -162,6 +161,7 @@ stay_guests = Table(
     Column("nationality", String(3)),
     Column("checked_in_at", TIME),
     Column("checked_out_at", TIME),
+    Column("stay_checked_in_at", TIME),  # the stay's, for newest-first walks (migration 0004)
     Index("stay_guests_document", "document_number"),
     Index("stay_guests_name", "name"),
 )

@@ -32,6 +32,10 @@ def bounded(conn: Connection, timeout_s: float) -> Iterator[None]:
         # blind to the values: `anju_bigrams($1)` can no longer use its index and a name
         # search became a scan (4 -> 30 ms at 100k stays). Search plans depend on the values.
         conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        # JIT compiles any plan whose estimated cost is high, and a walk over the stays index
+        # that stops after one page is estimated at the cost of the whole walk: measured
+        # 265 ms of compiling for a 14 ms query. These are short OLTP queries.
+        conn.execute(text("SET LOCAL jit = off"))
         try:
             yield
         except OperationalError as err:

@@ -32,7 +32,7 @@ def collect(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float
     """All stays of the search, newest first, up to MAX_ROWS, guests attached (one query for
     the stays, not page after page: OFFSET paging would make a long export quadratic)."""
     with bounded(conn, timeout_s):
-        query = statement(q, who, limit=MAX_ROWS, bigrams=conn.dialect.name == "postgresql")
+        query = statement(conn, q, who, limit=MAX_ROWS)
         found = [dict(r._mapping) for r in conn.execute(query)]
         attach_guests(conn, found)
     return found

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from central.db.engine import make_engine
 from central.db.migrate import current_revision, head_revision, migrate
-from central.db.tables import POSTGRESQL_ONLY_INDEXES, metadata
+from central.db.tables import MIGRATION_ONLY_INDEXES, metadata
 from central.errors import StorageError
 from terminal.cli import cli
 from tests.central.central_helpers import Admin
@@ -25,7 +25,7 @@ def test_migrations_build_exactly_the_declared_tables(central: Admin) -> None:
     with central.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [d for d in differences if not (
-        d[0] == "remove_index" and d[1].name in POSTGRESQL_ONLY_INDEXES)] == []
+        d[0] == "remove_index" and d[1].name in MIGRATION_ONLY_INDEXES)] == []
 
 
 def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
