@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from central.db.tables import api_tokens, site_districts, sites, user_sessions, users
 from central.errors import AdminError, AuthError, ForbiddenError
-from central.throttle import LoginThrottle, ThrottledError
+from central.throttle import USER, LoginThrottle, ThrottledError, key_of
 from central.timefix import utc_now
 from sync.fields import format_utc
 
@@ -221,11 +221,15 @@ def token_principal(engine: Engine, authorization: str | None) -> Principal:
 
 
 def list_users(engine: Engine) -> list[dict[str, object]]:
-    """Users without their password hashes, by name."""
+    """Users without their password hashes, by name; `locked_until_s` while a login lock lasts."""
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(
+        locked = LoginThrottle.locks(conn, USER, time.time())
+        rows = [dict(r._mapping) for r in conn.execute(
             select(users.c.username, users.c.role, users.c.district, users.c.disabled,
                    users.c.created_at, users.c.password_set_at).order_by(users.c.username))]
+    for row in rows:
+        row["locked_until_s"] = locked.get(key_of(USER, str(row["username"])))
+    return rows
 
 
 def _must_exist(conn: Connection, username: str) -> None:

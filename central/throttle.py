@@ -210,6 +210,13 @@ class LoginThrottle:
                 self._store(conn, ADDRESS, key, given_back(self._load(conn, ADDRESS, key, now)))
 
     @staticmethod
+    def locks(conn: Connection, kind: str, now: float) -> dict[str, float]:
+        """key_sha256 -> locked until, for the counters of `kind` locked at `now`."""
+        return {r.key_sha256: r.locked_until_s for r in conn.execute(
+            select(login_throttle.c.key_sha256, login_throttle.c.locked_until_s).where(
+                login_throttle.c.kind == kind, login_throttle.c.locked_until_s > now))}
+
+    @staticmethod
     def _log_lock(kind: str, attempt: Attempt, state: Counter, now: float) -> None:
         shown = mask_name(attempt.username) if kind == USER else attempt.address
         log.warning("login locked for %s %s: %.0f s (lockout %d)", kind, shown,

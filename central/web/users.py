@@ -1,10 +1,12 @@
 """`/users`: supervisors and administrators manage accounts from the browser (the same acts as
 `anju central user ...`). Every change is a POST carrying the session's CSRF token; a generated
-password is shown once, on the page that answers the POST."""
+password is shown once, on the page that answers the POST. A user locked out by failed logins is
+shown so, with a button to lift the lock (as `anju central user unlock`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from central import accounts
 from central.errors import AdminError
+from central.police import beijing
 from central.web import guard
+from sync.fields import format_utc
 
 Render = Callable[..., HTMLResponse]
 FormReader = Callable[[Request], Any]
@@ -29,6 +33,10 @@ def install(app: FastAPI, engine: Engine, render: Render, page: Callable[[Any], 
 
     async def show(who: accounts.Principal, status: int = 200, **extra: Any) -> HTMLResponse:
         rows = await run_in_threadpool(accounts.list_users, engine)
+        for row in rows:
+            until = row["locked_until_s"]
+            row["locked_until"] = beijing.show(format_utc(datetime.fromtimestamp(
+                until, UTC)))[:16] if until else None
         return render("users.html", status, who=who, users=rows,
                       roles=list(accounts.ROLES), **{"message": None, "password": None,
                                                      **extra})
@@ -56,6 +64,9 @@ def install(app: FastAPI, engine: Engine, render: Render, page: Callable[[Any], 
                 password = await run_in_threadpool(accounts.reset_password, engine, name)
                 return await show(who, message=f"已重置 {name} 的密码，只显示这一次：",
                                   password=password)
+            if action == "unlock":
+                await run_in_threadpool(accounts.unlock_login, engine, name)
+                return await show(who, message=f"已解除 {name} 的登录锁定")
             if action in ("disable", "enable"):
                 await run_in_threadpool(accounts.set_disabled, engine, name, action == "disable")
                 done = "停用" if action == "disable" else "启用"

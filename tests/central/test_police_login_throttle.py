@@ -126,3 +126,26 @@ def test_parallel_guesses_check_no_more_than_five_passwords(central: Admin,
     assert len(failures) == 5, failures  # each is a password actually checked
     assert user.username not in server.log()
     assert f"failed login for {mask_name(user.username)} from {source}" in failures[0]
+
+
+def test_a_supervisor_sees_a_lock_on_the_users_page_and_lifts_it(central: Admin) -> None:
+    from tests.central.police_helpers import logged_in
+
+    user = make_user(central.engine, "officer")
+    for _ in range(5):
+        post_login(central.url, user.username, "wrong", address())
+    supervisor, _ = logged_in(central.url, central.engine, "supervisor")
+    listed = supervisor.get("/users").text
+    row = listed[listed.index(f'data-user="{user.username}"'):]
+    row = row[:row.index("</tr>")]
+    assert "登录已锁定至" in row and 'value="unlock"' in row
+    forged = supervisor.request("POST", "/users", data={
+        "csrf": "forged", "action": "unlock", "username": user.username})
+    assert forged.status_code == 403
+    assert post_login(central.url, user.username, user.password, address()).status_code == 429
+    lifted = supervisor.request("POST", "/users", data={
+        "csrf": supervisor.csrf, "action": "unlock", "username": user.username})
+    assert lifted.status_code == 200 and "已解除" in lifted.text
+    row = lifted.text[lifted.text.index(f'data-user="{user.username}"'):]
+    assert "登录已锁定" not in row[:row.index("</tr>")]
+    assert post_login(central.url, user.username, user.password, address()).status_code == 303
