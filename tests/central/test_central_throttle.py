@@ -194,3 +194,13 @@ def test_unlock_and_password_reset_lift_a_lock(central: Admin) -> None:
     unknown = CliRunner().invoke(cli, ["central", "user", "unlock", "nobody-" + police.username,
                                        "--db", central.db_url])
     assert unknown.exit_code == 1 and "unknown user" in unknown.output
+
+
+def test_serve_takes_the_login_limits_and_refuses_nonsense() -> None:
+    serve = CliRunner().invoke(cli, ["central", "serve", "--help"])
+    for option in ("--login-attempts", "--login-address-attempts", "--login-window",
+                   "--login-lockout", "--login-lockout-max", "--forwarded-allow-ips"):
+        assert option in serve.output
+    refused = CliRunner().invoke(cli, ["central", "serve", "--db", "sqlite://",
+                                       "--login-attempts", "0"])
+    assert refused.exit_code == 2 and "must be positive" in refused.output
