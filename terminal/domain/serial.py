@@ -87,6 +87,8 @@ def _converter(hint: Any) -> Convert:
         return _converter(inner[0]) if len(inner) == 1 else _identity
     if origin is tuple:
         item = _converter(typing.get_args(hint)[0])
+        if item is _identity:
+            return lambda v: None if v is None else tuple(v)
         return lambda v: None if v is None else tuple(item(x) for x in v)
     if hint is date:
         return lambda v: None if v is None else date.fromisoformat(v)
