@@ -41,6 +41,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, outbox and their rules", schema.V1),
     Migration(2, "projection tables and purge log", schema.V2, _rebuild_projection),
     Migration(3, "device status for the heartbeat", schema.V3),
+    Migration(4, "failed clerk sign-ins (login throttle)", schema.V4),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -186,9 +186,23 @@ V3 = [
     ) WITHOUT ROWID""",
 ]
 
+# v4: failed clerk sign-ins on the front-desk page, so the waits they impose survive a restart
+# (terminal/web/throttle.py). One row per client address (or "global"): a counter, not a record;
+# no PIN and no staff number, only the address the attempts came from.
+V4 = [
+    """CREATE TABLE login_throttle (
+        scope TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL CHECK (failures >= 1),
+        wait_s REAL NOT NULL CHECK (wait_s >= 0),
+        failed_at TEXT NOT NULL,
+        failed_monotonic_ns INTEGER NOT NULL,
+        boot_id TEXT NOT NULL
+    ) WITHOUT ROWID""",
+]
+
 EXPECTED_TABLES = frozenset(
     {"schema_migrations", "events", "outbox", "stay_view", "guest_view", "purge_log",
-     "device_status"}
+     "device_status", "login_throttle"}
 )
 EXPECTED_TRIGGERS = frozenset(
     {"events_gapless", "events_no_delete", "events_only_purge", "events_purge_delivered",

@@ -105,7 +105,7 @@ def test_migrate_the_v1_fixture_with_db_and_no_settings_file(tmp_path):
     shutil.copyfile(FIXTURE, path)
     env = {"ANJU_CONFIG": "", "LANG": "C.UTF-8"}
     run(env, "stays", "list", "--db", str(path), code=3)  # outdated schema: store error
-    assert "from schema version 1 to 3" in run(env, "store", "migrate", "--db", str(path)).stdout
+    assert "from schema version 1 to 4" in run(env, "store", "migrate", "--db", str(path)).stdout
     assert "ok: 6 events" in run(env, "store", "verify", "--db", str(path)).stdout
     assert len(stay_ids(env, "--db", str(path))) == 3
 
