@@ -12,7 +12,8 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 
 from starlette.applications import Starlette
@@ -27,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from drivers.sim.sam import SimCard, load_sim_cards
 from terminal import sdnotify
 from terminal.service import TerminalService
-from terminal.web import routes_desk, routes_records, routes_scan
+from terminal.web import routes_desk, routes_records, routes_scan, throttle
 from terminal.web.hub import Notice
 from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redirect
 
@@ -92,21 +93,45 @@ async def status_fragment(request: Request) -> Response:
 
 async def login_page(request: Request) -> Response:
     page: Page = request.app.state.page
-    return page.render(request, "login.html")
+    wait = page.throttle.wait_s(request.client.host if request.client else None)
+    return page.render(request, "login.html",
+                       error=wait_message(page.gettext(request), wait) if wait > 0 else None)
 
 
 async def login(request: Request) -> Response:
+    """Sign in, throttled (terminal/web/throttle.py): during a wait the PIN is not compared."""
     page: Page = request.app.state.page
     form = await read_form(request)
     operator, pin = form.get("operator"), form.get("pin")
-    if not operator or not hmac.compare_digest(pin.encode(),
-                                               str(page.config["web.clerk_pin"]).encode()):
+    expected = str(page.config["web.clerk_pin"]).encode()
+    outcome = page.throttle.attempt(  # decided and counted in one step, before any await
+        request.client.host if request.client else None,
+        lambda: bool(operator) and hmac.compare_digest(pin.encode(), expected))
+    if outcome.changes:
+        try:
+            await asyncio.to_thread(throttle.save, page.service.store, outcome.changes)
+        except Exception as err:  # kept in memory all the same; a sign-in must not fail on it
+            log.warning("failed sign-ins not stored: %s", type(err).__name__)
+    if not outcome.ok:
         _ = page.gettext(request)
-        return page.render(request, "login.html", error=_("Staff number or PIN is wrong."))
+        if outcome.wait_s <= 0:
+            return page.render(request, "login.html", error=_("Staff number or PIN is wrong."))
+        return page.render(request, "login.html", code=429,
+                           headers={"Retry-After": str(math.ceil(outcome.wait_s))},
+                           error=wait_message(_, outcome.wait_s))
     response = redirect(request, "/")
     response.set_cookie(SESSION_COOKIE, page.sessions.open(operator), httponly=True,
                         samesite="strict")
     return response
+
+
+def wait_message(_: Callable[[str], str], wait_s: float) -> str:
+    """What the clerk sees while sign-in is refused: how long to wait, in seconds or minutes."""
+    seconds = math.ceil(wait_s)
+    if seconds < 120:
+        return _("Too many wrong PINs: wait {n} s, then try again.").format(n=seconds)
+    return _("Too many wrong PINs: wait {n} min, then try again.").format(
+        n=math.ceil(seconds / 60))
 
 
 async def lock(request: Request) -> Response:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from terminal.service import TerminalService
-from terminal.web import i18n, status
+from terminal.web import i18n, status, throttle
 
 LANG_COOKIE = "anju_lang"
 SESSION_COOKIE = "anju_clerk"
@@ -93,6 +93,9 @@ class Page:
         self.service = service
         self.config = service.config
         self.sessions = Sessions(service.config["web.idle_lock_s"])
+        with service.store.reader() as conn:  # failed sign-ins survive a restart (schema v4)
+            self.throttle = throttle.LoginThrottle(
+                throttle.ThrottlePolicy.from_config(service.config), counters=throttle.load(conn))
         self.zone = ZoneInfo(service.config["registry.timezone"])
 
     def locale(self, request: Request) -> str:
