@@ -49,7 +49,10 @@ def run(config_path: Path | None, db_path: Path | None, simulate: bool, cycle: b
         server = uvicorn.Server(uvicorn.Config(
             create_app(service), host=host or config["web.host"],
             port=config["web.port"] if port is None else port, log_level="warning",
-            access_log=False, timeout_graceful_shutdown=2, lifespan="on"))
+            access_log=False, timeout_graceful_shutdown=2, lifespan="on",
+            # No proxy in front: the client address is the TCP peer's, which the sign-in
+            # throttle counts by; X-Forwarded-For would let a client pick its own counter.
+            proxy_headers=False))
         _announce(server)
         server.run()
     finally:
