@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/bench_sync.py [--events 20000] [--single 1000] [--batch 200]
          [--backends sqlite,postgresql] [--terminals 10000] [--rss-events 5000]
+         [--rss-batch 200] [--parts 1,2,3]
 
 Figures and goals:
 1. drain a backlog of --events check-ins (each with a 1 KB photo) to a local `anju central
@@ -42,6 +43,7 @@ from terminal.domain.guests import Guest  # noqa: E402
 from terminal.ids import new_id  # noqa: E402
 from terminal.store.database import Store  # noqa: E402
 from terminal.store.writer import Txn  # noqa: E402
+from terminal.sync_outbox import lean_writer  # noqa: E402
 from terminal.sync_service import SyncService  # noqa: E402
 from tests.central.central_helpers import Admin  # noqa: E402
 from tests.central.serverproc import CentralServer  # noqa: E402
@@ -93,6 +95,7 @@ def drain_rate(backend: str, work: Path, events: int, single: int, batch: int) -
     terminal = provision(admin, work)
     try:
         build(terminal.store, events + single)
+        lean_writer(terminal.store)  # as `anju sync run` opens its store
         svc = SyncService(terminal.config, terminal.store,
                           policy=RetryPolicy(initial_s=0.05, cap_s=1))
         try:
@@ -202,19 +205,25 @@ def main() -> None:
     parser.add_argument("--terminals", type=int, default=10_000)
     parser.add_argument("--rss-events", type=int, default=5000)
     parser.add_argument("--rss-batch", type=int, default=200)
+    parser.add_argument("--parts", default="1,2,3", help="which figures: 1 drain rate, 2 herd, "
+                        "3 memory (e.g. --parts 3 for the RSS alone)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     print(f"bench_sync: events={args.events} single={args.single} batch={args.batch} "
           f"backends={args.backends} terminals={args.terminals} rss_events={args.rss_events}")
-    print("1. drain rate (1 KB photos, local server)")
-    for backend in args.backends.split(","):
+    if "1" in parts:
+        print("1. drain rate (1 KB photos, local server)")
+        for backend in args.backends.split(","):
+            with tempfile.TemporaryDirectory() as work:
+                drain_rate(backend, Path(work), args.events, args.single, args.batch)
+    if "2" in parts:
+        print("2. herd after a one-hour outage (initial 1 s, cap 300 s: the default settings)")
+        herd(args.terminals, RetryPolicy(initial_s=1, cap_s=300))
+        shed(args.terminals)
+    if "3" in parts:
+        print("3. memory of `anju sync run`")
         with tempfile.TemporaryDirectory() as work:
-            drain_rate(backend, Path(work), args.events, args.single, args.batch)
-    print("2. herd after a one-hour outage (initial 1 s, cap 300 s: the default settings)")
-    herd(args.terminals, RetryPolicy(initial_s=1, cap_s=300))
-    shed(args.terminals)
-    print("3. memory of `anju sync run`")
-    with tempfile.TemporaryDirectory() as work:
-        rss(Path(work), args.rss_events, args.rss_batch)
+            rss(Path(work), args.rss_events, args.rss_batch)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from sync import errors, signing
-from sync.body import encode_body
+from sync.body import encode_batch, encode_body
 from sync.fields import format_utc
 from sync.messages import (
     DayReport,
@@ -122,7 +122,7 @@ class SyncClient:
 
         def body() -> bytes:
             batch = Batch(creds.device_id, creds.site_code, self._sender_clock(), tuple(events))
-            return encode_body(batch.to_json())
+            return encode_batch(batch)
 
         doc = self._exchange("POST", EVENTS_PATH, body, _GZIP_JSON)
         return BatchAnswer.from_json(doc, sent=events)

@@ -209,10 +209,13 @@ class Batch:
     clock: SenderClock
     events: tuple[WireEvent, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"protocol": PROTOCOL_VERSION, "device_id": self.device_id,
-                "site_code": self.site_code, "clock": self.clock.to_json(),
-                "events": [e.to_json() for e in self.events]}
+    def to_json(self, *, events: bool = True) -> dict[str, Any]:
+        """The batch; without `events`, the envelope alone (sync.body.encode_batch streams them)."""
+        doc = {"protocol": PROTOCOL_VERSION, "device_id": self.device_id,
+               "site_code": self.site_code, "clock": self.clock.to_json()}
+        if events:
+            doc["events"] = [e.to_json() for e in self.events]
+        return doc
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.uploader import DrainReport
 from terminal.commands.context import EXIT_REFUSED, reporting, settings, store_options
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
+from terminal.sync_outbox import StoreOutbox, lean_writer
 from terminal.sync_service import SyncService, SyncState
 
 
@@ -33,6 +33,7 @@ def sync() -> None:
 def _service(config_path: Path | None, db_path: Path | None, **kwargs: Any) -> SyncService:
     config, path = settings(config_path, db_path)
     store = Store.from_config(config, path=path)
+    lean_writer(store)  # this process's own store: it only moves outbox rows
     try:
         return SyncService(config, store, **kwargs)
     except BaseException:

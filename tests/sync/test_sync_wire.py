@@ -8,12 +8,13 @@ import json
 
 import pytest
 
-from sync.body import decode_body, encode_body, split_batches
+from sync.body import decode_body, encode_batch, encode_body, split_batches
 from sync.errors import InvalidEventError, ProtocolError
 from sync.messages import DayReport, Enrolment, ErrorBody, Heartbeat, HeartbeatAnswer
 from sync.protocol import (
     ACCEPTED,
     REJECTED,
+    Batch,
     BatchAnswer,
     BatchEnvelope,
     EventResult,
@@ -146,6 +147,19 @@ def test_bodies_are_gzip_json_and_bounded_when_inflated() -> None:
         with pytest.raises(ProtocolError) as refused:
             decode_body(body, encoding, 1000)
         assert refused.value.code == code
+
+
+@pytest.mark.parametrize("count", [0, 1, 7])
+def test_a_batch_streamed_event_by_event_is_the_same_json(count: int) -> None:
+    events = chain().stays(count)
+    if count > 1:  # a withheld header (no payload) travels too
+        events[1] = dataclasses.replace(events[1], payload=None, withheld="superseded")
+    batch = Batch("dev-1", "4401040001", CLOCK, tuple(events))
+    raw = encode_batch(batch)
+    assert raw == encode_batch(batch)  # the same batch gives the same bytes
+    assert gzip.decompress(raw) == gzip.decompress(encode_body(batch.to_json()))
+    assert decode_body(raw, "gzip", 10**7) == batch.to_json()
+    assert BatchEnvelope.from_json(decode_body(raw, "gzip", 10**7)).events == list(events)
 
 
 def test_split_batches_respects_count_and_bytes() -> None:
