@@ -107,7 +107,8 @@ def now(config_path: Path | None, db_path: Path | None, timeout: float, quiet: b
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> None:
-    """Backlog, oldest queued age, last success, last error, rejected events by reason."""
+    """Backlog, oldest queued age, last success, last error, rejected events by reason, and
+    the card reader's state as the next heartbeat will report it."""
     with reporting():
         config, path = settings(config_path, db_path)
         with Store.from_config(config, path=path) as store:
@@ -122,6 +123,9 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
         "last_success": state.last_success, "last_error": state.last_error,
         "last_error_at": state.last_error_at, "last_heartbeat": state.last_heartbeat,
         "server_url": config["sync.server_url"], "clock_synchronised": health.clock_synchronised,
+        "reader": None if health.reader is None else {
+            "status": health.reader.status, "detail": health.reader.detail,
+            "state_age_s": health.reader.state_age_s, "seen_age_s": health.reader.seen_age_s},
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if as_json:
@@ -133,6 +137,11 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
     click.echo(f"last success   {state.last_success or 'never'}")
     click.echo(f"last error     {state.last_error or '-'}"
                + (f" at {state.last_error_at}" if state.last_error else ""))
+    reader = health.reader
+    if reader is not None:
+        click.echo(f"reader         {reader.status}"
+                   + (f" for {reader.state_age_s / 60:.0f} min" if reader.state_age_s is not None
+                      else "") + (f": {reader.detail}" if reader.detail else ""))
     click.echo(f"rejected       {health.rejected}" + ("  ALARM: needs a technician"
                                                       if health.rejected else ""))
     for code, field, count in reasons:

@@ -5,6 +5,7 @@ reads as stale, never as connected."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from terminal.cli import cli
 from terminal.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import logged_in
@@ -101,6 +104,11 @@ def test_reader_state_travels_from_the_terminal_service_to_the_fleet_page(
         assert (beat["reader_status"], beat["reader_detail"]) == ("no_reader", detail)
         cell = fleet_cell(admin, device)
         assert "未连接" in cell and detail[:20] in cell
+        # The technician sees the same on the terminal.
+        status = CliRunner().invoke(cli, ["sync", "status", "--json", "--config",
+                                          str(terminal.config_path)])
+        assert status.exit_code == 0, status.output
+        assert json.loads(status.output)["reader"]["status"] == "no_reader"
 
         # The terminal service dies: its last word ("no_reader") goes stale, and with a
         # plugged reader it would be the same: never "connected" from a dead service.
