@@ -107,7 +107,7 @@ def latency(work: Path, count: int) -> tuple[list[float], list[float], float]:
 
     Both WALs are first filled to the autocheckpoint size, so that both are measured in the
     same state: a WAL that still grows costs the filesystem a metadata commit on every
-    fdatasync (on ext4 here 2-3 times the fsync of a WAL rewritten in place), and a check-in
+    fdatasync (on ext4 here 1.3-3 times the fsync of a WAL rewritten in place), and a check-in
     (about 15 pages) fills it five times sooner than the bare insert (3 pages).
     """
     guests = [guest(n) for n in range(count)]
