@@ -1,13 +1,19 @@
 """Sign-in throttle over HTTP against a real `anju terminal run`: wrong PINs lead to a wait, the
-right PIN is refused during it, the count survives a restart, and the wait ends by itself.
+right PIN is refused during it, the count survives a restart, and the wait ends by itself; wrong
+PINs from the network hold the network, never the terminal's own browser.
 
 The waits are configured at 1 and 2 s so the test never sleeps long."""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.web.desk import Desk, write_settings
@@ -15,13 +21,32 @@ from tests.web.desk import Desk, write_settings
 PIN, WRONG = "4321", "97531"
 
 
-def sign_in(desk: Desk, pin: str, *, lang: str = "zh_CN") -> requests.Response:
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive
+    text: str
+    cookies: dict[str, str]
+    url: str
+
+
+def get(url: str, *, cookies: dict[str, str] | None = None) -> Answer:
+    with requests.Session() as s:
+        s.cookies.update(cookies or {})
+        with s.get(url, timeout=10) as answer:
+            return Answer(answer.status_code, answer.headers.copy(), answer.text,
+                          answer.cookies.get_dict(), answer.url)
+
+
+def sign_in(url: str, pin: str, *, lang: str = "zh_CN",
+            headers: dict[str, str] | None = None) -> Answer:
+    """POST /login; the answer copied out (a kept Response would keep its socket open)."""
     with requests.Session() as s:
         s.cookies.set("anju_lang", lang)
-        answer = s.post(desk.url + "/login", data={"operator": "clerk-42", "pin": pin},
-                        allow_redirects=False, timeout=10)
-        answer.close()  # the body is already read; without this the 429s kept their sockets
-        return answer
+        with s.post(url + "/login", data={"operator": "clerk-42", "pin": pin},
+                    headers=headers, allow_redirects=False, timeout=10) as answer:
+            return Answer(answer.status_code, answer.headers.copy(), answer.text,
+                          answer.cookies.get_dict(), answer.url)
 
 
 def test_wrong_pins_lock_the_sign_in_even_for_the_right_pin_until_the_wait_ends(
@@ -32,42 +57,75 @@ def test_wrong_pins_lock_the_sign_in_even_for_the_right_pin_until_the_wait_ends(
         "login_delay_cap_s = 2\n"))
     desk = Desk(tmp_path, config)
     try:
-        first = sign_in(desk, WRONG)
+        first = sign_in(desk.url, WRONG)
         assert first.status_code == 200 and "工号或密码错误。" in first.text
-        second = sign_in(desk, WRONG)  # the free attempts are used: a wait of 1 s
+        second = sign_in(desk.url, WRONG)  # the free attempts are used: a wait of 1 s
         assert second.status_code == 429 and second.headers["Retry-After"] == "1"
         assert "密码错误次数过多，请等待 1 秒后再试。" in second.text
         started = time.monotonic()
-        refused = sign_in(desk, PIN)  # the right PIN, during the wait
+        refused = sign_in(desk.url, PIN)  # the right PIN, during the wait
         assert refused.status_code == 429 and "anju_clerk" not in refused.cookies
         assert "密码错误次数过多" in refused.text
-        english = sign_in(desk, PIN, lang="en")
+        english = sign_in(desk.url, PIN, lang="en")
         assert english.status_code == 429
         assert "Too many wrong PINs: wait 1 s, then try again." in english.text
-        with requests.Session() as s:  # the sign-in page says it too, and nothing else opens
-            assert "请等待 1 秒" in s.get(desk.url + "/login", timeout=5).text
-            locked = s.get(desk.url + "/inhouse", timeout=5)
-            assert locked.url.endswith("/login") and "请等待" in locked.text
+        assert "请等待 1 秒" in get(desk.url + "/login").text  # the sign-in page says it too
+        locked = get(desk.url + "/inhouse")  # and nothing else opens
+        assert locked.url.endswith("/login") and "请等待" in locked.text
 
         # A restart keeps the count: the next wrong PIN waits twice as long.
         desk.stop()
         time.sleep(max(0.0, started + 1.1 - time.monotonic()))
         assert desk.query("SELECT scope, failures FROM login_throttle") == [("local", 2)]
         desk = Desk(tmp_path, config)
-        third = sign_in(desk, WRONG)
+        third = sign_in(desk.url, WRONG)
         assert third.status_code == 429 and third.headers["Retry-After"] == "2"
-        assert sign_in(desk, PIN).status_code == 429
+        assert sign_in(desk.url, PIN).status_code == 429
 
         time.sleep(2.1)  # the wait is over: the right PIN signs in and clears the count
-        signed_in = sign_in(desk, PIN)
+        signed_in = sign_in(desk.url, PIN)
         assert signed_in.status_code == 303 and "anju_clerk" in signed_in.cookies
-        with requests.Session() as s:
-            s.cookies.set("anju_clerk", signed_in.cookies["anju_clerk"])
-            page = s.get(desk.url + "/", timeout=5, allow_redirects=False)
-            assert page.status_code == 200 and 'id="checkin"' in page.text
+        page = get(desk.url + "/", cookies={"anju_clerk": signed_in.cookies["anju_clerk"]})
+        assert page.status_code == 200 and 'id="checkin"' in page.text
         assert desk.query("SELECT scope FROM login_throttle") == []
     finally:
         desk.stop()
     log = (tmp_path / "terminal.log").read_text("utf-8")
     assert "sign-in failed from local (3 in a row; waits 2 s)" in log
     assert WRONG not in log and PIN not in log
+
+
+def network_address() -> str | None:
+    """This machine's address on its network (no packet is sent), or None without one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def test_the_network_cannot_lock_the_kiosk_out(tmp_path: Path) -> None:
+    address = network_address()
+    if address is None:
+        pytest.skip("no network interface besides loopback")
+    config = write_settings(tmp_path)
+    config.write_text(config.read_text().replace(
+        "[web]\n", f'[web]\nhost = "0.0.0.0"\nclerk_pin = "{PIN}"\nlogin_free_attempts = 5\n'
+        "login_global_free_attempts = 2\nlogin_delay_s = 30\nlogin_delay_cap_s = 60\n"))
+    desk = Desk(tmp_path, config)
+    lan = f"http://{address}:{desk.port}"  # the same service, over the network address
+    try:
+        assert sign_in(lan, WRONG).status_code == 200
+        held = sign_in(lan, WRONG)  # the global counter's free attempts are used
+        assert held.status_code == 429 and held.headers["Retry-After"] == "30"
+        assert sign_in(lan, PIN).status_code == 429
+        # Claiming to be the kiosk does not help.
+        assert sign_in(lan, PIN, headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 429
+        kiosk = sign_in(desk.url, PIN)  # the terminal's own browser signs in all the same
+        assert kiosk.status_code == 303 and "anju_clerk" in kiosk.cookies
+        assert desk.query("SELECT scope, failures FROM login_throttle ORDER BY scope") == [
+            (f"address:{address}", 2), ("global", 2)]
+    finally:
+        desk.stop()
