@@ -14,7 +14,8 @@ network can send from): an attacker can hold the network's sign-in shut, one wro
 
 A counter is forgotten `forget_s` after its wait ends (or after its last failure, before any
 wait), so a mistyped PIN last week costs nothing; `forget_s` should be longer than
-`free * cap_s`, or waiting for the reset would guess faster than the capped wait allows.
+`global_free_attempts * cap_s`, or waiting for the reset would guess faster than the capped
+wait allows (defaults: 7200 > 20 * 300).
 
 Each sign-in is decided in one step under a lock, with no I/O between looking at the counters and
 counting the failure, so parallel guesses cannot slip through a free attempt together. The page
