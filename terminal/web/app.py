@@ -93,7 +93,7 @@ async def status_fragment(request: Request) -> Response:
 
 async def login_page(request: Request) -> Response:
     page: Page = request.app.state.page
-    wait = page.throttle.wait_s(request.client.host if request.client else None)
+    wait = page.throttle.wait_s(_client_host(request))
     return page.render(request, "login.html",
                        error=wait_message(page.gettext(request), wait) if wait > 0 else None)
 
@@ -105,7 +105,7 @@ async def login(request: Request) -> Response:
     operator, pin = form.get("operator"), form.get("pin")
     expected = str(page.config["web.clerk_pin"]).encode()
     outcome = page.throttle.attempt(  # decided and counted in one step, before any await
-        request.client.host if request.client else None,
+        _client_host(request),
         lambda: bool(operator) and hmac.compare_digest(pin.encode(), expected))
     if outcome.changes:
         try:
@@ -123,6 +123,10 @@ async def login(request: Request) -> Response:
     response.set_cookie(SESSION_COOKIE, page.sessions.open(operator), httponly=True,
                         samesite="strict")
     return response
+
+
+def _client_host(request: Request) -> str | None:
+    return request.client.host if request.client else None  # the TCP peer (no proxy headers)
 
 
 def wait_message(_: Callable[[str], str], wait_s: float) -> str:
