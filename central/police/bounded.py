@@ -26,16 +26,18 @@ class QueryTimeoutError(CentralError):
 @contextmanager
 def bounded(conn: Connection, timeout_s: float) -> Iterator[None]:
     if conn.dialect.name == "postgresql":
-        # 0 would mean "no limit": never round a small bound down to it.
-        conn.execute(text(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}"))
-        # psycopg prepares a statement run 5 times; PostgreSQL may then plan it generically,
-        # blind to the values: `anju_bigrams($1)` can no longer use its index and a name
-        # search became a scan (4 -> 30 ms at 100k stays). Search plans depend on the values.
-        conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        # JIT compiles any plan whose estimated cost is high, and a walk over the stays index
-        # that stops after one page is estimated at the cost of the whole walk: measured
-        # 265 ms of compiling for a 14 ms query. These are short OLTP queries.
-        conn.execute(text("SET LOCAL jit = off"))
+        # One statement, one round trip, settings for this transaction only:
+        # * statement_timeout: the bound; 0 would mean "no limit", so never round down to it.
+        # * plan_cache_mode: psycopg prepares a statement run 5 times; PostgreSQL may then plan
+        #   it generically, blind to the values: `anju_bigrams($1)` can no longer use its index
+        #   and a name search became a scan (4 -> 30 ms at 100k stays).
+        # * jit: it compiles any plan whose estimated cost is high, and a walk that stops after
+        #   one page is estimated at the cost of the whole walk: 265 ms of compiling measured
+        #   for a 14 ms query. These are short queries.
+        conn.execute(text("SELECT set_config('statement_timeout', :ms, true), "
+                          "set_config('plan_cache_mode', 'force_custom_plan', true), "
+                          "set_config('jit', 'off', true)"),
+                     {"ms": str(max(1, int(timeout_s * 1000)))})
         try:
             yield
         except OperationalError as err:
