@@ -26,6 +26,7 @@ from central.db.tables import events, stay_guests, stays
 from central.timefix import DEVICE
 
 _CHUNK = 500
+NAME_KEY_LENGTH = 200  # stay_guests.name, the search key; longer names go whole in full_name
 
 
 def refold(conn: Connection, stay_ids: Iterable[str], now: str) -> None:
@@ -123,9 +124,12 @@ def _guest_row(stay_id: str, guest: dict[str, Any], stay_checked_in_at: str | No
                ) -> dict[str, Any]:
     doc = guest.get("doc") or {}
     latin = " ".join(str(p) for p in (guest.get("surname_en"), guest.get("given_names_en")) if p)
+    raw_name = guest.get("name") or latin or None
+    name = None if raw_name is None else str(raw_name)
     return {
         "stay_id": stay_id, "guest_id": guest["guest_id"], "role": _text(guest.get("role"), 16),
-        "name": _text(guest.get("name") or latin or None, 200),
+        "name": _text(name, NAME_KEY_LENGTH),
+        "full_name": name if name is not None and len(name) > NAME_KEY_LENGTH else None,
         "document_type": _text(doc.get("type_code"), 8),
         "document_number": _text(doc.get("number"), 64),
         "nationality": _text(guest.get("nationality"), 3),

@@ -162,6 +162,7 @@ stay_guests = Table(
     Column("checked_in_at", TIME),
     Column("checked_out_at", TIME),
     Column("stay_checked_in_at", TIME),  # the stay's, for newest-first walks (migration 0004)
+    Column("full_name", Text),  # the whole name when longer than `name` (migration 0007)
     Index("stay_guests_document", "document_number"),
     Index("stay_guests_name", "name"),
 )

@@ -295,9 +295,18 @@ def attach_guests(conn: Connection, rows: list[dict[str, Any]]) -> None:
             .order_by(stay_guests.c.stay_id, stay_guests.c.checked_in_at,
                       stay_guests.c.guest_id))
         for guest in guests:
-            by_stay[guest.stay_id].append(dict(guest._mapping))
+            by_stay[guest.stay_id].append(shown_guest(guest._mapping))
     for row in rows:
         row["guests"] = sorted(by_stay[row["stay_id"]], key=lambda g: g["role"] != "main")
+
+
+def shown_guest(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A guest row as shown: the whole name, also when it is longer than the search key."""
+    guest = dict(row)
+    full_name = guest.pop("full_name", None)
+    if full_name:
+        guest["name"] = full_name
+    return guest
 
 
 def scope_ok(conn: Connection, who: Principal, site_code: str) -> bool:

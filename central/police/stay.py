@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 from central.accounts import Principal
 from central.db.tables import chain_faults, events, sites, stay_guests, stays
 from central.errors import NotFoundError
-from central.police.search import attach_guests, scope_ok
+from central.police.search import attach_guests, scope_ok, shown_guest
 
 _SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids")
 
@@ -83,4 +83,4 @@ def guest_of(conn: Connection, stay_id: str, guest_id: str) -> dict[str, Any]:
                                                  stay_guests.c.guest_id == guest_id)).first()
     if row is None:
         raise NotFoundError("no such guest")
-    return dict(row._mapping)
+    return shown_guest(row._mapping)

@@ -127,3 +127,23 @@ def test_names_are_escaped_in_pages(central: Admin) -> None:
     page = browser.search(document=number, reason="转义")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_a_name_longer_than_the_search_key_is_shown_whole(central: Admin) -> None:
+    """stay_guests.name keeps 200 characters for the indexes; pages, API rows and CSV show
+    the whole name (a synthetic one: a real name this long does not exist)."""
+    client, chain = central.device()
+    head = unique_name()
+    long_name = head + "".join(chr(0x4E00 + (i * 37) % 20000) for i in range(300)) + "𠀋"
+    stay = chain.check_in("708", [guest(long_name, id_number())])
+    client.send_events([stay])
+    browser, _user = logged_in(central.url, central.engine, "officer")
+    found = browser.search(name=head, reason="长姓名")
+    assert stay_ids(found.text) == [stay.stay_id] and long_name in found.text
+    page = browser.get(f"/stay/{stay.stay_id}", reason="长姓名", csrf=browser.csrf)
+    assert page.status_code == 200 and long_name in page.text
+    exported = browser.get("/export.csv", name=head, reason="长姓名", csrf=browser.csrf)
+    rows = list(csv.reader(io.StringIO(exported.text.encode("utf-8").decode("utf-8-sig"))))
+    assert rows[1][7] == long_name
+    (row,) = central.rows("stay_guests", stay_id=stay.stay_id)
+    assert len(row["name"]) == 200 and row["full_name"] == long_name
