@@ -185,9 +185,11 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 def partial(name: str, rng: random.Random) -> str:
-    compact = name.replace(" ", "")
-    start = rng.randrange(max(1, len(compact) - 1))
-    return compact[start:start + 2]
+    """Two characters of one word of the name, as an officer would type them (a fragment
+    across the space, "HK" of "SMITH KIM12", is in no name and would measure a miss)."""
+    word = rng.choice([w for w in name.split() if len(w) >= 2] or [name])
+    start = rng.randrange(max(1, len(word) - 1))
+    return word[start:start + 2]
 
 
 def run(engine: Engine, args: argparse.Namespace, label: str) -> None:
