@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from sync.fields import format_utc, parse_utc
+from sync.fields import format_utc
 
 BEIJING = timezone(timedelta(hours=8), "CST")
 
@@ -15,10 +15,16 @@ def show(stamp: str | None) -> str:
     """`2025-04-01T10:00:00.000000Z` -> `2025-04-01 18:00:00`; None -> ``."""
     if not stamp:
         return ""
+    # fromisoformat and isoformat, not strptime and strftime: 4x faster, and a CSV shows two
+    # times per stay (10,000 stays: 290 ms of strptime). Display only: the wire is checked
+    # strictly where it enters (sync/fields.py).
     try:
-        return parse_utc(stamp).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+        moment = datetime.fromisoformat(stamp)
     except ValueError:
-        return stamp  # not in the wire format: show it as it is rather than fail the page
+        return stamp  # not a time: show it as it is rather than fail the page
+    if moment.tzinfo is None:
+        return stamp
+    return moment.astimezone(BEIJING).replace(tzinfo=None).isoformat(" ", "seconds")
 
 
 def day_start_utc(day: str, plus_days: int = 0) -> str:
