@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -37,10 +36,10 @@ sys.path.insert(0, str(ROOT))
 from bench_store import guest  # noqa: E402 - 1 KB synthetic photos, varied cards
 
 from sync.retry import RetryPolicy, plain_exponential_wait  # noqa: E402
-from terminal.commands.provision import dump_toml  # noqa: E402
 from terminal.domain.events import Kind  # noqa: E402
 from terminal.domain.guests import Guest  # noqa: E402
 from terminal.ids import new_id  # noqa: E402
+from terminal.settings_file import read_document, set_values, write_text_atomic  # noqa: E402
 from terminal.store.database import Store  # noqa: E402
 from terminal.store.writer import Txn  # noqa: E402
 from terminal.sync_outbox import lean_writer  # noqa: E402
@@ -168,9 +167,9 @@ def rss(work: Path, events: int, batch: int) -> None:
     terminal = provision(admin, work)
     try:
         build(terminal.store, events)
-        raw = tomllib.loads(terminal.config_path.read_text("utf-8"))
-        raw["sync"]["batch_max_events"] = batch
-        terminal.config_path.write_text(dump_toml(raw), "utf-8")
+        doc = read_document(terminal.config_path)
+        set_values(doc, {"sync.batch_max_events": batch})
+        write_text_atomic(terminal.config_path, doc.as_string())
         env = {**os.environ, "ANJU_CONFIG": str(terminal.config_path)}
         proc = subprocess.Popen([sys.executable, "-c", "from terminal.cli import main; main()",
                                  "sync", "run"], env=env, cwd=ROOT)

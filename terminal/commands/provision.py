@@ -4,7 +4,8 @@
    asked again with the same token (the server answers the same device);
 2. enrol: the one-time token for a site -> device id and per-device secret;
 3. the credential is written with mode 0600 (atomically) to `sync.credential_file`;
-4. `[device]` identity and `sync.server_url` are written into the settings file;
+4. `[device]` identity and `sync.server_url` are set in the settings file, edited in place:
+   the technician's comments, order and other settings are kept (terminal/settings_file.py);
 5. a signed heartbeat proves the credential works end to end.
 
 The secret is never printed or logged.
@@ -18,7 +19,6 @@ import sys
 import tomllib
 import uuid
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -27,26 +27,8 @@ from sync.errors import RequestError
 from terminal.commands.context import EXIT_REFUSED, reporting
 from terminal.config import ENV_VAR, config_path, from_mapping
 from terminal.errors import ConfigError
+from terminal.settings_file import read_document, set_values, write_text_atomic
 from terminal.sync_service import SOFTWARE_VERSION, write_private
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-def dump_toml(doc: dict[str, dict[str, Any]]) -> str:
-    """Our settings are one level of tables of scalars: that is all this writes."""
-    lines: list[str] = []
-    for section, entries in doc.items():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in entries.items()]
-        lines.append("")
-    return "\n".join(lines)
 
 
 def _installation_id(credential_file: Path) -> str:
@@ -67,16 +49,15 @@ def _installation_id(credential_file: Path) -> str:
 @click.option("--token", required=True, help="One-time enrolment token for this site.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               envvar=ENV_VAR, show_envvar=True,
-              help="Settings file to write the identity into (default /etc/anju/terminal.toml).")
+              help="Settings file to set the identity in (default /etc/anju/terminal.toml); "
+                   "edited in place: comments, order and other settings are kept.")
 def provision(server_url: str, token: str, config_file: Path | None) -> None:
     """Enrol this terminal, store its credential (0600), write its identity, confirm."""
     with reporting():
         path = config_path(config_file)
-        raw: dict[str, dict[str, Any]] = {}
-        if path.exists():
-            raw = tomllib.loads(path.read_text("utf-8"))
-        raw.setdefault("sync", {})["server_url"] = server_url.rstrip("/")
-        config = from_mapping(raw, source=path)  # validates the URL before we use it
+        doc = read_document(path)  # a malformed file is refused here, before enrolment
+        set_values(doc, {"sync.server_url": server_url.rstrip("/")})
+        config = from_mapping(doc.unwrap(), source=path)  # validates the URL before we use it
         credential_file: Path = config["sync.credential_file"]
         installation = _installation_id(credential_file)
         with SyncClient(server_url) as client:
@@ -89,11 +70,16 @@ def provision(server_url: str, token: str, config_file: Path | None) -> None:
             write_private(credential_file, {
                 "device_id": enrolment.device_id, "site_code": enrolment.site_code,
                 "secret": enrolment.secret, "server_url": server_url.rstrip("/")})
-            raw["device"] = {"device_id": enrolment.device_id,
-                             "site_code": enrolment.site_code}
-            from_mapping(raw, source=path)  # refuse to write a file we could not read back
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(dump_toml(raw), "utf-8")
+            set_values(doc, {"device.device_id": enrolment.device_id,
+                             "device.site_code": enrolment.site_code})
+            text = doc.as_string()
+            _check_readable(text, path)  # refuse to write a file we could not read back
+            try:
+                write_text_atomic(path, text)
+            except ConfigError as err:
+                raise ConfigError(f"enrolled as {enrolment.device_id}, but {err}; run "
+                                  "`anju provision` again with the same token once fixed",
+                                  err.message_zh) from err
             try:
                 client.heartbeat(software_version=SOFTWARE_VERSION, backlog=0,
                                  oldest_queued_age_s=None, reader_status="unknown",
@@ -104,6 +90,14 @@ def provision(server_url: str, token: str, config_file: Path | None) -> None:
                 sys.exit(EXIT_REFUSED)
     click.echo(f"provisioned {enrolment.device_id} for site {enrolment.site_code} "
                f"({enrolment.site_name}); credential {credential_file} (0600); settings {path}")
+
+
+def _check_readable(text: str, path: Path) -> None:
+    try:
+        from_mapping(tomllib.loads(text), source=path)
+    except tomllib.TOMLDecodeError as err:  # a bug of ours, never the technician's
+        raise ConfigError(f"edited settings for {path} would not read back: {err}",
+                          "配置文件无法写入") from err
 
 
 def _disk_free(path: Path) -> int:
