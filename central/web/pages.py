@@ -207,7 +207,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         district = request.query_params.get("district") or who.district
         await run_in_threadpool(fleetstatus.check_scope, engine, who.district, site, district)
         rows = await run_in_threadpool(
-            lambda: fleetstatus.fleet(engine, policy, district=who.district))
+            lambda: fleetstatus.fleet(engine, policy, district=district))
         points = await run_in_threadpool(
             lambda: fleetstatus.daily_registrations(engine, 30, site=site, district=district))
         chart = bar_chart(points, f"近30天每日登记数 {site or district or '全部'}")

@@ -164,7 +164,11 @@ def test_a_user_with_a_district_sees_only_its_sites_devices_and_chart(central: A
             assert chain_theirs.device_id not in refused.text and "合计" not in refused.text
     for role in ("technician", "supervisor", "administrator", "officer"):
         browser, _user = logged_in(central.url, central.engine, role)  # no district: all
-        page = browser.get("/fleet", district=theirs)
+        page = browser.get("/fleet")
         devices = {device for _state, device in order(page.text)}
         assert {chain_ours.device_id, chain_theirs.device_id} <= devices, role
-        assert site_none in page.text and "合计 3" in page.text
+        assert site_none in page.text
+        narrowed = browser.get("/fleet", district=theirs)  # table and chart alike
+        devices = {device for _state, device in order(narrowed.text)}
+        assert devices == {chain_theirs.device_id}, role
+        assert site_none not in narrowed.text and "合计 3" in narrowed.text
