@@ -176,8 +176,10 @@ def statement(conn: Connection, q: SearchQuery, who: Principal, *,
     newest check-in first.
 
     With guest filters (document, name, card type, nationality) the way to the stays depends
-    on how many guests match, which only the data can tell, so a first query counts them up
-    to PROBE_LIMIT (it stops there):
+    on how many guests match, which only the data can tell. Without place, date or district
+    filters, a name or nationality is first looked for among the newest RECENT_GUESTS guests
+    (a page of a common fragment is there); otherwise a probe counts matches up to
+    PROBE_LIMIT (it stops there):
     * a few (a document number, a rare name): sort them by their stay's check-in time (copied
       onto the guest rows) and fetch the page's stays; with place, date or district filters,
       fetch all of those stays, filter and sort them in SQL;
@@ -188,18 +190,17 @@ def statement(conn: Connection, q: SearchQuery, who: Principal, *,
       the covering guest index; with them it walks the stays (the filters bound the walk)
       and tests each one's guests.
     Either way the cost of page one stays bounded by about PROBE_LIMIT rows."""
-    bigrams = conn.dialect.name == "postgresql"
+    postgresql = conn.dialect.name == "postgresql"
     stay_conditions = _stay_conditions(q)
     query = district_filter(select(stays).where(*stay_conditions), who)
-    guests = _guest_conditions(q, bigrams=bigrams, case_folding=bigrams)
+    guests = _guest_conditions(q, bigrams=postgresql, case_folding=postgresql)
     if not guests:
         return _page(query, stays.c, q, limit)
     unfiltered = not stay_conditions and who.district is None
     if unfiltered and not q.document:
         recent = _from_recent_guests(conn, q, limit)
         if recent is not None:
-            return _page(select(stays).where(stays.c.stay_id.in_(recent)), stays.c, q, None,
-                         paged=False)
+            return _newest_first(select(stays).where(stays.c.stay_id.in_(recent)), stays.c)
     probe = conn.execute(select(stay_guests.c.stay_id, stay_guests.c.stay_checked_in_at)
                          .where(*guests).limit(PROBE_LIMIT + 1)).all()
     if len(probe) <= PROBE_LIMIT and unfiltered:
@@ -210,7 +211,7 @@ def statement(conn: Connection, q: SearchQuery, who: Principal, *,
                         reverse=True)
         start, end = _page_bounds(q, limit)
         page = [stay_id for _, _, stay_id in newest[start:end]]
-        return _page(query.where(stays.c.stay_id.in_(page)), stays.c, q, None, paged=False)
+        return _newest_first(query.where(stays.c.stay_id.in_(page)), stays.c)
     if len(probe) <= PROBE_LIMIT:
         # Materialised: otherwise the planner, expecting the page among the first stays,
         # walks the newest-first index testing each stay against the list (measured 90 ms
@@ -220,13 +221,13 @@ def statement(conn: Connection, q: SearchQuery, who: Principal, *,
                   .cte("picked").prefix_with("MATERIALIZED"))
         return _page(select(picked), picked.c, q, limit)
     # Without the bigram test: recomputing bigrams per row costs more than the LIKE it spares.
-    walk = _guest_conditions(q, bigrams=False, case_folding=bigrams)
+    walk = _guest_conditions(q, bigrams=False, case_folding=postgresql)
     if unfiltered:
         keys = _page(select(stay_guests.c.stay_checked_in_at.label("checked_in_at"),
                             stay_guests.c.stay_id).where(*walk).distinct(),
                      stay_guests.c, q, limit, time_column="stay_checked_in_at").subquery()
-        return _page(select(stays).where(stays.c.stay_id.in_(select(keys.c.stay_id))),
-                     stays.c, q, None, paged=False)
+        return _newest_first(select(stays).where(stays.c.stay_id.in_(select(keys.c.stay_id))),
+                             stays.c)
     # A correlated subquery with LIMIT: evaluated per stay in index order (a semi-join would
     # let the planner collect every match again).
     hit = (select(literal(1)).where(stay_guests.c.stay_id == stays.c.stay_id, *walk)
@@ -271,14 +272,16 @@ def _from_recent_guests(conn: Connection, q: SearchQuery, limit: int | None
     return [row.stay_id for row in found[start:end]]
 
 
+def _newest_first(query: Select[Any], columns: Any, time_column: str = "checked_in_at"
+                  ) -> Select[Any]:
+    return query.order_by(columns[time_column].desc().nulls_last(), columns.stay_id.desc())
+
+
 def _page(query: Select[Any], columns: Any, q: SearchQuery, limit: int | None, *,
-          time_column: str = "checked_in_at", paged: bool = True) -> Select[Any]:
-    query = query.order_by(columns[time_column].desc().nulls_last(), columns.stay_id.desc())
-    if not paged:
-        return query
-    if limit is not None:
-        return query.limit(limit)
-    return query.limit(q.per_page + 1).offset((q.page - 1) * q.per_page)
+          time_column: str = "checked_in_at") -> Select[Any]:
+    start, end = _page_bounds(q, limit)
+    return (_newest_first(query, columns, time_column).limit(end - start)
+            .offset(start or None))
 
 
 def search(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float) -> SearchPage:
