@@ -33,7 +33,10 @@ def test_manual_passport_guest_with_visa(page, desk: Desk) -> None:
     try:  # twice failed under load in the whole suite, never alone: say where it stood
         page.wait_for_url(desk.url + "/", timeout=20000)
     except PlaywrightTimeoutError as err:
-        raise AssertionError(f"still at {page.url}: {page.inner_text('body')[:600]}") from err
+        invalid = page.evaluate("() => [...document.querySelectorAll('#manual :invalid')]"
+                                ".map(e => `${e.name}=${e.value}: ${e.validationMessage}`)")
+        raise AssertionError(f"still at {page.url}; invalid fields {invalid}; "
+                             f"{page.inner_text('main')[:300]}") from err
     guest = page.wait_for_selector(".guest")
     assert "SMITH ANNA MARIA" in guest.inner_text() and "手工录入" in guest.inner_text()
     page.fill("#room", "502")
