@@ -37,7 +37,7 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.web.conftest import ARGS, CHROMIUM  # noqa: E402
+from tests.chromium import ARGS, CHROMIUM  # noqa: E402
 from tests.web.desk import Desk, write_settings  # noqa: E402
 
 CONFIRM_JS = """async (room) => {

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,18 +15,13 @@ from central import accounts
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import id_number, unique_name
 from tests.central.serverproc import CentralServer
+from tests.chromium import launched, skip_without_chromium
 from tests.sync.wire_helpers import guest
 from tests.wlt.fake_decoder import LICENCE, build_fake_decoder, wlt_block
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = Path(__file__).parents[2] / "var" / "screenshots"
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -56,22 +50,8 @@ def photo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralSe
 @pytest.fixture(scope="module")
 def chromium(site_server: CentralServer, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[object]:
-    manager = playwright_api.sync_playwright()
-    with manager as p:
-        # Screenshots go through the loop's default executor: one thread, made before the
-        # per-test leak check starts counting.
-        manager._loop.set_default_executor(  # type: ignore[attr-defined]
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright-io"))
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        warm = browser.new_page()
-        warm.goto(site_server.url + "/login")
-        # Written to a file, so the executor's thread starts now, not inside a test.
-        warm.screenshot(path=str(tmp_path_factory.mktemp("warm") / "warm.png"))
-        warm.close()
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched(tmp_path_factory.mktemp("warm"), site_server.url + "/login") as browser:
+        yield browser
 
 
 def shot(page: object, name: str) -> None:

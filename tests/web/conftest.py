@@ -9,24 +9,18 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.central.serverproc import CentralServer
+from tests.chromium import launched, skip_without_chromium
 from tests.web.desk import ROOT, Desk, anju, write_settings
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = ROOT / "var" / "screenshots"
 SITE = "4401060001"
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+skip_without_chromium()
 
 OVERFLOW_JS = """() => {
   const bad = [];
@@ -48,20 +42,8 @@ OVERFLOW_JS = """() => {
 
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    manager = playwright_api.sync_playwright()
-    with manager as p:
-        # Playwright writes files (screenshots) through its loop's default executor, whose
-        # threads appear on first use and would count as leaks: one thread, started here.
-        manager._loop.set_default_executor(  # type: ignore[attr-defined]
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright-io"))
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        warm = chromium.new_page()
-        warm.screenshot(path=str(tmp_path_factory.mktemp("warm") / "warm.png"))
-        warm.close()
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched(tmp_path_factory.mktemp("warm")) as chromium:
+        yield chromium
 
 
 @pytest.fixture
