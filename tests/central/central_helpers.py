@@ -68,6 +68,12 @@ class Admin:
         self.engine: Engine = make_engine(db_url, pooled=False)
         self._clients: list[SyncClient] = []
 
+    def __enter__(self) -> Admin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         for client in self._clients:
             client.close()

@@ -29,40 +29,28 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="session")
 def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
     log = tmp_path_factory.mktemp("central-log") / "server.log"
-    process = CentralServer(db_url, log).start()
-    try:
+    with CentralServer(db_url, log) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
 def central(server: CentralServer) -> Iterator[Admin]:
-    admin = Admin(server.db_url, server.url)
-    try:
+    with Admin(server.db_url, server.url) as admin:
         yield admin
-    finally:
-        admin.close()
 
 
 @pytest.fixture(scope="session")
 def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
     """SQLite, one request in flight, small limits: for load shedding and 413 (backend-free)."""
     base = tmp_path_factory.mktemp("central-small")
-    process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log",
-                            extra_args=("--max-in-flight", "1", "--retry-after", "3",
-                                        "--max-events", "5", "--max-body", "20000")).start()
-    try:
+    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log",
+                       extra_args=("--max-in-flight", "1", "--retry-after", "3",
+                                   "--max-events", "5", "--max-body", "20000")) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
 def small(small_server: CentralServer) -> Iterator[Admin]:
-    admin = Admin(small_server.db_url, small_server.url)
-    try:
+    with Admin(small_server.db_url, small_server.url) as admin:
         yield admin
-    finally:
-        admin.close()
 

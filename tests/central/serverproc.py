@@ -42,6 +42,12 @@ class CentralServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def __enter__(self) -> CentralServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def start(self) -> CentralServer:
         command = [sys.executable, "-c", "from terminal.cli import main; main()", "central",
                    "serve", "--db", self.db_url, "--host", "127.0.0.1", "--port", str(self.port),

@@ -27,11 +27,8 @@ skip_without_chromium()
 @pytest.fixture(scope="module")
 def site_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
     base = tmp_path_factory.mktemp("police-browser")
-    process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log").start()
-    try:
+    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +36,9 @@ def photo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralSe
     """A server with the fake WLT decoder configured (skips where gcc is missing)."""
     base = tmp_path_factory.mktemp("police-browser-photo")
     library = build_fake_decoder(base)
-    process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log", extra_args=(
-        "--photo-library", str(library), "--photo-licence-code", str(LICENCE))).start()
-    try:
+    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log", extra_args=(
+            "--photo-library", str(library), "--photo-licence-code", str(LICENCE))) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -44,21 +44,15 @@ def photo_server(db_url: str, fake_library: Path, tmp_path_factory: pytest.TempP
                  ) -> Iterator[CentralServer]:
     """A second server on the same database, with the decoder configured."""
     log = tmp_path_factory.mktemp("central-photo") / "server.log"
-    process = CentralServer(db_url, log, extra_args=(
-        "--photo-library", str(fake_library), "--photo-licence-code", str(LICENCE))).start()
-    try:
+    with CentralServer(db_url, log, extra_args=(
+            "--photo-library", str(fake_library), "--photo-licence-code", str(LICENCE))) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
 def with_photos(photo_server: CentralServer) -> Iterator[Admin]:
-    admin = Admin(photo_server.db_url, photo_server.url)
-    try:
+    with Admin(photo_server.db_url, photo_server.url) as admin:
         yield admin
-    finally:
-        admin.close()
 
 
 def card_guest(wlt: bytes, role: str = "main") -> dict[str, Any]:

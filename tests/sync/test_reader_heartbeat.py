@@ -27,20 +27,14 @@ from tests.web.desk import Desk
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
     base = tmp_path_factory.mktemp("reader-central")
-    process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log").start()
-    try:
+    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
 def admin(server: CentralServer) -> Iterator[Admin]:
-    handle = Admin(server.db_url, server.url)
-    try:
+    with Admin(server.db_url, server.url) as handle:
         yield handle
-    finally:
-        handle.close()
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:

@@ -53,11 +53,8 @@ def upl_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture
 def admin(upl_server: CentralServer) -> Iterator[Admin]:
-    handle = Admin(upl_server.db_url, upl_server.url)
-    try:
+    with Admin(upl_server.db_url, upl_server.url) as handle:
         yield handle
-    finally:
-        handle.close()
 
 
 @pytest.fixture

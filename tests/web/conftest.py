@@ -76,12 +76,9 @@ def shoot(page: object, name: str) -> Path:
 def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
     work = tmp_path_factory.mktemp("central")
     db_url = f"sqlite:///{work / 'central.db'}"
-    server = CentralServer(db_url, work / "central.log").start()
-    anju("central", "site", "add", SITE, "--name", "测试旅馆", "--db", db_url)
-    try:
+    with CentralServer(db_url, work / "central.log") as server:
+        anju("central", "site", "add", SITE, "--name", "测试旅馆", "--db", db_url)
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
