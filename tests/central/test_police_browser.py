@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from central import accounts
+from central import account_admin
 from tests.central.central_helpers import Admin
-from tests.central.police_helpers import id_number, unique_name
+from tests.central.police_helpers import OPERATOR, id_number, unique_name
 from tests.central.serverproc import CentralServer
 from tests.chromium import launched, skip_without_chromium
 from tests.sync.wire_helpers import guest
@@ -64,7 +64,8 @@ def test_login_search_stay_export_and_fleet(site_server: CentralServer, chromium
         others = [chain.check_in(str(900 + i), [guest(unique_name(), id_number())])
                   for i in range(4)]
         client.send_events([first, *others])
-        accounts.add_user(central.engine, "browser-officer", "officer", "pw-browser-1")
+        account_admin.add_user(central.engine, "browser-officer", "officer", "pw-browser-1",
+                               by=OPERATOR)
         context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
                                        locale="zh-CN", accept_downloads=True)
         page = context.new_page()
@@ -121,7 +122,8 @@ def test_stay_page_shows_the_card_photo(photo_server: CentralServer, chromium: o
             wlt_block("browser")).decode("ascii")}
         first = chain.check_in("809", [card, typed])
         client.send_events([first])
-        accounts.add_user(central.engine, "photo-officer", "officer", "pw-browser-2")
+        account_admin.add_user(central.engine, "photo-officer", "officer", "pw-browser-2",
+                               by=OPERATOR)
         context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
                                        locale="zh-CN")
         page = context.new_page()
