@@ -132,3 +132,34 @@ def _api_status(central: Admin, token: str) -> int:
     reply = fetch("GET", central.url + "/api/v1/search", headers={
         "Authorization": f"Bearer {token}"}, params={"name": "无此人", "reason": "令牌"})
     return reply.status_code
+
+
+def test_the_cli_changes_role_and_district_lists_users_and_audits_as_the_operator(
+        central: Admin) -> None:
+    from click.testing import CliRunner
+
+    from terminal.cli import cli
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["central", "user", *args, "--db", central.db_url])
+        return result.exit_code, result.output
+
+    officer = make_user(central.engine, "officer", "甲区")
+    assert run("set", officer.username, "--district", "乙区", "--no-district")[0] == 2
+    assert run("set", officer.username, "--role", "supervisor", "--district", "乙区")[0] == 0
+    (row,) = central.rows("users", username=officer.username)
+    assert (row["role"], row["district"]) == ("supervisor", "乙区")
+    assert run("set", officer.username, "--no-district")[0] == 0
+    assert central.rows("users", username=officer.username)[0]["district"] is None
+    code, listed = run("list", "--json")
+    mine = [json.loads(line) for line in listed.splitlines()
+            if json.loads(line)["username"] == officer.username]
+    assert code == 0 and mine[0]["role"] == "supervisor" and mine[0]["live_tokens"] == 0
+    changes = [json.loads(r["query"]) for r in central.rows("audit_log", action="user_change")
+               if officer.username in r["query"]]
+    assert [(c.get("district"), c["was"]) for c in changes] == [
+        ("乙区", {"role": "officer", "district": "甲区"}),
+        (None, {"role": "supervisor", "district": "乙区"})]
+    assert {r["role"] for r in central.rows("audit_log", action="user_change")
+            if officer.username in r["query"]} == {"operator"}
+    assert audit.verify(central.engine).ok

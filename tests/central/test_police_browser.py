@@ -153,3 +153,54 @@ def test_stay_page_shows_the_card_photo(photo_server: CentralServer, chromium: o
         assert actions == ["photo", "search", "view"]
     finally:
         central.close()
+
+
+def test_an_administrator_manages_an_officer_and_its_tokens_on_the_users_page(
+        site_server: CentralServer, chromium: object) -> None:
+    """The /users forms as a browser submits them: add, change, issue and revoke a token."""
+    central = Admin(site_server.db_url, site_server.url)
+    try:
+        account_admin.add_user(central.engine, "browser-admin", "administrator", "pw-browser-3",
+                               by=OPERATOR)
+        context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
+                                       locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(8000)
+        try:
+            page.goto(site_server.url + "/login")
+            page.fill("input[name=username]", "browser-admin")
+            page.fill("input[name=password]", "pw-browser-3")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/search")
+            page.goto(site_server.url + "/users")
+            add = page.locator("form.search")
+            assert add.locator("option").all_inner_texts() == ["民警", "主管", "技术员"]
+            add.locator("input[name=username]").fill("browser-new")
+            add.locator("select[name=role]").select_option("officer")
+            add.locator("input[name=district]").fill("海珠")
+            add.locator("button[type=submit]").click()
+            page.wait_for_selector("code.password")
+            row = page.locator('tr[data-user="browser-new"]')
+            row.locator("select[name=role]").select_option("technician")
+            row.locator("form:has(select[name=role]) button").click()
+            page.wait_for_selector("p.message:has-text('已修改')")
+            page.locator('tr[data-user="browser-new"] button:has-text("签发令牌")').click()
+            token = page.inner_text("code.token")
+            assert token.startswith("anju_")
+            shot(page, "users")
+            row = page.locator('tr[data-user="browser-new"]')
+            assert "有效期至" in row.inner_text() and row.locator("div.token").count() == 1
+            row.locator('div.token button:has-text("吊销")').click()
+            page.wait_for_selector("p.message:has-text('已吊销')")
+            assert page.locator('tr[data-user="browser-new"] div.token').count() == 0
+        finally:
+            context.close()
+        (user,) = central.rows("users", username="browser-new")
+        assert (user["role"], user["district"]) == ("technician", "海珠")
+        (stored,) = central.rows("api_tokens", username="browser-new")
+        assert stored["revoked_reason"] == "revoked"
+        assert [r["action"] for r in sorted(central.rows("audit_log", username="browser-admin"),
+                                            key=lambda r: r["id"])] == [
+            "user_add", "user_change", "token_issue", "token_revoke"]
+    finally:
+        central.close()
