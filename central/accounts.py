@@ -1,17 +1,19 @@
 """Police accounts: users with roles, argon2 passwords, browser sessions and API tokens.
 
-    role            may                                         personal data
-    officer         search, view, co-stay, export, fleet        yes
-    supervisor      officer's + audit log + user management      yes
-    technician      fleet and devices                            no
-    administrator   everything                                   yes
+    role            rank  may                                            personal data
+    technician      1     fleet and devices                              no
+    officer         1     search, view, co-stay, export, fleet           yes
+    supervisor      2     officer's + audit log + officers/technicians   yes
+    administrator   3     everything + password resets and API tokens    yes
+    operator        4     the CLI (database access): any account act      -
 
 Secrets are shown once and stored as hashes only: passwords as argon2id, session cookies and API
 tokens as SHA-256 (they are 256-bit random values, so a fast hash is enough and lookups stay
 indexed). A session expires after `IDLE_S` without a request and `ABSOLUTE_S` after login. An
 API token acts with its user's current role, so disabling the user or changing the role takes
-effect at once. Password logins are throttled per username and client address
-(central/throttle.py); `unlock_login` and a password reset lift a lock.
+effect at once; it is refused after its `expires_at` or once revoked (central/api_tokens.py).
+Password logins are throttled per username and client address (central/throttle.py). Who may
+manage whom (ranks, districts), and the audit of every account act: central/account_admin.py.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from central.db.tables import api_tokens, site_districts, sites, user_sessions, users
 from central.errors import AdminError, AuthError, ForbiddenError
-from central.throttle import USER, LoginThrottle, ThrottledError, key_of
+from central.throttle import LoginThrottle, ThrottledError
 from central.timefix import utc_now
 from sync.fields import format_utc
 
@@ -36,13 +38,21 @@ ROLES: dict[str, frozenset[str]] = {
     "officer": frozenset({"search", "fleet"}),
     "supervisor": frozenset({"search", "fleet", "audit", "users"}),
     "technician": frozenset({"fleet"}),
-    "administrator": frozenset({"search", "fleet", "audit", "users"}),
+    # credentials: reset another user's password, issue an API token for another user (both
+    # let the one who does it act as that user, so a supervisor may not)
+    "administrator": frozenset({"search", "fleet", "audit", "users", "credentials"}),
 }
+# The CLI's actor: whoever can run `anju central` against the database owns it anyway. Never a
+# role a user can have (ROLES does not hold it), so no session or token carries it.
+OPERATOR = "operator"
+# A user manages (creates, changes, disables ...) only users of a rank strictly below their own:
+# no one makes a peer, so a supervisor cannot mint a second supervisor account to act through.
+RANK = {"technician": 1, "officer": 1, "supervisor": 2, "administrator": 3, OPERATOR: 4}
 IDLE_S = 30 * 60
 ABSOLUTE_S = 10 * 3600
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the user does not exist, so timing does not reveal valid usernames.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+_DUMMY_HASH = hasher.hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,10 @@ class Principal:
     def can(self, permission: str) -> bool:
         return permission in ROLES.get(self.role, frozenset())
 
+    @property
+    def rank(self) -> int:
+        return RANK.get(self.role, 0)
+
     def require(self, permission: str) -> None:
         if not self.can(permission):
             raise ForbiddenError(f"role {self.role} may not {permission}", code="forbidden")
@@ -68,54 +82,6 @@ def sha256(value: str) -> str:
 
 def new_password() -> str:
     return secrets.token_urlsafe(12)
-
-
-def add_user(engine: Engine, username: str, role: str, password: str | None = None,
-             district: str | None = None) -> str:
-    """Create a user; returns the password (generated unless given)."""
-    if role not in ROLES:
-        raise AdminError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
-    if not username or len(username) > 64 or not username.isprintable():
-        raise AdminError("a username is 1-64 printable characters")
-    password = password or new_password()
-    now = format_utc(utc_now())
-    with engine.begin() as conn:
-        if conn.execute(select(users.c.username).where(users.c.username == username)).first():
-            raise AdminError(f"user {username} exists already")
-        conn.execute(insert(users).values(
-            username=username, role=role, password_hash=_hasher.hash(password), disabled=False,
-            district=district, created_at=now, password_set_at=now))
-    return password
-
-
-def set_disabled(engine: Engine, username: str, disabled: bool = True) -> None:
-    """Disable (or re-enable) a user; a disabled user's sessions end at once."""
-    with engine.begin() as conn:
-        _must_exist(conn, username)
-        conn.execute(update(users).where(users.c.username == username).values(disabled=disabled))
-        conn.execute(delete(user_sessions).where(user_sessions.c.username == username))
-
-
-def reset_password(engine: Engine, username: str) -> str:
-    """A new generated password; every session of the user ends, a login lock too."""
-    password = new_password()
-    with engine.begin() as conn:
-        _must_exist(conn, username)
-        conn.execute(update(users).where(users.c.username == username).values(
-            password_hash=_hasher.hash(password), password_set_at=format_utc(utc_now())))
-        conn.execute(delete(user_sessions).where(user_sessions.c.username == username))
-        LoginThrottle.clear_user(conn, username)  # the new password may be tried at once
-    return password
-
-
-def issue_api_token(engine: Engine, username: str) -> str:
-    """A new bearer token for the user (printed once, stored as SHA-256)."""
-    value = "anju_" + secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        _must_exist(conn, username)
-        conn.execute(insert(api_tokens).values(token_sha256=sha256(value), username=username,
-                                               created_at=format_utc(utc_now())))
-    return value
 
 
 def set_site_district(engine: Engine, site_code: str, district: str) -> None:
@@ -156,7 +122,7 @@ def _check_password(engine: Engine, username: str, password: str) -> Any:
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError) as err:
         raise AuthError("wrong username or password", code="bad_login") from err
     if row is None:
@@ -164,13 +130,6 @@ def _check_password(engine: Engine, username: str, password: str) -> Any:
     if row.disabled:
         raise AuthError("this account is disabled", code="account_disabled")
     return row
-
-
-def unlock_login(engine: Engine, username: str) -> bool:
-    """Forget a username's failed logins and lock; False when it had none."""
-    with engine.begin() as conn:
-        _must_exist(conn, username)
-        return LoginThrottle.clear_user(conn, username)
 
 
 def session_principal(engine: Engine, cookie: str) -> Principal:
@@ -214,24 +173,15 @@ def token_principal(engine: Engine, authorization: str | None) -> Principal:
             select(users.c.username, users.c.role, users.c.district, users.c.disabled)
             .join(api_tokens, api_tokens.c.username == users.c.username)
             .where(api_tokens.c.token_sha256 == sha256(value.strip()),
-                   api_tokens.c.revoked_at.is_(None))).first()
+                   api_tokens.c.revoked_at.is_(None),
+                   api_tokens.c.expires_at > format_utc(utc_now()))).first()
     if row is None or row.disabled:
-        raise AuthError("unknown, revoked or disabled API token", code="bad_token")
+        raise AuthError("unknown, revoked, expired or disabled API token", code="bad_token")
     return Principal(row.username, row.role, row.district)
 
 
-def list_users(engine: Engine) -> list[dict[str, object]]:
-    """Users without their password hashes, by name; `locked_until_s` while a login lock lasts."""
-    with engine.connect() as conn:
-        locked = LoginThrottle.locks(conn, USER, time.time())
-        rows = [dict(r._mapping) for r in conn.execute(
-            select(users.c.username, users.c.role, users.c.district, users.c.disabled,
-                   users.c.created_at, users.c.password_set_at).order_by(users.c.username))]
-    for row in rows:
-        row["locked_until_s"] = locked.get(key_of(USER, str(row["username"])))
-    return rows
-
-
-def _must_exist(conn: Connection, username: str) -> None:
-    if not conn.execute(select(users.c.username).where(users.c.username == username)).first():
+def must_exist(conn: Connection, username: str) -> Any:
+    row = conn.execute(select(users).where(users.c.username == username)).first()
+    if row is None:
         raise AdminError(f"unknown user {username}")
+    return row

@@ -18,7 +18,14 @@ from sqlalchemy import Engine
 
 from central.db.engine import make_engine
 from central.errors import CentralError
-from central.settings import DB_ENV, PHOTO_LIBRARY_ENV, PHOTO_LICENCE_ENV, Settings, default_db_url
+from central.settings import (
+    DB_ENV,
+    PHOTO_LIBRARY_ENV,
+    PHOTO_LICENCE_ENV,
+    TOKEN_TTL_ENV,
+    Settings,
+    default_db_url,
+)
 
 _DB = click.option("--db", "db_url", envvar=DB_ENV, default=default_db_url, show_default=False,
                    help=f"Database URL (default: ${DB_ENV}, else sqlite:///var/central.db).")
@@ -38,6 +45,15 @@ def _engine(db_url: str) -> Iterator[Engine]:
         raise click.ClickException(err.message) from err
     finally:
         engine.dispose()
+
+
+def parse_ttl(value: str, option: str) -> timedelta:
+    """`30m`, `24h`, `90d` ... as a timedelta, or a usage error naming the option."""
+    match = _TTL_RE.match(value.strip())
+    if not match:
+        raise click.BadParameter("use a number and s, m, h or d, e.g. 24h", param_hint=option)
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
 
 
 def _fail(err: CentralError) -> click.ClickException:
@@ -81,10 +97,13 @@ def central() -> None:
 @click.option("--forwarded-allow-ips", default=None,
               help="Reverse proxies trusted for X-Forwarded-For (the client address that login "
                    "throttling counts); default $FORWARDED_ALLOW_IPS, else 127.0.0.1.")
+@click.option("--api-token-ttl", envvar=TOKEN_TTL_ENV, default="90d", show_default=True,
+              help="Lifetime of an API token an administrator issues on /users (1m to 366d; "
+                   f"default ${TOKEN_TTL_ENV}, else 90d).")
 def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
           max_body: int | None, max_events: int | None, silent_after: int, login_attempts: int,
           login_address_attempts: int, login_window: int, login_lockout: int,
-          login_lockout_max: int, forwarded_allow_ips: str | None,
+          login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
           photo_library: str | None, photo_licence_code: int) -> None:
     """Run the HTTP server (migrates the database first)."""
     import dataclasses
@@ -102,7 +121,9 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
                             login_user_limit=login_attempts,
                             login_address_limit=login_address_attempts,
                             login_window_s=login_window, login_lockout_s=login_lockout,
-                            login_max_lockout_s=login_lockout_max)
+                            login_max_lockout_s=login_lockout_max,
+                            api_token_ttl_s=int(parse_ttl(api_token_ttl,
+                                                          "--api-token-ttl").total_seconds()))
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     settings = dataclasses.replace(settings, photo_library=photo_library or "",
@@ -163,13 +184,9 @@ def token_issue(db_url: str, site_code: str, ttl: str) -> None:
     """Print a one-time enrolment token (shown once; only its hash is stored)."""
     from central import enrol
 
-    match = _TTL_RE.match(ttl.strip())
-    if not match:
-        raise click.BadParameter("use a number and s, m, h or d, e.g. 24h", param_hint="--ttl")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    lifetime = parse_ttl(ttl, "--ttl")
     with _engine(db_url) as engine:
-        value, expires = enrol.issue_token(engine, site_code,
-                                           timedelta(**{unit: int(match.group(1))}))
+        value, expires = enrol.issue_token(engine, site_code, lifetime)
     click.echo(value)
     click.echo(f"site {site_code}, expires {expires} (UTC); usable once", err=True)
 

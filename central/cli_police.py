@@ -4,60 +4,112 @@ accounts and the audit log from the command line (registered on the `central` gr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-from central.cli import _DB, _engine, _table, central, site
+from central.cli import _DB, _engine, _table, central, parse_ttl, site
+from central.settings import TOKEN_TTL_ENV
 
 _ROLES = click.Choice(["officer", "supervisor", "technician", "administrator"])
 
 
 @central.group()
 def user() -> None:
-    """Police users (officer, supervisor, technician, administrator)."""
+    """Police users (officer, supervisor, technician, administrator) and their API tokens.
+
+    Every change is written to the audit log as done by `cli:<your login>` (role operator):
+    whoever can run these commands holds the database, so no rank or district limits them,
+    unlike /users (see docs/police.md)."""
+
+
+def _admin_call(db_url: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    from central import account_admin
+
+    with _engine(db_url) as engine:
+        return fn(engine, *args, by=account_admin.operator(), **kwargs)
 
 
 @user.command("add")
 @_DB
 @click.argument("name")
 @click.option("--role", type=_ROLES, required=True)
-@click.option("--district", default=None, help="Officers: only the sites of this district.")
+@click.option("--district", default=None, help="Only the sites of this district (and, for a "
+              "supervisor or administrator, only the users of this district).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input "
               "instead of generating one.")
 def user_add(db_url: str, name: str, role: str, district: str | None,
              password_stdin: bool) -> None:
-    """Add a user; prints the generated password once."""
-    from central import accounts
+    """Add a user; prints the generated password once. Audited (user_add)."""
+    from central import account_admin
 
     password = click.get_text_stream("stdin").readline().strip() if password_stdin else None
-    with _engine(db_url) as engine:
-        password = accounts.add_user(engine, name, role, password, district)
+    password = _admin_call(db_url, account_admin.add_user, name, role, password, district)
     if not password_stdin:
         click.echo(password)
     click.echo(f"user {name} added ({role}{', ' + district if district else ''})", err=True)
+
+
+@user.command("set")
+@_DB
+@click.argument("name")
+@click.option("--role", type=_ROLES, default=None, help="The new role.")
+@click.option("--district", default=None, help="The new district.")
+@click.option("--no-district", is_flag=True, help="Remove the district: the user sees (and, "
+              "as a supervisor or administrator, manages) every district.")
+def user_set(db_url: str, name: str, role: str | None, district: str | None,
+             no_district: bool) -> None:
+    """Change a user's role and/or district; takes effect at the user's next request (sessions
+    and API tokens included). Audited (user_change)."""
+    from central import account_admin
+
+    if district is not None and no_district:
+        raise click.UsageError("--district and --no-district exclude each other")
+    changes: dict[str, Any] = {"role": role}
+    if district is not None or no_district:
+        changes["district"] = None if no_district else district
+    _admin_call(db_url, account_admin.change_user, name, **changes)
+    click.echo(f"user {name} updated")
+
+
+@user.command("list")
+@_DB
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+def user_list(db_url: str, as_json: bool) -> None:
+    """Users with role, district, state and their number of live API tokens."""
+    from central import account_admin
+
+    keep = ("username", "role", "district", "disabled", "created_at", "password_set_at")
+    rows = [{**{k: r[k] for k in keep}, "live_tokens": len(r["tokens"])}
+            for r in _admin_call(db_url, account_admin.list_users)]
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    _table(rows, ("username", "role", "district", "disabled", "password_set_at", "live_tokens"))
 
 
 @user.command("disable")
 @_DB
 @click.argument("name")
 def user_disable(db_url: str, name: str) -> None:
-    """Disable a user: sessions end, API tokens stop working."""
-    from central import accounts
+    """Disable a user: sessions end, every API token is revoked (enabling the user again
+    revives none). Audited (user_disable)."""
+    from central import account_admin
 
-    with _engine(db_url) as engine:
-        accounts.set_disabled(engine, name, True)
-    click.echo(f"user {name} disabled")
+    _admin_call(db_url, account_admin.set_disabled, name, True)
+    click.echo(f"user {name} disabled; sessions ended, API tokens revoked")
 
 
 @user.command("enable")
 @_DB
 @click.argument("name")
 def user_enable(db_url: str, name: str) -> None:
-    """Enable a disabled user again."""
-    from central import accounts
+    """Enable a disabled user again (tokens revoked on disable stay revoked). Audited."""
+    from central import account_admin
 
-    with _engine(db_url) as engine:
-        accounts.set_disabled(engine, name, False)
+    _admin_call(db_url, account_admin.set_disabled, name, False)
     click.echo(f"user {name} enabled")
 
 
@@ -65,36 +117,70 @@ def user_enable(db_url: str, name: str) -> None:
 @_DB
 @click.argument("name")
 def user_reset(db_url: str, name: str) -> None:
-    """Set a new generated password (printed once); the user's sessions end."""
-    from central import accounts
+    """Set a new generated password (printed once); the user's sessions end and API tokens
+    are revoked. Audited (user_reset)."""
+    from central import account_admin
 
-    with _engine(db_url) as engine:
-        password = accounts.reset_password(engine, name)
-    click.echo(password)
+    click.echo(_admin_call(db_url, account_admin.reset_password, name))
 
 
 @user.command("unlock")
 @_DB
 @click.argument("name")
 def user_unlock(db_url: str, name: str) -> None:
-    """Lift a login lock: forget the user's failed logins (its address counts stay)."""
-    from central import accounts
+    """Lift a login lock: forget the user's failed logins (its address counts stay). Audited."""
+    from central import account_admin
 
-    with _engine(db_url) as engine:
-        had = accounts.unlock_login(engine, name)
+    had = _admin_call(db_url, account_admin.unlock_login, name)
     click.echo(f"user {name} unlocked" if had else f"user {name} had no failed logins")
 
 
 @user.command("api-token")
 @_DB
 @click.argument("name")
-def user_api_token(db_url: str, name: str) -> None:
-    """Print a new bearer API token for the user (shown once; only its hash is stored)."""
-    from central import accounts
+@click.option("--ttl", envvar=TOKEN_TTL_ENV, default="90d", show_default=True,
+              help=f"Lifetime, 1m to 366d: 30d, 12h ... (default ${TOKEN_TTL_ENV}, else 90d).")
+def user_api_token(db_url: str, name: str, ttl: str) -> None:
+    """Print a new bearer API token for the user (shown once; only its SHA-256 is stored).
+    Audited (token_issue) with the token's id."""
+    from central import account_admin
+
+    value, row = _admin_call(db_url, account_admin.issue_api_token, name,
+                             ttl=parse_ttl(ttl, "--ttl"))
+    click.echo(value)
+    click.echo(f"token {row['id']} for {name}, expires {row['expires_at']} (UTC)", err=True)
+
+
+@user.command("tokens")
+@_DB
+@click.argument("name", required=False)
+@click.option("--all", "show_all", is_flag=True, help="Expired and revoked tokens too.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+def user_tokens(db_url: str, name: str | None, show_all: bool, as_json: bool) -> None:
+    """API tokens (of one user, or of all): id, created, expires, state (never the token)."""
+    from central import api_tokens
 
     with _engine(db_url) as engine:
-        value = accounts.issue_api_token(engine, name)
-    click.echo(value)
+        rows = api_tokens.list_tokens(engine, [name] if name else None, live_only=not show_all)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    _table(rows, ("id", "username", "created_at", "expires_at", "state", "revoked_at",
+                  "revoked_reason"))
+
+
+@user.command("revoke-token")
+@_DB
+@click.argument("name")
+@click.argument("token_id")
+def user_revoke_token(db_url: str, name: str, token_id: str) -> None:
+    """Revoke one API token of the user, by the id `anju central user tokens` shows. Audited
+    (token_revoke)."""
+    from central import account_admin
+
+    _admin_call(db_url, account_admin.revoke_api_token, name, token_id)
+    click.echo(f"token {token_id} of {name} revoked")
 
 
 @site.command("district")
@@ -112,7 +198,7 @@ def site_district(db_url: str, code: str, district: str) -> None:
 
 @central.group()
 def audit() -> None:
-    """The audit log of searches, views and exports."""
+    """The audit log of searches, views, exports and account changes."""
 
 
 @audit.command("list")

@@ -12,6 +12,7 @@ from sync.protocol import DEFAULT_LIMITS, Limits
 DB_ENV = "ANJU_CENTRAL_DB"
 PHOTO_LIBRARY_ENV = "ANJU_CENTRAL_PHOTO_LIBRARY"
 PHOTO_LICENCE_ENV = "ANJU_CENTRAL_PHOTO_LICENCE_CODE"
+TOKEN_TTL_ENV = "ANJU_CENTRAL_API_TOKEN_TTL"
 
 
 def default_db_url() -> str:
@@ -40,6 +41,7 @@ class Settings:
     login_window_s: int = 15 * 60  # the window failed logins are counted in
     login_lockout_s: int = 5 * 60  # the first lock; each further one doubles ...
     login_max_lockout_s: int = 60 * 60  # ... up to this
+    api_token_ttl_s: int = 90 * 86400  # lifetime of an API token issued on /users
 
     def __post_init__(self) -> None:
         if self.max_in_flight < 1 or self.retry_after_s < 1 or self.timestamp_window_s < 1:
@@ -48,6 +50,8 @@ class Settings:
             raise ValueError(f"photo_library must be an absolute path, got {self.photo_library}")
         if self.photo_licence_code < 0 or self.photo_timeout_s <= 0:
             raise ValueError("photo_licence_code must be >= 0 and photo_timeout_s > 0")
+        if not 60 <= self.api_token_ttl_s <= 366 * 86400:
+            raise ValueError("api_token_ttl_s must be between 1 minute and 366 days")
         self.throttle_policy()  # validates the login limits
 
     def throttle_policy(self) -> ThrottlePolicy:

@@ -222,6 +222,8 @@ api_tokens = Table(
     Column("username", String(64), ForeignKey("users.username"), nullable=False),
     Column("created_at", TIME, nullable=False),
     Column("revoked_at", TIME),
+    Column("expires_at", TIME),  # refused from then on (migration 0009; always set since)
+    Column("revoked_reason", String(16)),  # revoked | reset | disabled
     Index("api_tokens_user", "username"),
 )
 
@@ -238,7 +240,7 @@ audit_log = Table(
     Column("at", TIME, nullable=False),
     Column("username", String(64), nullable=False),
     Column("role", String(16), nullable=False),
-    Column("action", String(16), nullable=False),  # search | view | costay | export | api_search
+    Column("action", String(16), nullable=False),  # search | view | ... | user_add | token_issue
     Column("reason", String(500), nullable=False),
     Column("query", Text, nullable=False),  # canonical JSON of the parameters
     Column("result_count", Integer, nullable=False),

@@ -1,4 +1,5 @@
-"""The audit log: one append-only, hash-chained row per search, view, co-stay and export.
+"""The audit log: one append-only, hash-chained row per search, view, co-stay and export, and
+per account action (central/account_admin.py: user_add, user_change, user_reset, ...).
 
     row_sha256 = SHA-256(prev_sha256 "\n" canonical JSON of {at, username, role, action,
                                                               reason, query, result_count})
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 
 from central.accounts import Principal
 from central.db.tables import audit_log
@@ -66,19 +67,26 @@ def row_hash(prev: str, fields: Mapping[str, Any]) -> str:
 def append(engine: Engine, who: Principal, action: str, reason: str,
            query: Mapping[str, Any], result_count: int) -> int:
     """Write one audit row in its own transaction; returns its id."""
+    with engine.begin() as conn:
+        return append_in(conn, who, action, reason, query, result_count)
+
+
+def append_in(conn: Connection, who: Principal, action: str, reason: str,
+              query: Mapping[str, Any], result_count: int) -> int:
+    """Write one audit row in the caller's transaction (an account change and its row commit
+    together or not at all); returns its id."""
     fields = {"at": format_utc(utc_now()), "username": who.username, "role": who.role,
               "action": action, "reason": reason,
               "query": canonical({k: v for k, v in query.items() if v not in (None, "")}),
               "result_count": result_count}
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        last = conn.execute(select(audit_log.c.row_sha256)
-                            .order_by(audit_log.c.id.desc()).limit(1)).scalar()
-        prev = last or GENESIS
-        result = conn.execute(insert(audit_log).values(
-            **fields, prev_sha256=prev, row_sha256=row_hash(prev, fields)))
-        return int(result.inserted_primary_key[0])
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    last = conn.execute(select(audit_log.c.row_sha256)
+                        .order_by(audit_log.c.id.desc()).limit(1)).scalar()
+    prev = last or GENESIS
+    result = conn.execute(insert(audit_log).values(
+        **fields, prev_sha256=prev, row_sha256=row_hash(prev, fields)))
+    return int(result.inserted_primary_key[0])
 
 
 def rows(engine: Engine, *, limit: int = 200, before_id: int | None = None,

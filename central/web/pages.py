@@ -10,7 +10,7 @@
     GET  /audit            supervisors: the audit log and whether its chain verifies
     GET  /fleet            sites and devices, silent first; registrations per Beijing day (SVG);
                            a user with a district sees only its sites
-    GET  /users  POST /users   supervisors: add, reset, disable, enable (central/web/users.py)
+    GET  /users  POST /users   supervisors, administrators: accounts in scope (central/web/users.py)
 
 Errors on pages are pages (Chinese); not logged in -> 303 to /login.
 """
@@ -18,7 +18,7 @@ Errors on pages are pages (Chinese); not logged in -> 303 to /login.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
     async def who_of(request: Request) -> accounts.Principal:
         return await run_in_threadpool(guard.principal, engine, request)
 
-    users.install(app, engine, render, page, _form)
+    users.install(app, engine, render, page, _form,
+                  timedelta(seconds=settings.api_token_ttl_s))
     decoding = photos.install(app, engine, settings, page, who_of)
 
     @app.get("/", include_in_schema=False)

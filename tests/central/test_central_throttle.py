@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, insert, select
 
-from central import accounts
+from central import account_admin
 from central.db.tables import login_throttle
 from central.throttle import (
     ADDRESS,
@@ -27,7 +27,7 @@ from central.throttle import (
 )
 from terminal.cli import cli
 from tests.central.central_helpers import Admin
-from tests.central.police_helpers import make_user
+from tests.central.police_helpers import OPERATOR, make_user
 
 POLICY = ThrottlePolicy(user_limit=3, address_limit=10, window_s=600, lockout_s=60,
                         max_lockout_s=300, forget_s=3600)
@@ -189,7 +189,7 @@ def test_unlock_and_password_reset_lift_a_lock(central: Admin) -> None:
     throttle.succeeded(throttle.reserve(police.username, None, T0 + 1), T0 + 1)  # allowed again
     for _ in range(3):
         throttle.failed(throttle.reserve(police.username, None, T0 + 2), T0 + 2)
-    accounts.reset_password(central.engine, police.username)
+    account_admin.reset_password(central.engine, police.username, by=OPERATOR)
     throttle.reserve(police.username, None, T0 + 3)
     unknown = CliRunner().invoke(cli, ["central", "user", "unlock", "nobody-" + police.username,
                                        "--db", central.db_url])

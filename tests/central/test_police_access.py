@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
+from central import account_admin
 from central.db.tables import user_sessions
 from tests.central.central_helpers import Admin, assert_error, fetch
-from tests.central.police_helpers import Browser, logged_in, make_user
+from tests.central.police_helpers import OPERATOR, Browser, api_token, logged_in, make_user
 
 
 def test_pages_need_a_login_and_cookies_are_locked_down(central: Admin) -> None:
@@ -28,14 +29,12 @@ def test_pages_need_a_login_and_cookies_are_locked_down(central: Admin) -> None:
 
 
 def test_wrong_password_unknown_user_and_disabled_account_are_refused(central: Admin) -> None:
-    from central import accounts
-
     user = make_user(central.engine, "officer")
     assert Browser(central.url).login(user.username, "wrong").status_code == 401
     assert Browser(central.url).login("nobody-" + user.username, "x").status_code == 401
     browser = Browser(central.url)
     assert browser.login(user.username, user.password).status_code == 303
-    accounts.set_disabled(central.engine, user.username)
+    account_admin.set_disabled(central.engine, user.username, by=OPERATOR)
     assert browser.get("/search").status_code == 303  # the live session ended with it
     refused = Browser(central.url).login(user.username, user.password)
     assert refused.status_code == 401 and "账号已停用" in refused.text
@@ -110,19 +109,17 @@ def test_sessions_expire_when_idle(central: Admin) -> None:
 
 
 def test_api_search_needs_a_valid_token_of_a_role_that_may_search(central: Admin) -> None:
-    from central import accounts
-
     url = central.url + "/api/v1/search"
     params = {"document": "110101199003070000", "reason": "案件B"}
     assert_error(fetch("GET", url, params=params), 401, "missing_token")
     assert_error(fetch("GET", url, params=params, headers={"Authorization": "Bearer nope"}),
                  401, "bad_token")
     tech = make_user(central.engine, "technician")
-    tech_token = accounts.issue_api_token(central.engine, tech.username)
+    tech_token = api_token(central.engine, tech.username)
     assert_error(fetch("GET", url, params=params,
                        headers={"Authorization": f"Bearer {tech_token}"}), 403, "forbidden")
     officer = make_user(central.engine, "officer")
-    token = accounts.issue_api_token(central.engine, officer.username)
+    token = api_token(central.engine, officer.username)
     ok = fetch("GET", url, params=params, headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200 and ok.json() == {"page": 1, "has_more": False, "stays": []}
     stored = central.rows("api_tokens", username=officer.username)
@@ -130,7 +127,7 @@ def test_api_search_needs_a_valid_token_of_a_role_that_may_search(central: Admin
     missing_reason = fetch("GET", url, params={"document": "x"},
                            headers={"Authorization": f"Bearer {token}"})
     assert_error(missing_reason, 400, "missing_reason")
-    accounts.set_disabled(central.engine, officer.username)
+    account_admin.set_disabled(central.engine, officer.username, by=OPERATOR)
     assert_error(fetch("GET", url, params=params, headers={"Authorization": f"Bearer {token}"}),
                  401, "bad_token")
 

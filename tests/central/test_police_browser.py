@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from central import accounts
+from central import account_admin
 from tests.central.central_helpers import Admin
-from tests.central.police_helpers import id_number, unique_name
+from tests.central.police_helpers import OPERATOR, id_number, unique_name
 from tests.central.serverproc import CentralServer
 from tests.chromium import launched, skip_without_chromium
 from tests.sync.wire_helpers import guest
@@ -64,7 +64,8 @@ def test_login_search_stay_export_and_fleet(site_server: CentralServer, chromium
         others = [chain.check_in(str(900 + i), [guest(unique_name(), id_number())])
                   for i in range(4)]
         client.send_events([first, *others])
-        accounts.add_user(central.engine, "browser-officer", "officer", "pw-browser-1")
+        account_admin.add_user(central.engine, "browser-officer", "officer", "pw-browser-1",
+                               by=OPERATOR)
         context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
                                        locale="zh-CN", accept_downloads=True)
         page = context.new_page()
@@ -121,7 +122,8 @@ def test_stay_page_shows_the_card_photo(photo_server: CentralServer, chromium: o
             wlt_block("browser")).decode("ascii")}
         first = chain.check_in("809", [card, typed])
         client.send_events([first])
-        accounts.add_user(central.engine, "photo-officer", "officer", "pw-browser-2")
+        account_admin.add_user(central.engine, "photo-officer", "officer", "pw-browser-2",
+                               by=OPERATOR)
         context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
                                        locale="zh-CN")
         page = context.new_page()
@@ -149,5 +151,56 @@ def test_stay_page_shows_the_card_photo(photo_server: CentralServer, chromium: o
             context.close()
         actions = sorted(r["action"] for r in central.rows("audit_log", username="photo-officer"))
         assert actions == ["photo", "search", "view"]
+    finally:
+        central.close()
+
+
+def test_an_administrator_manages_an_officer_and_its_tokens_on_the_users_page(
+        site_server: CentralServer, chromium: object) -> None:
+    """The /users forms as a browser submits them: add, change, issue and revoke a token."""
+    central = Admin(site_server.db_url, site_server.url)
+    try:
+        account_admin.add_user(central.engine, "browser-admin", "administrator", "pw-browser-3",
+                               by=OPERATOR)
+        context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
+                                       locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(8000)
+        try:
+            page.goto(site_server.url + "/login")
+            page.fill("input[name=username]", "browser-admin")
+            page.fill("input[name=password]", "pw-browser-3")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/search")
+            page.goto(site_server.url + "/users")
+            add = page.locator("form.search")
+            assert add.locator("option").all_inner_texts() == ["民警", "主管", "技术员"]
+            add.locator("input[name=username]").fill("browser-new")
+            add.locator("select[name=role]").select_option("officer")
+            add.locator("input[name=district]").fill("海珠")
+            add.locator("button[type=submit]").click()
+            page.wait_for_selector("code.password")
+            row = page.locator('tr[data-user="browser-new"]')
+            row.locator("select[name=role]").select_option("technician")
+            row.locator("form:has(select[name=role]) button").click()
+            page.wait_for_selector("p.message:has-text('已修改')")
+            page.locator('tr[data-user="browser-new"] button:has-text("签发令牌")').click()
+            token = page.inner_text("code.token")
+            assert token.startswith("anju_")
+            shot(page, "users")
+            row = page.locator('tr[data-user="browser-new"]')
+            assert "有效期至" in row.inner_text() and row.locator("div.token").count() == 1
+            row.locator('div.token button:has-text("吊销")').click()
+            page.wait_for_selector("p.message:has-text('已吊销')")
+            assert page.locator('tr[data-user="browser-new"] div.token').count() == 0
+        finally:
+            context.close()
+        (user,) = central.rows("users", username="browser-new")
+        assert (user["role"], user["district"]) == ("technician", "海珠")
+        (stored,) = central.rows("api_tokens", username="browser-new")
+        assert stored["revoked_reason"] == "revoked"
+        assert [r["action"] for r in sorted(central.rows("audit_log", username="browser-admin"),
+                                            key=lambda r: r["id"])] == [
+            "user_add", "user_change", "token_issue", "token_revoke"]
     finally:
         central.close()

@@ -11,7 +11,14 @@ import pytest
 
 from central import accounts
 from tests.central.central_helpers import Admin, assert_error, fetch
-from tests.central.police_helpers import id_number, logged_in, make_user, stay_ids, unique_name
+from tests.central.police_helpers import (
+    api_token,
+    id_number,
+    logged_in,
+    make_user,
+    stay_ids,
+    unique_name,
+)
 from tests.sync.wire_helpers import EventChain, guest
 
 
@@ -24,7 +31,7 @@ class Api:
     def __init__(self, central: Admin, role: str = "officer", district: str | None = None):
         user = make_user(central.engine, role, district)
         self.username = user.username
-        self.token = accounts.issue_api_token(central.engine, user.username)
+        self.token = api_token(central.engine, user.username)
         self.url = central.url + "/api/v1/search"
 
     def search(self, **params: Any) -> dict[str, Any]:
