@@ -24,27 +24,47 @@ FORGED = "2025-03-01 10:00:00 WARNING central.auth: forged line"
 
 
 def heartbeat_body(chain_device: str, site: str, reader_status: str) -> bytes:
-    beat = Heartbeat(chain_device, site, SenderClock.system(), "1.4.0", 0, None, reader_status,
-                     10**9, reader_detail="port /dev/ttyUSB0\nsecond line")
+    beat = Heartbeat(
+        chain_device,
+        site,
+        SenderClock.system(),
+        "1.4.0",
+        0,
+        None,
+        reader_status,
+        10**9,
+        reader_detail="port /dev/ttyUSB0\nsecond line",
+    )
     return encode_body(beat.to_json())
 
 
 def test_a_reader_status_outside_its_values_is_refused_and_forges_no_log_line(
-        central: Admin, server: CentralServer) -> None:
+    central: Admin, server: CentralServer
+) -> None:
     client = central.enrolled()
     creds = client.credentials
     assert creds is not None
     with requests.Session() as session:
         for status in (f"connected\n{FORGED}", "ok", "CONNECTED", ""):
-            reply = signed_post(session, central.url, creds, "/api/v1/heartbeat",
-                                heartbeat_body(creds.device_id, creds.site_code, status))
+            reply = signed_post(
+                session,
+                central.url,
+                creds,
+                "/api/v1/heartbeat",
+                heartbeat_body(creds.device_id, creds.site_code, status),
+            )
             error = assert_error(reply, 400, "invalid_field")
             assert error["field"] == "reader_status"
             assert "forged" not in error["message"]
         assert not central.rows("heartbeats", device_id=creds.device_id)
         for status in READER_STATES:  # every value the terminal sends is taken
-            reply = signed_post(session, central.url, creds, "/api/v1/heartbeat",
-                                heartbeat_body(creds.device_id, creds.site_code, status))
+            reply = signed_post(
+                session,
+                central.url,
+                creds,
+                "/api/v1/heartbeat",
+                heartbeat_body(creds.device_id, creds.site_code, status),
+            )
             assert reply.status_code == 200, reply.text
     stored = central.rows("heartbeats", device_id=creds.device_id)
     assert sorted(r["reader_status"] for r in stored) == sorted(READER_STATES)
@@ -52,22 +72,37 @@ def test_a_reader_status_outside_its_values_is_refused_and_forges_no_log_line(
 
 
 def test_the_heartbeat_log_line_escapes_what_the_device_sent(
-        central: Admin, caplog: pytest.LogCaptureFixture) -> None:
+    central: Admin, caplog: pytest.LogCaptureFixture
+) -> None:
     # Past the enum (a Heartbeat built in code, not parsed): the log line still cannot be forged.
     client = central.enrolled()
     creds = client.credentials
     assert creds is not None
-    beat = Heartbeat(creds.device_id, creds.site_code, SenderClock.system(), "1.4.0", 0, None,
-                     "ok\nWARNING forged", 10**9)  # fits the column (32)
+    beat = Heartbeat(
+        creds.device_id,
+        creds.site_code,
+        SenderClock.system(),
+        "1.4.0",
+        0,
+        None,
+        "ok\nWARNING forged",
+        10**9,
+    )  # fits the column (32)
     with caplog.at_level(logging.INFO, logger="central.heartbeat"):
-        heartbeat.record(central.engine, Device(creds.device_id, creds.site_code, False), beat,
-                         datetime.now(UTC), Settings(db_url=central.db_url))
+        heartbeat.record(
+            central.engine,
+            Device(creds.device_id, creds.site_code, False),
+            beat,
+            datetime.now(UTC),
+            Settings(db_url=central.db_url),
+        )
     (line,) = [r.getMessage() for r in caplog.records if r.name == "central.heartbeat"]
     assert "\n" not in line and "reader ok\\nWARNING forged" in line
 
 
 def test_a_newline_in_a_username_is_escaped_in_the_failed_login_log(
-        central: Admin, server: CentralServer) -> None:
+    central: Admin, server: CentralServer
+) -> None:
     browser = Browser(central.url)
     reply = browser.login("\nforged", "wrong password")
     assert reply.status_code == 401

@@ -54,28 +54,42 @@ def test_another_sites_device_cannot_amend_void_or_take_a_stay(central: Admin) -
     stay = check_in.stay_id
     gid = main["guest_id"]
     attack = [
-        chain_b.event("amend", stay, {"field": f"guest.{gid}.name", "old": main["name"],
-                                      "new": "冒名", "reason": "x"},
-                      target_event_id=check_in.event_id),
-        chain_b.event("amend", stay, {"field": f"guest.{gid}.document.number",
-                                      "old": "", "new": id_number(), "reason": "x"},
-                      target_event_id=check_in.event_id),
+        chain_b.event(
+            "amend",
+            stay,
+            {"field": f"guest.{gid}.name", "old": main["name"], "new": "冒名", "reason": "x"},
+            target_event_id=check_in.event_id,
+        ),
+        chain_b.event(
+            "amend",
+            stay,
+            {"field": f"guest.{gid}.document.number", "old": "", "new": id_number(), "reason": "x"},
+            target_event_id=check_in.event_id,
+        ),
         chain_b.event("void", stay, {"reason": "x"}, target_event_id=check_in.event_id),
         chain_b.event("check_out", stay, {"guest_ids": [gid]}),
         chain_b.event("add_guest", stay, {"guest": guest(unique_name(), id_number())}),
-        chain_b.event("check_in", stay, {"room": "999", "guests": [guest(unique_name(),
-                                                                        id_number())]}),
+        chain_b.event(
+            "check_in", stay, {"room": "999", "guests": [guest(unique_name(), id_number())]}
+        ),
     ]
     own = chain_b.check_in()  # B's own stay, in the same batch: accepted
     # B's own stay, amended with A's check-in as its target: refused too.
-    borrowed = chain_b.event("amend", own.stay_id, {"field": "room", "old": "101", "new": "1",
-                                                    "reason": "x"},
-                             target_event_id=check_in.event_id)
+    borrowed = chain_b.event(
+        "amend",
+        own.stay_id,
+        {"field": "room", "old": "101", "new": "1", "reason": "x"},
+        target_event_id=check_in.event_id,
+    )
     answer = client_b.send_events([*attack, own, borrowed])
     assert results(answer) == [("rejected", "foreign_stay")] * 6 + [
-        ("accepted", None), ("rejected", "foreign_target")]
+        ("accepted", None),
+        ("rejected", "foreign_target"),
+    ]
     assert {r.field for r in answer.results if r.status == "rejected"} == {
-        "stay_id", "target_event_id"}
+        "stay_id",
+        "target_event_id",
+    }
     assert all(r.message for r in answer.results if r.status == "rejected")
     assert snapshot(central, stay) == before  # nothing of the attack was folded
     assert [r["status"] for r in central.rows("stays", stay_id=own.stay_id)] == ["in_house"]
@@ -85,8 +99,7 @@ def test_another_sites_device_cannot_amend_void_or_take_a_stay(central: Admin) -
     assert sorted(r["event_id"] for r in kept) == sorted(e.event_id for e in [*attack, borrowed])
     assert {r["code"] for r in kept} == {"foreign_stay", "foreign_target"}
     assert json.loads(kept[0]["event"])["stay_id"] in (stay, own.stay_id)
-    assert {r["device_id"] for r in central.rows("events", stay_id=stay)} == {
-        check_in.device_id}
+    assert {r["device_id"] for r in central.rows("events", stay_id=stay)} == {check_in.device_id}
     # Sent again (the terminal retries what it could not deliver): refused again, kept once.
     again = client_b.send_events(attack[:1])
     assert results(again) == [("rejected", "foreign_stay")]
@@ -94,7 +107,8 @@ def test_another_sites_device_cannot_amend_void_or_take_a_stay(central: Admin) -
 
 
 def test_a_device_cannot_add_a_guest_to_another_stay_or_move_it_out_of_its_district(
-        central: Admin) -> None:
+    central: Admin,
+) -> None:
     site_b, district_b = site_in_district(central, "乙旅馆")
     _client_b, _chain_b, check_in, main = registered(central, site_b)
     before = snapshot(central, check_in.stay_id)
@@ -102,42 +116,57 @@ def test_a_device_cannot_add_a_guest_to_another_stay_or_move_it_out_of_its_distr
     client_a, chain_a = central.device(site_a)
     stay = check_in.stay_id
     extra = chain_a.event("add_guest", stay, {"guest": guest(unique_name(), id_number())})
-    moved = chain_a.event("amend", stay, {"field": "room", "old": "301", "new": "1",
-                                          "reason": "x"}, target_event_id=check_in.event_id)
+    moved = chain_a.event(
+        "amend",
+        stay,
+        {"field": "room", "old": "301", "new": "1", "reason": "x"},
+        target_event_id=check_in.event_id,
+    )
     good = chain_a.check_in()
     assert results(client_a.send_events([extra, moved, good])) == [
-        ("rejected", "foreign_stay"), ("rejected", "foreign_stay"), ("accepted", None)]
+        ("rejected", "foreign_stay"),
+        ("rejected", "foreign_stay"),
+        ("accepted", None),
+    ]
     after = snapshot(central, stay)
     assert after == before and after[0]["site_code"] == site_b
     assert district_officer_sees(central, district_b, stay, main["document"]["number"])
     # A's own stay naming B's check-in as target: refused, A's stay untouched.
     own_before = snapshot(central, good.stay_id)
-    hijack = chain_a.event("void", good.stay_id, {"reason": "x"},
-                           target_event_id=check_in.event_id)
+    hijack = chain_a.event("void", good.stay_id, {"reason": "x"}, target_event_id=check_in.event_id)
     assert results(client_a.send_events([hijack])) == [("rejected", "foreign_target")]
     assert snapshot(central, good.stay_id) == own_before
 
 
 def test_the_owners_events_may_arrive_in_any_order_and_the_first_writer_owns(
-        central: Admin) -> None:
+    central: Admin,
+) -> None:
     client_a, chain_a = central.device()
     main = guest(unique_name(), id_number())
     check_in = chain_a.check_in(room="205", guests=[main])
-    amend = chain_a.event("amend", check_in.stay_id, {"field": "room", "old": "205",
-                                                      "new": "206", "reason": "typo"},
-                          target_event_id=check_in.event_id)
+    amend = chain_a.event(
+        "amend",
+        check_in.stay_id,
+        {"field": "room", "old": "205", "new": "206", "reason": "typo"},
+        target_event_id=check_in.event_id,
+    )
     # The amend arrives first, alone: it claims the stay for A (its target is not known yet).
     assert results(client_a.send_events([amend])) == [("accepted", None)]
     (owner,) = central.rows("stay_owners", stay_id=check_in.stay_id)
     assert (owner["device_id"], owner["site_code"]) == (chain_a.device_id, chain_a.site_code)
     # Another device, knowing the stay id from the incomplete stay, cannot take it.
     client_b, chain_b = central.device()
-    squat = chain_b.event("check_in", check_in.stay_id,
-                          {"room": "1", "guests": [guest(unique_name(), id_number())]})
+    squat = chain_b.event(
+        "check_in", check_in.stay_id, {"room": "1", "guests": [guest(unique_name(), id_number())]}
+    )
     assert results(client_b.send_events([squat])) == [("rejected", "foreign_stay")]
     # The owner's check-in, later, in a batch of its own: accepted and folded.
     assert results(client_a.send_events([check_in])) == [("accepted", None)]
     stay, guests = snapshot(central, check_in.stay_id)
     assert (stay["device_id"], stay["room"], stay["complete"], stay["event_count"]) == (
-        chain_a.device_id, "206", True, 2)
+        chain_a.device_id,
+        "206",
+        True,
+        2,
+    )
     assert [g["document_number"] for g in guests] == [main["document"]["number"]]
