@@ -28,6 +28,7 @@ from sqlalchemy import Engine, delete, select
 from central.db.tables import devices, nonces
 from central.db.upsert import insert_ignore
 from central.errors import AuthError, ClockSkewError, ForbiddenError
+from central.logsafe import safe
 from central.settings import Settings
 from sync.fields import format_utc
 from sync.signing import SignedRequest
@@ -62,7 +63,8 @@ class Authenticator:
             raise AuthError(f"unknown device {signed.device_id!r}: enrol it first",
                             code="unknown_device")
         if not signed.verify(row.secret, method, path, body):
-            log.warning("bad signature from device %s on %s %s", signed.device_id, method, path)
+            log.warning("bad signature from device %s on %s %s", safe(signed.device_id),
+                        safe(method), safe(path))
             raise AuthError("signature does not match", code="bad_signature")
         if abs(now - signed.timestamp) > self.window_s:
             raise ClockSkewError(
@@ -86,6 +88,6 @@ class Authenticator:
                 self._next_purge = time.monotonic() + NONCE_PURGE_INTERVAL_S
                 conn.execute(delete(nonces).where(nonces.c.expires_at < now))
         if not fresh:
-            log.warning("replayed nonce from device %s", signed.device_id)
+            log.warning("replayed nonce from device %s", safe(signed.device_id))
             raise AuthError("nonce already used: sign every request with a new nonce",
                             code="replayed_nonce")

@@ -18,6 +18,7 @@ from central import timefix
 from central.auth import Device
 from central.db.tables import day_reports, devices, heartbeats
 from central.ingest import check_sender
+from central.logsafe import safe
 from central.settings import Settings
 from sync.fields import format_utc
 from sync.messages import Heartbeat, HeartbeatAnswer
@@ -55,8 +56,9 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
             last_seen_at=now, last_heartbeat_at=now, software_version=beat.software_version,
             clock_offset_ms=offset))
     nil_days = sorted(day for day, count in days.items() if count == 0)
-    log.info("heartbeat from %s: backlog %d, reader %s%s", device.device_id, beat.backlog,
-             beat.reader_status, f", nil report for {', '.join(nil_days)}" if nil_days else "")
+    log.info("heartbeat from %s: backlog %d, reader %s%s", safe(device.device_id), beat.backlog,
+             safe(beat.reader_status),
+             f", nil report for {', '.join(nil_days)}" if nil_days else "")
     return HeartbeatAnswer(now, offset, settings.heartbeat_interval_s)
 
 

@@ -8,7 +8,10 @@ For each event, in batch order:
     device_id / site_code not the authenticated device's  rejected  wrong_device / wrong_site
     event_id stored already, same payload and chain hash  duplicate receipt of the first store
     event_id stored already, different hashes             rejected  id_conflict
+    stay, or target_event_id, of another device           rejected  foreign_stay / _target
     otherwise                                             accepted  new receipt
+
+Ownership (central/ownership.py): the first device to write a stay_id owns the stay.
 
 Accepted events are inserted with the server's receive time, the measured clock offset and a
 corrected time (central/timefix.py); then the chain is checked and faults recorded
@@ -29,6 +32,7 @@ from central import chaincheck, projection, timefix
 from central.auth import Device
 from central.db.tables import devices, events
 from central.errors import ForbiddenError
+from central.ownership import Ownership
 from sync.errors import InvalidEventError
 from sync.fields import format_utc
 from sync.protocol import (
@@ -68,11 +72,18 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
         timefix.record_anchor(conn, device.device_id, batch.clock, received)
         anchors = timefix.load_anchors(conn, device.device_id, (e.boot_id for e in valid))
         known = _known(conn, [e.event_id for e in valid])
+        owned = Ownership.claim(conn, device, valid, now)
         results: list[EventResult] = []
         rows: list[dict[str, Any]] = []
         stored: list[WireEvent] = []
         for item, raw_id in zip(batch.events, batch.raw_ids, strict=True):
             result, row = _one(device, item, raw_id, known)
+            if row is not None:
+                assert isinstance(item, WireEvent)
+                refusal = owned.check(item, now)
+                if refusal is not None:  # not stored: a later copy is no duplicate of it
+                    known.pop(item.event_id)
+                    result, row = refusal, None
             results.append(result)
             if row is not None:
                 assert isinstance(item, WireEvent)
@@ -82,6 +93,7 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
                 stored.append(item)
         if rows:
             conn.execute(insert(events), rows)
+        owned.keep_refused(conn)
         max_sequence = chaincheck.check(conn, device.device_id, stored, max_sequence, now)
         projection.refold(conn, {e.stay_id for e in stored}, now)
         conn.execute(update(devices).where(devices.c.device_id == device.device_id).values(

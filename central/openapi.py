@@ -14,7 +14,14 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
 from sync.fields import DATE_RE, SHA256_RE, TIME_RE, UUID_RE
-from sync.messages import Enrolment, EnrolRequest, Heartbeat, HeartbeatAnswer, ServerTime
+from sync.messages import (
+    READER_STATES,
+    Enrolment,
+    EnrolRequest,
+    Heartbeat,
+    HeartbeatAnswer,
+    ServerTime,
+)
 from sync.protocol import PROTOCOL_VERSION, Batch, BatchAnswer
 
 MESSAGES: tuple[type, ...] = (Batch, BatchAnswer, EnrolRequest, Enrolment, Heartbeat,
@@ -34,6 +41,7 @@ _MINIMUMS = {"sequence": 1, "monotonic_ns": 0, "backlog": 0, "disk_free_bytes": 
              "reader_state_age_s": 0, "reader_seen_age_s": 0}
 _MAXIMUMS = {"reader_state_age_s": 10 * 365 * 86400, "reader_seen_age_s": 10 * 365 * 86400}
 _ENUMS = {"kind": ["check_in", "add_guest", "check_out", "amend", "void"],
+          "reader_status": list(READER_STATES),
           "withheld": ["purged", "superseded"], "status": ["accepted", "duplicate", "rejected"]}
 ERROR_SCHEMA = {
     "type": "object", "required": ["error"],

@@ -28,6 +28,7 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
+from central.logsafe import safe
 from wlt.decoder import PhotoDecoderConfig, WltDecoder
 from wlt.errors import PhotoDecoderError
 
@@ -127,7 +128,7 @@ class PhotoDecoding:
     def _note(self, error: PhotoDecoderError | None) -> None:
         with self._lock:
             if error is not None and not self._failing:
-                log.warning("photo decoder failing: %s", error)
+                log.warning("photo decoder failing: %s", safe(error))
             elif error is None and self._failing:
                 log.info("photo decoder decoding again")
             self._failing = error is not None

@@ -2,9 +2,12 @@
 
 Generic on the payload JSON (the server does not import the terminal's domain): it reads only
 the few keys search needs, and ignores what it does not know. The fold is recomputed from all
-of a stay's events in (device, sequence) order whenever one of them arrives, so the result does
-not depend on the order batches arrived in; a stay whose check-in has not arrived yet is kept
-with `complete = false`. Times are the corrected event times (central/timefix.py).
+of a stay's events in sequence order whenever one of them arrives, so the result does not
+depend on the order batches arrived in; a stay whose check-in has not arrived yet is kept with
+`complete = false`. Times are the corrected event times (central/timefix.py).
+
+Only the owner's events are folded (central/ownership.py): device and site are the owner's,
+and an event of another device stored before ownership was enforced (revision 0008) is ignored.
 
     check_in   data.room, data.guests[] (guest_id, role, name, surname_en, given_names_en,
                nationality, document.type_code, document.number)
@@ -23,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, insert, select
 
 from central.db.tables import events, stay_guests, stays
+from central.ownership import owners_of
 from central.timefix import DEVICE
 
 _CHUNK = 500
@@ -38,9 +42,11 @@ def refold(conn: Connection, stay_ids: Iterable[str], now: str) -> None:
                    events.c.payload, events.c.corrected_time, events.c.time_source)
             .where(events.c.stay_id.in_(chunk))
             .order_by(events.c.stay_id, events.c.device_id, events.c.sequence)).all()
+        owners = owners_of(conn, chunk)
         by_stay: dict[str, list[Row[Any]]] = {}
         for row in rows:
-            by_stay.setdefault(row.stay_id, []).append(row)
+            if owners.get(row.stay_id, row.device_id) == row.device_id:
+                by_stay.setdefault(row.stay_id, []).append(row)
         conn.execute(delete(stay_guests).where(stay_guests.c.stay_id.in_(chunk)))
         conn.execute(delete(stays).where(stays.c.stay_id.in_(chunk)))
         stay_rows, guest_rows = [], []

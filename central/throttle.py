@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Engine, delete, select, tuple_, update
 from central.db.tables import login_throttle
 from central.db.upsert import insert_ignore
 from central.errors import CentralError
+from central.logsafe import safe
 from sync.privacy import mask_name
 
 log = logging.getLogger(__name__)
@@ -186,8 +187,8 @@ class LoginThrottle:
     def failed(self, attempt: Attempt, now: float | None = None) -> float | None:
         """The password was wrong; returns the time until which the login is now locked."""
         now = time.time() if now is None else now
-        log.warning("failed login for %s from %s", mask_name(attempt.username),
-                    attempt.address or "an unknown address")
+        log.warning("failed login for %s from %s", safe(mask_name(attempt.username)),
+                    safe(attempt.address or "an unknown address"))
         locked: list[float] = []
         with self.engine.begin() as conn:
             for kind, key in attempt.counters():
@@ -219,7 +220,7 @@ class LoginThrottle:
     @staticmethod
     def _log_lock(kind: str, attempt: Attempt, state: Counter, now: float) -> None:
         shown = mask_name(attempt.username) if kind == USER else attempt.address
-        log.warning("login locked for %s %s: %.0f s (lockout %d)", kind, shown,
+        log.warning("login locked for %s %s: %.0f s (lockout %d)", kind, safe(shown),
                     (state.locked_until_s or now) - now, state.lockouts)
 
     @staticmethod

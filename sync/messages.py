@@ -15,6 +15,9 @@ from sync.fields import DATE_RE, Fields
 from sync.protocol import DEFAULT_LIMITS, PROTOCOL_VERSION, Limits, SenderClock, check_protocol
 
 MAX_DAY_REPORTS = 31
+# The reader states a heartbeat may report (terminal/reader_state.py says what each means);
+# anything else is refused, so the field can never carry free text into the server's records.
+READER_STATES = ("connected", "no_reader", "fault", "stale", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +136,20 @@ class Heartbeat:
             f.text("device_id", max_len=64), f.text("site_code", max_len=32),
             SenderClock.from_json(doc.get("clock")), f.text("software_version", max_len=64),
             f.integer("backlog", minimum=0, maximum=2**40),
-            f.number("oldest_queued_age_s", optional=True), f.text("reader_status", max_len=32),
+            f.number("oldest_queued_age_s", optional=True), _reader_status(f),
             f.integer("disk_free_bytes", minimum=0, maximum=2**62),
             f.opt_text("last_error", max_len=500),
             f.opt_integer("rejected", minimum=0, maximum=2**40) or 0, tuple(days),
             f.opt_text("reader_detail", max_len=200),
             _age(f, "reader_state_age_s"), _age(f, "reader_seen_age_s"),
         )
+
+
+def _reader_status(f: Fields) -> str:
+    value = f.text("reader_status", max_len=32)
+    if value not in READER_STATES:  # the value itself is not echoed: it is the sender's text
+        raise f.fail("reader_status", f"must be one of {', '.join(READER_STATES)}")
+    return value
 
 
 def _age(f: Fields, name: str) -> float | None:

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from sync.messages import ReaderReport
+from sync.messages import READER_STATES, ReaderReport
 from sync.privacy import mask_id_number
 from terminal.clock import Instant, format_utc, parse_utc
 from terminal.store.database import Store
@@ -38,12 +38,13 @@ if TYPE_CHECKING:  # the uploader reads this module too, and never needs the ser
 
 log = logging.getLogger(__name__)
 
-CONNECTED, NO_READER, FAULT, STALE, UNKNOWN = "connected", "no_reader", "fault", "stale", "unknown"
+CONNECTED, NO_READER, FAULT, STALE, UNKNOWN = READER_STATES  # the server refuses any other
 SEEN_EVERY_S = 60.0  # how often a running terminal service confirms the state
 STALE_AFTER_S = 3 * SEEN_EVERY_S  # three missed confirmations: the service is gone or hung
 DETAIL_MAX = 200
 COMPONENT = "reader"
 _LONG_NUMBER = re.compile(r"\d{8,}[\dXx]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def classify(status: ReaderStatus) -> tuple[str, str | None]:
@@ -58,7 +59,7 @@ def _clean(detail: str | None) -> str | None:
     if not detail:
         return None
     masked = _LONG_NUMBER.sub(lambda m: mask_id_number(m.group()), detail)
-    return masked[:DETAIL_MAX]
+    return _CONTROL.sub(" ", masked)[:DETAIL_MAX]  # one line, wherever the server shows it
 
 
 def write(store: Store, state: str, detail: str | None, *, changed: bool) -> None:

@@ -6,6 +6,7 @@ refusing a database written by a newer Anju (a revision this code does not know)
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -13,11 +14,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from central.errors import StorageError
 
+log = logging.getLogger(__name__)
 SCRIPT_LOCATION = Path(__file__).parent / "migrations"
+OWNERSHIP_REVISION = "0008"  # stay_owners: stays folded before it may hold foreign events
 
 
 def alembic_config() -> Config:
@@ -48,7 +51,23 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+        if before is not None and before < OWNERSHIP_REVISION:
+            _refold_contested(conn)
     return before, head_revision()
+
+
+def _refold_contested(conn: Connection) -> None:
+    """Fold again, from their owners' events only, the stays that other devices' events reached
+    before ownership was enforced (0008): application code, so here rather than in the script."""
+    from central import ownership, projection
+    from central.timefix import utc_now
+    from sync.fields import format_utc
+
+    contested = ownership.contested_stays(conn)
+    if contested:
+        projection.refold(conn, contested, format_utc(utc_now()))
+        log.warning("%d stays folded again without events of devices that do not own them",
+                    len(contested))
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:

@@ -11,6 +11,8 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
                      ─< boot_anchors one (server time, monotonic) pair per boot: time correction
                      ─< heartbeats, day_reports (nil reports)
     stays ─< stay_guests             current state folded from each stay's events (search)
+    stay_owners                      the device that first wrote each stay_id (central/ownership.py)
+    foreign_events                   events refused for a stay or target of another device, kept
     users ─< user_sessions, api_tokens   police accounts (central/accounts.py); hashes only
     audit_log                        append-only, hash-chained (central/police/audit.py)
     site_districts                   optional district of a site (officers limited to one)
@@ -148,6 +150,29 @@ stays = Table(
     Column("event_count", Integer, nullable=False),
     Column("updated_at", TIME, nullable=False),
     Index("stays_site_room", "site_code", "room", "checked_in_at"),  # room search, co-stay
+)
+
+# Who may write a stay: the first device to write its stay_id (migration 0008). Kept apart from
+# `stays`, which the projection deletes and rebuilds.
+stay_owners = Table(
+    "stay_owners", metadata,
+    Column("stay_id", String(36), primary_key=True),
+    Column("device_id", String(64), nullable=False),
+    Column("site_code", String(32), nullable=False),
+    Column("claimed_at", TIME, nullable=False),
+)
+
+# Events refused as foreign_stay / foreign_target, whole (the wire event's JSON): never folded,
+# kept so that an owner who lost its stay_id to another device loses no registration.
+foreign_events = Table(
+    "foreign_events", metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("device_id", String(64), nullable=False),
+    Column("stay_id", String(36), nullable=False),
+    Column("code", String(32), nullable=False),  # foreign_stay | foreign_target
+    Column("received_at", TIME, nullable=False),
+    Column("event", Text, nullable=False),
+    Index("foreign_events_stay", "stay_id"),
 )
 
 stay_guests = Table(

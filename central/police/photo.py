@@ -31,10 +31,11 @@ CARRIERS = ("check_in", "add_guest")
 
 def card_photos(conn: Connection, stay_id: str) -> dict[str, bytes]:
     """guest_id -> WLT bytes, for the guests whose latest document came from a card."""
+    owner = select(stays.c.device_id).where(stays.c.stay_id == stay_id).scalar_subquery()
     rows = conn.execute(select(events.c.kind, events.c.payload)
-                        .where(events.c.stay_id == stay_id, events.c.kind.in_(CARRIERS),
-                               events.c.payload.is_not(None))
-                        .order_by(events.c.device_id, events.c.sequence)).all()
+                        .where(events.c.stay_id == stay_id, events.c.device_id == owner,
+                               events.c.kind.in_(CARRIERS), events.c.payload.is_not(None))
+                        .order_by(events.c.sequence)).all()
     latest: dict[str, bytes | None] = {}
     for row in rows:
         data = _data(row.payload)

@@ -31,13 +31,15 @@ def load(conn: Connection, stay_id: str, who: Principal) -> dict[str, Any]:
         raise NotFoundError("no such stay")
     stay = dict(row._mapping)
     attach_guests(conn, [stay])
-    stay["events"] = history(conn, stay_id)
+    stay["events"] = history(conn, stay_id, row.device_id)
     return stay
 
 
-def history(conn: Connection, stay_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(select(events).where(events.c.stay_id == stay_id)
-                        .order_by(events.c.device_id, events.c.sequence)).all()
+def history(conn: Connection, stay_id: str, owner: str) -> list[dict[str, Any]]:
+    """The owner's events (another device's, stored before revision 0008, are not the stay's)."""
+    rows = conn.execute(select(events).where(events.c.stay_id == stay_id,
+                                             events.c.device_id == owner)
+                        .order_by(events.c.sequence)).all()
     out = []
     for row in rows:
         data = _data(row.payload)

@@ -77,7 +77,7 @@ def test_device_cannot_write_for_another_site(central: Admin) -> None:
     assert (refused.value.status, refused.value.code) == (403, "wrong_site")
     with pytest.raises(ForbiddenError):
         client.heartbeat(software_version="1", backlog=0, oldest_queued_age_s=None,
-                         reader_status="ok", disk_free_bytes=1)
+                         reader_status="connected", disk_free_bytes=1)
     # Inside an honest batch, events of another site or device are rejected one by one.
     client.credentials = dataclasses.replace(client.credentials, site_code=chain.site_code)
     own = chain.check_in()

@@ -15,7 +15,7 @@ from tests.central.central_helpers import Admin
 def beat(client: object, *days: DayReport, backlog: int = 0) -> object:
     return client.heartbeat(  # type: ignore[attr-defined]
         software_version="1.4.0", backlog=backlog, oldest_queued_age_s=12.5 if backlog else None,
-        reader_status="ok", disk_free_bytes=3 * 10**9, last_error=None, rejected=1,
+        reader_status="connected", disk_free_bytes=3 * 10**9, last_error=None, rejected=1,
         day_reports=days)
 
 
@@ -25,7 +25,7 @@ def test_heartbeat_with_nil_report_is_recorded(central: Admin) -> None:
     assert answer.next_heartbeat_s > 0 and abs(answer.clock_offset_ms) < 5000  # type: ignore[attr-defined]
     (row,) = central.rows("heartbeats", device_id=chain.device_id)
     assert (row["backlog"], row["oldest_queued_age_s"], row["reader_status"], row["rejected"],
-            row["software_version"]) == (3, 12.5, "ok", 1, "1.4.0")
+            row["software_version"]) == (3, 12.5, "connected", 1, "1.4.0")
     days = {r["day"]: r["check_ins"] for r in central.rows("day_reports",
                                                            device_id=chain.device_id)}
     assert days == {"2025-03-01": 0, "2025-03-02": 4}
@@ -49,7 +49,8 @@ def test_devices_list_shows_health_nil_reports_and_gaps(central: Admin) -> None:
     rows = {r["device_id"]: r for r in map(json.loads, result.output.splitlines())}
     mine = rows[chain.device_id]
     assert (mine["backlog"], mine["open_gaps"], mine["chain_breaks"], mine["events_stored"],
-            mine["last_nil_report"], mine["reader_status"]) == (1, 1, 0, 2, "2025-03-04", "ok")
+            mine["last_nil_report"], mine["reader_status"]) == (
+                1, 1, 0, 2, "2025-03-04", "connected")
     table = runner.invoke(cli, ["central", "devices", "list", "--db", central.db_url])
     assert table.exit_code == 0 and chain.device_id in table.output
     assert table.output.splitlines()[0].split()[:2] == ["device_id", "site_code"]

@@ -17,6 +17,7 @@ WIRE_CODES = (
     "wrong_device", "device_disabled", "not_found", "method_not_allowed", "body_too_large",
     "too_many_events", "database_error", "internal", "overloaded", "invalid_event",
     "too_large", "payload_hash_mismatch", "invalid_payload", "header_mismatch", "id_conflict",
+    "foreign_stay", "foreign_target",
     "accepted", "duplicate", "rejected",
 )
 

@@ -18,7 +18,7 @@ def beat(client: object, *, backlog: int = 0, oldest: float | None = None,
          days: tuple[DayReport, ...] = ()) -> None:
     client.heartbeat(  # type: ignore[attr-defined]
         software_version="2.0.1", backlog=backlog, oldest_queued_age_s=oldest,
-        reader_status="ok", disk_free_bytes=10**9, day_reports=days)
+        reader_status="connected", disk_free_bytes=10**9, day_reports=days)
 
 
 def order(html: str) -> list[str]:

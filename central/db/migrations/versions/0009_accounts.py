@@ -19,7 +19,7 @@ from alembic import op
 from sync.fields import format_utc
 
 revision = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | None = None
 depends_on: str | None = None
 
