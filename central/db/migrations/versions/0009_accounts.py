@@ -6,7 +6,7 @@ while their owners are told to replace them. `revoked_reason`: revoked (one by o
 password was reset), disabled (the user was disabled); re-enabling a user revives none.
 
 Revision ID: 0009
-Revises: 0007 (0008 is added in parallel; the chain is re-linked when both are merged)
+Revises: 0008
 """
 
 from __future__ import annotations
