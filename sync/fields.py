@@ -57,17 +57,22 @@ def json_problem(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, s
         if isinstance(item, str):
             why = text_problem(item)
             if why is not None:
-                return path or "value", why
+                return _clip(path or "value"), why
         elif isinstance(item, dict | list):
             if depth >= max_depth:
-                return path or "value", f"nested deeper than {max_depth} levels"
+                return _clip(path or "value"), f"nested deeper than {max_depth} levels"
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in pairs:
                 if isinstance(key, str) and (why := text_problem(key)) is not None:
-                    return f"{path}.{key!r}".lstrip("."), f"key {why}"
+                    return _clip(path or "value"), f"has a key that {why}"
                 child_path = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
                 stack.append((child_path.lstrip("."), child, depth + 1))
     return None
+
+
+def _clip(path: str, limit: int = 120) -> str:
+    """A path names a field in answers and logs: bounded, whatever keys the value had."""
+    return path if len(path) <= limit else path[:limit - 3] + "..."
 
 
 def format_utc(value: datetime) -> str:

@@ -20,10 +20,13 @@ from terminal.store.writer import Txn
 from terminal.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
-from tests.sync.test_uploader_e2e import admin, terminal, upl_server  # noqa: F401 (fixtures)
+from tests.sync import test_uploader_e2e as e2e
 from tests.sync.uploader_helpers import Terminal, central_counts
 from tests.sync.wire_helpers import guest, new_id
 from tests.terminal.registry_helpers import card_guest
+
+# The end-to-end module's fixtures: a server per backend, an admin, a provisioned terminal.
+upl_server, admin, terminal = e2e.upl_server, e2e.admin, e2e.terminal
 
 
 def insert_raw(term: Terminal, kind: str, data: Any, *, target: str | None = None) -> str:
@@ -77,7 +80,7 @@ def _nested(depth: int) -> Any:
 
 def test_every_good_event_is_delivered_and_every_bad_one_visibly_rejected(
     terminal: Terminal, admin: Admin, upl_server: CentralServer
-) -> None:  # noqa: F811
+) -> None:
     registry = Registry(terminal.store)
     good: list[str] = []
 
