@@ -35,6 +35,7 @@ from central.auth import Authenticator
 from central.db.engine import make_engine
 from central.db.migrate import migrate
 from central.errors import BadRequestError, CentralError, StorageError, TooLargeError
+from central.inputguard import InputGuard
 from central.settings import Settings
 from central.shedding import LoadShedder
 from central.web import api as web_api
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web_pages.install(app, engine, settings)
     _install_error_handlers(app)
     openapi.install(app)
+    app.add_middleware(InputGuard)  # inside the shedder: its 400s are stamped like the rest
     app.add_middleware(LoadShedder, limit=settings.max_in_flight,
                        retry_after_s=settings.retry_after_s)
     return app

@@ -5,6 +5,7 @@ BEGIN IMMEDIATE serialises all writers), so two attempts of the same batch never
 For each event, in batch order:
 
     malformed (schema, payload hash, header vs payload)   rejected  code, field, message
+    not storable (control character, type, length, depth) rejected  (central/storable.py)
     device_id / site_code not the authenticated device's  rejected  wrong_device / wrong_site
     event_id stored already, same payload and chain hash  duplicate receipt of the first store
     event_id stored already, different hashes             rejected  id_conflict
@@ -28,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from central import chaincheck, projection, timefix
+from central import chaincheck, projection, storable, timefix
 from central.auth import Device
 from central.db.tables import devices, events
 from central.errors import ForbiddenError
@@ -141,7 +142,7 @@ def _one(device: Device, item: WireEvent | InvalidEventError, raw_id: str | None
         return _rejected(event.event_id, "id_conflict", "event_id",
                          "an event with this id and different hashes is stored already"), None
     try:
-        event.check_payload()
+        storable.check(event, event.check_payload())
     except InvalidEventError as err:
         return _rejected(event.event_id, err.code, err.field, err.message), None
     receipt = "R" + secrets.token_hex(12)

@@ -8,6 +8,7 @@ tomllib) are mapped at the boundary with ``raise ... from err``.
     ├── ConfigError                  settings file missing, unreadable or invalid (technician's fix)
     ├── DomainError                  the request breaks a registration rule; retrying cannot help
     │   ├── ValidationError          a field is missing or malformed (.field names it)
+    │   │   └── TextRefusedError     a text holds a control character or a lone surrogate
     │   ├── BlockedError             capture checks found blocking findings (.findings lists them)
     │   ├── StayNotFoundError        no stay with that id / no stay in that room
     │   ├── InvalidEventError        the event does not apply to the stay's state (fold refused it)
@@ -58,6 +59,12 @@ class ValidationError(DomainError):
     def __init__(self, message: str, message_zh: str | None = None, *, field: str = "") -> None:
         super().__init__(message, message_zh)
         self.field = field
+
+
+class TextRefusedError(ValidationError):
+    """The text rule of sync/fields.py: refused as typed, never cleaned (a name stays whole)."""
+
+    default_zh = "输入内容含有控制字符（如换行符或空字符），请重新输入"
 
 
 class BlockedError(DomainError):

@@ -25,6 +25,7 @@ from drivers.idcard.reading import CardRead
 from drivers.idcard.transport import SerialTransport
 from drivers.sim.idcard import SimulatedReader
 from drivers.sim.scanner import SimulatedScanner
+from sync.fields import text_problem
 from sync.privacy import mask_id_number
 from terminal.clock import SystemClock, parse_utc
 from terminal.config import Config
@@ -131,9 +132,16 @@ class TerminalService:
         # The kind and use only: a scan's text may be a name or a document number.
         log.info("scan %s: %s -> %s via %s", kept.scan_id, event.interpretation.kind,
                  event.use, event.scan.source)
-        if event.use in ATTACH and self.draft.attach(attachment(event)):
-            self.hub.publish("draft", version=self.draft.version)
-        self.hub.publish("scan", scan_id=kept.scan_id, use=event.use)
+        use = event.use
+        if use in ATTACH:
+            attached = attachment(event)
+            if attached.text is not None and text_problem(attached.text) is not None:
+                # Refused, never cleaned: the registration would be refused with it.
+                log.warning("scan %s refused: its text holds a control character", kept.scan_id)
+                use = "refused_text"
+            elif self.draft.attach(attached):
+                self.hub.publish("draft", version=self.draft.version)
+        self.hub.publish("scan", scan_id=kept.scan_id, use=use)
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self.reader_state.update(status)

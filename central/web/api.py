@@ -24,6 +24,7 @@ from central import accounts, metrics
 from central.fleetstatus import FleetPolicy
 from central.police import service
 from central.settings import Settings
+from sync.fields import TEXT_PATTERN
 
 _STAY_KEYS = ("stay_id", "site_code", "device_id", "room", "status", "complete",
               "checked_in_at", "checked_out_at", "voided_at", "time_corrected")
@@ -39,7 +40,8 @@ _PARAMS = {"document": "exact document number", "name": "partial name, Chinese o
            "reason": "case number or reason, written to the audit log (required)"}
 _OPENAPI = {
     "parameters": [{"name": k, "in": "query", "required": k == "reason", "description": v,
-                    "schema": {"type": "string", "maxLength": 500 if k == "reason" else 64}}
+                    "schema": {"type": "string", "maxLength": 500 if k == "reason" else 64,
+                               "pattern": TEXT_PATTERN}}
                    for k, v in _PARAMS.items()],
     "description": "Authenticate with `Authorization: Bearer <token>` from "
                    "`anju central user api-token NAME`.",

@@ -32,13 +32,13 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from central import accounts, fleetstatus
-from central.errors import AuthError, CentralError
+from central.errors import AuthError, BadRequestError, CentralError
 from central.police import audit, beijing, service
 from central.settings import Settings
 from central.throttle import LoginThrottle, ThrottledError
 from central.web import guard, photos, users
 from central.web.chart import bar_chart
-from sync.fields import format_utc
+from sync.fields import format_utc, text_problem
 
 HERE = Path(__file__).parent
 PageHandler = Callable[..., Awaitable[Response]]
@@ -230,4 +230,9 @@ async def _form(request: Request) -> dict[str, str]:
     if len(body) > 16 * 1024:
         raise CentralError("form too large", code="body_too_large", status=413)
     parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in parsed.items()}
+    form = {k: v[0] for k, v in parsed.items()}
+    for name, value in form.items():  # a NUL would reach the database (PostgreSQL: a 500)
+        if text_problem(name) or text_problem(value):
+            raise BadRequestError("a form field holds a control character",
+                                  code="invalid_parameter")
+    return form

@@ -13,12 +13,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sync.fields import json_problem
 from terminal.clock import Clock, Instant
 from terminal.config import DeviceIdentity
 from terminal.domain.events import Event, Kind
 from terminal.domain.fold import apply
 from terminal.domain.stays import Stay
-from terminal.errors import AnjuError, ConfigError, StoreError, StoreFullError
+from terminal.errors import AnjuError, ConfigError, StoreError, StoreFullError, TextRefusedError
 from terminal.store import chain, projection
 from terminal.store.disk import DiskGuard
 
@@ -58,7 +59,10 @@ class Txn:
         self, stays: dict[str, Stay], *, kind: Kind, stay_id: str, data: dict[str, Any],
         operator: str, target_event_id: str | None = None, instant: Instant | None = None,
     ) -> Event:
-        """Fold the event into `stays` first (refusing what does not apply), then insert it."""
+        """Fold the event into `stays` first (refusing what does not apply), then insert it.
+        Every text of the event obeys sync.fields' text rule first (page, CLI and scanner all
+        reach the store here): refused, never cleaned."""
+        refuse_bad_text({"operator": operator, **data})
         event = chain.append(
             self.conn, self.identity, instant or self.now(), kind=kind, stay_id=stay_id,
             data=data, operator=operator, target_event_id=target_event_id,
@@ -77,6 +81,14 @@ class Txn:
             (void_event_id, void_event_id, stay_id, void_event_id),
         )
         return cursor.rowcount
+
+
+def refuse_bad_text(values: dict[str, Any]) -> None:
+    """TextRefusedError naming the field whose text holds a control character or a surrogate."""
+    problem = json_problem(values)
+    if problem is not None:
+        field, why = problem
+        raise TextRefusedError(f"{field} {why}: refused, type it again", field=field)
 
 
 class Writer:

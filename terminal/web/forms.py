@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from sync.fields import text_problem
 from terminal.domain.codes import code_tables
 from terminal.domain.documents import MANUAL, Document, Visa
 from terminal.domain.guests import MAIN, Guest
@@ -53,7 +54,16 @@ def _date(form: Form, name: str, label: str, _: Callable[[str], str], *,
         raise FormError(_("{field}: use a date like 2024-05-31").format(field=label)) from err
 
 
+def refuse_bad_text(form: Form, _: Callable[[str], str]) -> None:
+    """The text rule of sync/fields.py on every field typed (refused, never cleaned)."""
+    for name in form.names():
+        if text_problem(name) or text_problem(form.get(name)):
+            raise FormError(_("{field} contains a control character (such as a line break or "
+                              "NUL). Nothing was saved: type it again.").format(field=name))
+
+
 def manual_guest(form: Form, _: Callable[[str], str]) -> Guest:
+    refuse_bad_text(form, _)
     tables = code_tables()
     doc_type = tables.document_types.get(form.get("document_type"))
     if doc_type is None:

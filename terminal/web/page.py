@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from terminal.errors import AnjuError, TextRefusedError
 from terminal.service import TerminalService
 from terminal.web import i18n, status, throttle
 
@@ -103,6 +104,16 @@ class Page:
 
     def gettext(self, request: Request) -> Callable[[str], str]:
         return i18n.gettext_for(self.locale(request))
+
+    def error_text(self, request: Request, err: AnjuError) -> str:
+        """A registry error in the clerk's words; a refused text through the catalogs."""
+        if isinstance(err, TextRefusedError):
+            _ = self.gettext(request)
+            last = err.field.rsplit(".", 1)[-1]
+            labels = {"room": _("Room"), "name": _("Name"), "reason": _("Reason")}
+            return _("{field} contains a control character (such as a line break or NUL). "
+                     "Nothing was saved: type it again.").format(field=labels.get(last, last))
+        return err.localized(self.locale(request).startswith("zh"))
 
     @property
     def pin_required(self) -> bool:

@@ -125,7 +125,7 @@ async def confirm(request: Request) -> Response:
                            error=_("Not saved yet: see below."), **context)
     except AnjuError as err:
         return page.render(request, "_checkin_form.html", room=room,
-                           error=err.localized(page.locale(request).startswith("zh")), **context)
+                           error=page.error_text(request, err), **context)
     draft.clear()
     page.service.scans.clear()  # the scans' personal data is in the store now, not in memory
     page.service.hub.publish("draft", version=draft.version)

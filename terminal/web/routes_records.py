@@ -22,7 +22,7 @@ GUEST_AMENDABLE = ("phone", "address", "name")
 
 
 def _err(page: Page, request: Request, err: AnjuError) -> str:
-    return err.localized(page.locale(request).startswith("zh"))
+    return page.error_text(request, err)
 
 
 async def _write(page: Page, request: Request, work: Callable[[str], Any]) -> str | None:
