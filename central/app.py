@@ -90,9 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             device = await run_in_threadpool(auth.authenticate, method, path, headers, raw,
                                              received.timestamp())
             return device, raw, received
-        shedding.admit(request.scope)  # counted from here: a stranger is answered at once
         device, claim = await run_in_threadpool(auth.authenticate_headers, method, path,
                                                 headers, received.timestamp())
+        shedding.admit(request.scope)  # authenticated: counted from here, body and all
         raw = await read_body(request, limit, settings)
         if not claim.body_matches(raw):
             log.warning("body hash mismatch from device %s on %s %s", device.device_id, method,

@@ -57,9 +57,11 @@ class Authenticator:
         self._next_purge = 0.0
 
     def legacy_form(self, headers: Mapping[str, str]) -> bool:
-        """True when this request must be read before it can be authenticated: no body hash
-        header, and the server accepts that older form."""
-        return self.accept_legacy and BODY_HASH_HEADER not in headers
+        """True when this request must be read before it can be authenticated: well-formed
+        signature headers without the body hash header, and the server accepts that older
+        form. (Unsigned requests are refused at once whatever the setting.)"""
+        return (self.accept_legacy and BODY_HASH_HEADER not in headers
+                and SignedRequest.from_headers(headers) is not None)
 
     def authenticate_headers(self, method: str, path: str, headers: Mapping[str, str],
                              now: float) -> tuple[Device, SignedRequest]:
@@ -67,7 +69,9 @@ class Authenticator:
         signed = _parse(headers)
         if signed.body_sha256 is None:
             raise AuthError(f"{BODY_HASH_HEADER} is required (the hex SHA-256 of the body as "
-                            "sent): update the terminal software", code="missing_body_hash")
+                            "sent): update the terminal software, or start the server with "
+                            "--accept-legacy-signing while the fleet is updated",
+                            code="missing_body_hash")
         device = self._check(signed, lambda secret: signed.verify_headers(secret, method, path),
                              method, path, now)
         return device, signed

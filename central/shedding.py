@@ -11,9 +11,9 @@ proved nothing (issue 14: 66 sockets announcing a body and sending 10 bytes fill
     no body declared (or GET, HEAD, OPTIONS)     counted from the start
     a body declared                              counted once the whole body has arrived, or
                                                  from `admit(scope)`, which a signed route calls
-                                                 before it authenticates from headers (a bad
-                                                 signature is answered at once, so only an
-                                                 authenticated sender waits counted)
+                                                 once the headers have authenticated the device
+                                                 (a bad signature is answered at once, so only
+                                                 an authenticated sender waits counted)
 
 Deadline: a request's whole body must arrive within `body_timeout_s` of its headers, else the
 app's `receive` raises BodyTimeoutError (408). An answer sent before the declared body has all

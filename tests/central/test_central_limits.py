@@ -83,8 +83,12 @@ def test_load_shedding_answers_503_with_retry_after_at_once(small: Admin) -> Non
     assert creds is not None
     with socket.create_connection((host, int(port))) as slow:
         # An authenticated request whose body never finishes arriving holds the only slot
-        # (until the body deadline: 30 s here).
+        # (until the body deadline: 5 s here).
         slow.sendall(signed_head(creds, "/api/v1/events", b"x" * 1000) + b"{\"protocol\"")
+        deadline = time.monotonic() + 5
+        while fetch("GET", small.url + "/api/v1/time").status_code != 503:  # authenticated yet?
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         started = time.monotonic()
         with pytest.raises(ServerBusyError) as busy:
             client.server_time()

@@ -17,7 +17,8 @@ WIRE_CODES = (
     "wrong_device", "device_disabled", "not_found", "method_not_allowed", "body_too_large",
     "too_many_events", "database_error", "internal", "overloaded", "invalid_event",
     "too_large", "payload_hash_mismatch", "invalid_payload", "header_mismatch", "id_conflict",
-    "accepted", "duplicate", "rejected",
+    "accepted", "duplicate", "rejected", "missing_body_hash", "body_hash_mismatch",
+    "body_timeout",
 )
 
 
