@@ -74,6 +74,11 @@ def central() -> None:
 @click.option("--retry-after", default=5, show_default=True, type=int,
               help="Base Retry-After seconds when shedding load (jittered up to 2x).")
 @click.option("--max-body", default=None, type=int, help="Largest request body in bytes.")
+@click.option("--body-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a request's whole body may take to arrive; slower: 408, closed.")
+@click.option("--accept-legacy-signing", is_flag=True,
+              help="Also accept signed requests without X-Anju-Body-SHA256 (terminals from "
+                   "before it), reading their body before authenticating: for a transition.")
 @click.option("--max-events", default=None, type=int, help="Most events in one batch.")
 @click.option("--silent-after", default=1800, show_default=True, type=int,
               help="Fleet page: seconds without a heartbeat before a terminal counts as silent.")
@@ -101,7 +106,8 @@ def central() -> None:
               help="Lifetime of an API token an administrator issues on /users (1m to 366d; "
                    f"default ${TOKEN_TTL_ENV}, else 90d).")
 def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
-          max_body: int | None, max_events: int | None, silent_after: int, login_attempts: int,
+          max_body: int | None, body_timeout: float, accept_legacy_signing: bool,
+          max_events: int | None, silent_after: int, login_attempts: int,
           login_address_attempts: int, login_window: int, login_lockout: int,
           login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
           photo_library: str | None, photo_licence_code: int) -> None:
@@ -118,6 +124,8 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
     try:
         settings = Settings(db_url=db_url, max_in_flight=max_in_flight, retry_after_s=retry_after,
                             limits=limits, silent_after_s=silent_after,
+                            body_timeout_s=body_timeout,
+                            accept_legacy_signing=accept_legacy_signing,
                             login_user_limit=login_attempts,
                             login_address_limit=login_address_attempts,
                             login_window_s=login_window, login_lockout_s=login_lockout,
@@ -132,7 +140,10 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
         app = create_app(settings)
     except CentralError as err:
         raise _fail(err) from err
+    # Spelled out, not left to uvicorn's defaults: an idle keep-alive connection is closed after
+    # 5 s, and a request head larger than 16 KiB is refused 400 before the app sees it.
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
+                timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
                 timeout_graceful_shutdown=10, proxy_headers=True,
                 forwarded_allow_ips=forwarded_allow_ips)
 

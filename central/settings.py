@@ -27,6 +27,8 @@ class Settings:
     retry_after_s: int = 5  # base of the Retry-After sent when shedding (jittered up to 2x)
     limits: Limits = DEFAULT_LIMITS
     timestamp_window_s: int = 300  # |server time - signed timestamp| allowed
+    body_timeout_s: float = 30.0  # a request's whole body must arrive within this: else 408
+    accept_legacy_signing: bool = False  # signed requests without X-Anju-Body-SHA256 (read first)
     heartbeat_interval_s: int = 300  # told to devices in every heartbeat answer
     migrate: bool = True  # run migrations when the app starts
     db_pool_size: int = 10  # PostgreSQL connection pool (SQLite serialises writers anyway)
@@ -46,6 +48,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.max_in_flight < 1 or self.retry_after_s < 1 or self.timestamp_window_s < 1:
             raise ValueError("max_in_flight, retry_after_s and timestamp_window_s must be >= 1")
+        if self.body_timeout_s <= 0:
+            raise ValueError("body_timeout_s must be > 0")
         if self.photo_library and not os.path.isabs(self.photo_library):
             raise ValueError(f"photo_library must be an absolute path, got {self.photo_library}")
         if self.photo_licence_code < 0 or self.photo_timeout_s <= 0:

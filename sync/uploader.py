@@ -32,7 +32,7 @@ from typing import Protocol
 
 from sync.body import split_batches
 from sync.client import SyncClient
-from sync.errors import RequestError, TooLargeError
+from sync.errors import RequestError, SlowUploadError, TooLargeError
 from sync.messages import DayReport, HeartbeatAnswer, ReaderReport
 from sync.protocol import DEFAULT_LIMITS, REJECTED, EventResult, Limits, WireEvent
 from sync.retry import AttemptHistory, RetryBudgetExhausted, RetryPolicy
@@ -156,6 +156,12 @@ class Uploader:
             self._narrow = None
             log.warning("batch of %d answered 413: at most %d per request from now on",
                         len(batch), self.max_batch_events)
+            return False
+        except SlowUploadError as err:
+            if len(batch) == 1:
+                self._failed(err)
+                raise
+            self._halve(len(batch), err)  # the link is too slow for the server's deadline
             return False
         except RetryBudgetExhausted as err:
             alone = [e.event_id for e in batch if e.withheld is None]

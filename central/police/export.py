@@ -2,14 +2,18 @@
 read the Chinese names correctly; one row per guest of each stay, newest stay first; times in
 Beijing time (central/police/beijing.py).
 
-Exports are capped (`MAX_ROWS` stays): a larger case narrows its search. Cells starting with
-=, +, - or @ are prefixed with a quote so that a crafted name cannot become a formula.
+Exports are capped (`MAX_ROWS` stays): a larger case narrows its search. A cell that a
+spreadsheet could read as a formula is prefixed with a quote (OWASP "CSV injection"): one whose
+first character is a tab, carriage return or other control character, or whose first character
+after any leading blanks and control or format characters is =, +, - or @ (or their full-width
+forms, which some CJK spreadsheet programs take for them). The value itself is kept whole.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +26,10 @@ from central.police.search import SearchQuery, attach_guests, statement
 
 BOM = "\ufeff"
 MAX_ROWS = 10_000
+FORMULA_STARTS = frozenset("=+-@＝＋－＠")
+# Skipped before looking for a formula start: spreadsheets trim some of these, and a tab or
+# carriage return may end the cell's first line in a program that splits on it.
+_LEADING = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp"))
 HEADER = ("入住记录号", "场所编码", "房间", "状态", "入住时间（北京时间）", "退房时间（北京时间）",
           "时间已校正",
           "姓名", "证件类型", "证件号码", "国籍", "身份")
@@ -38,9 +46,23 @@ def collect(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float
     return found
 
 
+def formula_risk(text: str) -> bool:
+    """Could a spreadsheet take this cell for a formula (or start one after a control char)?"""
+    if not text:
+        return False
+    if unicodedata.category(text[0]) == "Cc":
+        return True
+    for char in text:
+        if char in FORMULA_STARTS:
+            return True
+        if unicodedata.category(char) not in _LEADING:
+            return False
+    return False
+
+
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if formula_risk(text) else text
 
 
 def to_csv(stays: Iterable[dict[str, Any]]) -> str:

@@ -47,7 +47,10 @@ _MESSAGES = {"missing_reason": "请填写查询事由（案件编号或说明）
              "csrf": "页面安全令牌无效，请刷新后重试。", "not_found": "未找到该记录。",
              "query_timeout": "查询超时，请缩小查询范围。",
              "photo_not_configured": "未配置照片解码。", "photo_undecodable": "照片无法解码。",
-             "missing_field": "请至少填写证件号码、姓名、场所或日期之一。"}
+             "missing_field": "请至少填写证件号码、姓名、场所或日期之一。",
+             "overloaded": "服务器繁忙，请稍后再试。", "body_timeout": "请求超时，请重试。",
+             "body_too_large": "提交的内容过大。"}
+FORM_BYTES = 16 * 1024
 _SEARCH_KEYS = ("document", "name", "from", "to", "site", "room", "card_type", "nationality",
                 "reason")
 
@@ -225,10 +228,17 @@ def _throttled(err: ThrottledError) -> str:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form body (small; parsed here so the server needs no multipart library)."""
-    body = await request.body()
-    if len(body) > 16 * 1024:
-        raise CentralError("form too large", code="body_too_large", status=413)
+    """An urlencoded form body (small; parsed here so the server needs no multipart library).
+    Refused as soon as it is known to be too large: never read whole first."""
+    too_large = CentralError("form too large", code="body_too_large", status=413)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > FORM_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_BYTES:
+            raise too_large
     parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     form = {k: v[0] for k, v in parsed.items()}
     for name, value in form.items():  # a NUL would reach the database (PostgreSQL: a 500)

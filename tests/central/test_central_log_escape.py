@@ -33,7 +33,7 @@ def heartbeat_body(chain_device: str, site: str, reader_status: str) -> bytes:
         None,
         reader_status,
         10**9,
-        reader_detail="port /dev/ttyUSB0\nsecond line",
+        reader_detail="port /dev/ttyUSB0 (a detail is one line: the text rule)",
     )
     return encode_body(beat.to_json())
 
