@@ -12,6 +12,10 @@ command -v strace >/dev/null 2>&1 || need="$need strace"
 # page's Chinese needs a CJK font to render (screenshots, overflow checks).
 [ -x /usr/bin/chromium ] || need="$need chromium"
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$need fonts-noto-cjk"
+# Power-cut tests (tests/powercut/): a FUSE filesystem that loses unsynced writes, mounted with
+# fusermount3 through libfuse3 (loaded by mfusepy at run time).
+command -v fusermount3 >/dev/null 2>&1 || need="$need fuse3"
+ldconfig -p 2>/dev/null | grep -q 'libfuse3\.so\.3' || need="$need libfuse3-3"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"
