@@ -26,6 +26,8 @@ _GROUPS = {
     "scan": "terminal.commands.scan:scan",
     "terminal": "terminal.commands.terminal_cmd:terminal",
     "config": "terminal.commands.terminal_cmd:config_group",
+    "handover": "terminal.commands.handover:handover",
+    "wipe": "terminal.commands.handover:wipe",
 }
 
 

@@ -43,9 +43,12 @@ def min_writer(steps: Sequence[Step], version: int) -> int:
 
 
 def has_record(conn: sqlite3.Connection) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_compat'"
-    ).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_compat'"
+        ).fetchone()
+        is not None
+    )
 
 
 def read(conn: sqlite3.Connection) -> tuple[int, int] | None:
@@ -69,8 +72,9 @@ def record(conn: sqlite3.Connection, *, min_writer_version: int, writer: int) ->
     )
 
 
-def require_writable(conn: sqlite3.Connection, path: Path | str, version: int, program: int
-                     ) -> None:
+def require_writable(
+    conn: sqlite3.Connection, path: Path | str, version: int, program: int
+) -> None:
     """A database newer than this program: open it if the series allows, else refuse clearly."""
     compat = read(conn)
     if compat is None:
@@ -95,8 +99,13 @@ def on_open(conn: sqlite3.Connection, steps: Sequence[Step], version: int, progr
         return
     minimum, last = compat
     if version > program:
-        log.warning("schema version %d is newer than this program's %d; compatible (writers "
-                    "from %d on), opening as is", version, program, minimum)
+        log.warning(
+            "schema version %d is newer than this program's %d; compatible (writers "
+            "from %d on), opening as is",
+            version,
+            program,
+            minimum,
+        )
     if last == program:
         return
     conn.execute("BEGIN IMMEDIATE")
@@ -104,8 +113,12 @@ def on_open(conn: sqlite3.Connection, steps: Sequence[Step], version: int, progr
         if last < program:
             for step in steps:
                 if last < step.version <= version and step.refresh is not None:
-                    log.info("refreshing what migration %d derives: an older program (schema "
-                             "%d) wrote since", step.version, last)
+                    log.info(
+                        "refreshing what migration %d derives: an older program (schema "
+                        "%d) wrote since",
+                        step.version,
+                        last,
+                    )
                     step.refresh(conn)
         record(conn, min_writer_version=minimum, writer=program)
         conn.execute("COMMIT")
