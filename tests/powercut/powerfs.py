@@ -11,11 +11,13 @@ The daemon is a subprocess; its stdout answers each command on a line of its own
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -23,8 +25,9 @@ ROOT = Path(__file__).parents[2]
 TIMEOUT_S = 20.0
 
 
+@functools.cache
 def fuse_available() -> str | None:
-    """Why FUSE cannot run here, or None when it can."""
+    """Why FUSE cannot run here, or None when it can (a real mount is tried once)."""
     if not os.path.exists("/dev/fuse"):
         return "no /dev/fuse"
     if shutil.which("fusermount3") is None:
@@ -33,6 +36,11 @@ def fuse_available() -> str | None:
         import mfusepy  # noqa: F401
     except (ImportError, OSError) as err:  # OSError: libfuse3.so.3 missing
         return f"mfusepy unusable: {err}"
+    with tempfile.TemporaryDirectory(prefix="anju-fuse-probe-") as tmp:
+        try:
+            PowerFS(Path(tmp) / "image", Path(tmp) / "mnt", Path(tmp) / "out").unmount()
+        except AssertionError as err:  # e.g. mount refused: no CAP_SYS_ADMIN in a container
+            return f"cannot mount a FUSE filesystem: {err}"
     return None
 
 
@@ -65,7 +73,11 @@ class PowerFS:
         self.cut_at: int | None = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self._expect("ready")
+        try:
+            self._expect("ready")
+        except AssertionError:
+            self.unmount()
+            raise
 
     def _read(self) -> None:
         assert self.process.stdout is not None
