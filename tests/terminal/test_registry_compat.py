@@ -201,9 +201,11 @@ def test_this_release_writes_into_a_newer_expand_only_schema_and_the_newer_catch
         str(card_file(tmp_path / "b.json", serial=2)),
     )
     assert "ok: 2 events" in current(terminal, "store", "verify")
+    assert "compatible with it; left as it is" in current(terminal, "store", "migrate")
     current(terminal, "sync", "now", "--quiet")
     assert central_counts(admin, terminal.device_id) == (2, 2)
     with db(terminal) as conn:
+        assert migrations.schema_version(conn) == migrations.LATEST + 1
         assert conn.execute("SELECT n FROM stay_count").fetchone() == (0,)  # as migrated: stale
         assert compat.read(conn) == (2, migrations.LATEST)
     run(nxt, "store", "verify", "--config", str(terminal.config_path))  # the next one refreshes
