@@ -59,13 +59,14 @@ def _is_service(pid_dir: Path, command: str) -> bool:
     return " terminal run" in command and ("anju" in command or "terminal.cli" in command)
 
 
-def holders(port: str, proc: Path = PROC) -> list[Holder]:
-    """Processes with `port` open; when their files are not ours to read, the terminal
-    service's processes (the likely holder, named as such)."""
+def holders(port: str, proc: Path = PROC) -> tuple[list[Holder], list[Holder]]:
+    """(processes seen holding `port` open, terminal service processes). Another user's open
+    files are not ours to read, so the second list names the likely holder when a lock says
+    the port is taken but no visible process has it."""
     try:
         target = os.path.realpath(port)
     except OSError:
-        return []
+        return [], []
     found: list[Holder] = []
     services: list[Holder] = []
     me = os.getpid()
@@ -88,45 +89,52 @@ def holders(port: str, proc: Path = PROC) -> list[Holder]:
                     break
             except OSError:
                 continue
-    return found or services
+    return found, services
 
 
 def diagnose(port: str, error: str, *, proc: Path = PROC, dev: Path = Path("/dev")
              ) -> Diagnosis:
     if "://" in port:
         return Diagnosis("other", error, error)
-    others = ", ".join(candidates(dev)) or "none"
     if not os.path.exists(port):
+        others = ", ".join(candidates(dev)) or "none"
         en = (f"{port} does not exist. Serial devices present: {others}. Set reader.port "
               f"(prefer a /dev/serial/by-id/ name: stable across re-plugging) or check the "
               f"reader's USB cable.")
         zh = (f"{port} 不存在。现有串口设备：{others}。请设置 reader.port"
               "（建议用 /dev/serial/by-id/ 下的名称），或检查读卡器 USB 线。")
         return Diagnosis("missing", en, zh)
-    held = holders(port, proc)
-    if "lock" in error.lower() or "busy" in error.lower() or held:
-        service = [h for h in held if h.is_service]
-        if service:
-            pids = ", ".join(str(h.pid) for h in service)
-            en = (f"{port} is in use by the terminal service (pid {pids}): the reader is "
-                  "there, this command may not share it. The front-desk page shows the reader's "
-                  "state; to talk to the reader directly: sudo systemctl stop anju-terminal.")
-            zh = (f"{port} 正被登记服务占用（进程 {pids}）：读卡器在，本命令不能同时使用。"
-                  "读卡器状态见前台页面；如需直接访问，请先 sudo systemctl stop anju-terminal。")
-            return Diagnosis("in_use_by_service", en, zh, tuple(service))
-        who = "; ".join(f"pid {h.pid} {h.command[:60]}" for h in held) or "another process"
-        en = f"{port} is in use by {who}: stop it first."
-        zh = f"{port} 正被其他进程占用（{who}），请先停止它。"
-        return Diagnosis("in_use", en, zh, tuple(held))
-    if not os.access(port, os.R_OK | os.W_OK):
-        try:
-            group = grp.getgrgid(os.stat(port).st_gid).gr_name
-        except (KeyError, OSError):
-            group = "dialout"
-        en = (f"no permission to open {port} (group {group}): add this user to it "
-              f"(sudo usermod -aG {group} $USER) and log in again; the service's user `anju` "
-              "is in it already.")
-        zh = (f"无权打开 {port}（属组 {group}）：请把当前用户加入该组"
-              f"（sudo usermod -aG {group} $USER）后重新登录。")
-        return Diagnosis("permission", en, zh)
-    return Diagnosis("other", error, error)
+    if "Errno 13" in error or not os.access(port, os.R_OK | os.W_OK):
+        return _permission(port)
+    seen, services = holders(port, proc)
+    locked = any(w in error.lower() for w in ("lock", "busy", "temporarily unavailable"))
+    if not (seen or locked):
+        return Diagnosis("other", error, error)
+    held = seen or services  # a lock with no visible holder: most likely the service
+    service = [h for h in held if h.is_service]
+    if service:
+        pids = ", ".join(str(h.pid) for h in service)
+        en = (f"{port} is in use by the terminal service (pid {pids}): the reader is there, "
+              "this command may not share it. The front-desk page shows the reader's state; "
+              "to talk to the reader directly: sudo systemctl stop anju-terminal.")
+        zh = (f"{port} 正被登记服务占用（进程 {pids}）：读卡器在，本命令不能同时使用。"
+              "读卡器状态见前台页面；如需直接访问，请先 sudo systemctl stop anju-terminal。")
+        return Diagnosis("in_use_by_service", en, zh, tuple(service))
+    who = ("; ".join(f"pid {h.pid} {h.command[:60]}" for h in held)
+           or "another process (run as root to see which)")
+    en = f"{port} is in use by {who}: stop it first."
+    zh = f"{port} 正被其他进程占用（{who}），请先停止它。"
+    return Diagnosis("in_use", en, zh, tuple(held))
+
+
+def _permission(port: str) -> Diagnosis:
+    try:
+        group = grp.getgrgid(os.stat(port).st_gid).gr_name
+    except (KeyError, OSError):
+        group = "dialout"
+    en = (f"no permission to open {port} (group {group}): add this user to it "
+          f"(sudo usermod -aG {group} $USER) and log in again; the service's user `anju` "
+          "is in it already.")
+    zh = (f"无权打开 {port}（属组 {group}）：请把当前用户加入该组"
+          f"（sudo usermod -aG {group} $USER）后重新登录。")
+    return Diagnosis("permission", en, zh)

@@ -110,3 +110,23 @@ def test_sync_status_prints_local_times_with_the_zone(tmp_path: Path) -> None:
     assert "02:00:00" not in text.stdout
     doc = json.loads(run_anju("sync", "status", "--config", str(config), "--json").stdout)
     assert doc["last_success"] == "2026-03-01T02:00:00.000000Z"
+
+
+def test_a_lock_held_by_a_process_we_may_not_inspect_names_the_service(tmp_path: Path) -> None:
+    """As a technician's own user: the service's open files are not readable, its command line
+    is; a lock error then names the service, and no lock names nothing."""
+    from terminal.portcheck import diagnose
+
+    port = tmp_path / "ttyUSB0"
+    port.write_bytes(b"")
+    proc = tmp_path / "proc"
+    service = proc / "4242"
+    service.mkdir(parents=True)  # no fd/ directory: as unreadable as another user's
+    (service / "cmdline").write_bytes(b"/opt/anju/.venv/bin/anju\0terminal\0run\0--config\0x")
+    (proc / "77").mkdir()
+    (proc / "77" / "cmdline").write_bytes(b"bash\0")
+    lock = f"could not exclusively lock port {port}: [Errno 11] Resource temporarily unavailable"
+    found = diagnose(str(port), lock, proc=proc)
+    assert found.cause == "in_use_by_service" and [h.pid for h in found.holders] == [4242]
+    assert "pid 4242" in found.english and "登记服务" in found.chinese
+    assert diagnose(str(port), "read timed out", proc=proc).cause == "other"
