@@ -92,17 +92,20 @@ def holders(port: str, proc: Path = PROC) -> tuple[list[Holder], list[Holder]]:
     return found, services
 
 
-def diagnose(port: str, error: str, *, proc: Path = PROC, dev: Path = Path("/dev")
-             ) -> Diagnosis:
+def diagnose(port: str, error: str, *, proc: Path = PROC, dev: Path = Path("/dev")) -> Diagnosis:
     if "://" in port:
         return Diagnosis("other", error, error)
     if not os.path.exists(port):
         others = ", ".join(candidates(dev)) or "none"
-        en = (f"{port} does not exist. Serial devices present: {others}. Set reader.port "
-              f"(prefer a /dev/serial/by-id/ name: stable across re-plugging) or check the "
-              f"reader's USB cable.")
-        zh = (f"{port} 不存在。现有串口设备：{others}。请设置 reader.port"
-              "（建议用 /dev/serial/by-id/ 下的名称），或检查读卡器 USB 线。")
+        en = (
+            f"{port} does not exist. Serial devices present: {others}. Set reader.port "
+            f"(prefer a /dev/serial/by-id/ name: stable across re-plugging) or check the "
+            f"reader's USB cable."
+        )
+        zh = (
+            f"{port} 不存在。现有串口设备：{others}。请设置 reader.port"
+            "（建议用 /dev/serial/by-id/ 下的名称），或检查读卡器 USB 线。"
+        )
         return Diagnosis("missing", en, zh)
     if "Errno 13" in error or not os.access(port, os.R_OK | os.W_OK):
         return _permission(port)
@@ -114,14 +117,20 @@ def diagnose(port: str, error: str, *, proc: Path = PROC, dev: Path = Path("/dev
     service = [h for h in held if h.is_service]
     if service:
         pids = ", ".join(str(h.pid) for h in service)
-        en = (f"{port} is in use by the terminal service (pid {pids}): the reader is there, "
-              "this command may not share it. The front-desk page shows the reader's state; "
-              "to talk to the reader directly: sudo systemctl stop anju-terminal.")
-        zh = (f"{port} 正被登记服务占用（进程 {pids}）：读卡器在，本命令不能同时使用。"
-              "读卡器状态见前台页面；如需直接访问，请先 sudo systemctl stop anju-terminal。")
+        en = (
+            f"{port} is in use by the terminal service (pid {pids}): the reader is there, "
+            "this command may not share it. The front-desk page shows the reader's state; "
+            "to talk to the reader directly: sudo systemctl stop anju-terminal."
+        )
+        zh = (
+            f"{port} 正被登记服务占用（进程 {pids}）：读卡器在，本命令不能同时使用。"
+            "读卡器状态见前台页面；如需直接访问，请先 sudo systemctl stop anju-terminal。"
+        )
         return Diagnosis("in_use_by_service", en, zh, tuple(service))
-    who = ("; ".join(f"pid {h.pid} {h.command[:60]}" for h in held)
-           or "another process (run as root to see which)")
+    who = (
+        "; ".join(f"pid {h.pid} {h.command[:60]}" for h in held)
+        or "another process (run as root to see which)"
+    )
     en = f"{port} is in use by {who}: stop it first."
     zh = f"{port} 正被其他进程占用（{who}），请先停止它。"
     return Diagnosis("in_use", en, zh, tuple(held))
@@ -132,9 +141,13 @@ def _permission(port: str) -> Diagnosis:
         group = grp.getgrgid(os.stat(port).st_gid).gr_name
     except (KeyError, OSError):
         group = "dialout"
-    en = (f"no permission to open {port} (group {group}): add this user to it "
-          f"(sudo usermod -aG {group} $USER) and log in again; the service's user `anju` "
-          "is in it already.")
-    zh = (f"无权打开 {port}（属组 {group}）：请把当前用户加入该组"
-          f"（sudo usermod -aG {group} $USER）后重新登录。")
+    en = (
+        f"no permission to open {port} (group {group}): add this user to it "
+        f"(sudo usermod -aG {group} $USER) and log in again; the service's user `anju` "
+        "is in it already."
+    )
+    zh = (
+        f"无权打开 {port}（属组 {group}）：请把当前用户加入该组"
+        f"（sudo usermod -aG {group} $USER）后重新登录。"
+    )
     return Diagnosis("permission", en, zh)

@@ -20,15 +20,19 @@ FAR = datetime(9999, 1, 1, tzinfo=UTC)
 def newest_first(central: Admin, name: str) -> list[str]:
     user = make_user(central.engine, "officer")
     token = accounts.issue_api_token(central.engine, user.username)
-    reply = fetch("GET", central.url + "/api/v1/search",
-                  params={"name": name, "reason": "案件 2026-012"},
-                  headers={"Authorization": f"Bearer {token}"})
+    reply = fetch(
+        "GET",
+        central.url + "/api/v1/search",
+        params={"name": name, "reason": "案件 2026-012"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert reply.status_code == 200, reply.text
     return [s["stay_id"] for s in reply.json()["stays"]]
 
 
 def test_a_synchronised_clock_in_the_year_9999_is_flagged_and_not_pinned_first(
-        central: Admin) -> None:
+    central: Admin,
+) -> None:
     boot, mono_now = "boot-far", 7_200 * 10**9
 
     def sender_clock() -> SenderClock:  # the request itself is signed with a sane clock
@@ -38,11 +42,13 @@ def test_a_synchronised_clock_in_the_year_9999_is_flagged_and_not_pinned_first(
     assert client.credentials is not None
     device, site = client.credentials.device_id, client.credentials.site_code
     name = unique_name()
-    honest = EventChain(device, site, boot_id="an-earlier-boot",
-                        wall=datetime.now(UTC) - timedelta(hours=2))
+    honest = EventChain(
+        device, site, boot_id="an-earlier-boot", wall=datetime.now(UTC) - timedelta(hours=2)
+    )
     yesterday = honest.check_in("101", [guest(name, id_number())])
-    anchored = EventChain(device, site, boot_id=boot, wall=FAR,
-                          monotonic_ns=mono_now - 61 * 10**9)  # 60 s before sending
+    anchored = EventChain(
+        device, site, boot_id=boot, wall=FAR, monotonic_ns=mono_now - 61 * 10**9
+    )  # 60 s before sending
     anchored.sequence, anchored.previous = honest.sequence, honest.previous
     far_same_boot = anchored.check_in("102", [guest(name, id_number())])
     stray = EventChain(device, site, boot_id="a-boot-never-seen", wall=FAR)

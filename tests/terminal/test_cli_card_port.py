@@ -21,9 +21,14 @@ SAM = "05.01-20101117-0001234567-3000000000"
 
 
 def run_anju(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ANJU, *args], capture_output=True, text=True, timeout=60,
-                          check=False, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
-                                            **(env or {})})
+    return subprocess.run(
+        [*ANJU, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})},
+    )
 
 
 def reader_settings(tmp_path: Path, port: str, baud: int = 0) -> Path:
@@ -68,8 +73,10 @@ def test_while_the_service_holds_the_port_it_says_so_not_no_reader(tmp_path: Pat
     assert "systemctl stop anju-terminal" in result.stderr
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                    reason="needs root to run the command as an unprivileged user")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root to run the command as an unprivileged user",
+)
 def test_a_port_without_permission_names_the_group() -> None:
     visible = Path(tempfile.mkdtemp(prefix="anju-port-", dir="/tmp"))  # pytest's tmp is 0700
     visible.chmod(0o755)
@@ -89,19 +96,40 @@ def test_a_port_without_permission_names_the_group() -> None:
 
 def _as_nobody(port: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *ANJU, "card", "info",
-         "--port", str(port)], capture_output=True, text=True, timeout=60, check=False,
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            *ANJU,
+            "card",
+            "info",
+            "--port",
+            str(port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"},
-        cwd=Path(__file__).resolve().parents[2])
+        cwd=Path(__file__).resolve().parents[2],
+    )
 
 
 def test_sync_status_prints_local_times_with_the_zone(tmp_path: Path) -> None:
     """A box in Beijing: 02:00 UTC is shown as 10:00 CST (+08:00); --json keeps UTC."""
     config = write_settings(tmp_path)
-    (tmp_path / "sync-state.json").write_text(json.dumps({
-        "last_success": "2026-03-01T02:00:00.000000Z", "last_error": "ConnectionError",
-        "last_error_at": "2026-03-01T02:05:30.000000Z",
-        "last_heartbeat": "2026-03-01T02:06:00.000000Z"}), "utf-8")
+    (tmp_path / "sync-state.json").write_text(
+        json.dumps(
+            {
+                "last_success": "2026-03-01T02:00:00.000000Z",
+                "last_error": "ConnectionError",
+                "last_error_at": "2026-03-01T02:05:30.000000Z",
+                "last_heartbeat": "2026-03-01T02:06:00.000000Z",
+            }
+        ),
+        "utf-8",
+    )
     assert run_anju("store", "init", "--config", str(config)).returncode == 0
     text = run_anju("sync", "status", "--config", str(config))
     assert text.returncode == 0, text.stderr

@@ -20,23 +20,38 @@ from terminal.clock import BUILD_DATE, IMPLAUSIBLE
 from tests.terminal.registry_helpers import id_number
 from tests.web.desk import write_settings
 
-pytestmark = pytest.mark.skipif(shutil.which("faketime") is None,
-                                reason="faketime not installed (deploy/ensure-debian-packages.sh)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("faketime") is None,
+    reason="faketime not installed (deploy/ensure-debian-packages.sh)",
+)
 ANJU = [sys.executable, "-m", "terminal.cli"]
 
 
 def at_1970(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["faketime", "1970-01-01 00:00:05", *ANJU, *args], capture_output=True,
-                          text=True, timeout=60, check=False,
-                          env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    return subprocess.run(
+        ["faketime", "1970-01-01 00:00:05", *ANJU, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
 
 
 def card_file(path: Path, name: str, birth: date, sex: str, number: str) -> str:
     """A card reading as `anju card read --json --unmasked` prints it (a real text block)."""
-    fields = {"card_type": "resident", "name": name, "sex": sex, "nation_code": "01",
-              "birth_date": f"{birth:%Y%m%d}", "address": "广东省广州市天河区测试路8号",
-              "id_number": number, "authority": "测试市公安局天河分局",
-              "valid_from": "20200601", "valid_until": "20400601"}
+    fields = {
+        "card_type": "resident",
+        "name": name,
+        "sex": sex,
+        "nation_code": "01",
+        "birth_date": f"{birth:%Y%m%d}",
+        "address": "广东省广州市天河区测试路8号",
+        "id_number": number,
+        "authority": "测试市公安局天河分局",
+        "valid_from": "20200601",
+        "valid_until": "20400601",
+    }
     reading = decode_text_block(encode_text_block(fields), synthetic_photo(number))
     path.write_text(json.dumps(reading.to_json(), ensure_ascii=False), "utf-8")
     return str(path)
@@ -66,8 +81,9 @@ def test_check_in_at_1970_registers_an_adult_and_a_confirmed_minor(tmp_path: Pat
     assert refused.returncode == 1
     assert "minor.unaccompanied" in refused.stdout
     assert "confirm with --confirm-dates" in refused.stdout
-    confirmed = at_1970("stays", "check-in", "--config", config, "--room", "102", "--card", minor,
-                        "--confirm-dates")
+    confirmed = at_1970(
+        "stays", "check-in", "--config", config, "--room", "102", "--card", minor, "--confirm-dates"
+    )
     assert confirmed.returncode == 0, confirmed.stderr + confirmed.stdout
 
     first, second = events(tmp_path / "terminal.db")

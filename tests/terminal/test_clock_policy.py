@@ -90,16 +90,22 @@ def test_a_synchronised_clock_earlier_than_the_newest_event_is_implausible() -> 
     trust = assess(reading(back, True), not_before=NOT_BEFORE, newest_event=newest)
     assert (trust.state, trust.reference) == (IMPLAUSIBLE, newest)
     small_step = newest - clockmod.STEP_BACK_TOLERANCE + timedelta(seconds=1)
-    assert assess(reading(small_step, True), not_before=NOT_BEFORE,
-                  newest_event=newest).state == TRUSTED
+    assert (
+        assess(reading(small_step, True), not_before=NOT_BEFORE, newest_event=newest).state
+        == TRUSTED
+    )
 
 
 def test_the_build_date_is_not_after_the_newest_commit() -> None:
     """A build date in the future would make every true clock look implausible."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    out = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%cs"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%cs"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert date.fromisoformat(out) >= BUILD_DATE
 
 
@@ -113,8 +119,11 @@ def test_a_normal_adult_registers_at_1970_and_the_event_says_how_it_was_checked(
     assert doc["wall_time"].startswith("1970-01-01")  # the time stays honest
     assert doc["clock_synchronised"] is False
     assert doc["data"]["date_checks"] == {
-        "clock": IMPLAUSIBLE, "checked_against": BUILD_DATE.isoformat(), "downgraded": [],
-        "confirmed_by_clerk": False}
+        "clock": IMPLAUSIBLE,
+        "checked_against": BUILD_DATE.isoformat(),
+        "downgraded": [],
+        "confirmed_by_clerk": False,
+    }
 
 
 def test_a_minor_with_a_guardian_registers_at_1970(reg) -> None:
@@ -122,8 +131,11 @@ def test_a_minor_with_a_guardian_registers_at_1970(reg) -> None:
     guardian = Guardian(name="李四", phone="13800000000", relationship="parent", contacted=True)
     from dataclasses import replace
 
-    saved = reg.check_in(room="102", guests=[replace(minor, guardian=guardian,
-                                                     relationship="parent")], operator="C01")
+    saved = reg.check_in(
+        room="102",
+        guests=[replace(minor, guardian=guardian, relationship="parent")],
+        operator="C01",
+    )
     assert not [f for f in saved.findings if f.blocks or f.needs_confirm]
     assert check_in_data(reg, saved.stay_id)["data"]["date_checks"]["clock"] == IMPLAUSIBLE
 
@@ -172,8 +184,12 @@ def test_months_stale_checks_against_the_newest_event(reg, clock: FixedClock) ->
     assert not [f for f in saved.findings if f.code.startswith("minor.")]
     checks = check_in_data(reg, saved.stay_id)["data"]["date_checks"]
     # Months before the newest stored event: not merely unsynchronised, implausible.
-    assert checks == {"clock": IMPLAUSIBLE, "checked_against": newest_day.isoformat(),
-                      "downgraded": [], "confirmed_by_clerk": False}
+    assert checks == {
+        "clock": IMPLAUSIBLE,
+        "checked_against": newest_day.isoformat(),
+        "downgraded": [],
+        "confirmed_by_clerk": False,
+    }
     # The page asks the same question (who is a minor) and gets the same day.
     day, trust = reg.today()
     assert (day, trust.state) == (newest_day, IMPLAUSIBLE)
@@ -187,7 +203,8 @@ def test_a_clock_jumping_forward_and_back_keeps_registering(reg, clock: FixedClo
     clock.wall = start + timedelta(days=365)  # a wrong NTP answer: forward a year
     jumped = reg.check_in(room="302", guests=[card_guest(serial=22)], operator="C01")
     assert check_in_data(reg, jumped.stay_id)["wall_time"].startswith(
-        f"{(start + timedelta(days=365)).year}")  # recorded as read: the server judges it
+        f"{(start + timedelta(days=365)).year}"
+    )  # recorded as read: the server judges it
     clock.wall = start + timedelta(minutes=5)  # corrected back: earlier than the newest event
     back = reg.check_in(room="303", guests=[card_guest(serial=23)], operator="C01")
     assert check_in_data(reg, back.stay_id)["data"]["date_checks"]["clock"] == IMPLAUSIBLE
@@ -200,6 +217,10 @@ def test_a_trusted_clock_still_blocks_a_future_birth_date(reg, clock: FixedClock
     clock.wall, clock.synchronised = NOT_BEFORE + timedelta(days=10), True
     future = (NOT_BEFORE + timedelta(days=40)).date()
     with pytest.raises(BlockedError) as caught:
-        reg.check_in(room="401", guests=[card_guest(birth=future, sex=Sex.FEMALE, serial=31)],
-                     operator="C01", dates_confirmed=True)
+        reg.check_in(
+            room="401",
+            guests=[card_guest(birth=future, sex=Sex.FEMALE, serial=31)],
+            operator="C01",
+            dates_confirmed=True,
+        )
     assert "guest.birth_date_future" in [f.code for f in caught.value.findings if f.blocks]

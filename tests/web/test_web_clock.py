@@ -19,15 +19,16 @@ from tests.web.conftest import shoot
 from tests.web.desk import Desk, write_settings
 from tests.web.test_web_checkin import _fields
 
-pytestmark = pytest.mark.skipif(shutil.which("faketime") is None,
-                                reason="faketime not installed (deploy/ensure-debian-packages.sh)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("faketime") is None,
+    reason="faketime not installed (deploy/ensure-debian-packages.sh)",
+)
 TEN = BUILD_DATE.replace(year=BUILD_DATE.year - 10)
 
 
 @pytest.fixture
 def desk_1970(tmp_path: Path) -> Iterator[Desk]:
-    the_desk = Desk(tmp_path, write_settings(tmp_path),
-                    wrapper=("faketime", "1970-01-01 00:00:05"))
+    the_desk = Desk(tmp_path, write_settings(tmp_path), wrapper=("faketime", "1970-01-01 00:00:05"))
     try:
         yield the_desk
     finally:
@@ -42,16 +43,20 @@ def test_at_1970_an_adult_and_a_minor_with_a_guardian_register(page, desk_1970: 
     desk = desk_1970
     page.goto(desk.url + "/")
     adult_born = date(1985, 3, 1)
-    desk.place(fields=_fields(name="成年测试", birth="19850301",
-                              number=id_number(adult_born, Sex.MALE, 14, "110105")))
+    desk.place(
+        fields=_fields(
+            name="成年测试", birth="19850301", number=id_number(adult_born, Sex.MALE, 14, "110105")
+        )
+    )
     page.wait_for_selector(".guest")
     assert page.query_selector(".guest.minor") is None  # judged at the release date, not 1970
     page.fill("#room", "301")
     page.click("#confirm")
     page.wait_for_selector("#saved")
 
-    desk.place(fields=_fields(name="小时钟", birth=f"{TEN:%Y%m%d}",
-                              number=id_number(TEN, Sex.MALE, 22)))
+    desk.place(
+        fields=_fields(name="小时钟", birth=f"{TEN:%Y%m%d}", number=id_number(TEN, Sex.MALE, 22))
+    )
     page.wait_for_selector(".guest.minor")
     page.fill("#room", "302")
     page.fill("input[name$='.guardian_name']", "测试家长")
@@ -69,15 +74,15 @@ def test_at_1970_an_adult_and_a_minor_with_a_guardian_register(page, desk_1970: 
     assert minor["data"]["guests"][0]["guardian"]["name"] == "测试家长"
 
 
-def test_at_1970_a_minor_alone_needs_the_clerk_to_confirm_the_dates(page, desk_1970: Desk
-                                                                     ) -> None:
+def test_at_1970_a_minor_alone_needs_the_clerk_to_confirm_the_dates(page, desk_1970: Desk) -> None:
     desk = desk_1970
     page.goto(desk.url + "/")
     page.wait_for_selector("#advice")
     assert "时间有误" in page.inner_text("body")
     assert "网线" not in page.inner_text("#advice")
-    desk.place(fields=_fields(name="小单独", birth=f"{TEN:%Y%m%d}",
-                              number=id_number(TEN, Sex.MALE, 33)))
+    desk.place(
+        fields=_fields(name="小单独", birth=f"{TEN:%Y%m%d}", number=id_number(TEN, Sex.MALE, 33))
+    )
     page.wait_for_selector(".guest.minor")
     page.fill("#room", "303")
     page.click("#confirm")
