@@ -12,6 +12,11 @@ command -v strace >/dev/null 2>&1 || need="$need strace"
 # page's Chinese needs a CJK font to render (screenshots, overflow checks).
 [ -x /usr/bin/chromium ] || need="$need chromium"
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$need fonts-noto-cjk"
+# --- clock tests (issue 12, section 3) ---------------------------------------------------------
+# faketime runs a real `anju` at 1970 or months stale in tests/terminal/test_clock_faketime.py
+# (LD_PRELOAD of libfaketime; the tests skip without it). Test machines only, not the terminal.
+command -v faketime >/dev/null 2>&1 || need="$need faketime"
+# --- end clock tests ----------------------------------------------------------------------------
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"

@@ -74,7 +74,7 @@ class BlockedError(DomainError):
 
     def __init__(self, findings: Sequence[Any]) -> None:
         self.findings = tuple(findings)
-        blocking = [f for f in self.findings if f.blocks]
+        blocking = [f for f in self.findings if f.blocks or getattr(f, "needs_confirm", False)]
         en = "; ".join(f"{f.code} ({f.field}): {f.message}" for f in blocking)
         zh = "；".join(f.message_zh for f in blocking)
         super().__init__(f"registration blocked: {en}", f"无法登记：{zh}")

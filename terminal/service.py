@@ -27,7 +27,7 @@ from drivers.sim.idcard import SimulatedReader
 from drivers.sim.scanner import SimulatedScanner
 from sync.fields import text_problem
 from sync.privacy import mask_id_number
-from terminal.clock import SystemClock, parse_utc
+from terminal.clock import IMPLAUSIBLE, SystemClock, parse_utc
 from terminal.config import Config
 from terminal.reader_state import ReaderStateRecorder
 from terminal.registry import Registry
@@ -179,10 +179,12 @@ class TerminalService:
         if oldest:
             age = max(0.0, (self.clock.now().wall - parse_utc(oldest)).total_seconds())
         status = self.reader.status
+        _, trust = self.registry.today()
         return Health(
             reader_state=status.state, reader_sam_id=status.sam_id,
             server_reachable=self.server_reachable if self.config["sync.server_url"] else None,
             backlog=backlog, oldest_age_s=age, rejected=rejected,
             clock_synchronised=self.clock.synchronised(),
             disk_free_bytes=self.store.guard.free_bytes(),
-            disk_min_bytes=self.config["store.min_free_bytes"])
+            disk_min_bytes=self.config["store.min_free_bytes"],
+            clock_plausible=trust.state != IMPLAUSIBLE)

@@ -18,7 +18,8 @@ from central.db.tables import chain_faults, events, sites, stay_guests, stays
 from central.errors import NotFoundError
 from central.police.search import attach_guests, scope_ok, shown_guest
 
-_SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids")
+# date_checks: the terminal's clock was not trusted, its date rules only warned (docs/time.md)
+_SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids", "date_checks")
 
 
 def load(conn: Connection, stay_id: str, who: Principal) -> dict[str, Any]:

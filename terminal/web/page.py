@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -127,7 +127,9 @@ class Page:
         return self.sessions.operator(request.cookies.get(SESSION_COOKIE), touch=touch)
 
     def today(self) -> date:
-        return datetime.now(self.zone).date()
+        """The day the registry will check against: while the clock is not trusted, the
+        latest day it can vouch for, so the page shows minors exactly as the check will."""
+        return self.service.registry.today()[0]
 
     def render(self, request: Request, template: str, *, code: int = 200,
                headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:

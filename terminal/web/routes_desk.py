@@ -116,7 +116,8 @@ async def confirm(request: Request) -> Response:
     def save() -> Saved:
         return page.service.registry.check_in(room=room, guests=guests, operator=operator,
                                               overrides=_overrides(form), stay_id=stay_id,
-                                              attachments=attachments)
+                                              attachments=attachments,
+                                              dates_confirmed=form.get("confirm_dates") == "yes")
 
     try:
         saved = await anyio.to_thread.run_sync(save)

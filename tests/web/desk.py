@@ -46,10 +46,11 @@ def write_settings(work: Path, *, identity: bool = True) -> Path:
 
 
 class Process:
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, wrapper: tuple[str, ...] = ()) -> None:
         self.log = log
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen([*ANJU, *args], stdout=out, stderr=subprocess.STDOUT,
+        with open(log, "ab") as out:  # wrapper: e.g. ("faketime", "1970-01-01 00:00:05")
+            self.process = subprocess.Popen([*wrapper, *ANJU, *args], stdout=out,
+                                            stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, cwd=ROOT,
                                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -67,14 +68,15 @@ class Process:
 class Desk:
     """The terminal service with a simulated reader, on a free loopback port."""
 
-    def __init__(self, work: Path, config: Path, *, simulate: bool = True) -> None:
+    def __init__(self, work: Path, config: Path, *, simulate: bool = True,
+                 wrapper: tuple[str, ...] = ()) -> None:
         self.work = work
         self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service = Process(["terminal", "run", "--config", str(config), "--port",
                                 str(self.port), *(["--simulate"] if simulate else [])],
-                               work / "terminal.log")
+                               work / "terminal.log", wrapper)
         self.uploader: Process | None = None
         self._wait_ready()
 
