@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from terminal.service import TerminalService
-from terminal.web import i18n, status, throttle
+from terminal.web import guard, i18n, status, throttle
 
 LANG_COOKIE = "anju_lang"
 SESSION_COOKIE = "anju_clerk"
@@ -97,6 +97,7 @@ class Page:
             self.throttle = throttle.LoginThrottle(
                 throttle.ThrottlePolicy.from_config(service.config), counters=throttle.load(conn))
         self.zone = ZoneInfo(service.config["registry.timezone"])
+        self.tokens = guard.Tokens()
 
     def locale(self, request: Request) -> str:
         return i18n.pick(request.cookies.get(LANG_COOKIE), self.config["web.locale"])
@@ -115,6 +116,10 @@ class Page:
             return str(self.config["web.operator"])
         return self.sessions.operator(request.cookies.get(SESSION_COOKIE), touch=touch)
 
+    def csrf_token(self, request: Request) -> str:
+        """The token this browser sends back with every write (terminal/web/guard.py)."""
+        return self.tokens.issue(guard.nonce_of(request), request.cookies.get(SESSION_COOKIE))
+
     def today(self) -> date:
         return datetime.now(self.zone).date()
 
@@ -128,6 +133,7 @@ class Page:
                            else 0)
         context.setdefault("simulated", self.service.sim is not None)
         context["path"] = request.url.path
+        context["csrf_token"] = self.csrf_token(request)
         context["timezone"] = self.config["registry.timezone"]
         if not template.startswith("_"):  # a whole page: the status bar is in it from the start
             context.setdefault("items", self.status_items(request))
