@@ -75,10 +75,11 @@ class Process:
 class Desk:
     """The terminal service with a simulated reader, on a free loopback port."""
 
-    def __init__(self, work: Path, config: Path, *, simulate: bool = True) -> None:
+    def __init__(self, work: Path, config: Path, *, simulate: bool = True,
+                 port: int | None = None) -> None:
         self.work = work
         self.config = config
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service = Process(["terminal", "run", "--config", str(config), "--port",
                                 str(self.port), *(["--simulate"] if simulate else [])],
