@@ -36,11 +36,13 @@ def run(config_path: Path | None, db_path: Path | None, simulate: bool, cycle: b
     import uvicorn
 
     from drivers.sim.sam import load_sim_cards
+    from terminal.file_checks import warn_exposed_files
     from terminal.service import TerminalService
     from terminal.web.app import create_app
 
     with reporting():
         config, database = settings(config_path, db_path)
+        warn_exposed_files(config, database)
         service = TerminalService(config, simulate=simulate, database=database)
     try:
         service.start()
