@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 from tests.central.serverproc import free_port
+from tests.web.conftest import shoot
 from tests.web.desk import Desk, write_settings
 
 FULL = "440106196003150016"  # card 0 of the simulator (synthetic)
@@ -111,6 +112,19 @@ def test_the_page_works_with_its_token_and_a_hostile_page_gets_nothing(
     assert page.url == desk.url + "/records?day=today" and "209" in page.inner_text("main")
     kinds = [r[0] for r in desk.query("SELECT kind FROM events ORDER BY seq_id")]
     assert kinds == ["check_in", "amend"]
+
+    # A stale token (say, a page kept from before a restart whose stream never came back):
+    # the write is refused and the page says so in the scan line, in the page's language.
+    page.goto(desk.url + "/lang/zh_CN")
+    desk.place(2)
+    page.wait_for_selector(".guest")
+    page.evaluate(
+        "document.body.setAttribute('hx-headers', JSON.stringify({'X-CSRF-Token': 'stale'}))"
+    )
+    page.click(".guest .remove")
+    page.wait_for_selector("#scanmsg >> text=页面已过期，请刷新页面后再试。")
+    assert page.locator(".guest").count() == 1  # not removed
+    shoot(page, "refused-stale-token")
 
 
 def test_after_a_restart_the_open_page_registers_without_a_reload(page, tmp_path: Path) -> None:
