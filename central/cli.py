@@ -7,6 +7,7 @@ URLs are `sqlite:///path/central.db` or `postgresql+psycopg://user@host:5432/db`
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from central.db.engine import make_engine
+from central.db.engine import database_exposures, make_engine
 from central.errors import CentralError
 from central.settings import (
     DB_ENV,
@@ -140,6 +141,8 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
         app = create_app(settings)
     except CentralError as err:
         raise _fail(err) from err
+    for exposed in database_exposures(db_url):  # created 0600; someone opened it since
+        logging.getLogger("central").warning("%s", exposed.message())
     # Spelled out, not left to uvicorn's defaults: an idle keep-alive connection is closed after
     # 5 s, and a request head larger than 16 KiB is refused 400 before the app sees it.
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,

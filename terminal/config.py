@@ -78,6 +78,13 @@ def _patterns(value: Any) -> Any:
     return tuple(value)
 
 
+def _host_names(value: Any) -> Any:
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and re.fullmatch(r"[0-9A-Za-z.:\[\]-]+", v) for v in value):
+        raise ValueError(f"expected a list of host names or IP addresses, got {value!r}")
+    return tuple(v.lower() for v in value)
+
+
 def _boolean(value: Any) -> Any:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {value!r}")
@@ -153,6 +160,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the front-desk page listens on (loopback: the kiosk browser is local).",
             _pattern(r"[0-9A-Za-z.:\[\]-]+", "a host name or IP address")),
     Setting("web.port", 8080, "TCP port of the front-desk page.", _int_at_least(1)),
+    Setting("web.allowed_hosts", [],
+            "Host names (besides loopback and web.host) the page answers to; others get 403.",
+            _host_names),
     Setting("web.locale", "zh_CN", "Language of the page: zh_CN or en.",
             _pattern(r"zh_CN|en", "zh_CN or en")),
     Setting("web.operator", "front-desk",

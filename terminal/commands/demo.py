@@ -120,15 +120,19 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
 
 
 def _auto_confirm(page_url: str, rooms: itertools.chain[str] | object) -> int:
-    """What a clerk would do: look at the party, type the next room, confirm."""
+    """What a clerk would do: look at the party, type the next room, confirm (with the page's
+    cookie and CSRF token, as the browser sends them)."""
     try:
-        party = requests.get(page_url + "/party", timeout=2).text
-        if "data-guest=" not in party:
-            return 0
-        version = re.search(r'name="draft_version" value="(\d+)"', party)
-        room = next(rooms)  # type: ignore[call-overload]
-        answer = requests.post(page_url + "/checkin", timeout=5, data={
-            "room": room, "draft_version": version.group(1) if version else ""})
+        with requests.Session() as session:
+            page = session.get(page_url + "/", timeout=2).text
+            if "data-guest=" not in page:
+                return 0
+            version = re.search(r'name="draft_version" value="(\d+)"', page)
+            token = re.search(r'<meta name="anju-csrf" content="([^"]*)">', page)
+            room = next(rooms)  # type: ignore[call-overload]
+            answer = session.post(page_url + "/checkin", timeout=5, data={
+                "room": room, "draft_version": version.group(1) if version else ""},
+                headers={"X-CSRF-Token": token.group(1) if token else ""})
     except requests.RequestException:
         return 0
     return 1 if 'id="saved"' in answer.text else 0

@@ -21,6 +21,7 @@ from sync.errors import RequestError
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.uploader import DrainReport
 from terminal.commands.context import EXIT_REFUSED, reporting, settings, store_options
+from terminal.file_checks import warn_exposed_files
 from terminal.store.database import Store
 from terminal.sync_outbox import StoreOutbox, lean_writer
 from terminal.sync_service import SyncService, SyncState
@@ -51,6 +52,7 @@ def run(config_path: Path | None, db_path: Path | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with reporting():
+        warn_exposed_files(*settings(config_path, db_path))
         service = _service(config_path, db_path, stop=stop)
         try:
             service.run()

@@ -36,18 +36,20 @@ def run(config_path: Path | None, db_path: Path | None, simulate: bool, cycle: b
     import uvicorn
 
     from drivers.sim.sam import load_sim_cards
+    from terminal.file_checks import warn_exposed_files
     from terminal.service import TerminalService
     from terminal.web.app import create_app
 
     with reporting():
         config, database = settings(config_path, db_path)
+        warn_exposed_files(config, database)
         service = TerminalService(config, simulate=simulate, database=database)
     try:
         service.start()
         if simulate and cycle and service.sim is not None:
             service.sim.cycle(load_sim_cards(), present=4.0, absent=4.0)
         server = uvicorn.Server(uvicorn.Config(
-            create_app(service), host=host or config["web.host"],
+            create_app(service, listen_host=host), host=host or config["web.host"],
             port=config["web.port"] if port is None else port, log_level="warning",
             access_log=False, timeout_graceful_shutdown=2, lifespan="on",
             # No proxy in front: the client address is the TCP peer's, which the sign-in

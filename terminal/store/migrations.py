@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sync.files import create_private
 from terminal.errors import MigrationError, SchemaOutdatedError, SchemaTooNewError
 from terminal.store import schema
 
@@ -102,6 +103,7 @@ def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> list[int]:
 def backup(conn: sqlite3.Connection, path: Path) -> Path:
     """A consistent copy next to the database before migrating it (sqlite3 online backup)."""
     target = path.with_name(f"{path.name}.v{schema_version(conn)}.bak")
+    create_private(target)  # a full copy of the personal data: 0600 like the store
     dest = sqlite3.connect(target)
     try:
         conn.backup(dest)

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from drivers.sim.sam import SimCard, load_sim_cards
 from terminal import sdnotify
 from terminal.service import TerminalService
-from terminal.web import routes_desk, routes_records, routes_scan, throttle
+from terminal.web import guard, i18n, routes_desk, routes_records, routes_scan, throttle
 from terminal.web.hub import Notice
 from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redirect
 
@@ -69,6 +69,8 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[str]:
         try:
             yield "retry: 1000\n\n"
+            # After a restart (a new secret) the reconnected page gets its new token here.
+            yield _sse("csrf", page.csrf_token(request))
             yield await render(Notice("status"))
             # A card read while the page was loading must not be missed.
             yield await render(Notice("draft"), initial=True)
@@ -77,6 +79,10 @@ async def events(request: Request) -> Response:
                     notice = await asyncio.wait_for(queue.get(), STATUS_TICK_S)
                 except TimeoutError:
                     notice = Notice("status")
+                # A stream outlives the page's lock: nothing more once its clerk is gone.
+                if page.pin_required and page.operator(request) is None:
+                    yield _sse("locked", "")
+                    return
                 yield await render(notice)
         finally:
             hub.unsubscribe(queue)
@@ -145,9 +151,12 @@ async def lock(request: Request) -> Response:
 
 
 async def language(request: Request) -> Response:
-    response = redirect(request, request.headers.get("referer") or "/")
-    response.set_cookie(LANG_COOKIE, request.path_params["locale"], samesite="strict",
-                        max_age=365 * 86400)
+    """Switch the language and go back to the page the clerk was on (never to another site)."""
+    locale = request.path_params["locale"]
+    response = redirect(request, guard.local_path(request.headers.get("referer"),
+                                                  request.headers.get("host", "")))
+    if locale in i18n.LOCALES:
+        response.set_cookie(LANG_COOKIE, locale, samesite="strict", max_age=365 * 86400)
     return response
 
 
@@ -191,8 +200,11 @@ async def sim_control(request: Request) -> Response:
     return JSONResponse({"ok": True, "reads": sim.reads})
 
 
-def create_app(service: TerminalService) -> Starlette:
+def create_app(service: TerminalService, listen_host: str | None = None) -> Starlette:
+    """`listen_host`: the address uvicorn binds (`--host`), a name the page answers to."""
     page = Page(service)
+    hosts = guard.allowed_hosts(service.config["web.allowed_hosts"], service.config["web.host"],
+                                listen_host)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -245,7 +257,9 @@ def create_app(service: TerminalService) -> Starlette:
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: failed},
-                    middleware=[Middleware(GZipMiddleware, minimum_size=1000),
+                    middleware=[Middleware(guard.Guard, page=page, session_cookie=SESSION_COOKIE,
+                                           hosts=hosts),
+                                Middleware(GZipMiddleware, minimum_size=1000),
                                 Middleware(SignedIn, page=page)])
     app.state.page = page
     return app

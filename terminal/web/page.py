@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 
 from terminal.errors import AnjuError, TextRefusedError
 from terminal.service import TerminalService
-from terminal.web import i18n, status, throttle
+from terminal.web import guard, i18n, status, throttle
 
 LANG_COOKIE = "anju_lang"
 SESSION_COOKIE = "anju_clerk"
@@ -98,6 +98,7 @@ class Page:
             self.throttle = throttle.LoginThrottle(
                 throttle.ThrottlePolicy.from_config(service.config), counters=throttle.load(conn))
         self.zone = ZoneInfo(service.config["registry.timezone"])
+        self.tokens = guard.Tokens()
 
     def locale(self, request: Request) -> str:
         return i18n.pick(request.cookies.get(LANG_COOKIE), self.config["web.locale"])
@@ -126,6 +127,10 @@ class Page:
             return str(self.config["web.operator"])
         return self.sessions.operator(request.cookies.get(SESSION_COOKIE), touch=touch)
 
+    def csrf_token(self, request: Request) -> str:
+        """The token this browser sends back with every write (terminal/web/guard.py)."""
+        return self.tokens.issue(guard.nonce_of(request), request.cookies.get(SESSION_COOKIE))
+
     def today(self) -> date:
         """The day the registry will check against: while the clock is not trusted, the
         latest day it can vouch for, so the page shows minors exactly as the check will."""
@@ -141,6 +146,7 @@ class Page:
                            else 0)
         context.setdefault("simulated", self.service.sim is not None)
         context["path"] = request.url.path
+        context["csrf_token"] = self.csrf_token(request)
         context["timezone"] = self.config["registry.timezone"]
         if not template.startswith("_"):  # a whole page: the status bar is in it from the start
             context.setdefault("items", self.status_items(request))

@@ -7,6 +7,7 @@ fails tests that leak them). The simulated reader is driven through the service'
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -30,6 +31,13 @@ def anju(*args: str) -> str:
                           check=False, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page carries (terminal/web/guard.py)."""
+    found = re.search(r'<meta name="anju-csrf" content="([^"]*)">', html)
+    assert found, html[:500]
+    return found.group(1)
 
 
 def write_settings(work: Path, *, identity: bool = True) -> Path:
@@ -69,10 +77,10 @@ class Desk:
     """The terminal service with a simulated reader, on a free loopback port."""
 
     def __init__(self, work: Path, config: Path, *, simulate: bool = True,
-                 wrapper: tuple[str, ...] = ()) -> None:
+                 wrapper: tuple[str, ...] = (), port: int | None = None) -> None:
         self.work = work
         self.config = config
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service = Process(["terminal", "run", "--config", str(config), "--port",
                                 str(self.port), *(["--simulate"] if simulate else [])],
@@ -98,6 +106,13 @@ class Desk:
             answer = s.post(f"{self.url}/sim/{action}", json=body, timeout=10)
         assert answer.status_code == 200, answer.text
 
+    def client(self, path: str = "/") -> requests.Session:
+        """A session as the page has one: its anju_csrf cookie and token (from `path`); call
+        again after signing in (the token is bound to the clerk's session)."""
+        session = requests.Session()
+        renew(session, self.url + path)
+        return session
+
     def place(self, index: int = 0, **body: Any) -> None:
         self.sim("place", index=index, **body)
 
@@ -119,3 +134,9 @@ class Desk:
         code = self.service.stop()
         assert code in (0, -signal.SIGTERM), self.service.log.read_text()[-2000:]
         assert "Traceback" not in self.service.log.read_text("utf-8", errors="replace")
+
+
+def renew(session: requests.Session, url: str) -> None:
+    """Load `url` and send the token it carries with every later request of `session`."""
+    with session.get(url, timeout=10) as answer:
+        session.headers["X-CSRF-Token"] = csrf_of(answer.text)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.web.desk import Desk, write_settings
+from tests.web.desk import Desk, renew, write_settings
 
 PIN, WRONG = "4321", "97531"
 
@@ -40,9 +40,11 @@ def get(url: str, *, cookies: dict[str, str] | None = None) -> Answer:
 
 def sign_in(url: str, pin: str, *, lang: str = "zh_CN",
             headers: dict[str, str] | None = None) -> Answer:
-    """POST /login; the answer copied out (a kept Response would keep its socket open)."""
+    """POST /login as the sign-in page would (its CSRF cookie and token); the answer copied
+    out (a kept Response would keep its socket open)."""
     with requests.Session() as s:
         s.cookies.set("anju_lang", lang)
+        renew(s, url + "/login")
         with s.post(url + "/login", data={"operator": "clerk-42", "pin": pin},
                     headers=headers, allow_redirects=False, timeout=10) as answer:
             return Answer(answer.status_code, answer.headers.copy(), answer.text,
@@ -112,7 +114,8 @@ def test_the_network_cannot_lock_the_kiosk_out(tmp_path: Path) -> None:
         pytest.skip("no network interface besides loopback")
     config = write_settings(tmp_path)
     config.write_text(config.read_text().replace(
-        "[web]\n", f'[web]\nhost = "0.0.0.0"\nclerk_pin = "{PIN}"\nlogin_free_attempts = 5\n'
+        "[web]\n", f'[web]\nhost = "0.0.0.0"\nallowed_hosts = ["{address}"]\n'
+        f'clerk_pin = "{PIN}"\nlogin_free_attempts = 5\n'
         "login_global_free_attempts = 2\nlogin_delay_s = 30\nlogin_delay_cap_s = 60\n"))
     desk = Desk(tmp_path, config)
     lan = f"http://{address}:{desk.port}"  # the same service, over the network address

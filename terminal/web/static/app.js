@@ -12,8 +12,25 @@
     return true;
   }
 
+  // The CSRF token (terminal/web/guard.py): htmx sends it from <body hx-headers>, plain
+  // forms from their hidden field, fetch from the meta tag. The stream renews it on connect.
+  function csrf() {
+    var meta = document.querySelector("meta[name=anju-csrf]");
+    return meta ? meta.content : "";
+  }
+
+  function renewCsrf(token) {
+    if (!token || token === csrf()) return;
+    document.querySelector("meta[name=anju-csrf]").content = token;
+    document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRF-Token": token }));
+    document.querySelectorAll("input[name=csrf_token]").forEach(function (el) { el.value = token; });
+  }
+
   function connect() {
     var source = new EventSource("/events");
+    source.addEventListener("csrf", function (ev) { renewCsrf(ev.data); });
+    // The clerk's session ended (locked elsewhere, or idle): nothing more comes; sign in again.
+    source.addEventListener("locked", function () { source.close(); location.href = "/login"; });
     source.addEventListener("draft", function (ev) {
       var nl = ev.data.indexOf("\n");
       var meta = JSON.parse(ev.data.slice(0, nl));
@@ -100,10 +117,16 @@
     var file = ev.target.files[0];
     swap("scanmsg", "");
     fetch("/scan/image", { method: "POST", body: file, credentials: "same-origin",
-                           headers: { "Content-Type": file.type || "application/octet-stream" } })
+                           headers: { "Content-Type": file.type || "application/octet-stream",
+                                      "X-CSRF-Token": csrf() } })
       .then(function (r) { return r.text(); })
       .then(function (html) { if (!$("scan-checks")) swap("scanmsg", html); });
     ev.target.value = "";
+  });
+
+  // A write the page refused (403: expired token, foreign origin) says why where scans do.
+  document.addEventListener("htmx:responseError", function (ev) {
+    if (ev.detail.xhr.status === 403) swap("scanmsg", ev.detail.xhr.responseText);
   });
 
   document.addEventListener("DOMContentLoaded", function () {
