@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from central import accounts, timefix
+from central import timefix
 from sync.fields import format_utc, parse_utc
 from sync.protocol import SenderClock
 from tests.central.central_helpers import Admin, fetch
-from tests.central.police_helpers import id_number, make_user, unique_name
+from tests.central.police_helpers import api_token, id_number, make_user, unique_name
 from tests.sync.wire_helpers import EventChain, guest
 
 FAR = datetime(9999, 1, 1, tzinfo=UTC)
@@ -19,7 +19,7 @@ FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 def newest_first(central: Admin, name: str) -> list[str]:
     user = make_user(central.engine, "officer")
-    token = accounts.issue_api_token(central.engine, user.username)
+    token = api_token(central.engine, user.username)
     reply = fetch(
         "GET",
         central.url + "/api/v1/search",
