@@ -12,6 +12,14 @@ command -v strace >/dev/null 2>&1 || need="$need strace"
 # page's Chinese needs a CJK font to render (screenshots, overflow checks).
 [ -x /usr/bin/chromium ] || need="$need chromium"
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$need fonts-noto-cjk"
+# --- units (issue 11: systemd/, deploy/nginx/) ---
+# tests/systemd verifies the kiosk unit, whose ExecStart is cage (the Wayland kiosk compositor),
+# and runs `nginx -t` on the sample TLS site for the central server; bench/bench_pi_budget.py
+# measures the kiosk browser under cage's headless backend.
+command -v cage >/dev/null 2>&1 || need="$need cage"
+command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# --- end units ---
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"
