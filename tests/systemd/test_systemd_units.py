@@ -3,7 +3,7 @@ an installed system, and `systemd-analyze security --offline=true` exposure limi
 
 The root holds this machine's own systemd units, the Anju units under /usr/lib/systemd/system,
 and /opt/anju/venv/bin/anju (the package's path) as a wrapper that runs this checkout's `anju`;
-cage, chromium and systemctl likewise wrap the real ones. verify then checks every key, every
+cage, cog and systemctl likewise wrap the real ones. verify then checks every key, every
 dependency and that every ExecStart program exists where the unit says."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ EXPOSURE_LIMITS = {
     "anju-purge.service": 1.0,
     "anju-failure@.service": 1.0,
     "anju-revive@.service": 1.0,
-    # A compositor and a browser need the GPU, input devices and namespaces (Chromium's sandbox).
+    # A compositor and a browser need the GPU, input devices and namespaces (WebKit's sandbox).
     "anju-kiosk.service": 4.5,
 }
 
@@ -54,7 +54,7 @@ def installed_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "lib").symlink_to("usr/lib")
     (root / "etc/systemd/system").mkdir(parents=True)
     _wrapper(root / INSTALLED_ANJU.lstrip("/"), str(Path(sys.executable).parent / "anju"))
-    for program in ("/usr/bin/cage", "/usr/bin/chromium", "/usr/bin/systemctl"):
+    for program in ("/usr/bin/cage", "/usr/bin/cog", "/usr/bin/systemctl"):
         if Path(program).exists():
             _wrapper(root / program.lstrip("/"), program)
     for unit in UNIT_FILES:
