@@ -17,6 +17,18 @@ fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$need fonts-noto-cjk"
 # (LD_PRELOAD of libfaketime; the tests skip without it). Test machines only, not the terminal.
 command -v faketime >/dev/null 2>&1 || need="$need faketime"
 # --- end clock tests ----------------------------------------------------------------------------
+# --- units (issue 11: systemd/, deploy/nginx/) ---
+# tests/systemd verifies the kiosk unit, whose ExecStart is cage (the Wayland kiosk compositor,
+# which needs Xwayland to start) running cog (WPE WebKit), and runs `nginx -t` on the sample TLS
+# site for the central server; bench/bench_pi_budget.py drives cog under cage's headless backend
+# through WPEWebDriver.
+command -v cage >/dev/null 2>&1 || need="$need cage"
+command -v Xwayland >/dev/null 2>&1 || need="$need xwayland"
+command -v cog >/dev/null 2>&1 || need="$need cog"
+command -v WPEWebDriver >/dev/null 2>&1 || need="$need wpewebkit-driver"
+command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# --- end units ---
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"

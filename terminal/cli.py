@@ -26,6 +26,7 @@ _GROUPS = {
     "scan": "terminal.commands.scan:scan",
     "terminal": "terminal.commands.terminal_cmd:terminal",
     "config": "terminal.commands.terminal_cmd:config_group",
+    "faults": "terminal.commands.faults:faults_group",
 }
 
 

@@ -29,6 +29,7 @@ from sync.fields import text_problem
 from sync.privacy import mask_id_number
 from terminal.clock import IMPLAUSIBLE, SystemClock, parse_utc
 from terminal.config import Config
+from terminal.liveness import Loop, since
 from terminal.reader_state import ReaderStateRecorder
 from terminal.registry import Registry
 from terminal.store.database import Store
@@ -41,6 +42,11 @@ from wlt.decoder import PhotoDecoderConfig, WltDecoder
 log = logging.getLogger(__name__)
 PROBE_S = 10.0  # how often the server's reachability is looked at
 PROBE_TIMEOUT_S = 3.0
+# How long each loop may go without progress before the watchdog counts it as hung. One poll is
+# bounded by the transport's timeouts (a baud probe at every rate is the longest, a few seconds);
+# a transaction waits at most store.busy_timeout_ms for the lock, then one fsync.
+READER_BOUND_S = 20.0
+WRITER_BOUND_S = 30.0
 
 
 class TerminalService:
@@ -146,6 +152,11 @@ class TerminalService:
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self.reader_state.update(status)
         self.hub.publish("status", reader=status.state)
+
+    def loops(self) -> list[Loop]:
+        """What the watchdog watches besides the event loop: the reader loop, the writer."""
+        return [since("reader loop", lambda: self.reader.last_progress, READER_BOUND_S),
+                since("store writer", lambda: self.store.writer.busy_since, WRITER_BOUND_S)]
 
     # ---- health -----------------------------------------------------------------------------
 

@@ -20,8 +20,10 @@ import click
 from sync.errors import RequestError
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.uploader import DrainReport
+from terminal import sdnotify
 from terminal.commands.context import EXIT_REFUSED, reporting, settings, store_options
 from terminal.file_checks import warn_exposed_files
+from terminal.liveness import Watchdog
 from terminal.store.database import Store
 from terminal.sync_outbox import StoreOutbox, lean_writer
 from terminal.sync_service import SyncService, SyncState
@@ -54,9 +56,16 @@ def run(config_path: Path | None, db_path: Path | None) -> None:
     with reporting():
         warn_exposed_files(*settings(config_path, db_path))
         service = _service(config_path, db_path, stop=stop)
+        # Type=notify: started once the settings, store and credential are in hand; the
+        # watchdog pings only while the upload loop progresses (terminal/liveness.py).
+        watchdog = Watchdog([service.alive.loop])
+        sdnotify.notify("READY=1\nSTATUS=uploading")
+        watchdog.start()
         try:
             service.run()
         finally:
+            sdnotify.notify("STOPPING=1")
+            watchdog.stop()
             service.close()
             service.store.close()
 

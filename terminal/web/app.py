@@ -26,16 +26,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drivers.sim.sam import SimCard, load_sim_cards
-from terminal import sdnotify
+from terminal import liveness, sdnotify
 from terminal.service import TerminalService
 from terminal.web import guard, i18n, routes_desk, routes_records, routes_scan, throttle
-from terminal.web.hub import Notice
+from terminal.web.hub import CLOSING, Notice
 from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redirect
 
 log = logging.getLogger(__name__)
 STATUS_TICK_S = 5.0  # the status bar refreshes at least this often (backlog age, disk)
 PUBLIC = ("/login", "/static", "/lang", "/healthz", "/sim")
 BACKGROUND = ("/events", "/status")  # the page's own calls: not the clerk's activity
+EVENT_LOOP_BOUND_S = 10.0  # the loop beats every second; ten missed beats: it is stuck
 
 
 def _sse(event: str, html: str, **extra: object) -> str:
@@ -79,6 +80,8 @@ async def events(request: Request) -> Response:
                     notice = await asyncio.wait_for(queue.get(), STATUS_TICK_S)
                 except TimeoutError:
                     notice = Notice("status")
+                if notice.name == CLOSING:
+                    return  # the service stops: end the response, do not hold the shutdown
                 # A stream outlives the page's lock: nothing more once its clerk is gone.
                 if page.pin_required and page.operator(request) is None:
                     yield _sse("locked", "")
@@ -209,13 +212,17 @@ def create_app(service: TerminalService, listen_host: str | None = None) -> Star
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service.hub.bind(asyncio.get_running_loop())
-        watchdog = asyncio.create_task(_watchdog())
+        beat = liveness.Heartbeat("event loop", EVENT_LOOP_BOUND_S)
+        beating = asyncio.create_task(_beat(beat))
+        watchdog = liveness.Watchdog([beat.loop, *service.loops()])
         sdnotify.notify("READY=1\nSTATUS=front desk page up")
+        watchdog.start()
         try:
             yield
         finally:
             sdnotify.notify("STOPPING=1")
-            watchdog.cancel()
+            watchdog.stop()
+            beating.cancel()
 
     async def failed(request: Request, err: Exception) -> Response:
         # The clerk must never see a trace; log the class only (the text may be personal).
@@ -283,11 +290,8 @@ class SignedIn:
         await self.app(scope, receive, send)
 
 
-async def _watchdog() -> None:
-    """Pings only while the event loop runs: a hung loop stops them and systemd restarts us."""
-    interval = sdnotify.watchdog_interval()
-    if interval is None:
-        return
+async def _beat(beat: liveness.Heartbeat) -> None:
+    """The event loop's heartbeat: a loop stuck in a handler stops it (and the pings)."""
     while True:
-        sdnotify.notify("WATCHDOG=1")
-        await asyncio.sleep(interval)
+        beat.beat()
+        await asyncio.sleep(1.0)
