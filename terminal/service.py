@@ -35,7 +35,7 @@ from terminal.registry import Registry
 from terminal.store.database import Store
 from terminal.web.draft import Draft
 from terminal.web.hub import Hub
-from terminal.web.scans import ATTACH, ScanDesk, attachment
+from terminal.web.scans import ATTACH, ScanDesk, attachment, place_visa
 from terminal.web.status import Health
 from wlt.decoder import PhotoDecoderConfig, WltDecoder
 
@@ -138,8 +138,14 @@ class TerminalService:
         # The kind and use only: a scan's text may be a name or a document number.
         log.info("scan %s: %s -> %s via %s", kept.scan_id, event.interpretation.kind,
                  event.use, event.scan.source)
-        use = event.use
-        if use in ATTACH:
+        use, extra = event.use, {}
+        if use == "visa":
+            placed = place_visa(kept, self.draft, self.scans)
+            use, extra = placed.use, {"guest": placed.name, "passport_scan": placed.passport_scan,
+                                      "fill": placed.fill}
+            if use == "visa_attached":
+                self.hub.publish("draft", version=self.draft.version)
+        elif use in ATTACH:
             attached = attachment(event)
             if attached.text is not None and text_problem(attached.text) is not None:
                 # Refused, never cleaned: the registration would be refused with it.
@@ -147,7 +153,7 @@ class TerminalService:
                 use = "refused_text"
             elif self.draft.attach(attached):
                 self.hub.publish("draft", version=self.draft.version)
-        self.hub.publish("scan", scan_id=kept.scan_id, use=use)
+        self.hub.publish("scan", scan_id=kept.scan_id, use=use, **extra)
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self.reader_state.update(status)

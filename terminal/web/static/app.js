@@ -50,7 +50,19 @@
       var nl = ev.data.indexOf("\n");
       var meta = JSON.parse(nl < 0 ? ev.data : ev.data.slice(0, nl));
       if (meta.url) { openForm(meta.url); return; }  // a document: the form, prefilled
+      if (meta.fill) fillVisa(meta);
       swap("scanmsg", ev.data.slice(nl + 1));
+    });
+  }
+
+  // A visa matched to the passport whose form is open here: its fields filled in place.
+  function fillVisa(meta) {
+    var form = $("manual");
+    var scan = form && form.querySelector("input[name=scan_id]");
+    if (!scan || scan.value !== meta.for_scan) return;
+    Object.keys(meta.fill).forEach(function (name) {
+      var input = form.querySelector("[name='" + name + "']");
+      if (input) { input.value = meta.fill[name]; input.classList.add("scanned"); }
     });
   }
 
