@@ -60,17 +60,35 @@ class Process:
             self.process = subprocess.Popen([*wrapper, *ANJU, *args], stdout=out,
                                             stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, cwd=ROOT,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                            # a group of its own: faketime forks the service
+                                            # and does not pass SIGTERM on, so the group is
+                                            # signalled, never the wrapper alone
+                                            start_new_session=True)
 
     def stop(self) -> int:
+        group = self.process.pid
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            _signal_group(group, signal.SIGTERM)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                _signal_group(group, signal.SIGKILL)
                 self.process.wait()
+        deadline = time.monotonic() + 15  # the forked service may still be shutting down
+        while _signal_group(group, 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _signal_group(group, signal.SIGKILL)  # nothing of the group outlives the test
         return int(self.process.returncode)
+
+
+def _signal_group(group: int, signum: int) -> bool:
+    """Signal the process group; False once no process of it is left."""
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class Desk:
