@@ -35,6 +35,7 @@ from starlette.requests import ClientDisconnect
 
 from central import enrol, heartbeat, ingest, openapi, shedding, timefix
 from central.auth import Authenticator, Device
+from central.bodies import read_limited
 from central.db.engine import make_engine
 from central.db.migrate import migrate
 from central.errors import AuthError, BadRequestError, CentralError, StorageError, TooLargeError
@@ -156,15 +157,7 @@ async def read_body(request: Request, limit: int, settings: Settings) -> bytes:
     """The raw body, refusing (413) as soon as it is known to exceed `limit`."""
     too_large = TooLargeError(f"request body larger than {limit} bytes", code="body_too_large",
                               **{**settings.limits.to_json(), "max_body_bytes": limit})
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
+    return await read_limited(request, limit, too_large)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

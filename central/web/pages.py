@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from central import accounts, fleetstatus
+from central.bodies import read_limited
 from central.errors import AuthError, BadRequestError, CentralError
 from central.police import audit, beijing, service
 from central.settings import Settings
@@ -231,14 +232,7 @@ async def _form(request: Request) -> dict[str, str]:
     """An urlencoded form body (small; parsed here so the server needs no multipart library).
     Refused as soon as it is known to be too large: never read whole first."""
     too_large = CentralError("form too large", code="body_too_large", status=413)
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > FORM_BYTES:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_BYTES:
-            raise too_large
+    body = await read_limited(request, FORM_BYTES, too_large)
     parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     form = {k: v[0] for k, v in parsed.items()}
     for name, value in form.items():  # a NUL would reach the database (PostgreSQL: a 500)
