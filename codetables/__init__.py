@@ -38,16 +38,18 @@ class Names:
     sexes: dict[str, str]  # keys are the wire values: male, female, unknown, unspecified
     relationships: dict[str, str]
     nations: dict[str, str]  # two digits -> name without 族 ("01" -> "汉")
+    passports: frozenset[str]  # document type codes of passports (a visa is expected)
 
 
 @cache
 def names() -> Names:
     """Every table's Chinese names, loaded once per process."""
+    types = load("document_types")["types"]
     return Names(
-        document_types={k: v["name_zh"] for k, v in load("document_types")["types"].items()},
+        document_types={k: v["name_zh"] for k, v in types.items()},
         countries={k: v["name_zh"] for k, v in load("countries")["countries"].items()},
         sexes={k: v["name_zh"] for k, v in load("sexes")["sexes"].items()},
-        relationships={k: v["name_zh"]
-                       for k, v in load("relationships")["relationships"].items()},
+        relationships={k: v["name_zh"] for k, v in load("relationships")["relationships"].items()},
         nations={k: v["name"] for k, v in load("nations")["nations"].items()},
+        passports=frozenset(k for k, v in types.items() if v.get("passport")),
     )

@@ -35,13 +35,13 @@ def run_search(engine: Engine, who: Principal, params: Mapping[str, Any], *,
 
 
 def view_stay(engine: Engine, who: Principal, stay_id: str, reason: str | None,
-              timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+              timeout_s: float = DEFAULT_TIMEOUT_S, *, action: str = "view") -> dict[str, Any]:
     who.require("search")
     reason = audit.require_reason(reason)
     with engine.connect() as conn, conn.begin():
         found = stay.load(conn, stay_id, who)
         found["photos"] = photo.card_photos(conn, stay_id)  # guest_id -> WLT, decoded by the page
-    audit.append(engine, who, "view", reason, {"stay_id": stay_id}, 1)
+    audit.append(engine, who, action, reason, {"stay_id": stay_id}, 1)
     return found
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 from central.accounts import Principal
 from central.db.tables import chain_faults, events, sites, stay_guests, stays
 from central.errors import NotFoundError
+from central.police import beijing, record, words
 from central.police.search import attach_guests, scope_ok, shown_guest
 
 _SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids")
@@ -32,7 +33,34 @@ def load(conn: Connection, stay_id: str, who: Principal) -> dict[str, Any]:
     stay = dict(row._mapping)
     attach_guests(conn, [stay])
     stay["events"] = history(conn, stay_id)
+    describe(stay)
     return stay
+
+
+def describe(stay: dict[str, Any]) -> None:
+    """Add what the terminal registered, in words: each guest's fields (`rows`, and `fields`
+    as sent), the findings with override reasons, who registered it on which terminal, each
+    amendment as old -> new, and the page's title (guesthouse, room, date)."""
+    registered = record.guests_as_registered(stay["events"])
+    names = {g["guest_id"]: g.get("name") or "" for g in stay["guests"]}
+    names |= {gid: g.get("name") or names.get(gid, "") for gid, g in registered.items()}
+    day = beijing.show(stay.get("checked_in_at"))[:10] or None
+    for guest in stay["guests"]:
+        fields = registered.get(guest["guest_id"])
+        guest["fields"] = fields
+        guest["rows"] = record.guest_rows(fields, names, day) if fields else []
+    stay["findings"] = record.findings(stay["events"], names)
+    check_in = next((e for e in stay["events"] if e["kind"] == "check_in"), None)
+    stay["registered_by"] = ({"operator": check_in["operator"], "device_id": check_in["device_id"]}
+                             if check_in else None)
+    for event in stay["events"]:
+        if event["kind"] == "amend" and not event["withheld"]:
+            event["amendment"] = record.amendment(event["data"], names)
+    when = beijing.show(stay.get("checked_in_at"))[:10]
+    stay["title"] = " ".join(p for p in (stay.get("site_name") or stay["site_code"],
+                                         f"{stay['room']} 房" if stay.get("room") else "",
+                                         when) if p)
+    stay["status_name"] = words.STATUS.get(stay["status"], stay["status"])
 
 
 def history(conn: Connection, stay_id: str) -> list[dict[str, Any]]:
@@ -48,7 +76,7 @@ def history(conn: Connection, stay_id: str) -> list[dict[str, Any]]:
             "wall_time": row.wall_time, "clock_synchronised": row.clock_synchronised,
             "corrected_time": row.corrected_time, "time_source": row.time_source,
             "received_at": row.received_at, "withheld": row.withheld,
-            "detail": {k: data[k] for k in _SHOWN_KEYS if k in data},
+            "detail": {k: data[k] for k in _SHOWN_KEYS if k in data}, "data": data,
             "chain_verified": _verified(conn, row.device_id, row.sequence, row.prev_chain_sha256),
         })
     return out

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from central import accounts, fleetstatus
 from central.errors import AuthError, CentralError
-from central.police import audit, beijing, service
+from central.police import audit, beijing, service, words
 from central.settings import Settings
 from central.throttle import LoginThrottle, ThrottledError
 from central.web import guard, photos, users
@@ -56,6 +56,13 @@ def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(("html",)))
     env.filters["bj"] = beijing.show
+    env.filters["doctype"] = words.document_type
+    env.filters["country"] = words.country
+    env.filters["kind"] = lambda kind: words.KIND.get(kind, kind)
+    env.filters["status"] = lambda status: words.STATUS.get(status, status)
+    env.filters["time_source"] = lambda source: words.TIME_SOURCE.get(source, (source, ""))
+    env.filters["guest_names"] = lambda ids, guests: "、".join(
+        next((g["name"] or "" for g in guests if g["guest_id"] == i), "旅客") for i in ids)
     env.filters["urlencode_params"] = lambda params: urlencode(
         {k: v for k, v in params.items() if v not in (None, "")})
     return env
