@@ -138,7 +138,7 @@ def _validity(doc: Mapping[str, Any]) -> str:
     return f"至 {end}" if end else start
 
 
-def findings(events: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> list[dict[str, str]]:
+def findings(events: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:
     """Every finding the terminal raised at check-in and when guests were added, with the
     clerk's reason where a blocking one was let through."""
     out = []
@@ -165,6 +165,7 @@ def findings(events: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> l
                     ),
                     "message": str(found.get("message_zh") or found.get("message") or ""),
                     "override": passed.get(key, ""),
+                    "guest_id": found.get("guest_id"),
                     "operator": str(event.get("operator") or ""),
                     "kind": words.KIND.get(event["kind"], event["kind"]),
                 }

@@ -6,7 +6,8 @@
     GET  /stay/{id}        audited view: guests, history, provenance
     GET  /stay/{id}/costay/{guest}   audited co-stay
     GET  /stay/{id}/photo/{guest}    audited card photo, PNG (central/web/photos.py)
-    GET  /export.csv       audited CSV of the search (UTF-8 with BOM)
+    GET  /export           audited export of the search: XLSX, or CSV with format=csv
+                           (UTF-8 with BOM; /export.csv too)
     GET  /audit            supervisors: the audit log and whether its chain verifies
     GET  /fleet            sites and devices, silent first; registrations per Beijing day (SVG);
                            a user with a district sees only its sites
@@ -17,7 +18,7 @@ Errors on pages are pages (Chinese); not logged in -> 303 to /login.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -25,11 +26,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from central import accounts, fleetstatus
 from central.errors import AuthError, CentralError
@@ -166,15 +167,27 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
                           error=_MESSAGES.get(err.code, err.message))
         return render("search.html", who=who, params=params, result=result, error=None)
 
+    @app.get("/export", include_in_schema=False)
     @app.get("/export.csv", include_in_schema=False)
     @page
     async def export(request: Request) -> Response:
+        """The current search as XLSX (default) or CSV (`format=csv`; /export.csv is the old
+        address of the CSV), streamed from a temporary file."""
         who = await who_of(request)
         guard.check_csrf(who, request.query_params.get("csrf"))
         params = dict(request.query_params)
-        body = await run_in_threadpool(service.export_csv, engine, who, params, timeout)
-        return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": 'attachment; filename="anju-export.csv"',
+        if request.url.path.endswith(".csv"):
+            params.setdefault("format", "csv")
+        out, media, filename = await run_in_threadpool(service.export_file, engine, who, params,
+                                                       timeout)
+
+        def chunks() -> Iterator[bytes]:
+            with out:
+                while block := out.read(64 * 1024):
+                    yield block
+
+        return StreamingResponse(iterate_in_threadpool(chunks()), media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store"})
 
     @app.get("/stay/{stay_id}", include_in_schema=False)

@@ -92,16 +92,17 @@ def test_csv_export_is_utf8_with_bom_complete_and_audited(central: Admin) -> Non
     raw = reply.text.encode("utf-8")
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["入住记录号", "场所编码", "房间"]
+    assert rows[0][:4] == ["入住记录号", "场所名称", "场所编码", "房间"]
+    name_at, number_at = rows[0].index("姓名"), rows[0].index("证件号码")
     body = rows[1:]
     assert [r[0] for r in body] == [e.stay_id for e in reversed(events)]  # newest first
-    assert {r[7] for r in body[1:]} == set(names)
-    assert all(r[9] == number for r in body[1:])
-    assert body[0][7].startswith("'=")  # a formula-looking name is neutralised
+    assert {r[name_at] for r in body[1:]} == set(names)
+    assert all(r[number_at] == "\t" + number for r in body[1:])  # kept as text by spreadsheets
+    assert body[0][name_at].startswith("'=")  # a formula-looking name is neutralised
     (row,) = central.rows("audit_log", username=user.username)
     assert (row["action"], row["reason"], row["result_count"]) == ("export", "导出案件", 4)
     search = browser.search(site=chain.site_code, reason="导出案件")
-    assert "/export.csv?" in search.text
+    assert "/export?" in search.text and "format=csv" in search.text
 
 
 def test_a_query_past_its_time_bound_is_cut_off(central: Admin) -> None:
@@ -144,6 +145,6 @@ def test_a_name_longer_than_the_search_key_is_shown_whole(central: Admin) -> Non
     assert page.status_code == 200 and long_name in page.text
     exported = browser.get("/export.csv", name=head, reason="长姓名", csrf=browser.csrf)
     rows = list(csv.reader(io.StringIO(exported.text.encode("utf-8").decode("utf-8-sig"))))
-    assert rows[1][7] == long_name
+    assert rows[1][rows[0].index("姓名")] == long_name
     (row,) = central.rows("stay_guests", stay_id=stay.stay_id)
     assert len(row["name"]) == 200 and row["full_name"] == long_name
