@@ -100,11 +100,19 @@ def central() -> None:
 @click.option("--api-token-ttl", envvar=TOKEN_TTL_ENV, default="90d", show_default=True,
               help="Lifetime of an API token an administrator issues on /users (1m to 366d; "
                    f"default ${TOKEN_TTL_ENV}, else 90d).")
+@click.option("--reason-min-chars", envvar="ANJU_CENTRAL_REASON_MIN_CHARS", default=4,
+              show_default=True, type=int,
+              help="A search/view/export reason needs at least this many characters "
+                   "(refuses placeholders like 核查).")
+@click.option("--reason-pattern", envvar="ANJU_CENTRAL_REASON_PATTERN", default="",
+              help="A regular expression every reason must contain, e.g. a case number "
+                   r"format such as '[A-Z]\d{4}-\d+' (default: none).")
 def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
           max_body: int | None, max_events: int | None, silent_after: int, login_attempts: int,
           login_address_attempts: int, login_window: int, login_lockout: int,
           login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
-          photo_library: str | None, photo_licence_code: int) -> None:
+          photo_library: str | None, photo_licence_code: int, reason_min_chars: int,
+          reason_pattern: str) -> None:
     """Run the HTTP server (migrates the database first)."""
     import dataclasses
 
@@ -123,7 +131,8 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
                             login_window_s=login_window, login_lockout_s=login_lockout,
                             login_max_lockout_s=login_lockout_max,
                             api_token_ttl_s=int(parse_ttl(api_token_ttl,
-                                                          "--api-token-ttl").total_seconds()))
+                                                          "--api-token-ttl").total_seconds()),
+                            reason_min_chars=reason_min_chars, reason_pattern=reason_pattern)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     settings = dataclasses.replace(settings, photo_library=photo_library or "",

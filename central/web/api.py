@@ -71,7 +71,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         def work() -> dict[str, Any]:
             who = accounts.token_principal(engine, request.headers.get("authorization"))
             _query, page = service.run_search(engine, who, params, action="api_search",
-                                              timeout_s=settings.query_timeout_s)
+                                              timeout_s=settings.query_timeout_s,
+                                              rule=settings.reason_rule())
             return {"page": page.page, "has_more": page.has_more,
                     "stays": [_stay_json(s) for s in page.stays]}
 
@@ -84,7 +85,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         def work() -> dict[str, Any]:
             who = accounts.token_principal(engine, request.headers.get("authorization"))
             found = service.view_stay(engine, who, stay_id, request.query_params.get("reason"),
-                                      settings.query_timeout_s, action="api_view")
+                                      settings.query_timeout_s, action="api_view",
+                                      rule=settings.reason_rule())
             return stay_record_json(found)
 
         return JSONResponse(await run_in_threadpool(work), headers={"Cache-Control": "no-store"})

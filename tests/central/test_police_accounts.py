@@ -130,7 +130,7 @@ def test_the_impersonation_of_the_finding_fails_and_an_administrator_reset_is_au
 
 def _api_status(central: Admin, token: str) -> int:
     reply = fetch("GET", central.url + "/api/v1/search", headers={
-        "Authorization": f"Bearer {token}"}, params={"name": "无此人", "reason": "令牌"})
+        "Authorization": f"Bearer {token}"}, params={"name": "无此人", "reason": "令牌 2025-01"})
     return reply.status_code
 
 

@@ -51,7 +51,7 @@ def test_a_broken_chain_is_shown_as_not_verified(central: Admin) -> None:
     second = chain.check_out(first)
     client.send_events([first, second])
     browser, _user = logged_in(central.url, central.engine, "officer")
-    page = browser.get(f"/stay/{first.stay_id}", reason="链校验", csrf=browser.csrf)
+    page = browser.get(f"/stay/{first.stay_id}", reason="链校验 2025-01", csrf=browser.csrf)
     assert page.status_code == 200 and "未通过" in page.text
 
 
@@ -125,7 +125,7 @@ def test_names_are_escaped_in_pages(central: Admin) -> None:
     first = chain.check_in("1", [guest("<script>alert(1)</script>", number)])
     client.send_events([first])
     browser, _user = logged_in(central.url, central.engine, "officer")
-    page = browser.search(document=number, reason="转义")
+    page = browser.search(document=number, reason="转义 2025-01")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
 
@@ -139,11 +139,11 @@ def test_a_name_longer_than_the_search_key_is_shown_whole(central: Admin) -> Non
     stay = chain.check_in("708", [guest(long_name, id_number())])
     client.send_events([stay])
     browser, _user = logged_in(central.url, central.engine, "officer")
-    found = browser.search(name=head, reason="长姓名")
+    found = browser.search(name=head, reason="长姓名 2025-01")
     assert stay_ids(found.text) == [stay.stay_id] and long_name in found.text
-    page = browser.get(f"/stay/{stay.stay_id}", reason="长姓名", csrf=browser.csrf)
+    page = browser.get(f"/stay/{stay.stay_id}", reason="长姓名 2025-01", csrf=browser.csrf)
     assert page.status_code == 200 and long_name in page.text
-    exported = browser.get("/export.csv", name=head, reason="长姓名", csrf=browser.csrf)
+    exported = browser.get("/export.csv", name=head, reason="长姓名 2025-01", csrf=browser.csrf)
     rows = list(csv.reader(io.StringIO(exported.text.encode("utf-8").decode("utf-8-sig"))))
     assert rows[1][rows[0].index("姓名")] == long_name
     (row,) = central.rows("stay_guests", stay_id=stay.stay_id)
