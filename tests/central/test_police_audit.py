@@ -126,12 +126,14 @@ def test_cli_users_tokens_and_audit_list(central: Admin) -> None:
     name = "cli-" + secrets.token_hex(4)
     added = runner.invoke(cli, ["central", "user", "add", name, "--role", "officer", *db])
     assert added.exit_code == 0, added.output
-    password = added.stdout.strip()
+    assert added.stdout.startswith(f"password for {name} (shown once): ")
+    password = added.stdout.strip().rsplit(" ", 1)[1]
+    assert f"database: {central.db_url.split('://')[0]}" in added.stderr
     assert Browser(central.url).login(name, password).status_code == 303
     bad_role = runner.invoke(cli, ["central", "user", "add", "x" + name, "--role", "chief", *db])
     assert bad_role.exit_code == 2
     reset = runner.invoke(cli, ["central", "user", "reset", name, *db])
-    new_password = reset.stdout.strip()
+    new_password = reset.stdout.strip().rsplit(" ", 1)[1]
     assert reset.exit_code == 0 and new_password != password
     assert Browser(central.url).login(name, password).status_code == 401
     assert Browser(central.url).login(name, new_password).status_code == 303
