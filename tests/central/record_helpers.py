@@ -116,11 +116,14 @@ def full_stay(
     minor_name: str,
     room: str = "303",
     main_number: str | None = None,
+    photo_b64: str | None = None,
 ) -> tuple[list[WireEvent], dict[str, Any]]:
     """check_in (adult + minor, two findings, one override), add_guest (foreigner), amend
     (room 303 -> 306), and a check-out of the foreigner alone. Returns the events and the
     guests by role name."""
     grown = adult(main_name, main_number)
+    if photo_b64:  # the card's WLT photo, as a terminal sends it
+        grown["document"]["card"] = {"photo_wlt_b64": photo_b64}
     wrong = id_number(birth="20110820")
     wrong = wrong[:17] + ("0" if wrong[17] != "0" else "1")  # a wrong check character
     child = minor(minor_name, wrong)
