@@ -131,6 +131,7 @@ def test_amended_guest_fields_and_words() -> None:
     ]
     guests = record.guests_as_registered(events)
     assert guests["g1"]["document"]["number"] == "2" and guests["g1"]["sex"] == "female"
+    assert events[0]["data"]["guests"][0]["document"]["number"] == "1"  # payload untouched
     assert record.amendment(events[2]["data"], {"g1": "甲"}) == {
         "field": "甲 的 性别",
         "old": "男",
