@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from central import accounts, metrics
 from central.fleetstatus import FleetPolicy
-from central.police import service
+from central.police import service, words
 from central.settings import Settings
 
 _STAY_KEYS = ("stay_id", "site_code", "device_id", "room", "status", "complete",
@@ -125,5 +125,9 @@ def _without_evidence(fields: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _stay_json(stay: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: stay[k] for k in _STAY_KEYS},
-            "guests": [{k: g[k] for k in _GUEST_KEYS} for g in stay["guests"]]}
+    """Codes as sent, and beside them their names (site, document type, nationality)."""
+    return {**{k: stay[k] for k in _STAY_KEYS}, "site_name": stay.get("site_name"),
+            "guests": [{**{k: g[k] for k in _GUEST_KEYS},
+                        "document_type_name": words.document_type(g["document_type"]),
+                        "nationality_name": words.country(g["nationality"])}
+                       for g in stay["guests"]]}

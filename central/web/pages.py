@@ -1,14 +1,16 @@
-"""The police pages: login, search, stay, co-stay, CSV export, audit log, fleet.
+"""The police pages: login, search, stay, co-stay, export, audit log, fleet.
 
     GET  /                 -> /search (officers) or /fleet (technicians)
     GET  /login  POST /login  POST /logout
     GET  /search           the form; with a reason and filters: audited results
-    GET  /stay/{id}        audited view: guests, history, provenance
+    GET  /stay/{id}        audited view: every registered field in words, findings with
+                           override reasons, history, provenance (prints as a record)
     GET  /stay/{id}/costay/{guest}   audited co-stay
     GET  /stay/{id}/photo/{guest}    audited card photo, PNG (central/web/photos.py)
     GET  /export           audited export of the search: XLSX, or CSV with format=csv
                            (UTF-8 with BOM; /export.csv too)
-    GET  /audit            supervisors: the audit log and whether its chain verifies
+    GET  /audit            supervisors: the audit log in words, filtered (user, action, days,
+                           reason text), and whether its chain verifies
     GET  /fleet            sites and devices, silent first; registrations per Beijing day (SVG);
                            a user with a district sees only its sites
     GET  /users  POST /users   supervisors, administrators: accounts in scope (central/web/users.py)
