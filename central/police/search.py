@@ -293,7 +293,8 @@ def search(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float) -
     return SearchPage(rows, q.page, has_more)
 
 
-def attach_guests(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def attach_guests(conn: Connection, rows: list[dict[str, Any]], *,
+                  site_names: bool = True) -> None:
     """Add each stay's guests (main guest first) in one query, and its site's name."""
     by_stay: dict[str, list[dict[str, Any]]] = {r["stay_id"]: [] for r in rows}
     wanted = list(by_stay)
@@ -304,12 +305,13 @@ def attach_guests(conn: Connection, rows: list[dict[str, Any]]) -> None:
                       stay_guests.c.guest_id))
         for guest in guests:
             by_stay[guest.stay_id].append(shown_guest(guest._mapping))
-    codes = sorted({r["site_code"] for r in rows})
+    codes = sorted({r["site_code"] for r in rows}) if site_names else []
     names = dict(conn.execute(select(sites.c.code, sites.c.name).where(sites.c.code.in_(codes)))
                  .all()) if codes else {}
     for row in rows:
         row["guests"] = sorted(by_stay[row["stay_id"]], key=lambda g: g["role"] != "main")
-        row["site_name"] = names.get(row["site_code"])  # shown beside the code
+        if site_names:
+            row["site_name"] = names.get(row["site_code"])  # shown beside the code
 
 
 def shown_guest(row: Mapping[str, Any]) -> dict[str, Any]:
