@@ -31,14 +31,16 @@ def test_the_default_database_is_not_created_silently(elsewhere: Path) -> None:
 
 def test_an_explicit_url_or_migrate_creates_it_and_says_where(elsewhere: Path) -> None:
     path = elsewhere / "mine.db"
-    added = CliRunner().invoke(cli, ["central", "user", "add", "li.wei", "--role", "officer",
-                                     "--db", f"sqlite:///{path}"])
+    added = CliRunner().invoke(
+        cli, ["central", "user", "add", "li.wei", "--role", "officer", "--db", f"sqlite:///{path}"]
+    )
     assert added.exit_code == 0, added.output
     assert f"database: sqlite:///{path}" in added.stderr
     assert f"creating a new SQLite database at {path}" in added.stderr
     assert added.stdout.startswith("password for li.wei (shown once): ")
-    again = CliRunner().invoke(cli, ["central", "audit", "list"],
-                               env={"ANJU_CENTRAL_DB": f"sqlite:///{path}"})
+    again = CliRunner().invoke(
+        cli, ["central", "audit", "list"], env={"ANJU_CENTRAL_DB": f"sqlite:///{path}"}
+    )
     assert again.exit_code == 0 and "creating" not in again.stderr
     assert "user_add" in again.stdout  # the same database: the user's creation is listed
     migrated = CliRunner().invoke(cli, ["central", "migrate"])

@@ -142,7 +142,7 @@ def test_the_cli_changes_role_and_district_lists_users_and_audits_as_the_operato
 
     def run(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(cli, ["central", "user", *args, "--db", central.db_url])
-        return result.exit_code, result.output
+        return result.exit_code, result.stdout  # stderr names the database
 
     officer = make_user(central.engine, "officer", "甲区")
     assert run("set", officer.username, "--district", "乙区", "--no-district")[0] == 2
