@@ -275,7 +275,8 @@ def test_the_whole_record_in_words_prints_and_is_audited_in_words(
             shot(page, "stay-record")
             page.emulate_media(media="print")
             assert not page.locator("header nav").is_visible()
-            assert page.locator("p.print-footer").is_visible()
+            assert page.locator("p.printed-by").is_visible()
+            assert "设备时钟当时未同步" in page.inner_text("p.time-legend")  # the tooltip, printed
             shot(page, "stay-print")
             page.emulate_media(media="screen")
             page.locator("header button").click()  # log out
