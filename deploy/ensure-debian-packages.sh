@@ -12,7 +12,7 @@ command -v strace >/dev/null 2>&1 || need="$need strace"
 # page's Chinese needs a CJK font to render (screenshots, overflow checks).
 [ -x /usr/bin/chromium ] || need="$need chromium"
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$need fonts-noto-cjk"
-# --- Needed ONLY by one test (tests/central/test_police_export.py::
+# --- Needed ONLY by one test (tests/central/test_police_export_files.py::
 # test_libreoffice_converts_the_xlsx_without_loss), which opens the police XLSX export in
 # LibreOffice headless; the terminal and the server never run it. Skipped where absent.
 command -v soffice >/dev/null 2>&1 || need="$need libreoffice-calc-nogui"
