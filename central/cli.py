@@ -1,7 +1,9 @@
 """`anju central ...`: run the server and administer sites, tokens and devices.
 
 Every command takes `--db URL` (default: $ANJU_CENTRAL_DB, else SQLite in ./var/central.db);
-URLs are `sqlite:///path/central.db` or `postgresql+psycopg://user@host:5432/db`.
+URLs are `sqlite:///path/central.db` or `postgresql+psycopg://user@host:5432/db`. Each says
+which database it uses (stderr); none creates the default SQLite file silently (`migrate` or
+an explicit URL does, and says so).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from sqlalchemy import Engine
 
 from central.db.engine import database_exposures, make_engine
@@ -33,11 +37,37 @@ _DB = click.option("--db", "db_url", envvar=DB_ENV, default=default_db_url, show
 _TTL_RE = re.compile(r"^(\d+)([smhd])$")
 
 
+def check_database(db_url: str, *, creating: bool = False) -> None:
+    """Say which database a command uses (on stderr), and refuse to create a new SQLite file
+    silently: `anju central user add` run without --db once made a fresh ./var/central.db
+    beside the demo's database, and the user it added could not log in to the demo.
+
+    A missing SQLite file is created only when the URL was given (--db or $ANJU_CENTRAL_DB),
+    or by `migrate` (`creating`), and the path is printed; the built-in default is never
+    created behind the user's back."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    click.echo(f"database: {url.render_as_string(hide_password=True)}", err=True)
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if not path or path == ":memory:" or Path(path).exists():
+        return
+    context = click.get_current_context(silent=True)
+    source = context.get_parameter_source("db_url") if context else None
+    if source in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP) and not creating:
+        raise click.ClickException(
+            f"no central database at {path}. Pass --db URL or set {DB_ENV} (`anju demo` "
+            f"prints its URL), or create this one with `anju central migrate --db "
+            f"sqlite:///{path}`.")
+    click.echo(f"creating a new SQLite database at {path}", err=True)
+
+
 @contextmanager
 def _engine(db_url: str) -> Iterator[Engine]:
     """A migrated engine for one admin command, disposed afterwards."""
     from central.db.migrate import migrate
 
+    check_database(db_url)
     engine = make_engine(db_url, pooled=False)
     try:
         migrate(engine)
@@ -106,15 +136,24 @@ def central() -> None:
 @click.option("--api-token-ttl", envvar=TOKEN_TTL_ENV, default="90d", show_default=True,
               help="Lifetime of an API token an administrator issues on /users (1m to 366d; "
                    f"default ${TOKEN_TTL_ENV}, else 90d).")
+@click.option("--reason-min-chars", envvar="ANJU_CENTRAL_REASON_MIN_CHARS", default=4,
+              show_default=True, type=int,
+              help="A search/view/export reason needs at least this many characters "
+                   "(refuses placeholders like 核查).")
+@click.option("--reason-pattern", envvar="ANJU_CENTRAL_REASON_PATTERN", default="",
+              help="A regular expression every reason must contain, e.g. a case number "
+                   r"format such as '[A-Z]\d{4}-\d+' (default: none).")
 def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
           max_body: int | None, body_timeout: float, accept_legacy_signing: bool,
           max_events: int | None, silent_after: int, login_attempts: int,
           login_address_attempts: int, login_window: int, login_lockout: int,
           login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
-          photo_library: str | None, photo_licence_code: int) -> None:
+          photo_library: str | None, photo_licence_code: int, reason_min_chars: int,
+          reason_pattern: str) -> None:
     """Run the HTTP server (migrates the database first)."""
     import dataclasses
 
+    check_database(db_url)
     import uvicorn
 
     from central.app import create_app
@@ -132,7 +171,8 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
                             login_window_s=login_window, login_lockout_s=login_lockout,
                             login_max_lockout_s=login_lockout_max,
                             api_token_ttl_s=int(parse_ttl(api_token_ttl,
-                                                          "--api-token-ttl").total_seconds()))
+                                                          "--api-token-ttl").total_seconds()),
+                            reason_min_chars=reason_min_chars, reason_pattern=reason_pattern)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     settings = dataclasses.replace(settings, photo_library=photo_library or "",
@@ -157,6 +197,7 @@ def migrate_command(db_url: str) -> None:
     """Create or upgrade the database schema."""
     from central.db.migrate import migrate
 
+    check_database(db_url, creating=True)
     engine = make_engine(db_url, pooled=False)
     try:
         before, after = migrate(engine)

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from central.police.reasons import ReasonRule
 from central.throttle import ThrottlePolicy
 from sync.protocol import DEFAULT_LIMITS, Limits
 
@@ -44,6 +45,8 @@ class Settings:
     login_lockout_s: int = 5 * 60  # the first lock; each further one doubles ...
     login_max_lockout_s: int = 60 * 60  # ... up to this
     api_token_ttl_s: int = 90 * 86400  # lifetime of an API token issued on /users
+    reason_min_chars: int = 4  # a search/view/export reason: at least this many characters
+    reason_pattern: str = ""  # ... and, when set, containing a match (a case-number format)
 
     def __post_init__(self) -> None:
         if self.max_in_flight < 1 or self.retry_after_s < 1 or self.timestamp_window_s < 1:
@@ -57,6 +60,10 @@ class Settings:
         if not 60 <= self.api_token_ttl_s <= 366 * 86400:
             raise ValueError("api_token_ttl_s must be between 1 minute and 366 days")
         self.throttle_policy()  # validates the login limits
+        self.reason_rule()  # validates the reason rule
+
+    def reason_rule(self) -> ReasonRule:
+        return ReasonRule(self.reason_min_chars, self.reason_pattern)
 
     def throttle_policy(self) -> ThrottlePolicy:
         return ThrottlePolicy(self.login_user_limit, self.login_address_limit,

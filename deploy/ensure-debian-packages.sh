@@ -29,6 +29,11 @@ command -v WPEWebDriver >/dev/null 2>&1 || need="$need wpewebkit-driver"
 command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 # --- end units ---
+# --- Needed ONLY by one test (tests/central/test_police_export_files.py::
+# test_libreoffice_converts_the_xlsx_without_loss), which opens the police XLSX export in
+# LibreOffice headless; the terminal and the server never run it. Skipped where absent.
+command -v soffice >/dev/null 2>&1 || need="$need libreoffice-calc-nogui"
+# --- end of the test-only block
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"
