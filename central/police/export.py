@@ -71,12 +71,17 @@ def to_csv(stays: Iterable[dict[str, Any]]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(HEADER)
     for stay in stays:
-        stay_cells = [stay["stay_id"], stay["site_code"], stay["room"], stay["status"],
-                      show(stay["checked_in_at"]), show(stay["checked_out_at"]),
-                      "是" if stay["time_corrected"] else "否"]
-        for guest in stay["guests"] or [{}]:
-            writer.writerow([_cell(v) for v in (*stay_cells, guest.get("name"),
-                                                 guest.get("document_type"),
-                                                 guest.get("document_number"),
-                                                 guest.get("nationality"), guest.get("role"))])
+        writer.writerows(stay_rows(stay))
     return out.getvalue()
+
+
+def stay_rows(stay: dict[str, Any], before: tuple[Any, ...] = ()) -> list[list[str]]:
+    """One stay's rows (one per guest) as HEADER's cells, formula-guarded; `before`: cells put
+    in front of each row (the change feed's cursor and change: central/feed/pages.py)."""
+    stay_cells = [stay["stay_id"], stay["site_code"], stay["room"], stay["status"],
+                  show(stay["checked_in_at"]), show(stay["checked_out_at"]),
+                  "是" if stay["time_corrected"] else "否"]
+    return [[_cell(v) for v in (*before, *stay_cells, guest.get("name"),
+                                guest.get("document_type"), guest.get("document_number"),
+                                guest.get("nationality"), guest.get("role"))]
+            for guest in stay["guests"] or [{}]]
