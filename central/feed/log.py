@@ -53,11 +53,7 @@ def record(conn: Connection, stored: Sequence[Any], now: str) -> None:
             if owners.get(row.stay_id, row.device_id) == row.device_id:
                 by_stay.setdefault(row.stay_id, []).append(row)
     codes = sorted({e.site_code for e in stored})
-    names = dict(
-        conn.execute(select(sites.c.code, sites.c.name).where(sites.c.code.in_(codes)))
-        .tuples()
-        .all()
-    )
+    names = _site_names(conn, codes)
     rows = []
     for event in stored:
         seen = [
@@ -115,11 +111,7 @@ def _snapshots(conn: Connection, chunk: list[dict[str, Any]], now: str) -> Itera
     for row in conn.execute(select(stay_guests).where(stay_guests.c.stay_id.in_(ids))):
         guests.setdefault(row.stay_id, []).append(dict(row._mapping))
     codes = sorted({s["site_code"] for s in chunk})
-    names = dict(
-        conn.execute(select(sites.c.code, sites.c.name).where(sites.c.code.in_(codes)))
-        .tuples()
-        .all()
-    )
+    names = _site_names(conn, codes)
     for stay in chunk:
         record_ = records.snapshot(
             stay, guests.get(stay["stay_id"], []), names.get(stay["site_code"])
@@ -132,3 +124,8 @@ def _snapshots(conn: Connection, chunk: list[dict[str, Any]], now: str) -> Itera
             "recorded_at": now,
             "record": records.dumps(record_),
         }
+
+
+def _site_names(conn: Connection, codes: list[str]) -> dict[str, str]:
+    found = conn.execute(select(sites.c.code, sites.c.name).where(sites.c.code.in_(codes)))
+    return {code: name for code, name in found}
