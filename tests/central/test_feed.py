@@ -7,7 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
+from alembic import command
+from sqlalchemy import insert, select
+
+from central.db.engine import make_engine
+from central.db.migrate import alembic_config, migrate
+from central.db.tables import feed_log, sites, stay_guests, stays
 from central.police import audit
 from tests.central.central_helpers import Admin
 from tests.central.feed_helpers import feed_token, page, pull_all, records
@@ -128,3 +135,60 @@ def test_pages_are_audited_once_each_and_empty_ones_not_at_all(central: Admin) -
     records(page(central, token, last))  # nothing new: nothing seen, nothing written
     assert len(mine()) == 1
     assert audit.verify(central.engine).ok
+
+
+def test_an_upgraded_database_starts_its_feed_with_each_stay_as_it_stands(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'central.db'}", pooled=False)
+    try:
+        config = alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0009")
+        now = "2025-03-01T02:00:00.000000Z"
+        with engine.begin() as conn:
+            conn.execute(insert(sites).values(code="S1", name="老旅馆", created_at=now))
+            for stay_id, checked_in in (
+                ("b", "2025-03-01T01:00:00.000000Z"),
+                ("c", None),
+                ("a", "2025-03-01T03:00:00.000000Z"),
+            ):
+                conn.execute(
+                    insert(stays).values(
+                        stay_id=stay_id,
+                        device_id="D1",
+                        site_code="S1",
+                        room="1",
+                        status="in_house",
+                        complete=checked_in is not None,
+                        checked_in_at=checked_in,
+                        time_corrected=False,
+                        event_count=1,
+                        updated_at=now,
+                    )
+                )
+            conn.execute(
+                insert(stay_guests).values(
+                    stay_id="b",
+                    guest_id="g",
+                    role="main",
+                    name="赵六",
+                    document_type="11",
+                    document_number="440104199003070016",
+                    nationality="CHN",
+                )
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(select(feed_log).order_by(feed_log.c.position)).all()
+    finally:
+        engine.dispose()
+    assert [(r.stay_id, r.change) for r in rows] == [
+        ("b", "snapshot"),
+        ("a", "snapshot"),
+        ("c", "snapshot"),
+    ]
+    first = json.loads(rows[0].record)
+    assert first["event"] is None and first["stay"]["site_name"] == "老旅馆"
+    assert first["stay"]["guests"][0]["name"] == "赵六"
