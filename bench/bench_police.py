@@ -154,7 +154,7 @@ def write_rows(engine: Engine, stay_rows: list[dict], guest_rows: list[dict]) ->
                 names = [c.name for c in table.columns]
                 with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
                     for row in rows:
-                        copy.write_row([row[n] for n in names])
+                        copy.write_row([row.get(n) for n in names])  # NULL: full_name
         raw.commit()
     finally:
         raw.close()
