@@ -32,6 +32,9 @@ from central.ownership import owners_of
 
 FEED_LOCK_KEY = 0x414E4A46  # "ANJF"; the audit chain's is "ANJU"
 _CHUNK = 500
+_NEXT_POSITIONS = text(
+    "SELECT nextval(pg_get_serial_sequence('feed_log', 'position')) FROM generate_series(1, :n)"
+)
 
 
 def record(conn: Connection, stored: Sequence[Any], now: str) -> None:
@@ -77,10 +80,17 @@ def record(conn: Connection, stored: Sequence[Any], now: str) -> None:
         )
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY})
-    for row in rows:  # one by one: positions in batch order whatever the driver batches
-        conn.execute(insert(feed_log).values(**row))
+    if conn.dialect.name != "postgresql":
+        for row in rows:  # one by one: rowids in batch order, whatever the driver batches
+            conn.execute(insert(feed_log).values(**row))
+        return
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY})
+    # Under the lock: the batch's positions in one round trip, given out in batch order, then
+    # one multi-row insert, so the lock is held for two statements and the commit.
+    positions = sorted(conn.execute(_NEXT_POSITIONS, {"n": len(rows)}).scalars())
+    conn.execute(
+        insert(feed_log), [{**r, "position": p} for r, p in zip(rows, positions, strict=True)]
+    )
 
 
 def backfill(conn: Connection, now: str) -> int:

@@ -18,6 +18,7 @@ from central.db.tables import feed_log, sites, stay_guests, stays
 from central.police import audit
 from tests.central.central_helpers import Admin
 from tests.central.feed_helpers import feed_token, page, pull_all, records
+from tests.central.serverproc import CentralServer
 from tests.sync.wire_helpers import guest
 
 
@@ -192,3 +193,23 @@ def test_an_upgraded_database_starts_its_feed_with_each_stay_as_it_stands(
     first = json.loads(rows[0].record)
     assert first["event"] is None and first["stay"]["site_name"] == "老旅馆"
     assert first["stay"]["guests"][0]["name"] == "赵六"
+
+
+def test_a_cursor_holds_across_server_processes_and_restarts(
+    central: Admin, tmp_path: Path
+) -> None:
+    client, chain = central.device()
+    client.send_events(chain.stays(5))
+    token = feed_token(central, "多实例")
+    whole, _ = pull_all(central, token)
+    with CentralServer(central.db_url, tmp_path / "second.log") as second:
+        other = Admin(central.db_url, second.url)
+        try:
+            half = records(page(central, token, limit=max(1, len(whole) // 2)))
+            cursor = half[-1]["cursor"]
+            rest, _ = pull_all(other, token, cursor)  # the other process resumes it
+            second.restart()
+            again, _ = pull_all(other, token, cursor)  # and after a restart
+        finally:
+            other.close()
+    assert half + rest == whole and rest == again
