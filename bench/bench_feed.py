@@ -14,7 +14,7 @@ Run: .venv/bin/python bench/bench_feed.py [--stays 250000] [--tail-seconds 30]
    every --poll seconds. For each event: the time from the upload's answer (ingest accepted)
    to its record read by the consumer: p50/p99 (goal p99 < 2 s); ingest events/s with the feed.
 
-Prints figures and ratios against the goals; asserts nothing.
+Prints figures and ratios against the goals; asserts nothing. Figures: docs/feed.md.
 """
 
 from __future__ import annotations
