@@ -6,6 +6,7 @@
     POST /api/v1/heartbeat   signed device health and nil reports            (central/heartbeat.py)
     GET  /openapi.json       this API as OpenAPI 3.1
     GET  /api/v1/search      police search, bearer API token, audited      (central/web/api.py)
+    GET  /api/v1/feed        change feed for police systems, feed token   (central/web/feed_api.py)
     GET  /login, /search, /stay/..., /fleet, /audit ...   police pages     (central/web/pages.py)
 
 A signed request is authenticated from its headers first (device, signature over the announced
@@ -43,6 +44,7 @@ from central.inputguard import InputGuard
 from central.settings import Settings
 from central.shedding import LoadShedder
 from central.web import api as web_api
+from central.web import feed_api
 from central.web import pages as web_pages
 from sync.body import decode_body
 from sync.errors import ProtocolError
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(await run_in_threadpool(work))
 
     web_api.install(app, engine, settings)
+    feed_api.install(app, engine)
     web_pages.install(app, engine, settings)
     _install_error_handlers(app)
     openapi.install(app)

@@ -299,4 +299,4 @@ def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -
                   "resolved_at", "detail"))
 
 
-from central import cli_police  # noqa: E402, F401  (registers user, audit, site district)
+from central import cli_feed, cli_police  # noqa: E402, F401  (register feed, user, audit ...)

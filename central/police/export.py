@@ -66,7 +66,8 @@ def formula_risk(text: str) -> bool:
     return False
 
 
-def _cell(value: Any) -> str:
+def guarded(value: Any) -> str:
+    """The cell's text, quote-prefixed where a spreadsheet could take it for a formula."""
     text = "" if value is None else str(value)
     return "'" + text if formula_risk(text) else text
 
@@ -87,7 +88,7 @@ def write_csv(rows: Iterable[list[Value]], out: IO[bytes]) -> int:
     writer.writerow(HEADER)
     count = 0
     for row in rows:
-        cells = [_cell(_text(v)) for v in row]
+        cells = [guarded(_text(v)) for v in row]
         if cells[DOCUMENT_NUMBER]:
             cells[DOCUMENT_NUMBER] = "\t" + cells[DOCUMENT_NUMBER]
         writer.writerow(cells)
