@@ -90,14 +90,56 @@
       timeZone: document.body.dataset.tz || undefined, hour: "2-digit", minute: "2-digit"});
   }
 
+  // On-screen keypads (templates/_keypad.html): a key types into the input last focused
+  // that has data-kp, else into the keypad's default input. data-kp="date" adds the dashes
+  // of the page's own format (2031-05-01) as the digits come.
+  var kpTarget = null;
+  document.addEventListener("focusin", function (ev) {
+    if (ev.target.dataset && ev.target.dataset.kp) kpTarget = ev.target;
+  });
+
+  function kpInput(pad) {
+    if (kpTarget && document.body.contains(kpTarget)) return kpTarget;
+    return $(pad.dataset.default) || document.querySelector("[data-kp]");
+  }
+
+  function typeKey(input, k) {
+    var max = input.maxLength > 0 ? input.maxLength : 40;
+    var v = input.value;
+    if (k === "C") v = "";
+    else if (k === "⌫") v = v.slice(0, -1);
+    else if (v.length < max) v += k;
+    if (input.dataset.kp === "date") {
+      var d = v.replace(/\D/g, "").slice(0, 8);
+      v = d.length > 6 ? d.slice(0, 4) + "-" + d.slice(4, 6) + "-" + d.slice(6)
+        : d.length > 4 ? d.slice(0, 4) + "-" + d.slice(4) : d;
+    }
+    input.value = v;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
   document.addEventListener("click", function (ev) {
     var key = ev.target.closest && ev.target.closest(".key");
-    var room = $("room");
-    if (!key || !room) return;
+    var pad = key && key.closest(".keypad");
+    if (!pad) return;
     var k = key.dataset.key;
-    if (k === "C") room.value = "";
-    else if (k === "⌫") room.value = room.value.slice(0, -1);
-    else if (room.value.length < 10) room.value += k;
+    if (k === "ABC" || k === "123") {  // letters and digits share the keypad's place
+      pad.querySelector(".kp-letters").hidden = k !== "ABC";
+      pad.querySelector(".kp-digits").hidden = k === "ABC";
+      return;
+    }
+    var input = kpInput(pad);
+    if (input) typeKey(input, k);
+  });
+
+  // Preset choices (reasons, relationships): a tap fills the field; free text stays possible.
+  document.addEventListener("click", function (ev) {
+    var chip = ev.target.closest && ev.target.closest("[data-fill]");
+    if (!chip) return;
+    var input = $(chip.dataset.fill);
+    if (!input) return;
+    input.value = chip.dataset.value || chip.textContent.trim();
+    input.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
   var idle = parseInt(document.body.dataset.idleLock || "0", 10);
