@@ -34,7 +34,9 @@
     source.addEventListener("draft", function (ev) {
       var nl = ev.data.indexOf("\n");
       var meta = JSON.parse(ev.data.slice(0, nl));
-      if (!swap("party", ev.data.slice(nl + 1))) {
+      var shown = swap("party", ev.data.slice(nl + 1));
+      if (shown) restore();
+      if (!shown) {
         // A card placed while the clerk is on another screen: go to check-in to show it.
         if (!meta.initial && meta.guests && document.body.dataset.path !== "/") location.href = "/";
         return;
@@ -132,6 +134,41 @@
     if (input) typeKey(input, k);
   });
 
+  // What the clerk typed on the check-in form (room, guardian, reasons) survives the party's
+  // re-render when another card comes and a reload; forgotten once saved or cleared. Only
+  // in this tab's sessionStorage, never a PIN.
+  var KEEP = "anju.checkin";
+  function kept() {
+    try { return JSON.parse(sessionStorage.getItem(KEEP) || "{}"); } catch (e) { return {}; }
+  }
+  function keepField(el) {
+    if (!el.name || el.name === "draft_version" || el.type === "password" ||
+        !el.closest || !el.closest("#checkin")) return;
+    var all = kept();
+    if (el.type === "checkbox") all[el.name] = el.checked ? el.value : "";
+    else if (el.type !== "radio" || el.checked) all[el.name] = el.value;
+    sessionStorage.setItem(KEEP, JSON.stringify(all));
+  }
+  function restore() {
+    var form = $("checkin");
+    if (!form) return;
+    if ($("saved")) { sessionStorage.removeItem(KEEP); return; }
+    var all = kept();
+    Object.keys(all).forEach(function (name) {
+      form.querySelectorAll("[name=\"" + CSS.escape(name) + "\"]").forEach(function (el) {
+        if (el.type === "checkbox" || el.type === "radio") el.checked = el.value === all[name];
+        else if (!el.value) el.value = all[name];
+      });
+    });
+  }
+  ["input", "change"].forEach(function (t) {
+    document.addEventListener(t, function (ev) { keepField(ev.target); });
+  });
+  document.addEventListener("click", function (ev) {
+    if (ev.target.closest && ev.target.closest("[data-forget]")) sessionStorage.removeItem(KEEP);
+  });
+  document.addEventListener("htmx:afterSwap", restore);
+
   // Preset choices (reasons, relationships): a tap fills the field; free text stays possible.
   document.addEventListener("click", function (ev) {
     var chip = ev.target.closest && ev.target.closest("[data-fill]");
@@ -173,6 +210,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     markScan();
+    restore();
     tick();
     setInterval(tick, 30000);
     if (document.body.dataset.path !== "/login") connect();  // signed out: nothing to stream
