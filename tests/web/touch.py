@@ -18,7 +18,7 @@ class Taps:
         back as a clerk would (each switch is a tap)."""
         letters = False
         for char in text:
-            want = char.isalpha()
+            want = char.isalpha() or char == "␣"  # space is on the letters panel
             if want != letters:
                 self.tap(f"{pad} .key[data-key='{'ABC' if want else '123'}']".strip())
                 letters = want

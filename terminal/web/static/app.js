@@ -110,7 +110,7 @@
     var v = input.value;
     if (k === "C") v = "";
     else if (k === "⌫") v = v.slice(0, -1);
-    else if (v.length < max) v += k;
+    else if (v.length < max) v += k === "␣" ? " " : k;
     if (input.dataset.kp === "date") {
       var d = v.replace(/\D/g, "").slice(0, 8);
       v = d.length > 6 ? d.slice(0, 4) + "-" + d.slice(4, 6) + "-" + d.slice(6)
@@ -168,6 +168,21 @@
     if (ev.target.closest && ev.target.closest("[data-forget]")) sessionStorage.removeItem(KEEP);
   });
   document.addEventListener("htmx:afterSwap", restore);
+
+  // A long list (nationality): the filter above it keeps the options that match.
+  document.addEventListener("input", function (ev) {
+    var name = ev.target.dataset && ev.target.dataset.filter;
+    var list = name && document.querySelector("select[name=" + name + "]");
+    if (!list) return;
+    var q = ev.target.value.trim().toUpperCase();
+    var first = null;
+    list.querySelectorAll("option").forEach(function (o) {
+      var hit = !q || !o.value || o.textContent.toUpperCase().indexOf(q) >= 0;
+      o.hidden = !hit;
+      if (hit && o.value && !first) first = o;
+    });
+    if (q && first) list.value = first.value;  // the best match is chosen, visibly
+  });
 
   // Preset choices (reasons, relationships): a tap fills the field; free text stays possible.
   document.addEventListener("click", function (ev) {
