@@ -16,6 +16,7 @@ import click
 # name -> "module:attribute"; imported lazily so `anju card read` does not load the store.
 _GROUPS = {
     "card": "terminal.commands.card:card",
+    "clerk": "terminal.commands.clerk:clerk",
     "sim": "terminal.commands.sim:sim",
     "store": "terminal.commands.store:store",
     "stays": "terminal.commands.stays:stays",

@@ -18,6 +18,7 @@ server and officers see the checks were downgraded and why (docs/time.md).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -207,6 +208,23 @@ class Registry:
 
     # -- reads (own reader connection each: never the writer's) ---------------------------
 
+    def preview(self, guests: Sequence[Guest]) -> list[Finding]:
+        """The guests' findings as check_in will find them, before the room and the minors'
+        links are known (those are asked on the form itself), so the page shows them as soon
+        as a guest is added: the confirm never surprises the clerk."""
+        instant = self.store.writer.clock.now()
+        with self.store.reader() as conn:
+            today, trust = checkday.today(conn, instant, self.store.writer.clock.not_before,
+                                          self.zone)
+            known = _documents_in(conn, guests)
+        adults = {g.guest_id: g for g in guests if not g.is_minor(today)}
+        findings: list[Finding] = []
+        for guest in guests:
+            findings += [f for f in checks.check_guest(guest, today=today, adults=adults,
+                                                       in_house_documents=known)
+                         if not f.code.startswith("minor.")]
+        return checkday.for_clock(findings, trust)
+
     def list_in_house(self) -> list[queries.StayRow]:
         with self.store.reader() as conn:
             return queries.list_in_house(conn)
@@ -245,10 +263,15 @@ def _occupants(txn: Txn, room: str) -> int:
 
 
 def _documents_in_house(txn: Txn, guests: Sequence[Guest]) -> dict[tuple[str, str], str]:
+    return _documents_in(txn.conn, guests)
+
+
+def _documents_in(conn: sqlite3.Connection, guests: Sequence[Guest]
+                  ) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for guest in guests:
         key = guest.document.key()
-        row = txn.conn.execute(
+        row = conn.execute(
             "SELECT s.room FROM guest_view g JOIN stay_view s USING (stay_id) "
             "WHERE g.in_house = 1 AND g.document_type = ? AND g.document_number = ? LIMIT 1",
             key,

@@ -43,6 +43,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "projection tables and purge log", schema.V2, _rebuild_projection),
     Migration(3, "device status for the heartbeat", schema.V3),
     Migration(4, "failed clerk sign-ins (login throttle)", schema.V4),
+    Migration(5, "clerk accounts (staff number, hashed PIN, owner)", schema.V5),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import math
@@ -26,9 +25,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drivers.sim.sam import SimCard, load_sim_cards
-from terminal import liveness, sdnotify
+from terminal import clerks, liveness, sdnotify
 from terminal.service import TerminalService
-from terminal.web import guard, i18n, routes_desk, routes_records, routes_scan, throttle
+from terminal.web import (
+    guard,
+    i18n,
+    routes_clerks,
+    routes_desk,
+    routes_records,
+    routes_scan,
+    throttle,
+)
 from terminal.web.hub import CLOSING, Notice
 from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redirect
 
@@ -108,14 +115,16 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    """Sign in, throttled (terminal/web/throttle.py): during a wait the PIN is not compared."""
+    """Sign in as one's own account, throttled (terminal/web/throttle.py): during a wait the
+    PIN is not compared; the hash is compared off the event loop (argon2 takes a moment)."""
     page: Page = request.app.state.page
     form = await read_form(request)
-    operator, pin = form.get("operator"), form.get("pin")
-    expected = str(page.config["web.clerk_pin"]).encode()
-    outcome = page.throttle.attempt(  # decided and counted in one step, before any await
-        _client_host(request),
-        lambda: bool(operator) and hmac.compare_digest(pin.encode(), expected))
+    operator, pin = clerks.normal_staff_no(form.get("operator")), form.get("pin")
+    known = await asyncio.to_thread(page.accounts.get, operator) if operator else None
+    outcome = await asyncio.to_thread(  # decided and counted in one step
+        page.throttle.attempt, _client_host(request),
+        lambda: bool(operator and pin) and page.accounts.verify(operator, pin) is not None,
+        account=known.staff_no if known else None)
     if outcome.changes:
         try:
             await asyncio.to_thread(throttle.save, page.service.store, outcome.changes)
@@ -124,10 +133,11 @@ async def login(request: Request) -> Response:
     if not outcome.ok:
         _ = page.gettext(request)
         if outcome.wait_s <= 0:
-            return page.render(request, "login.html", error=_("Staff number or PIN is wrong."))
+            return page.render(request, "login.html", error=_("Staff number or PIN is wrong."),
+                               staff_no=operator)
         return page.render(request, "login.html", code=429,
                            headers={"Retry-After": str(math.ceil(outcome.wait_s))},
-                           error=wait_message(_, outcome.wait_s))
+                           error=wait_message(_, outcome.wait_s), staff_no=operator)
     response = redirect(request, "/")
     response.set_cookie(SESSION_COOKIE, page.sessions.open(operator), httponly=True,
                         samesite="strict")
@@ -251,6 +261,8 @@ def create_app(service: TerminalService, listen_host: str | None = None) -> Star
         Route("/stay/{stay_id}", routes_records.stay_detail),
         Route("/stay/{stay_id}/amend", routes_records.amend, methods=["POST"]),
         Route("/stay/{stay_id}/void", routes_records.void, methods=["POST"]),
+        Route("/clerks", routes_clerks.clerks_page),
+        Route("/clerks/{action:str}", routes_clerks.change, methods=["POST"]),
         Route("/events", events),
         Route("/status", status_fragment),
         Route("/login", login_page),

@@ -6,6 +6,7 @@ library rather than pulling python-multipart onto the Pi for it.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -18,10 +19,12 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from terminal import clerks
 from terminal.errors import AnjuError, TextRefusedError
 from terminal.service import TerminalService
 from terminal.web import guard, i18n, status, throttle
 
+log = logging.getLogger(__name__)
 LANG_COOKIE = "anju_lang"
 SESSION_COOKIE = "anju_clerk"
 IDLE_GRACE_S = 10.0  # the page's own lock checks every 5 s; the server is the backstop
@@ -86,6 +89,12 @@ class Sessions:
         with self._lock:
             self._by_token.pop(token or "", None)
 
+    def close_operator(self, operator: str) -> None:
+        """Sign a clerk out everywhere (their account was disabled or their PIN reset)."""
+        with self._lock:
+            for token in [t for t, (who, _) in self._by_token.items() if who == operator]:
+                del self._by_token[token]
+
 
 class Page:
     """Per-app helpers bound to the service: who is the clerk, which language, render."""
@@ -99,6 +108,11 @@ class Page:
                 throttle.ThrottlePolicy.from_config(service.config), counters=throttle.load(conn))
         self.zone = ZoneInfo(service.config["registry.timezone"])
         self.tokens = guard.Tokens()
+        self.accounts = clerks.Accounts(service.store)
+        # A terminal upgraded from the one shared PIN: that PIN becomes the owner's (0000).
+        if self.accounts.seed_from_shared_pin(str(service.config["web.clerk_pin"])):
+            log.warning("clerk accounts: owner %s created with web.clerk_pin; sign in as the "
+                        "owner, add each clerk, then change that PIN", clerks.SEED_OWNER)
 
     def locale(self, request: Request) -> str:
         return i18n.pick(request.cookies.get(LANG_COOKIE), self.config["web.locale"])
@@ -118,7 +132,15 @@ class Page:
 
     @property
     def pin_required(self) -> bool:
-        return bool(self.config["web.clerk_pin"])
+        """Sign-in is on as soon as one clerk account is active (terminal/clerks.py)."""
+        return self.accounts.any_active()
+
+    def is_owner(self, request: Request) -> bool:
+        operator = self.operator(request)
+        if not self.pin_required or operator is None:
+            return False
+        account = self.accounts.get(operator)
+        return account is not None and account.owner and account.active
 
     def operator(self, request: Request, *, touch: bool = False) -> str | None:
         """The signed-in clerk (or the configured operator when no PIN is set); `touch`
@@ -142,6 +164,7 @@ class Page:
         env = i18n.environment(locale)
         context.setdefault("operator", self.operator(request))
         context.setdefault("pin_required", self.pin_required)
+        context.setdefault("is_owner", self.is_owner(request))
         context.setdefault("idle_lock_s", self.config["web.idle_lock_s"] if self.pin_required
                            else 0)
         context.setdefault("simulated", self.service.sim is not None)

@@ -45,7 +45,7 @@ def sign_in(url: str, pin: str, *, lang: str = "zh_CN",
     with requests.Session() as s:
         s.cookies.set("anju_lang", lang)
         renew(s, url + "/login")
-        with s.post(url + "/login", data={"operator": "clerk-42", "pin": pin},
+        with s.post(url + "/login", data={"operator": "0000", "pin": pin},
                     headers=headers, allow_redirects=False, timeout=10) as answer:
             return Answer(answer.status_code, answer.headers.copy(), answer.text,
                           answer.cookies.get_dict(), answer.url)
@@ -78,7 +78,9 @@ def test_wrong_pins_lock_the_sign_in_even_for_the_right_pin_until_the_wait_ends(
         # A restart keeps the count: the next wrong PIN waits twice as long.
         desk.stop()
         time.sleep(max(0.0, started + 1.1 - time.monotonic()))
-        assert desk.query("SELECT scope, failures FROM login_throttle") == [("local", 2)]
+        # The account's own counter (the kiosk's) counts with the address's.
+        assert desk.query("SELECT scope, failures FROM login_throttle ORDER BY scope") == [
+            ("clerk:0000@local", 2), ("local", 2)]
         desk = Desk(tmp_path, config)
         third = sign_in(desk.url, WRONG)
         assert third.status_code == 429 and third.headers["Retry-After"] == "2"
@@ -129,6 +131,6 @@ def test_the_network_cannot_lock_the_kiosk_out(tmp_path: Path) -> None:
         kiosk = sign_in(desk.url, PIN)  # the terminal's own browser signs in all the same
         assert kiosk.status_code == 303 and "anju_clerk" in kiosk.cookies
         assert desk.query("SELECT scope, failures FROM login_throttle ORDER BY scope") == [
-            (f"address:{address}", 2), ("global", 2)]
+            (f"address:{address}", 2), ("clerk:0000", 2), ("global", 2)]
     finally:
         desk.stop()
