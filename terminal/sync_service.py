@@ -33,9 +33,9 @@ from terminal.config import Config
 from terminal.errors import ConfigError
 from terminal.store.database import Store
 from terminal.sync_outbox import StoreOutbox
+from terminal.version import software_version
 
 log = logging.getLogger(__name__)
-SOFTWARE_VERSION = "anju-terminal/0.1"
 
 
 def write_private(path: Path, doc: dict[str, Any], mode: int = 0o600) -> None:
@@ -123,7 +123,7 @@ class SyncService:
                                          cap_s=config["sync.backoff_cap_s"]),
             max_batch_events=config["sync.batch_max_events"],
             max_batch_bytes=config["sync.batch_max_bytes"], sleep=self.stop.wait,
-            software_version=SOFTWARE_VERSION)
+            software_version=software_version())
 
     def close(self) -> None:
         self.client.close()

@@ -28,7 +28,8 @@ from terminal.commands.context import EXIT_REFUSED, reporting
 from terminal.config import ENV_VAR, config_path, from_mapping
 from terminal.errors import ConfigError
 from terminal.settings_file import read_document, set_values, write_text_atomic
-from terminal.sync_service import SOFTWARE_VERSION, write_private
+from terminal.sync_service import write_private
+from terminal.version import software_version
 
 
 def _installation_id(credential_file: Path) -> str:
@@ -62,7 +63,7 @@ def provision(server_url: str, token: str, config_file: Path | None) -> None:
         installation = _installation_id(credential_file)
         with SyncClient(server_url) as client:
             try:
-                enrolment = client.enroll(token, installation, SOFTWARE_VERSION)
+                enrolment = client.enroll(token, installation, software_version())
             except RequestError as err:
                 click.echo(f"error: enrolment failed: {err.code or type(err).__name__}",
                            err=True)
@@ -81,7 +82,7 @@ def provision(server_url: str, token: str, config_file: Path | None) -> None:
                                   "`anju provision` again with the same token once fixed",
                                   err.message_zh) from err
             try:
-                client.heartbeat(software_version=SOFTWARE_VERSION, backlog=0,
+                client.heartbeat(software_version=software_version(), backlog=0,
                                  oldest_queued_age_s=None, reader_status="unknown",
                                  disk_free_bytes=_disk_free(credential_file))
             except RequestError as err:
