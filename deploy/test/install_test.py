@@ -1,0 +1,294 @@
+"""Install the package into a fresh Debian 12 root filesystem and use it as a technician would.
+
+    python deploy/test/install_test.py --arch arm64      (make test-arm64)
+    python deploy/test/install_test.py --arch amd64      (make test-package)
+
+The root filesystem comes from deploy/test/rootfs.sh (debootstrap, cached); arm64 runs under
+qemu-user-static. Commands run in it with `systemd-nspawn` (a container sharing the host's
+network, so the central server started here on 127.0.0.1 is reachable). Steps: apt install the
+.deb (timed), its files, account, modes and enabled units; `anju --version`/`--help`; a card
+read from the simulated reader; `anju provision` against the central server; `anju stays
+check-in`; `anju sync now` (the server holds the stay); the front-desk page answering; a second
+install changes nothing; reinstall (the upgrade path) keeps settings and data; remove keeps
+them; purge deletes them. Prints one line per check and "N passed, N failed" last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ANJU = Path(sys.executable).with_name("anju")  # the host's (dev) anju: the central server
+SITE = "4401069901"
+RESULTS: list[tuple[str, bool]] = []
+
+
+def check(name: str, ok: bool, detail: str = "") -> bool:
+    RESULTS.append((name, ok))
+    print(f"{'ok  ' if ok else 'FAIL'} {name}" + (f"  ({detail})" if detail else ""), flush=True)
+    return ok
+
+
+class Rootfs:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def sh(self, script: str, *, timeout: float = 600, check: bool = True) -> str:
+        """Run a shell script in a container on the root filesystem; its stdout."""
+        argv = [
+            "systemd-nspawn",
+            "--quiet",
+            "--register=no",
+            "--keep-unit",
+            "--pipe",
+            "-D",
+            str(self.path),
+            "--setenv=LANG=C.UTF-8",
+            "--setenv=DEBIAN_FRONTEND=noninteractive",
+            "/bin/sh",
+            "-ec",
+            script,
+        ]
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(
+                f"in the rootfs, exit {done.returncode}: {script[:200]}\n"
+                f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+            )
+        return done.stdout
+
+    def state(self) -> str:
+        """What the package's maintainer scripts decide: account, modes, settings, enabled units."""
+        return self.sh(
+            "getent passwd anju; getent group anju; id -nG anju; "
+            "stat -c '%n %a %U:%G' /etc/anju /etc/anju/terminal.toml /var/lib/anju; "
+            "md5sum /etc/anju/terminal.toml; "
+            "ls -l /etc/systemd/system/*.wants/ | grep anju | awk '{print $9, $11}' | sort"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def central_server(work: Path) -> Iterator[tuple[str, str]]:
+    """The central server on this host (SQLite), with a site; yields (URL, database URL)."""
+    db = f"sqlite:///{work / 'central.db'}"
+    port = free_port()
+    env = {**os.environ, "ANJU_CENTRAL_DB": db}
+    subprocess.run(
+        [ANJU, "central", "site", "add", SITE, "--name", "测试客栈"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    log = (work / "central.log").open("w")
+    server = subprocess.Popen(
+        [ANJU, "central", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield url, db
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+def token(db: str) -> str:
+    done = subprocess.run(
+        [ANJU, "central", "token", "issue", "--site", SITE, "--ttl", "1h"],
+        env={**os.environ, "ANJU_CENTRAL_DB": db},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip().split()[-1]
+
+
+def installed(fs: Rootfs, deb: str) -> float:
+    started = time.monotonic()
+    fs.sh(
+        f"apt-get install -y -q --no-install-recommends /root/{deb} >/root/apt.log 2>&1 "
+        "|| { tail -30 /root/apt.log; exit 1; }",
+        timeout=1800,
+    )
+    return time.monotonic() - started
+
+
+def test_files(fs: Rootfs, version: str) -> None:
+    state = fs.state()
+    check(
+        "system user anju in dialout",
+        "anju:x:" in state and "dialout" in state.splitlines()[2],
+        state.splitlines()[2],
+    )
+    check("/etc/anju 0750 root:anju", "/etc/anju 750 root:anju" in state)
+    check("settings template 0640 root:anju", "/etc/anju/terminal.toml 640 root:anju" in state)
+    check("/var/lib/anju 0750 anju:anju", "/var/lib/anju 750 anju:anju" in state)
+    units = sorted(
+        p.name for p in (ROOT / "systemd").iterdir() if not p.name.startswith("anju-central")
+    )
+    enabled = fs.sh("systemctl is-enabled " + " ".join(units) + " || true").split()
+    check("units enabled", enabled == ["enabled"] * len(units), f"{units}: {enabled}")
+    out = fs.sh("anju --version")
+    check("anju --version", out.strip() == f"anju {version}", out.strip())
+    out = fs.sh("anju --help; /opt/anju/venv/bin/python3 -c 'import sqlalchemy' 2>&1 || true")
+    check(
+        "anju --help without the central dependencies",
+        "provision" in out and "No module named 'sqlalchemy'" in out,
+    )
+    out = fs.sh("anju config show")
+    check(
+        "settings template is valid and all defaults",
+        "source: /etc/anju/terminal.toml" in out and "reader.port = /dev/ttyUSB0" in out,
+    )
+    out = fs.sh(
+        "ls /lib/udev/rules.d/ | grep anju; udevadm verify /lib/udev/rules.d/99-anju-"
+        "serial.rules 2>&1 || udevadm test-builtin --help >/dev/null; echo udev-ok"
+    )
+    check("udev rules installed", "99-anju-serial.rules" in out and "udev-ok" in out)
+
+
+def test_card_and_sync(fs: Rootfs, work: Path) -> None:
+    out = fs.sh(
+        "anju sim reader --link-dir /run/sim --present 60 >/tmp/sim.out 2>&1 & sim=$!; "
+        "for i in $(seq 100); do [ -e /run/sim/usb-anju-sim-idcard ] && break; sleep 0.2; done; "
+        "anju card read --port /run/sim/usb-anju-sim-idcard --json --unmasked --timeout 60 "
+        "> /root/card.json; cat /root/card.json; kill $sim",
+        timeout=300,
+    )
+    card = json.loads(out)
+    check("anju card read (simulated reader)", len(card["id_number"]) == 18, card["name"])
+    with central_server(work) as (url, db):
+        out = fs.sh(f"anju provision --server {url} --token {token(db)}")
+        check(
+            "anju provision against the host's central server",
+            out.startswith("provisioned "),
+            out.strip()[-120:],
+        )
+        out = fs.sh(
+            "anju stays check-in --room 301 --card /root/card.json "
+            "--db /var/lib/anju/terminal.db; chown -R anju:anju /var/lib/anju"
+        )
+        check("anju stays check-in", "stay" in out.lower(), out.strip().splitlines()[0])
+        out = fs.sh("runuser -u anju -- anju sync now --quiet --timeout 60", timeout=300)
+        with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+            stays = conn.execute("SELECT count(*) FROM stays").fetchone()[0]
+        check("anju sync now: the server holds the stay", stays == 1, out.strip()[-120:])
+    port = free_port()
+    out = fs.sh(
+        f"printf '\\n[web]\\nport = {port}\\n' >> /etc/anju/terminal.toml; "  # the test's port
+        "runuser -u anju -- anju terminal run >/tmp/terminal.log 2>&1 & terminal=$!; "
+        "/opt/anju/venv/bin/python3 - <<'EOF'\n"
+        "import time, urllib.request\n"
+        "for _ in range(300):\n"
+        "    try:\n"
+        f"        page = urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=5)\n"
+        "        print(page.status, page.read().decode()[:2000]); break\n"
+        "    except OSError:\n"
+        "        time.sleep(0.5)\n"
+        "EOF\n"
+        "kill $terminal; wait $terminal || true; tail -3 /tmp/terminal.log",
+        timeout=400,
+    )
+    check(
+        "front-desk page answers",
+        out.startswith("200") and "<html" in out.lower(),
+        out[:60].replace("\n", " "),
+    )
+
+
+def test_lifecycle(fs: Rootfs, deb: str) -> None:
+    before = fs.state()
+    fs.sh(f"apt-get install -y -q --reinstall --no-install-recommends /root/{deb} >/dev/null 2>&1")
+    fs.sh("dpkg-reconfigure anju-terminal >/dev/null 2>&1")
+    check("installing again changes nothing", fs.state() == before)
+    settings = tomllib.loads(fs.sh("cat /etc/anju/terminal.toml"))
+    check(
+        "upgrade (reinstall) keeps the provisioned settings",
+        bool(settings.get("device", {}).get("device_id")),
+    )
+    fs.sh("apt-get remove -y -q anju-terminal >/dev/null 2>&1")
+    out = fs.sh("ls /var/lib/anju /etc/anju; command -v anju || echo no-anju")
+    check(
+        "apt remove keeps settings and data",
+        "terminal.db" in out and "terminal.toml" in out and "no-anju" in out,
+    )
+    fs.sh("apt-get purge -y -q anju-terminal >/dev/null 2>&1")
+    out = fs.sh("ls -d /var/lib/anju /etc/anju 2>&1 || true")
+    check("apt purge deletes them", out.count("No such file") == 2, out.strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", choices=["amd64", "arm64"], required=True)
+    parser.add_argument("--deb", type=Path, help="The package (default: build it)")
+    args = parser.parse_args()
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    deb = args.deb or ROOT / f"dist/anju-terminal_{version}_{args.arch}.deb"
+    if args.deb is None:
+        subprocess.run(
+            [sys.executable, ROOT / "deploy/build_deb.py", "--arch", args.arch], check=True
+        )
+    work = Path(tempfile.mkdtemp(prefix=f"anju-install-{args.arch}-", dir=ROOT / "build"))
+    fs = Rootfs(work / "root")
+    started = time.monotonic()
+    subprocess.run(["sh", ROOT / "deploy/test/rootfs.sh", args.arch, fs.path], check=True, cwd=ROOT)
+    print(f"rootfs ready in {time.monotonic() - started:.0f} s", flush=True)
+    subprocess.run(["cp", deb, fs.path / "root"], check=True)
+    fs.sh("apt-get update -q >/dev/null", timeout=600)
+    seconds = installed(fs, deb.name)
+    check("apt install ./" + deb.name, True, f"{seconds:.0f} s, {deb.stat().st_size / 1e6:.1f} MB")
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("files", lambda: test_files(fs, version)),
+        ("card and sync", lambda: test_card_and_sync(fs, work)),
+        ("lifecycle", lambda: test_lifecycle(fs, deb.name)),
+    ]
+    for name, step in steps:
+        try:
+            step()
+        except (RuntimeError, subprocess.TimeoutExpired, ValueError, KeyError) as err:
+            check(f"{name}: no unexpected error", False, str(err)[-1500:])
+    failed = sum(not ok for _, ok in RESULTS)
+    print(f"install time {seconds:.0f} s; total {time.monotonic() - started:.0f} s")
+    print(f"{len(RESULTS) - failed} passed, {failed} failed")
+    if not failed:
+        subprocess.run(["rm", "-rf", work], check=False)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
