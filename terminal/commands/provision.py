@@ -14,6 +14,7 @@ The secret is never printed or logged.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tomllib
@@ -40,6 +41,7 @@ def _installation_id(credential_file: Path) -> str:
     except FileNotFoundError:
         value = str(uuid.uuid4())
         write_private(path, {"installation_id": value})
+        _give_to_folder_owner(path)
         return value
     except (OSError, ValueError, KeyError) as err:
         raise ConfigError(f"cannot read {path}: {type(err).__name__}", "安装编号无法读取") from err
@@ -71,6 +73,7 @@ def provision(server_url: str, token: str, config_file: Path | None) -> None:
             write_private(credential_file, {
                 "device_id": enrolment.device_id, "site_code": enrolment.site_code,
                 "secret": enrolment.secret, "server_url": server_url.rstrip("/")})
+            _give_to_folder_owner(credential_file)
             set_values(doc, {"device.device_id": enrolment.device_id,
                              "device.site_code": enrolment.site_code})
             text = doc.as_string()
@@ -91,6 +94,20 @@ def provision(server_url: str, token: str, config_file: Path | None) -> None:
                 sys.exit(EXIT_REFUSED)
     click.echo(f"provisioned {enrolment.device_id} for site {enrolment.site_code} "
                f"({enrolment.site_name}); credential {credential_file} (0600); settings {path}")
+
+
+def _give_to_folder_owner(path: Path) -> None:
+    """Run as root (`sudo anju provision`), hand the file to the owner of its folder.
+
+    The credential lives in the services' state folder (/var/lib/anju, owned by `anju`): left
+    root's, mode 0600, the uploader running as `anju` could not read it. Run as anyone else,
+    the file is already the runner's and nothing changes.
+    """
+    if os.geteuid() != 0:
+        return
+    folder = path.parent.stat()
+    if (folder.st_uid, folder.st_gid) != (0, 0):
+        os.chown(path, folder.st_uid, folder.st_gid)
 
 
 def _check_readable(text: str, path: Path) -> None:
