@@ -54,12 +54,18 @@ def _installation_id(credential_file: Path) -> str:
               envvar=ENV_VAR, show_envvar=True,
               help="Settings file to set the identity in (default /etc/anju/terminal.toml); "
                    "edited in place: comments, order and other settings are kept.")
-def provision(server_url: str, token: str, config_file: Path | None) -> None:
+@click.option("--reader-port", help="Set reader.port too (e.g. /dev/anju/port-1-1.3: "
+              "the reader's USB socket, docs/install.md).")
+@click.option("--scanner-port", help="Set scanner.port too (a serial scanner's socket).")
+def provision(server_url: str, token: str, config_file: Path | None, reader_port: str | None,
+              scanner_port: str | None) -> None:
     """Enrol this terminal, store its credential (0600), write its identity, confirm."""
     with reporting():
         path = config_path(config_file)
         doc = read_document(path)  # a malformed file is refused here, before enrolment
-        set_values(doc, {"sync.server_url": server_url.rstrip("/")})
+        ports = {"reader.port": reader_port, "scanner.port": scanner_port}
+        set_values(doc, {"sync.server_url": server_url.rstrip("/")}
+                   | {name: value for name, value in ports.items() if value is not None})
         config = from_mapping(doc.unwrap(), source=path)  # validates the URL before we use it
         credential_file: Path = config["sync.credential_file"]
         installation = _installation_id(credential_file)

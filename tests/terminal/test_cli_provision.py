@@ -208,3 +208,16 @@ def test_the_packages_settings_template_takes_a_provisioning(tmp_path: Path):
     text = path.read_text("utf-8")
     assert text.startswith(render().split("\n[device]")[0])  # header untouched
     assert "# retention_days = 30" in text
+
+
+def test_the_ports_are_set_with_the_identity(tmp_path: Path):
+    path = write_settings(tmp_path, settings_text(tmp_path))
+    result = CliRunner().invoke(cli, ["provision", "--server", SERVER, "--token", "t0ken",
+                                      "--config", str(path), "--reader-port",
+                                      "/dev/anju/port-1-1.3", "--scanner-port",
+                                      "/dev/anju/port-1-1.2"])
+    assert result.exit_code == 0, result.output
+    config = load_config(path)
+    assert (config["reader.port"], config["scanner.port"]) == (
+        "/dev/anju/port-1-1.3", "/dev/anju/port-1-1.2")
+    assert 'clerk_pin = "4821"   # ask the owner before changing' in path.read_text("utf-8")
