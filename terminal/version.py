@@ -6,13 +6,14 @@ changes one line.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 DISTRIBUTION = "anju"
 
 
 def package_version() -> str:
     """The installed distribution's version; "0+unknown" when run from a bare source tree."""
+    # imported here: importlib.metadata costs ~20 ms, and `anju --help` does not need it
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(DISTRIBUTION)
     except PackageNotFoundError:
