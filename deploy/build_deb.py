@@ -56,6 +56,12 @@ def _units(central: bool) -> tuple[str, ...]:
     return tuple(n for n in names if n.startswith("anju-central") == central)
 
 
+def _installable(unit: str) -> bool:
+    """Has an [Install] section: something to enable (the others are started by other units)."""
+    text = (ROOT / "systemd" / unit).read_text("utf-8")
+    return any(line.strip() == "[Install]" for line in text.splitlines())
+
+
 def spec(name: str) -> Spec:
     # python3.11: the venv's interpreter; libc6 2.28: the newest manylinux tag the pinned wheels
     # need; libzbar0: pyzbar loads it at run time.
@@ -233,7 +239,8 @@ def control_files(stage: Path, pkg: Spec, arch: str) -> None:
         "#SIZE#": str(size_kib),
         "#DEPENDS#": pkg.depends,
         "#OTHER#": pkg.other,
-        "#UNITS#": " ".join(pkg.units),
+        "#UNITS#": " ".join(u for u in pkg.units if "@." not in u),
+        "#ENABLE#": " ".join(u for u in pkg.units if "@." not in u and _installable(u)),
         "#RECOMMENDS#": f"Recommends: {pkg.recommends}\n" if pkg.recommends else "",
         "#SUMMARY#": pkg.summary,
         "#DESCRIPTION#": "\n".join(" " + line for line in pkg.description.splitlines()),

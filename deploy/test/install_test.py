@@ -158,11 +158,14 @@ def test_files(fs: Rootfs, version: str) -> None:
     check("/etc/anju 0750 root:anju", "/etc/anju 750 root:anju" in state)
     check("settings template 0640 root:anju", "/etc/anju/terminal.toml 640 root:anju" in state)
     check("/var/lib/anju 0750 anju:anju", "/var/lib/anju 750 anju:anju" in state)
-    units = sorted(
-        p.name for p in (ROOT / "systemd").iterdir() if not p.name.startswith("anju-central")
-    )
-    enabled = fs.sh("systemctl is-enabled " + " ".join(units) + " || true").split()
-    check("units enabled", enabled == ["enabled"] * len(units), f"{units}: {enabled}")
+    # every unit of systemd/ but the central server's and templates: enabled if it can be
+    units = {
+        p.name: "enabled" if "\n[Install]" in p.read_text() else "static"
+        for p in sorted((ROOT / "systemd").iterdir())
+        if not p.name.startswith("anju-central") and "@." not in p.name
+    }
+    states = fs.sh("systemctl is-enabled " + " ".join(units) + " || true").split()
+    check("units enabled", states == list(units.values()), f"{list(units)}: {states}")
     out = fs.sh("anju --version")
     check("anju --version", out.strip() == f"anju {version}", out.strip())
     out = fs.sh("anju --help; /opt/anju/venv/bin/python3 -c 'import sqlalchemy' 2>&1 || true")
@@ -204,15 +207,15 @@ def test_card_and_sync(fs: Rootfs, work: Path) -> None:
             "runuser -u anju -- anju store init >/dev/null; "
             "runuser -u anju -- anju stays check-in --room 301 --card /var/tmp/card.json"
         )
-        check("anju stays check-in", "stay" in out.lower(), out.strip().splitlines()[0])
+        check("anju stays check-in", out.startswith("saved "), out.strip().splitlines()[0])
         out = fs.sh("runuser -u anju -- anju sync now --quiet --timeout 60", timeout=300)
         with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
             stays = conn.execute("SELECT count(*) FROM stays").fetchone()[0]
         check("anju sync now: the server holds the stay", stays == 1, out.strip()[-120:])
     port = free_port()
     out = fs.sh(
-        f"printf '\\n[web]\\nport = {port}\\n' >> /etc/anju/terminal.toml; "  # the test's port
-        "runuser -u anju -- anju terminal run >/tmp/terminal.log 2>&1 & terminal=$!; "
+        f"runuser -u anju -- anju terminal run --port {port} >/tmp/terminal.log 2>&1 & "
+        "terminal=$!; "
         "/opt/anju/venv/bin/python3 - <<'EOF'\n"
         "import time, urllib.request\n"
         "for _ in range(300):\n"
@@ -229,6 +232,95 @@ def test_card_and_sync(fs: Rootfs, work: Path) -> None:
         "front-desk page answers",
         out.startswith("200") and "<html" in out.lower(),
         out[:60].replace("\n", " "),
+    )
+
+
+REPORT_UNIT = """\
+[Unit]
+Description=Anju install test: the services' state after boot, and after a hung front desk
+After=multi-user.target anju-terminal.service anju-sync.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /usr/local/sbin/anju-boot-report
+"""
+# Runs once the system is up: records both services, freezes the front desk (SIGSTOP: no more
+# watchdog pings), waits for systemd to kill and restart it, records again, powers off.
+REPORT = """\
+show() { systemctl show -p Id,Type,ActiveState,SubState,NRestarts,MainPID \\
+    anju-terminal.service anju-sync.service; }
+sleep 3
+show > /var/log/anju-boot-1
+pid=$(systemctl show -p MainPID --value anju-terminal.service)
+kill -STOP "$pid"
+for i in $(seq 150); do
+    sleep 1
+    new=$(systemctl show -p MainPID --value anju-terminal.service)
+    state=$(systemctl show -p ActiveState --value anju-terminal.service)
+    [ "$new" != "$pid" ] && [ "$new" != 0 ] && [ "$state" = active ] && break
+done
+show > /var/log/anju-boot-2
+journalctl -b --no-pager -u anju-terminal -u anju-sync > /var/log/anju-boot-journal
+systemctl poweroff
+"""
+
+
+def _units_state(text: str) -> dict[str, dict[str, str]]:
+    units: dict[str, dict[str, str]] = {}
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        units[fields["Id"]] = fields
+    return units
+
+
+def test_boot(fs: Rootfs) -> None:
+    """Boot the installed system (systemd-nspawn -b, its own network namespace)."""
+    (fs.path / "usr/local/sbin/anju-boot-report").write_text(REPORT)
+    (fs.path / "etc/systemd/system/anju-boot-report.service").write_text(REPORT_UNIT)
+    wants = fs.path / "etc/systemd/system/multi-user.target.wants/anju-boot-report.service"
+    wants.symlink_to("/etc/systemd/system/anju-boot-report.service")
+    started = time.monotonic()
+    subprocess.run(
+        [
+            "systemd-nspawn",
+            "--quiet",
+            "--register=no",
+            "--keep-unit",
+            "--private-network",
+            "--console=pipe",
+            "-D",
+            str(fs.path),
+            "-b",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=400,
+        check=False,
+    )
+    wants.unlink()
+    log = fs.path / "var/log"
+    if not check(
+        "boot: the system came up and ran the report",
+        (log / "anju-boot-2").exists(),
+        f"{time.monotonic() - started:.0f} s",
+    ):
+        return
+    first = _units_state((log / "anju-boot-1").read_text())
+    for unit, fields in first.items():
+        check(
+            f"boot: {unit} reached READY and runs",
+            (fields["ActiveState"], fields["SubState"]) == ("active", "running"),
+            f"Type={fields['Type']} {fields['ActiveState']}/{fields['SubState']}",
+        )
+    after = _units_state((log / "anju-boot-2").read_text())["anju-terminal.service"]
+    before = first["anju-terminal.service"]
+    journal = (log / "anju-boot-journal").read_text()
+    check(
+        "boot: a hung front desk is killed by the watchdog and comes back",
+        after["ActiveState"] == "active"
+        and after["MainPID"] != before["MainPID"]
+        and "Watchdog timeout" in journal,
+        f"NRestarts {before['NRestarts']} -> {after['NRestarts']}",
     )
 
 
@@ -258,7 +350,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", choices=["amd64", "arm64"], required=True)
     parser.add_argument("--deb", type=Path, help="The package (default: build it)")
+    parser.add_argument(
+        "--boot",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Boot the installed system with systemd-nspawn -b (default: amd64)",
+    )
     args = parser.parse_args()
+    if args.boot is None:
+        args.boot = args.arch == "amd64"
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     deb = args.deb or ROOT / f"dist/anju-terminal_{version}_{args.arch}.deb"
     if args.deb is None:
@@ -277,6 +377,7 @@ def main() -> None:
     steps: list[tuple[str, Callable[[], None]]] = [
         ("files", lambda: test_files(fs, version)),
         ("card and sync", lambda: test_card_and_sync(fs, work)),
+        *([("boot", lambda: test_boot(fs))] if args.boot else []),
         ("lifecycle", lambda: test_lifecycle(fs, deb.name)),
     ]
     for name, step in steps:
