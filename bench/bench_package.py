@@ -11,7 +11,7 @@ filesystem is printed by `make test-arm64`.
 
 from __future__ import annotations
 
-import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,21 +24,41 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = 15
 
 
-def measure(argv: list[str]) -> tuple[float, float, float]:
-    """(median wall s, median CPU s, median peak RSS MB) over RUNS fresh processes.
+# Peak RSS is the child's own VmHWM, read as it exits: wait4's ru_maxrss would include the
+# pages the benchmark itself had when it forked (about 16 MB), for every child alike.
+PROBE = """
+import runpy, sys
+sys.argv = {argv!r}
+try:
+    {run}
+finally:
+    status = open("/proc/self/status").read()
+    hwm = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    print("HWM", int(hwm.split()[1]), file=sys.stderr)
+"""
+
+
+def measure(python: str, argv: list[str] | None) -> tuple[float, float, float]:
+    """(median wall s, median CPU s, median peak RSS MB) over RUNS fresh processes running
+    `anju ARGV` (None: nothing, the baseline).
 
     CPU time (user + system) is printed beside the wall time: on a shared machine the wall
     time mostly measures the neighbours."""
+    run = "pass" if argv is None else "runpy.run_module('terminal.cli', run_name='__main__')"
+    code = PROBE.format(argv=["anju", *(argv or [])], run=run)
     seconds, cpu, rss = [], [], []
     for _ in range(RUNS):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(child.pid, 0)
+        child = subprocess.Popen(
+            [python, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        _, err = child.communicate()
         seconds.append(time.perf_counter() - started)
-        rss.append(usage.ru_maxrss / 1024)
-        cpu.append(usage.ru_utime + usage.ru_stime)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        assert child.returncode == 0, argv
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        assert child.returncode == 0 and "HWM" in err, err[-500:]
+        rss.append(int(err.split("HWM")[-1].split()[0]) / 1024)
     return statistics.median(seconds), statistics.median(cpu), statistics.median(rss)
 
 
@@ -55,11 +75,9 @@ def main() -> None:
         python = str(venv / "bin/python3")
         subprocess.run([python, "-m", "compileall", "-q", "-j", "0", venv / "lib"], check=True)
         installed = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
-        help_s, help_cpu, help_mb = measure([python, "-m", "terminal.cli", "--help"])
-        base_s, base_cpu, base_mb = measure([python, "-c", "pass"])
-        card_s, card_cpu, card_mb = measure(
-            [python, "-m", "terminal.cli", "card", "read", "--help"]
-        )
+        help_s, help_cpu, help_mb = measure(python, ["--help"])
+        base_s, base_cpu, base_mb = measure(python, None)
+        card_s, card_cpu, card_mb = measure(python, ["card", "read", "--help"])
         for blocked in ("sqlalchemy", "fastapi", "alembic", "psycopg"):
             found = subprocess.run([python, "-c", f"import {blocked}"], capture_output=True)
             assert found.returncode != 0, f"{blocked} is in the terminal package"

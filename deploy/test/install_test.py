@@ -166,6 +166,20 @@ def test_files(fs: Rootfs, version: str) -> None:
     }
     states = fs.sh("systemctl is-enabled " + " ".join(units) + " || true").split()
     check("units enabled", states == list(units.values()), f"{list(units)}: {states}")
+    # as installed: the units' ExecStart must name the package's /opt/anju/venv/bin/anju
+    listed = " ".join(f"/lib/systemd/system/{unit}" for unit in units)
+    out = fs.sh(f"systemd-analyze verify {listed} 2>&1; echo rc=$?")
+    check(
+        "systemd-analyze verify on the installed units",
+        out.strip().endswith("rc=0"),
+        " ".join(out.split())[-300:],
+    )
+    out = fs.sh(
+        "for u in $(ls /lib/systemd/system/ | grep '^anju-.*service$'); do "
+        "printf '%s ' $u; systemd-analyze security --offline=true "
+        "/lib/systemd/system/$u 2>/dev/null | tail -1; done"
+    )
+    print("     exposure: " + "; ".join(out.strip().splitlines()), flush=True)
     out = fs.sh("anju --version")
     check("anju --version", out.strip() == f"anju {version}", out.strip())
     out = fs.sh("anju --help; /opt/anju/venv/bin/python3 -c 'import sqlalchemy' 2>&1 || true")
