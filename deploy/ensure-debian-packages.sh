@@ -34,6 +34,17 @@ command -v openssl >/dev/null 2>&1 || need="$need openssl"
 # LibreOffice headless; the terminal and the server never run it. Skipped where absent.
 command -v soffice >/dev/null 2>&1 || need="$need libreoffice-calc-nogui"
 # --- end of the test-only block
+# The udev rules' test runs the real udevadm against recorded adapters shown by umockdev.
+command -v udevadm >/dev/null 2>&1 || need="$need udev"
+command -v umockdev-run >/dev/null 2>&1 || need="$need umockdev"
+# `make deb` and the package tests (deploy/build_deb.py, deploy/test/): ANJU_PACKAGE_TOOLS=1.
+if [ "${ANJU_PACKAGE_TOOLS:-0}" = 1 ]; then
+    command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
+    [ -x /usr/libexec/qemu-binfmt/aarch64-binfmt-P ] || need="$need qemu-user-static"
+    command -v update-binfmts >/dev/null 2>&1 || need="$need binfmt-support"
+    command -v systemd-nspawn >/dev/null 2>&1 || need="$need systemd-container"
+    command -v lintian >/dev/null 2>&1 || need="$need lintian"
+fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"

@@ -149,7 +149,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest retry window in seconds (full jitter: each wait is random within it).",
             _int_at_least(1)),
     Setting("reader.port", "/dev/ttyUSB0",
-            "ID card reader port: a device path (prefer /dev/serial/by-id/...) or a pyserial URL.",
+            "ID card reader port: a device path (on a packaged terminal /dev/anju/port-<socket>, "
+            "named by USB socket: docs/install.md) or a pyserial URL.",
             _pattern(r"\S+", "a device path or pyserial URL")),
     Setting("reader.baud", 0,
             "Reader baud rate; 0 probes the supported rates (115200 first).", _int_at_least(0)),

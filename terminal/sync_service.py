@@ -34,9 +34,9 @@ from terminal.errors import ConfigError
 from terminal.liveness import Heartbeat
 from terminal.store.database import Store
 from terminal.sync_outbox import StoreOutbox
+from terminal.version import software_version
 
 log = logging.getLogger(__name__)
-SOFTWARE_VERSION = "anju-terminal/0.1"
 # How long one step of the upload loop may take before the watchdog counts the loop as hung:
 # a request is bounded by the client's timeouts (5 s connect, 30 s between bytes), a batch by a
 # request and two short transactions. A wait adds its own length on top.
@@ -130,7 +130,7 @@ class SyncService:
                                          cap_s=config["sync.backoff_cap_s"]),
             max_batch_events=config["sync.batch_max_events"],
             max_batch_bytes=config["sync.batch_max_bytes"], sleep=self._sleep,
-            software_version=SOFTWARE_VERSION)
+            software_version=software_version())
 
     def close(self) -> None:
         self.client.close()
