@@ -14,9 +14,9 @@ Audited like a page search (action `api_search`). Errors use the server's one er
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +25,7 @@ from central import accounts, metrics
 from central.fleetstatus import FleetPolicy
 from central.police import service, words
 from central.settings import Settings
-from sync.fields import TEXT_PATTERN
+from sync.fields import TEXT_PATTERN, UUID_RE
 
 _STAY_KEYS = ("stay_id", "site_code", "device_id", "room", "status", "complete",
               "checked_in_at", "checked_out_at", "voided_at", "time_corrected")
@@ -83,7 +83,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
 
     @app.get("/api/v1/stay/{stay_id}", tags=["police"], responses=_ANSWERS_STAY,
              summary="One stay with every registered field (bearer API token; audited)")
-    async def api_stay(request: Request, stay_id: str) -> JSONResponse:
+    async def api_stay(request: Request,
+                       stay_id: Annotated[str, Path(pattern=UUID_RE.pattern)]) -> JSONResponse:
         def work() -> dict[str, Any]:
             who = accounts.token_principal(engine, request.headers.get("authorization"))
             found = service.view_stay(engine, who, stay_id, request.query_params.get("reason"),
