@@ -27,6 +27,7 @@ _GROUPS = {
     "terminal": "terminal.commands.terminal_cmd:terminal",
     "config": "terminal.commands.terminal_cmd:config_group",
     "faults": "terminal.commands.faults:faults_group",
+    "doctor": "terminal.commands.doctor:doctor",
 }
 
 
