@@ -307,12 +307,19 @@ def test_services_restarting_and_recorded_faults(tmp_path: Path, monkeypatch: py
 
 
 def test_the_local_endpoint_answers_loopback_peers_only():
-    from starlette.applications import Starlette
-    from starlette.routing import Route
-    from starlette.testclient import TestClient
+    import asyncio
+
+    from starlette.requests import Request
 
     from terminal.web import routes_local
 
-    app = Starlette(routes=[Route("/local/health", routes_local.local_health)])
-    lan = TestClient(app, client=("192.168.1.20", 50000))
-    assert lan.get("/local/health").status_code == 403
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/local/health",
+        "headers": [],
+        "client": ("192.168.1.20", 50000),
+        "query_string": b"",
+    }
+    answer = asyncio.run(routes_local.local_health(Request(scope)))
+    assert answer.status_code == 403
