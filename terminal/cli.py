@@ -30,6 +30,11 @@ _GROUPS: dict[str, tuple[str, str]] = {
         "Clerk accounts of the front-desk page (each clerk signs in as themself).",
     ),
     "config": ("terminal.commands.terminal_cmd:config_group", "The terminal's settings."),
+    "doctor": (
+        "terminal.commands.doctor:doctor",
+        "Check reader, scanner, services, settings, credential, server, clock, disk, store, "
+        "backlog and file modes; say for each fault what is wrong and what to do.",
+    ),
     "demo": (
         "terminal.commands.demo:demo",
         "Central server, provisioned terminal with a simulated reader, page and uploader.",

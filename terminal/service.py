@@ -25,6 +25,7 @@ from drivers.idcard.reading import CardRead
 from drivers.idcard.transport import SerialTransport
 from drivers.sim.idcard import SimulatedReader
 from drivers.sim.scanner import SimulatedScanner
+from sync.diagnosis import NEEDS_A_PERSON
 from sync.fields import text_problem
 from sync.privacy import mask_id_number
 from terminal.clock import IMPLAUSIBLE, SystemClock, parse_utc
@@ -33,6 +34,7 @@ from terminal.liveness import Loop, since
 from terminal.reader_state import ReaderStateRecorder
 from terminal.registry import Registry
 from terminal.store.database import Store
+from terminal.sync_service import SyncState
 from terminal.web.draft import Draft
 from terminal.web.hub import Hub
 from terminal.web.scans import ATTACH, ScanDesk, attachment, place_visa
@@ -204,4 +206,14 @@ class TerminalService:
             clock_synchronised=self.clock.synchronised(),
             disk_free_bytes=self.store.guard.free_bytes(),
             disk_min_bytes=self.config["store.min_free_bytes"],
-            clock_plausible=trust.state != IMPLAUSIBLE)
+            clock_plausible=trust.state != IMPLAUSIBLE, server_refusal=self.server_refusal())
+
+    def server_refusal(self) -> str | None:
+        """Why the uploader (another process) was last refused, if a person must act: the
+        unsigned probe above only says the server answers; the uploader's signed requests say
+        whether it accepts this terminal (its state file, a few hundred bytes)."""
+        if not self.config["sync.server_url"]:
+            return None
+        state = SyncState.load(self.config["sync.state_file"])
+        code = state.last_error_class if state.last_error else None
+        return code if code in NEEDS_A_PERSON else None

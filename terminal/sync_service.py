@@ -77,6 +77,9 @@ class SyncState:
     last_error: str | None = None
     last_error_at: str | None = None
     last_heartbeat: str | None = None
+    last_error_class: str | None = None  # sync.diagnosis code: unreachable, credential_refused…
+    offline_since: str | None = None  # UTC, the first failed attempt of this outage
+    last_attempt: str | None = None  # UTC, the last request answered or failed
 
     @classmethod
     def load(cls, path: Path) -> SyncState:
@@ -131,6 +134,7 @@ class SyncService:
             max_batch_events=config["sync.batch_max_events"],
             max_batch_bytes=config["sync.batch_max_bytes"], sleep=self._sleep,
             software_version=software_version())
+        self.uploader.on_change = self._record_error
 
     def close(self) -> None:
         self.client.close()
@@ -142,23 +146,47 @@ class SyncService:
         self.alive.beat()
         return stopped
 
+    def _record_error(self) -> None:
+        """The uploader's error changed (first failed attempt, or another cause): persist it
+        now, while the retry layer keeps trying inside the same call."""
+        uploader = self.uploader
+        if uploader.last_error is None:
+            return
+        now = _now()
+        self.state.last_error = uploader.last_error
+        self.state.last_error_class = uploader.cause.code if uploader.cause else None
+        self.state.last_error_at = now
+        self.state.last_attempt = now
+        if uploader.offline_since is not None and self.state.offline_since is None:
+            self.state.offline_since = format_utc(datetime.fromtimestamp(
+                uploader.offline_since, UTC))
+        self.state.save(self.state_path)
+
+    def _answered(self) -> None:
+        """The server answered: a success, and the end of any outage."""
+        now = _now()
+        self.state.last_success = now
+        self.state.last_attempt = now
+        self.state.last_error = None
+        self.state.last_error_class = None
+        self.state.offline_since = None
+        self.state.save(self.state_path)
+
     @contextmanager
     def _recording(self) -> Iterator[None]:
-        """Persist last success / last error around one drain or heartbeat."""
+        """Persist the last error when a drain or heartbeat fails (the uploader has recorded
+        it already at its first failed attempt; this catches refusals that are not retried)."""
         try:
             yield
         except (RequestError, RetryBudgetExhausted):
-            self.state.last_error = self.uploader.last_error
-            self.state.last_error_at = _now()
-            self.state.save(self.state_path)
+            self._record_error()
             raise
-        self.state.last_success = _now()
-        self.state.last_error = None
-        self.state.save(self.state_path)
 
     def drain(self, **kwargs: Any) -> DrainReport:
         with self._recording():
             report = self.uploader.drain(**kwargs)
+        if report.requests:  # nothing sent, nothing answered: not a success
+            self._answered()
         if report.acknowledged or report.rejected:
             log.info("drained %d events (%d rejected)", report.acknowledged + report.rejected,
                      report.rejected)
@@ -169,7 +197,7 @@ class SyncService:
         with self._recording():
             answer = self.uploader.heartbeat()
         self.state.last_heartbeat = _now()
-        self.state.save(self.state_path)
+        self._answered()
         return answer.next_heartbeat_s
 
     def run(self) -> None:

@@ -32,6 +32,7 @@ from terminal.web import (
     i18n,
     routes_clerks,
     routes_desk,
+    routes_local,
     routes_records,
     routes_scan,
     throttle,
@@ -41,7 +42,7 @@ from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redi
 
 log = logging.getLogger(__name__)
 STATUS_TICK_S = 5.0  # the status bar refreshes at least this often (backlog age, disk)
-PUBLIC = ("/login", "/static", "/lang", "/healthz", "/sim")
+PUBLIC = ("/login", "/static", "/lang", "/healthz", "/sim", "/local/")
 BACKGROUND = ("/events", "/status")  # the page's own calls: not the clerk's activity
 EVENT_LOOP_BOUND_S = 10.0  # the loop beats every second; ten missed beats: it is stuck
 
@@ -270,6 +271,7 @@ def create_app(service: TerminalService, listen_host: str | None = None) -> Star
         Route("/lock", lock, methods=["POST"]),
         Route("/lang/{locale:str}", language),
         Route("/healthz", healthz),
+        Route("/local/health", routes_local.local_health),  # loopback only: `anju doctor`
         Route("/scan/image", routes_scan.upload, methods=["POST"]),
         Route("/sim/scan", routes_scan.sim_scan, methods=["POST"]),
         Route("/sim/{action:str}", sim_control, methods=["POST"]),
