@@ -5,13 +5,15 @@
     POST /api/v1/events      signed, gzip batch -> one answer per event      (central/ingest.py)
     POST /api/v1/heartbeat   signed device health and nil reports            (central/heartbeat.py)
     GET  /openapi.json       this API as OpenAPI 3.1
+    GET  /healthz            whether the database answers, bounded           (central/health.py)
     GET  /api/v1/search      police search, bearer API token, audited      (central/web/api.py)
     GET  /login, /search, /stay/..., /fleet, /audit ...   police pages     (central/web/pages.py)
 
 Bodies are read here, bounded (413 beyond the limit, before anything is parsed), then handed to
 a worker thread that authenticates, inflates, parses and stores them (SQLAlchemy is blocking).
 Every error, ours or the framework's, is answered in the one shape
-`{"error": {"code", "message", ...}}`; the load shedder sits in front of everything.
+`{"error": {"code", "message", ...}}`; the load shedder sits in front of everything. A database
+that does not answer in time (central/db/pgbounds.py) is 503 database_unavailable + Retry-After.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from central import enrol, heartbeat, ingest, openapi, timefix
+from central import enrol, health, heartbeat, ingest, openapi, timefix
 from central.auth import Authenticator
 from central.db.engine import make_engine
+from central.db.failures import is_unavailable, unavailable
 from central.db.migrate import migrate
 from central.errors import BadRequestError, CentralError, StorageError, TooLargeError
 from central.settings import Settings
@@ -52,7 +55,8 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = make_engine(settings.db_url, pool_size=settings.db_pool_size)
+    engine = make_engine(settings.db_url, pool_size=settings.db_pool_size,
+                         bounds=settings.db_bounds())
     if settings.migrate:
         before, after = migrate(engine)
         if before != after:
@@ -127,7 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     web_api.install(app, engine, settings)
     web_pages.install(app, engine, settings)
-    _install_error_handlers(app)
+    health.install(app, engine, settings)
+    _install_error_handlers(app, settings)
     openapi.install(app)
     app.add_middleware(LoadShedder, limit=settings.max_in_flight,
                        retry_after_s=settings.retry_after_s)
@@ -149,7 +154,7 @@ async def read_body(request: Request, limit: int, settings: Settings) -> bytes:
     return bytes(body)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, settings: Settings) -> None:
     def answer(err: CentralError, headers: Mapping[str, str] | None = None) -> JSONResponse:
         extra = dict(headers or {})
         if "retry_after_s" in err.detail:
@@ -178,6 +183,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     async def storage_error(_request: Request, err: SQLAlchemyError) -> JSONResponse:
+        if is_unavailable(err):
+            typed = unavailable(err, settings.retry_after_s)
+            log.warning("database unavailable: %s", typed.message)
+            return answer(typed)
         log.error("database error, transaction rolled back: %s", type(err).__name__)
         return answer(StorageError("database error: the transaction was rolled back, retry later"))
 

@@ -60,7 +60,24 @@ def _fail(err: CentralError) -> click.ClickException:
     return click.ClickException(err.message)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _CentralGroup(click.Group):
+    """A database that does not answer in time ends any command with a clear error, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from central.db.failures import is_unavailable, unavailable
+
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as err:
+            if not is_unavailable(err):
+                raise
+            raise click.ClickException(unavailable(err, 0).message.replace(
+                "retry later", "is it running and reachable? (--db)")) from err
+
+
+@click.group(cls=_CentralGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def central() -> None:
     """Central server: ingest, enrolment, fleet."""
 
@@ -97,6 +114,15 @@ def central() -> None:
 @click.option("--forwarded-allow-ips", default=None,
               help="Reverse proxies trusted for X-Forwarded-For (the client address that login "
                    "throttling counts); default $FORWARDED_ALLOW_IPS, else 127.0.0.1.")
+@click.option("--db-connect-timeout", default=3, show_default=True, type=click.IntRange(min=2),
+              help="Seconds to connect to PostgreSQL, per host of a multi-host URL.")
+@click.option("--db-statement-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(min=0), help="PostgreSQL statement_timeout in seconds; the "
+              "server gives up waiting 2 s later (a hung database); 0 = no limit.")
+@click.option("--db-lock-timeout", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="PostgreSQL lock_timeout in seconds (a row or advisory lock).")
+@click.option("--db-pool-timeout", default=3.0, show_default=True,
+              type=click.FloatRange(min=0.1), help="Seconds to wait for a pooled connection.")
 @click.option("--api-token-ttl", envvar=TOKEN_TTL_ENV, default="90d", show_default=True,
               help="Lifetime of an API token an administrator issues on /users (1m to 366d; "
                    f"default ${TOKEN_TTL_ENV}, else 90d).")
@@ -104,8 +130,10 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
           max_body: int | None, max_events: int | None, silent_after: int, login_attempts: int,
           login_address_attempts: int, login_window: int, login_lockout: int,
           login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
-          photo_library: str | None, photo_licence_code: int) -> None:
-    """Run the HTTP server (migrates the database first)."""
+          photo_library: str | None, photo_licence_code: int, db_connect_timeout: int,
+          db_statement_timeout: float, db_lock_timeout: float, db_pool_timeout: float) -> None:
+    """Run the HTTP server (migrates the database first). A database that does not answer
+    within the --db-* bounds is answered 503 + Retry-After, never a hung request."""
     import dataclasses
 
     import uvicorn
@@ -123,7 +151,10 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
                             login_window_s=login_window, login_lockout_s=login_lockout,
                             login_max_lockout_s=login_lockout_max,
                             api_token_ttl_s=int(parse_ttl(api_token_ttl,
-                                                          "--api-token-ttl").total_seconds()))
+                                                          "--api-token-ttl").total_seconds()),
+                            db_connect_timeout_s=db_connect_timeout,
+                            db_statement_timeout_s=db_statement_timeout,
+                            db_lock_timeout_s=db_lock_timeout, db_pool_timeout_s=db_pool_timeout)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     settings = dataclasses.replace(settings, photo_library=photo_library or "",
