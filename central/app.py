@@ -38,6 +38,7 @@ from central.db.engine import make_engine
 from central.db.failures import is_unavailable, unavailable
 from central.db.migrate import migrate
 from central.errors import BadRequestError, CentralError, StorageError, TooLargeError
+from central.procstats import CountAnswers, ProcessStats
 from central.settings import Settings
 from central.shedding import LoadShedder
 from central.web import api as web_api
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Anju central", version="1", lifespan=lifespan, docs_url=None,
                   redoc_url=None, description="Wire protocol v1: see docs/protocol.md")
     app.state.settings, app.state.engine = settings, engine
+    app.state.stats = ProcessStats()
 
     def parsed(raw: bytes, headers: Mapping[str, str], max_decoded: int,
                parse: Callable[[Any], T]) -> T:
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     app.add_middleware(LoadShedder, limit=settings.max_in_flight,
                        retry_after_s=settings.retry_after_s)
+    app.add_middleware(CountAnswers, stats=app.state.stats)  # outermost: shed answers count
     return app
 
 
@@ -185,6 +188,7 @@ def _install_error_handlers(app: FastAPI, settings: Settings) -> None:
     async def storage_error(_request: Request, err: SQLAlchemyError) -> JSONResponse:
         if is_unavailable(err):
             typed = unavailable(err, settings.retry_after_s)
+            _request.app.state.stats.db_unavailable += 1
             log.warning("database unavailable: %s", typed.message)
             return answer(typed)
         log.error("database error, transaction rolled back: %s", type(err).__name__)

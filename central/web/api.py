@@ -1,5 +1,5 @@
 """`GET /api/v1/search`: the police search for integration, with a bearer API token; and
-`GET /metrics` for Prometheus (central/metrics.py).
+`GET /metrics` for Prometheus (central/metrics.py, central/procstats.py).
 
 Query parameters: document, name, from, to, site, room, card_type, nationality, page,
 per_page, and a required reason. The answer is JSON stays with their guests, newest first:
@@ -18,9 +18,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from central import accounts, metrics
+from central.db.failures import is_unavailable
 from central.fleetstatus import FleetPolicy
 from central.police import service
 from central.settings import Settings
@@ -75,8 +77,18 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> PlainTextResponse:
-        body = await run_in_threadpool(metrics.render, engine, policy)
-        return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
+        # The process's own figures even when the database does not answer (a scrape that
+        # fails would hide them): anju_database_up 0 then says so.
+        stats = app.state.stats
+        try:
+            body = await run_in_threadpool(metrics.render, engine, policy)
+        except SQLAlchemyError as err:
+            if not is_unavailable(err):
+                raise
+            stats.db_unavailable += 1
+            body = ""
+        return PlainTextResponse(body + stats.render(database_up=bool(body)),
+                                 media_type="text/plain; version=0.0.4")
 
 
 def _stay_json(stay: dict[str, Any]) -> dict[str, Any]:

@@ -3,10 +3,14 @@ for the session, for tests that leave it as they found it; the failover drills b
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.ha.hasite import HaSite
 from tests.pgpair import PgPair, PgPairUnavailable
 
 
@@ -21,3 +25,22 @@ def start_pair() -> PgPair:
 def pg_pair() -> Iterator[PgPair]:
     with start_pair() as pair:
         yield pair
+
+
+@pytest.fixture(scope="session")
+def ha_site(pg_pair: PgPair) -> Iterator[HaSite]:
+    """Two app servers and nginx on the session's pair, like deploy/ha/ (tmp dir of its own:
+    nginx's workers must read it)."""
+    base = Path(tempfile.mkdtemp(prefix="anju-ha-site-"))
+    try:
+        with HaSite(pg_pair.url, base) as site:
+            yield site
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def trust_proxy_cert(ha_site: HaSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests (hence the terminal's uploader) trusts the test's self-signed certificate."""
+    assert ha_site.nginx is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ha_site.nginx.ca))

@@ -86,13 +86,17 @@ def test_a_hung_database_answers_503_fast_and_recovers(
 
         pg_pair.primary.freeze()
         try:
-            for path, kwargs in (("/healthz", {}), ("/metrics", {}), ("/api/v1/search", search)):
+            for path, kwargs in (("/healthz", {}), ("/api/v1/search", search)):
                 with requests.get(
                     fast_server.url + path, timeout=CLIENT_TIMEOUT_S, **kwargs
                 ) as reply:
                     error = assert_error(reply, 503, "database_unavailable")
                     assert int(reply.headers["Retry-After"]) >= 1, path
                     assert error["retry_after_s"] >= 1
+            with requests.get(fast_server.url + "/metrics", timeout=CLIENT_TIMEOUT_S) as reply:
+                assert reply.status_code == 200  # the process's own figures, and that it is down
+                assert "\nanju_database_up 0\n" in reply.text
+                assert "anju_events_stored_total" not in reply.text
             cli = _cli("devices", "list", "--db", pg_pair.primary.url)
             assert cli.returncode == 1, cli
             assert "database is not answering" in cli.stderr, cli.stderr
@@ -105,6 +109,9 @@ def test_a_hung_database_answers_503_fast_and_recovers(
         assert [r.status for r in answer.results] == ["accepted"]
         assert len(admin.rows("events", device_id=chain.device_id)) == 2
         assert fetch("GET", fast_server.url + "/healthz").status_code == 200
+        metrics = fetch("GET", fast_server.url + "/metrics").text
+        assert "\nanju_database_up 1\n" in metrics
+        assert "\nanju_db_unavailable_total 0\n" not in metrics
         with requests.get(
             fast_server.url + "/api/v1/search", timeout=CLIENT_TIMEOUT_S, **search
         ) as reply:
