@@ -34,9 +34,10 @@ from starlette.requests import ClientDisconnect
 
 from central import enrol, health, heartbeat, ingest, openapi, timefix
 from central.auth import Authenticator
-from central.db.engine import make_engine
+from central.db.engine import is_sqlite, make_engine
 from central.db.failures import is_unavailable, unavailable
 from central.db.migrate import migrate
+from central.db.watchdog import Watchdog
 from central.errors import BadRequestError, CentralError, StorageError, TooLargeError
 from central.procstats import CountAnswers, ProcessStats
 from central.settings import Settings
@@ -65,9 +66,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = Authenticator(engine, settings)
     limits = settings.limits
 
+    watchdog = Watchdog(engine, settings.db_bounds()) if not is_sqlite(engine) else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if watchdog is not None:
+            watchdog.start()
         yield
+        if watchdog is not None:
+            watchdog.stop()
         engine.dispose()
 
     app = FastAPI(title="Anju central", version="1", lifespan=lifespan, docs_url=None,

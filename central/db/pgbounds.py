@@ -11,14 +11,21 @@ partition, a SIGSTOPped postmaster) accepts TCP and then never answers. Each wai
 * a server that accepted a statement and went silent: the client's own bound on each wait for
   an answer (`statement_timeout` + `WAIT_MARGIN_S`), after which the connection is closed and
   the pool discards it (`DatabaseHungError`);
-* a pooled connection: `pool_timeout`, and a checkout ping bounded by `PING_TIMEOUT_S`.
+* a pooled connection: `pool_timeout`, and a checkout ping bounded by `PING_TIMEOUT_S`;
+* a server that hangs while statements wait on it: the watchdog (central/db/watchdog.py)
+  pings it every second and, when it does not answer, cuts every connection to it.
 
 Settings come from central/settings.py (CLI options of `anju central serve`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import os
+import socket
+import threading
+import weakref
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg.errors import _WaitTimeout  # psycopg raises it when a wait's timeout expires
@@ -36,9 +43,42 @@ class DatabaseHungError(psycopg.OperationalError):
 
 
 class BoundedConnection(psycopg.Connection[Any]):
-    """Every wait for the server without a timeout of its own gets `wait_timeout_s`."""
+    """Every wait for the server without a timeout of its own gets `wait_timeout_s`; and
+    `cut_all(peer)` ends, from another thread, every wait on connections to a server found hung
+    (central/db/watchdog.py), sooner than their own bounds would."""
 
     wait_timeout_s: float | None = None
+    _live: ClassVar[weakref.WeakSet[BoundedConnection]] = weakref.WeakSet()
+    _live_lock = threading.Lock()
+    _guard: socket.socket | None = None
+    peer: tuple[str, int] = ("", 0)
+
+    @classmethod
+    def open(cls, *args: Any, **kwargs: Any) -> BoundedConnection:
+        conn = cls.connect(*args, **kwargs)
+        # A duplicate of the socket, owned here: shutting it down wakes a thread waiting on
+        # the connection, and, held until close(), the descriptor cannot be reused meanwhile.
+        conn._guard = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        conn.peer = (conn.info.host, conn.info.port)
+        with cls._live_lock:
+            cls._live.add(conn)
+        return conn
+
+    def close(self) -> None:
+        super().close()
+        if self._guard is not None:
+            self._guard.close()
+
+    @classmethod
+    def cut_all(cls, peer: tuple[str, int]) -> int:
+        """Shut down the sockets of every live connection to `peer`: their waits end at once
+        with a connection error (SQLAlchemy then drops them). Returns how many."""
+        with cls._live_lock:
+            victims = [c for c in cls._live if c.peer == peer and c._guard is not None]
+        for conn in victims:
+            with contextlib.suppress(OSError):
+                conn._guard.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+        return len(victims)
 
     def wait(
         self, gen: Any, interval: float = WAIT_INTERVAL_S, timeout: float | None = None
@@ -63,7 +103,7 @@ def install(engine: Engine, bounds: DbBounds, *, ping: bool) -> None:
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        conn = BoundedConnection.connect(*cargs, **cparams)
+        conn = BoundedConnection.open(*cargs, **cparams)
         conn.wait_timeout_s = bounds.wait_s
         return conn
 
