@@ -36,9 +36,13 @@ class Uploader:
             if not pending:
                 if stop.is_set():
                     return
-                pending = [self.chain.check_in(room=str(100 + self.chain.sequence % 50),
-                                               guests=[guest(name=f"演练{self.chain.sequence}")])
-                           for _ in range(BATCH)]
+                pending = [
+                    self.chain.check_in(
+                        room=str(100 + self.chain.sequence % 50),
+                        guests=[guest(name=f"演练{self.chain.sequence}")],
+                    )
+                    for _ in range(BATCH)
+                ]
             try:
                 answer = self.client.send_events(pending)
             except SyncError:
@@ -76,12 +80,19 @@ def check(engine: Engine, uploaders: list[Uploader]) -> Findings:
     with engine.connect() as conn:
         for up in uploaders:
             device = up.chain.device_id
-            stored = conn.execute(select(events.c.event_id, events.c.sequence)
-                                  .where(events.c.device_id == device)).all()
+            stored = conn.execute(
+                select(events.c.event_id, events.c.sequence).where(events.c.device_id == device)
+            ).all()
             ids = {r.event_id for r in stored}
             missing += len(set(up.receipts) - ids)
             duplicates += len(stored) - len({r.sequence for r in stored})
             unsent += len(ids - {e.event_id for e in up.chain.events})
-            faults += conn.execute(select(func.count()).select_from(chain_faults)
-                                   .where(chain_faults.c.device_id == device)).scalar() or 0
+            faults += (
+                conn.execute(
+                    select(func.count())
+                    .select_from(chain_faults)
+                    .where(chain_faults.c.device_id == device)
+                ).scalar()
+                or 0
+            )
     return Findings(missing, duplicates, unsent, faults)

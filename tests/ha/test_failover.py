@@ -35,17 +35,21 @@ RESUME_LIMIT_S = 40.0  # a resumption at all; the figure itself is printed and b
 
 
 def _search(site: HaSite, token: str, reason: str) -> int:
-    with requests.get(site.url + "/api/v1/search", timeout=30,
-                      headers={"Authorization": f"Bearer {token}"},
-                      params={"name": "演练", "reason": reason}) as reply:
+    with requests.get(
+        site.url + "/api/v1/search",
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+        params={"name": "演练", "reason": reason},
+    ) as reply:
         return reply.status_code
 
 
 @pytest.mark.ha
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("loss", ["killed", "hung"])
-def test_failover_drill(loss: str, monkeypatch: pytest.MonkeyPatch,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_failover_drill(
+    loss: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = Path(tempfile.mkdtemp(prefix="anju-drill-"))
     pair = start_pair()
     try:
@@ -66,8 +70,10 @@ def _drill(pair: PgPair, site: HaSite, admin: Admin, loss: str) -> dict[str, flo
     uploaders = [Uploader(*admin.device()) for _ in range(TERMINALS)]
     stop = threading.Event()
     deadline = time.monotonic() + 180
-    threads = [threading.Thread(target=u.run, args=(stop, deadline), name=f"terminal-{i}")
-               for i, u in enumerate(uploaders)]
+    threads = [
+        threading.Thread(target=u.run, args=(stop, deadline), name=f"terminal-{i}")
+        for i, u in enumerate(uploaders)
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -108,8 +114,10 @@ def _drill(pair: PgPair, site: HaSite, admin: Admin, loss: str) -> dict[str, flo
     finally:
         engine.dispose()
         pair.primary.kill()  # fenced for good (a hung one included)
-    return {"promotion_s": round(promoted - promote_started, 2),
-            "resumed_after_promotion_s": round(resumed, 2),
-            "without_ingest_s": round(promoted + resumed - lost_at, 2),
-            "events": sum(len(u.receipts) for u in uploaders),
-            "failed_attempts": sum(u.failures for u in uploaders)}
+    return {
+        "promotion_s": round(promoted - promote_started, 2),
+        "resumed_after_promotion_s": round(resumed, 2),
+        "without_ingest_s": round(promoted + resumed - lost_at, 2),
+        "events": sum(len(u.receipts) for u in uploaders),
+        "failed_attempts": sum(u.failures for u in uploaders),
+    }
