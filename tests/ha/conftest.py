@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.central.serverproc import CentralServer
 from tests.ha.hasite import HaSite
 from tests.pgpair import PgPair, PgPairUnavailable
+
+FAST = ("--db-statement-timeout", "2", "--db-connect-timeout", "2", "--db-pool-timeout", "1")
 
 
 def start_pair() -> PgPair:
@@ -44,3 +47,12 @@ def trust_proxy_cert(ha_site: HaSite, monkeypatch: pytest.MonkeyPatch) -> None:
     """requests (hence the terminal's uploader) trusts the test's self-signed certificate."""
     assert ha_site.nginx is not None
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ha_site.nginx.ca))
+
+
+@pytest.fixture
+def fast_server(  # on the primary alone, short bounds
+    pg_pair: PgPair, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CentralServer]:
+    log = tmp_path_factory.mktemp("bounded") / "server.log"
+    with CentralServer(pg_pair.primary.url, log, extra_args=FAST) as server:
+        yield server

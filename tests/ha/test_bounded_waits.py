@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -21,17 +20,7 @@ from tests.central.serverproc import CentralServer
 from tests.pgpair import PgPair
 from tests.pgschema import PostgresUnavailable, create_schema, drop_schema
 
-FAST = ("--db-statement-timeout", "2", "--db-connect-timeout", "2", "--db-pool-timeout", "1")
 CLIENT_TIMEOUT_S = 15  # far above the server's bounds: reaching it means a hung request
-
-
-@pytest.fixture
-def fast_server(
-    pg_pair: PgPair, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[CentralServer]:
-    log = tmp_path_factory.mktemp("bounded") / "server.log"
-    with CentralServer(pg_pair.primary.url, log, extra_args=FAST) as server:
-        yield server
 
 
 def test_session_carries_the_server_side_timeouts() -> None:
