@@ -22,6 +22,7 @@ from central.settings import (
     DB_ENV,
     PHOTO_LIBRARY_ENV,
     PHOTO_LICENCE_ENV,
+    READ_DB_ENV,
     TOKEN_TTL_ENV,
     Settings,
     default_db_url,
@@ -114,6 +115,12 @@ def central() -> None:
 @click.option("--forwarded-allow-ips", default=None,
               help="Reverse proxies trusted for X-Forwarded-For (the client address that login "
                    "throttling counts); default $FORWARDED_ALLOW_IPS, else 127.0.0.1.")
+@click.option("--read-db", "read_db_url", envvar=READ_DB_ENV, default="",
+              help="A PostgreSQL standby that police searches run on (pages say how fresh its "
+                   f"data is); audit rows still go to --db (default: ${READ_DB_ENV}).")
+@click.option("--read-db-stale-after", default=5.0, show_default=True,
+              type=click.FloatRange(min=0), help="Seconds behind the primary from which the "
+              "search page warns that the standby's data is not current.")
 @click.option("--db-connect-timeout", default=3, show_default=True, type=click.IntRange(min=2),
               help="Seconds to connect to PostgreSQL, per host of a multi-host URL.")
 @click.option("--db-statement-timeout", default=10.0, show_default=True,
@@ -130,7 +137,8 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
           max_body: int | None, max_events: int | None, silent_after: int, login_attempts: int,
           login_address_attempts: int, login_window: int, login_lockout: int,
           login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
-          photo_library: str | None, photo_licence_code: int, db_connect_timeout: int,
+          photo_library: str | None, photo_licence_code: int, read_db_url: str,
+          read_db_stale_after: float, db_connect_timeout: int,
           db_statement_timeout: float, db_lock_timeout: float, db_pool_timeout: float) -> None:
     """Run the HTTP server (migrates the database first). A database that does not answer
     within the --db-* bounds is answered 503 + Retry-After, never a hung request."""
@@ -154,7 +162,9 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
                                                           "--api-token-ttl").total_seconds()),
                             db_connect_timeout_s=db_connect_timeout,
                             db_statement_timeout_s=db_statement_timeout,
-                            db_lock_timeout_s=db_lock_timeout, db_pool_timeout_s=db_pool_timeout)
+                            db_lock_timeout_s=db_lock_timeout, db_pool_timeout_s=db_pool_timeout,
+                            read_db_url=read_db_url,
+                            read_db_stale_after_s=read_db_stale_after)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     settings = dataclasses.replace(settings, photo_library=photo_library or "",

@@ -11,6 +11,7 @@ from central.throttle import ThrottlePolicy
 from sync.protocol import DEFAULT_LIMITS, Limits
 
 DB_ENV = "ANJU_CENTRAL_DB"
+READ_DB_ENV = "ANJU_CENTRAL_READ_DB"
 PHOTO_LIBRARY_ENV = "ANJU_CENTRAL_PHOTO_LIBRARY"
 PHOTO_LICENCE_ENV = "ANJU_CENTRAL_PHOTO_LICENCE_CODE"
 TOKEN_TTL_ENV = "ANJU_CENTRAL_API_TOKEN_TTL"
@@ -30,6 +31,8 @@ class Settings:
     timestamp_window_s: int = 300  # |server time - signed timestamp| allowed
     heartbeat_interval_s: int = 300  # told to devices in every heartbeat answer
     migrate: bool = True  # run migrations when the app starts
+    read_db_url: str = ""  # police searches on this standby (--read-db); "" = on db_url
+    read_db_stale_after_s: float = 5.0  # a standby further behind: the page warns
     db_pool_size: int = 10  # PostgreSQL connection pool (SQLite serialises writers anyway)
     # Bounded waits on PostgreSQL (central/db/pgbounds.py): a hung database answers 503 fast.
     db_connect_timeout_s: int = 3  # per host of a multi-host URL

@@ -8,6 +8,7 @@ or failed act writes nothing (nothing was seen).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 from central.accounts import Principal
 from central.errors import NotFoundError
 from central.photos import PhotoDecoding
-from central.police import audit, costay, export, photo, stay
+from central.police import audit, costay, export, freshness, photo, stay
 from central.police.search import SearchPage, SearchQuery, search
 from wlt.errors import PhotoDecoderError
 
@@ -23,13 +24,18 @@ DEFAULT_TIMEOUT_S = 5.0
 
 
 def run_search(engine: Engine, who: Principal, params: Mapping[str, Any], *,
-               action: str = "search", timeout_s: float = DEFAULT_TIMEOUT_S
+               action: str = "search", timeout_s: float = DEFAULT_TIMEOUT_S,
+               read_engine: Engine | None = None, stale_after_s: float = 5.0
                ) -> tuple[SearchQuery, SearchPage]:
+    """`read_engine`: a standby the search runs on (the page says how fresh its data is);
+    the audit row is written on `engine`, the primary, all the same."""
     who.require("search")
     reason = audit.require_reason(params.get("reason"))
     query = SearchQuery.from_params(params)
-    with engine.connect() as conn, conn.begin():
+    with (read_engine or engine).connect() as conn, conn.begin():
         page = search(conn, query, who, timeout_s)
+        if read_engine is not None:
+            page = replace(page, freshness=freshness.read(conn, stale_after_s))
     audit.append(engine, who, action, reason, query.describe(), len(page.stays))
     return query, page
 

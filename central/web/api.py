@@ -7,6 +7,9 @@ per_page, and a required reason. The answer is JSON stays with their guests, new
     {"page": 1, "has_more": false, "stays": [{"stay_id", "site_code", "room", "status",
       "checked_in_at", "checked_out_at", "voided_at", "time_corrected", "guests": [...]}]}
 
+With `--read-db` (searches on a standby) also "freshness": {"source": "standby", "as_of",
+"lag_s", "streaming", "stale"} (central/police/freshness.py).
+
 Audited like a page search (action `api_search`). Errors use the server's one error shape:
 401 missing_token / bad_token, 403 forbidden (e.g. a technician's token), 400 missing_reason.
 """
@@ -66,9 +69,14 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         def work() -> dict[str, Any]:
             who = accounts.token_principal(engine, request.headers.get("authorization"))
             _query, page = service.run_search(engine, who, params, action="api_search",
-                                              timeout_s=settings.query_timeout_s)
-            return {"page": page.page, "has_more": page.has_more,
-                    "stays": [_stay_json(s) for s in page.stays]}
+                                              timeout_s=settings.query_timeout_s,
+                                              read_engine=app.state.read_engine,
+                                              stale_after_s=settings.read_db_stale_after_s)
+            answer = {"page": page.page, "has_more": page.has_more,
+                      "stays": [_stay_json(s) for s in page.stays]}
+            if page.freshness is not None:  # searched on a standby: how fresh
+                answer["freshness"] = page.freshness.to_json()
+            return answer
 
         return JSONResponse(await run_in_threadpool(work),
                             headers={"Cache-Control": "no-store"})

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -150,8 +150,10 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
             return render("search.html", who=who, params=params, result=None, error=None)
         guard.check_csrf(who, request.query_params.get("csrf"))
         try:
-            _query, result = await run_in_threadpool(service.run_search, engine, who, params,
-                                                      timeout_s=timeout)
+            _query, result = await run_in_threadpool(
+                partial(service.run_search, engine, who, params, timeout_s=timeout,
+                        read_engine=app.state.read_engine,
+                        stale_after_s=settings.read_db_stale_after_s))
         except CentralError as err:
             if err.status != 400:
                 raise
