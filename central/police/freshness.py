@@ -8,6 +8,7 @@ then says how old the data may be; searches on the primary have no such note.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,7 +25,7 @@ _STANDBY = text(
 class Freshness:
     standby: bool
     as_of: datetime | None  # commit time of the last change replayed (UTC)
-    lag_s: float  # 0 when all received is replayed and streaming
+    lag_s: float  # 0 when all received is replayed and streaming; inf: nothing replayed yet
     streaming: bool
     stale_after_s: float
 
@@ -40,7 +41,7 @@ class Freshness:
         return {
             "source": "standby" if self.standby else "primary",
             "as_of": self.as_of_text,
-            "lag_s": round(self.lag_s, 1),
+            "lag_s": round(self.lag_s, 1) if math.isfinite(self.lag_s) else None,
             "streaming": self.streaming,
             "stale": self.stale,
         }
