@@ -29,9 +29,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from central import accounts, fleetstatus
+from central.db.failures import is_unavailable, unavailable
 from central.errors import AuthError, CentralError
 from central.police import audit, beijing, service
 from central.settings import Settings
@@ -47,7 +49,8 @@ _MESSAGES = {"missing_reason": "请填写查询事由（案件编号或说明）
              "csrf": "页面安全令牌无效，请刷新后重试。", "not_found": "未找到该记录。",
              "query_timeout": "查询超时，请缩小查询范围。",
              "photo_not_configured": "未配置照片解码。", "photo_undecodable": "照片无法解码。",
-             "missing_field": "请至少填写证件号码、姓名、场所或日期之一。"}
+             "missing_field": "请至少填写证件号码、姓名、场所或日期之一。",
+             "database_unavailable": "数据库暂时无响应，请稍后重试。"}
 _SEARCH_KEYS = ("document", "name", "from", "to", "site", "room", "card_type", "nationality",
                 "reason")
 
@@ -80,6 +83,15 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
                 return await handler(request, *args, **kwargs)
             except guard.LoginRequiredError:
                 return RedirectResponse("/login", status_code=303)
+            except SQLAlchemyError as err:
+                if not is_unavailable(err):
+                    raise
+                typed = unavailable(err, settings.retry_after_s)
+                app.state.stats.db_unavailable += 1
+                response = render("error.html", typed.status, message=_MESSAGES[typed.code],
+                                  code=typed.code, who=None)
+                response.headers["Retry-After"] = str(settings.retry_after_s)
+                return response
             except CentralError as err:
                 return render("error.html", err.status, message=_MESSAGES.get(
                     err.code, err.message), code=err.code, who=None)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from central.db.bounds import DbBounds
 from central.db.engine import make_engine
 from tests.central.central_helpers import Admin, assert_error, fetch
-from tests.central.police_helpers import api_token, make_user
+from tests.central.police_helpers import api_token, logged_in, make_user
 from tests.central.serverproc import CentralServer
 from tests.pgpair import PgPair
 from tests.pgschema import PostgresUnavailable, create_schema, drop_schema
@@ -70,6 +70,7 @@ def test_a_hung_database_answers_503_fast_and_recovers(
         user = make_user(admin.engine, "officer")
         bearer = {"Authorization": f"Bearer {api_token(admin.engine, user.username)}"}
         search = {"headers": bearer, "params": {"name": "王", "reason": "案件 A-1"}}
+        browser, _user = logged_in(fast_server.url, admin.engine, "supervisor")
         health = fetch("GET", fast_server.url + "/healthz").json()
         assert health["status"] == "ok" and health["database"] == "primary"
 
@@ -86,6 +87,9 @@ def test_a_hung_database_answers_503_fast_and_recovers(
                 assert reply.status_code == 200  # the process's own figures, and that it is down
                 assert "\nanju_database_up 0\n" in reply.text
                 assert "anju_events_stored_total" not in reply.text
+            page = browser.get("/fleet")  # a police page: the same, in Chinese, as a page
+            assert page.status_code == 503 and int(page.headers["Retry-After"]) >= 1
+            assert "数据库暂时无响应，请稍后重试。" in page.text
             cli = _cli("devices", "list", "--db", pg_pair.primary.url)
             assert cli.returncode == 1, cli
             assert "database is not answering" in cli.stderr, cli.stderr
