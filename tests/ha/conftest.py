@@ -12,6 +12,7 @@ import pytest
 
 from tests.central.serverproc import CentralServer
 from tests.ha.hasite import HaSite
+from tests.ha.nginxproc import NGINX
 from tests.pgpair import PgPair, PgPairUnavailable
 
 FAST = ("--db-statement-timeout", "2", "--db-connect-timeout", "2", "--db-pool-timeout", "1")
@@ -24,6 +25,11 @@ def start_pair() -> PgPair:
         pytest.skip(str(err))
 
 
+def require_nginx() -> None:
+    if not Path(NGINX).exists():
+        pytest.skip("nginx is not installed (deploy/ensure-debian-packages.sh installs it)")
+
+
 @pytest.fixture(scope="session")
 def pg_pair() -> Iterator[PgPair]:
     with start_pair() as pair:
@@ -34,6 +40,7 @@ def pg_pair() -> Iterator[PgPair]:
 def ha_site(pg_pair: PgPair) -> Iterator[HaSite]:
     """Two app servers and nginx on the session's pair, like deploy/ha/ (tmp dir of its own:
     nginx's workers must read it)."""
+    require_nginx()
     base = Path(tempfile.mkdtemp(prefix="anju-ha-site-"))
     try:
         with HaSite(pg_pair.url, base) as site:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.central.central_helpers import Admin
-from tests.ha.conftest import start_pair
+from tests.ha.conftest import require_nginx, start_pair
 from tests.ha.drill import RESUME_LIMIT_S, run_drill
 from tests.ha.hasite import HaSite
 
@@ -30,6 +30,7 @@ from tests.ha.hasite import HaSite
 def test_failover_drill(
     loss: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    require_nginx()
     base = Path(tempfile.mkdtemp(prefix="anju-drill-"))
     pair = start_pair()
     try:
