@@ -7,13 +7,17 @@
     GET  /openapi.json       this API as OpenAPI 3.1
     GET  /healthz            whether the database answers, bounded           (central/health.py)
     GET  /api/v1/search      police search, bearer API token, audited      (central/web/api.py)
+    GET  /api/v1/feed        change feed for police systems, feed token   (central/web/feed_api.py)
     GET  /login, /search, /stay/..., /fleet, /audit ...   police pages     (central/web/pages.py)
 
-Bodies are read here, bounded (413 beyond the limit, before anything is parsed), then handed to
-a worker thread that authenticates, inflates, parses and stores them (SQLAlchemy is blocking).
-Every error, ours or the framework's, is answered in the one shape
-`{"error": {"code", "message", ...}}`; the load shedder sits in front of everything. A database
-that does not answer in time (central/db/pgbounds.py) is 503 database_unavailable + Retry-After.
+A signed request is authenticated from its headers first (device, signature over the announced
+body hash, clock, nonce: central/auth.py), so a stranger is answered 401 before a byte of its
+body is read; only then is the body read, bounded in size (413 beyond the limit, before anything
+is parsed) and in time (408 past `body_timeout_s`), and checked against the signed hash. A worker
+thread inflates, parses and stores it (SQLAlchemy is blocking). Every error, ours or the
+framework's, is answered in the one shape `{"error": {"code", "message", ...}}`; the load
+shedder and the body deadline sit in front of everything (central/shedding.py). A database that
+does not answer in time (central/db/pgbounds.py) is 503 database_unavailable + Retry-After.
 """
 
 from __future__ import annotations
@@ -32,17 +36,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from central import enrol, health, heartbeat, ingest, openapi, timefix
-from central.auth import Authenticator
+from central import enrol, health, heartbeat, ingest, openapi, shedding, timefix
+from central.auth import Authenticator, Device
+from central.bodies import read_limited
 from central.db.engine import is_sqlite, make_engine
 from central.db.failures import is_unavailable, unavailable
 from central.db.migrate import migrate
 from central.db.watchdog import Watchdog
-from central.errors import BadRequestError, CentralError, StorageError, TooLargeError
+from central.errors import AuthError, BadRequestError, CentralError, StorageError, TooLargeError
+from central.inputguard import InputGuard
 from central.procstats import CountAnswers, ProcessStats
 from central.settings import Settings
 from central.shedding import LoadShedder
 from central.web import api as web_api
+from central.web import feed_api
 from central.web import pages as web_pages
 from sync.body import decode_body
 from sync.errors import ProtocolError
@@ -52,7 +59,7 @@ from sync.protocol import BatchEnvelope
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SMALL_BODY_BYTES = 64 * 1024  # enrolment and heartbeat bodies
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 408: "body_timeout"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -97,9 +104,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise TooLargeError(err.message, code=err.code, **limits.to_json()) from err
             raise BadRequestError(err.message, code=err.code, field=err.field) from err
 
-    def signed(request: Request, raw: bytes, received: datetime) -> Any:
-        return auth.authenticate(request.method, request.url.path, request.headers, raw,
-                                 received.timestamp())
+    async def signed(request: Request, limit: int) -> tuple[Device, bytes, datetime]:
+        """The authenticated device and the body it signed (headers first, then the body)."""
+        received = timefix.utc_now()
+        method, path, headers = request.method, request.url.path, request.headers
+        if auth.legacy_form(headers):  # an older terminal: the body first, counted once in
+            raw = await read_body(request, limit, settings)
+            device = await run_in_threadpool(auth.authenticate, method, path, headers, raw,
+                                             received.timestamp())
+            return device, raw, received
+        device, claim = await run_in_threadpool(auth.authenticate_headers, method, path,
+                                                headers, received.timestamp())
+        shedding.admit(request.scope)  # authenticated: counted from here, body and all
+        raw = await read_body(request, limit, settings)
+        if not claim.body_matches(raw):
+            log.warning("body hash mismatch from device %s on %s %s", device.device_id, method,
+                        path)
+            raise AuthError("the body does not match its signed SHA-256 "
+                            "(X-Anju-Body-SHA256)", code="body_hash_mismatch")
+        return device, raw, received
 
     @app.get("/api/v1/time", responses=openapi.answers("ServerTime"))
     async def get_time() -> JSONResponse:
@@ -107,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(ServerTime(timefix.format_utc(now), now.timestamp()).to_json())
 
     @app.post("/api/v1/enroll", openapi_extra=openapi.body("EnrolRequest", gzip=False),
-              responses=openapi.answers("Enrolment", 400, 401, 409, 410, 413))
+              responses=openapi.answers("Enrolment", 400, 401, 408, 409, 410, 413))
     async def post_enroll(request: Request) -> JSONResponse:
         raw = await read_body(request, SMALL_BODY_BYTES, settings)
 
@@ -118,13 +141,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(await run_in_threadpool(work))
 
     @app.post("/api/v1/events", openapi_extra=openapi.body("Batch", gzip=True),
-              responses=openapi.answers("BatchAnswer", 400, 401, 403, 413))
+              responses=openapi.answers("BatchAnswer", 400, 401, 403, 408, 413))
     async def post_events(request: Request) -> JSONResponse:
-        received = timefix.utc_now()
-        raw = await read_body(request, limits.max_body_bytes, settings)
+        device, raw, received = await signed(request, limits.max_body_bytes)
 
         def work() -> dict[str, Any]:
-            device = signed(request, raw, received)
             batch = parsed(raw, request.headers, limits.max_decoded_bytes,
                            lambda doc: BatchEnvelope.from_json(doc, limits))
             return ingest.ingest(engine, device, batch, received).to_json()
@@ -132,25 +153,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(await run_in_threadpool(work))
 
     @app.post("/api/v1/heartbeat", openapi_extra=openapi.body("Heartbeat", gzip=True),
-              responses=openapi.answers("HeartbeatAnswer", 400, 401, 403, 413))
+              responses=openapi.answers("HeartbeatAnswer", 400, 401, 403, 408, 413))
     async def post_heartbeat(request: Request) -> JSONResponse:
-        received = timefix.utc_now()
-        raw = await read_body(request, SMALL_BODY_BYTES, settings)
+        device, raw, received = await signed(request, SMALL_BODY_BYTES)
 
         def work() -> dict[str, Any]:
-            device = signed(request, raw, received)
             beat = parsed(raw, request.headers, SMALL_BODY_BYTES, Heartbeat.from_json)
             return heartbeat.record(engine, device, beat, received, settings).to_json()
 
         return JSONResponse(await run_in_threadpool(work))
 
     web_api.install(app, engine, settings)
+    feed_api.install(app, engine)
     web_pages.install(app, engine, settings)
     health.install(app, engine, settings)
     _install_error_handlers(app, settings)
     openapi.install(app)
+    app.add_middleware(InputGuard)  # inside the shedder: its 400s are stamped like the rest
     app.add_middleware(LoadShedder, limit=settings.max_in_flight,
-                       retry_after_s=settings.retry_after_s)
+                       retry_after_s=settings.retry_after_s,
+                       body_timeout_s=settings.body_timeout_s)
     app.add_middleware(CountAnswers, stats=app.state.stats)  # outermost: shed answers count
     return app
 
@@ -159,15 +181,7 @@ async def read_body(request: Request, limit: int, settings: Settings) -> bytes:
     """The raw body, refusing (413) as soon as it is known to exceed `limit`."""
     too_large = TooLargeError(f"request body larger than {limit} bytes", code="body_too_large",
                               **{**settings.limits.to_json(), "max_body_bytes": limit})
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
+    return await read_limited(request, limit, too_large)
 
 
 def _install_error_handlers(app: FastAPI, settings: Settings) -> None:

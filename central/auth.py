@@ -1,8 +1,14 @@
 """Device authentication of signed requests (sync/signing.py has the recipe).
 
+`authenticate_headers` decides from the headers alone, before the body is read (the signature
+covers the body's SHA-256, announced in X-Anju-Body-SHA256); the caller then reads the body and
+checks it against that hash (401 body_hash_mismatch). `authenticate` is the older form, body in
+hand, for terminals that do not send the hash header (only with `accept_legacy_signing`).
+
 Checks, in this order, each with its own 401 code so a technician can tell them apart:
 
     headers present and well formed      missing_signature
+    body hash announced                  missing_body_hash (unless legacy signing is accepted)
     device known                         unknown_device
     HMAC over method, path, timestamp,   bad_signature
       nonce and body SHA-256 matches
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,7 +37,7 @@ from central.errors import AuthError, ClockSkewError, ForbiddenError
 from central.logsafe import safe
 from central.settings import Settings
 from sync.fields import format_utc
-from sync.signing import SignedRequest
+from sync.signing import BODY_HASH_HEADER, SignedRequest
 
 log = logging.getLogger(__name__)
 NONCE_PURGE_INTERVAL_S = 60.0
@@ -48,21 +54,45 @@ class Authenticator:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.window_s = settings.timestamp_window_s
+        self.accept_legacy = settings.accept_legacy_signing
         self._next_purge = 0.0
+
+    def legacy_form(self, headers: Mapping[str, str]) -> bool:
+        """True when this request must be read before it can be authenticated: well-formed
+        signature headers without the body hash header, and the server accepts that older
+        form. (Unsigned requests are refused at once whatever the setting.)"""
+        return (self.accept_legacy and BODY_HASH_HEADER not in headers
+                and SignedRequest.from_headers(headers) is not None)
+
+    def authenticate_headers(self, method: str, path: str, headers: Mapping[str, str],
+                             now: float) -> tuple[Device, SignedRequest]:
+        """Everything but the body: the caller must then check `signed.body_matches(body)`."""
+        signed = _parse(headers)
+        if signed.body_sha256 is None:
+            raise AuthError(f"{BODY_HASH_HEADER} is required (the hex SHA-256 of the body as "
+                            "sent): update the terminal software, or start the server with "
+                            "--accept-legacy-signing while the fleet is updated",
+                            code="missing_body_hash")
+        device = self._check(signed, lambda secret: signed.verify_headers(secret, method, path),
+                             method, path, now)
+        return device, signed
 
     def authenticate(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
                      now: float) -> Device:
-        signed = SignedRequest.from_headers(headers)
-        if signed is None:
-            raise AuthError("X-Anju-Device, X-Anju-Timestamp, X-Anju-Nonce and X-Anju-Signature "
-                            "are required and must be well formed", code="missing_signature")
+        """Signature and body together (the older form, or a body already in hand)."""
+        signed = _parse(headers)
+        return self._check(signed, lambda secret: signed.verify(secret, method, path, body),
+                           method, path, now)
+
+    def _check(self, signed: SignedRequest, verify: Callable[[str], bool], method: str,
+               path: str, now: float) -> Device:
         with self.engine.connect() as conn:
             row = conn.execute(select(devices.c.site_code, devices.c.secret, devices.c.disabled)
                                .where(devices.c.device_id == signed.device_id)).first()
         if row is None:
             raise AuthError(f"unknown device {signed.device_id!r}: enrol it first",
                             code="unknown_device")
-        if not signed.verify(row.secret, method, path, body):
+        if not verify(row.secret):
             log.warning("bad signature from device %s on %s %s", safe(signed.device_id),
                         safe(method), safe(path))
             raise AuthError("signature does not match", code="bad_signature")
@@ -91,3 +121,12 @@ class Authenticator:
             log.warning("replayed nonce from device %s", safe(signed.device_id))
             raise AuthError("nonce already used: sign every request with a new nonce",
                             code="replayed_nonce")
+
+
+def _parse(headers: Mapping[str, str]) -> SignedRequest:
+    signed = SignedRequest.from_headers(headers)
+    if signed is None:
+        raise AuthError("X-Anju-Device, X-Anju-Timestamp, X-Anju-Nonce and X-Anju-Signature "
+                        f"are required, and they and {BODY_HASH_HEADER} must be well formed",
+                        code="missing_signature")
+    return signed

@@ -4,13 +4,15 @@
     CentralError                 root (.status, .code, .detail)
     ├── BadRequestError      400 invalid_body, invalid_field, missing_field,
     │                            unsupported_protocol, unsupported_encoding, too_many_*
-    ├── AuthError            401 missing_signature, unknown_device, bad_signature, replayed_nonce
+    ├── AuthError            401 missing_signature, missing_body_hash, unknown_device,
+    │   │                        bad_signature, replayed_nonce, body_hash_mismatch
     │   └── ClockSkewError   401 clock_skew: the detail carries server_time / server_timestamp
     ├── TokenError           401 token_unknown, 409 token_used, 410 token_expired
     ├── ForbiddenError       403 wrong_site, device_disabled
     ├── NotFoundError        404 not_found (405 method_not_allowed)
+    ├── BodyTimeoutError     408 body_timeout: the body did not arrive in time (connection closed)
     ├── TooLargeError        413 body_too_large, too_many_events (detail: the limits)
-    ├── OverloadedError      503 overloaded, with Retry-After: shed before the body was read
+    ├── OverloadedError      503 overloaded, with Retry-After: shed before anything was stored
     ├── StorageError         500 database_error: the transaction was rolled back
     ├── UnavailableError     503 database_unavailable, with Retry-After: the database did not
     │                            answer in time or cannot be reached (central/db/failures.py)
@@ -62,6 +64,10 @@ class ForbiddenError(CentralError):
 
 class NotFoundError(CentralError):
     status, code = 404, "not_found"
+
+
+class BodyTimeoutError(CentralError):
+    status, code = 408, "body_timeout"
 
 
 class TooLargeError(CentralError):

@@ -5,6 +5,7 @@ BEGIN IMMEDIATE serialises all writers), so two attempts of the same batch never
 For each event, in batch order:
 
     malformed (schema, payload hash, header vs payload)   rejected  code, field, message
+    not storable (control character, type, length, depth) rejected  (central/storable.py)
     device_id / site_code not the authenticated device's  rejected  wrong_device / wrong_site
     event_id stored already, same payload and chain hash  duplicate receipt of the first store
     event_id stored already, different hashes             rejected  id_conflict
@@ -15,7 +16,8 @@ Ownership (central/ownership.py): the first device to write a stay_id owns the s
 
 Accepted events are inserted with the server's receive time, the measured clock offset and a
 corrected time (central/timefix.py); then the chain is checked and faults recorded
-(central/chaincheck.py), and the stays they touch are folded again (central/projection.py).
+(central/chaincheck.py), and the stays they touch are folded again (central/projection.py);
+last, each stored event gets its record in the change feed (central/feed/log.py).
 The sequence and chain are never reasons to refuse: storing wins, the fault is listed.
 """
 
@@ -28,10 +30,11 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from central import chaincheck, projection, timefix
+from central import chaincheck, projection, storable, timefix
 from central.auth import Device
 from central.db.tables import devices, events
 from central.errors import ForbiddenError
+from central.feed import log as feed
 from central.ownership import Ownership
 from sync.errors import InvalidEventError
 from sync.fields import format_utc
@@ -99,6 +102,7 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
         conn.execute(update(devices).where(devices.c.device_id == device.device_id).values(
             last_seen_at=now, clock_offset_ms=offset, max_sequence=max_sequence,
             events_stored=devices.c.events_stored + len(rows)))
+        feed.record(conn, stored, now)  # last: takes the feed's commit-order lock (docs/feed.md)
     rejected = sum(r.status == REJECTED for r in results)
     log.info("device %s: %d accepted, %d duplicate, %d rejected", device.device_id, len(rows),
              len(results) - len(rows) - rejected, rejected)
@@ -141,7 +145,7 @@ def _one(device: Device, item: WireEvent | InvalidEventError, raw_id: str | None
         return _rejected(event.event_id, "id_conflict", "event_id",
                          "an event with this id and different hashes is stored already"), None
     try:
-        event.check_payload()
+        storable.check(event, event.check_payload())
     except InvalidEventError as err:
         return _rejected(event.event_id, err.code, err.field, err.message), None
     receipt = "R" + secrets.token_hex(12)

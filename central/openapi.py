@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
-from sync.fields import DATE_RE, SHA256_RE, TIME_RE, UUID_RE
+from sync.fields import DATE_RE, SHA256_RE, TEXT_PATTERN, TIME_RE, UUID_RE
 from sync.messages import (
     READER_STATES,
     Enrolment,
@@ -85,6 +85,7 @@ def _patch(schema: dict[str, Any]) -> None:
                     variant["enum"] = _ENUMS[prop_name]
                 if prop_name == "date":
                     variant["pattern"] = DATE_RE.pattern
+                variant.setdefault("pattern", TEXT_PATTERN)  # sync.fields.text_problem
             elif variant.get("type") in ("integer", "number") and prop_name in _MINIMUMS:
                 variant["minimum"] = _MINIMUMS[prop_name]
                 if prop_name in _MAXIMUMS:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from central.db.bounds import DbBounds
+from central.police.reasons import ReasonRule
 from central.throttle import ThrottlePolicy
 from sync.protocol import DEFAULT_LIMITS, Limits
 
@@ -29,6 +30,8 @@ class Settings:
     retry_after_s: int = 5  # base of the Retry-After sent when shedding (jittered up to 2x)
     limits: Limits = DEFAULT_LIMITS
     timestamp_window_s: int = 300  # |server time - signed timestamp| allowed
+    body_timeout_s: float = 30.0  # a request's whole body must arrive within this: else 408
+    accept_legacy_signing: bool = False  # signed requests without X-Anju-Body-SHA256 (read first)
     heartbeat_interval_s: int = 300  # told to devices in every heartbeat answer
     migrate: bool = True  # run migrations when the app starts
     read_db_url: str = ""  # police searches on this standby (--read-db); "" = on db_url
@@ -51,10 +54,14 @@ class Settings:
     login_lockout_s: int = 5 * 60  # the first lock; each further one doubles ...
     login_max_lockout_s: int = 60 * 60  # ... up to this
     api_token_ttl_s: int = 90 * 86400  # lifetime of an API token issued on /users
+    reason_min_chars: int = 4  # a search/view/export reason: at least this many characters
+    reason_pattern: str = ""  # ... and, when set, containing a match (a case-number format)
 
     def __post_init__(self) -> None:
         if self.max_in_flight < 1 or self.retry_after_s < 1 or self.timestamp_window_s < 1:
             raise ValueError("max_in_flight, retry_after_s and timestamp_window_s must be >= 1")
+        if self.body_timeout_s <= 0:
+            raise ValueError("body_timeout_s must be > 0")
         if self.photo_library and not os.path.isabs(self.photo_library):
             raise ValueError(f"photo_library must be an absolute path, got {self.photo_library}")
         if self.photo_licence_code < 0 or self.photo_timeout_s <= 0:
@@ -63,12 +70,16 @@ class Settings:
             raise ValueError("api_token_ttl_s must be between 1 minute and 366 days")
         self.throttle_policy()  # validates the login limits
         self.db_bounds()  # validates the database bounds
+        self.reason_rule()  # validates the reason rule
 
     def db_bounds(self) -> DbBounds:
         return DbBounds(connect_timeout_s=self.db_connect_timeout_s,
                         statement_timeout_s=self.db_statement_timeout_s,
                         lock_timeout_s=self.db_lock_timeout_s,
                         pool_timeout_s=self.db_pool_timeout_s)
+
+    def reason_rule(self) -> ReasonRule:
+        return ReasonRule(self.reason_min_chars, self.reason_pattern)
 
     def throttle_policy(self) -> ThrottlePolicy:
         return ThrottlePolicy(self.login_user_limit, self.login_address_limit,

@@ -64,6 +64,8 @@ def decode_body(raw: bytes, content_encoding: str | None, max_decoded_bytes: int
                             code="unsupported_encoding")
     try:
         return json.loads(data.decode("utf-8"))
+    except RecursionError as err:  # nesting beyond the parser's stack: refused, not a crash
+        raise ProtocolError("body JSON is nested too deeply", code="invalid_body") from err
     except (UnicodeDecodeError, ValueError) as err:
         raise ProtocolError(f"body is not UTF-8 JSON: {err}", code="invalid_body") from err
 

@@ -248,7 +248,8 @@ class SyncClient:
 _JSON = {"Content-Type": "application/json"}
 _GZIP_JSON = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 _STATUS_ERRORS: dict[int, type[errors.RequestError]] = {
-    401: errors.AuthenticationError, 403: errors.ForbiddenError, 413: errors.TooLargeError,
+    401: errors.AuthenticationError, 403: errors.ForbiddenError, 408: errors.SlowUploadError,
+    413: errors.TooLargeError,
     429: errors.ServerBusyError, 503: errors.ServerBusyError,
 }
 

@@ -20,6 +20,8 @@ Foreign exceptions (requests, json, gzip) are mapped at the boundary in `sync/cl
             ├── ForbiddenError         403: wrong site, device disabled
             ├── EnrolmentRefusedError  enrolment token unknown, used or expired (.code says which)
             ├── TooLargeError          413: split the batch (.max_events, .max_bytes)
+            ├── SlowUploadError        408: the body did not arrive within the server's deadline;
+            │                          the same size would time out again: send less at once
             └── BadRequestError        any other 4xx: a bug in the client
 """
 
@@ -124,6 +126,10 @@ class TooLargeError(RefusedError):
     @property
     def max_bytes(self) -> int | None:
         return self.detail.get("max_bytes")
+
+
+class SlowUploadError(RefusedError):
+    pass
 
 
 class BadRequestError(RefusedError):

@@ -3,6 +3,12 @@
 Both sides use these (the server on requests, the client on answers), so a message is checked
 the same way wherever it is read. Errors are raised as the `error` class given (ProtocolError by
 default, InvalidEventError for one event), with `code` and `field` set.
+
+The text rule lives here too, the one place the terminal (page, CLI, scanner, registry) and the
+server (ingest) share: text holds no control character (C0, DEL, C1) and no lone surrogate,
+unless a field documents the ones it allows (none does today). Such text is refused, never
+cleaned: a name is stored as typed or not at all. `json_problem` applies the rule to every key
+and string of a JSON value and bounds its nesting.
 """
 
 from __future__ import annotations
@@ -19,6 +25,54 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+# C0 controls, DEL, C1 controls, and surrogates (alone in a str they are not text: no UTF-8).
+_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# The same rule as a JSON Schema pattern, for the OpenAPI document (a surrogate cannot be written
+# in JSON Schema's regex dialect; a fuzzer that knows this pattern never sends one anyway).
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+MAX_JSON_DEPTH = 16  # an event's data nests 4 deep (data.guests[].document.visa)
+
+
+def text_problem(value: str, *, allowed: str = "") -> str | None:
+    """Why `value` cannot be stored as text (None: it can); `allowed`: characters a field
+    documents (e.g. a line break in a multi-line note)."""
+    for match in _REFUSED.finditer(value):
+        char = match.group()
+        if char in allowed:
+            continue
+        what = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+        return f"contains {what} (U+{ord(char):04X}) at position {match.start()}"
+    return None
+
+
+def json_problem(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
+    """(path, why) of the first key or string of a parsed JSON value that breaks the text rule,
+    or of nesting deeper than `max_depth`; None when the whole value can be stored. Iterative:
+    a hostile depth cannot exhaust the stack here."""
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    while stack:
+        path, item, depth = stack.pop()
+        if isinstance(item, str):
+            why = text_problem(item)
+            if why is not None:
+                return _clip(path or "value"), why
+        elif isinstance(item, dict | list):
+            if depth >= max_depth:
+                return _clip(path or "value"), f"nested deeper than {max_depth} levels"
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(key, str) and (why := text_problem(key)) is not None:
+                    return _clip(path or "value"), f"has a key that {why}"
+                child_path = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
+                stack.append((child_path.lstrip("."), child, depth + 1))
+    return None
+
+
+def _clip(path: str, limit: int = 120) -> str:
+    """A path names a field in answers and logs: bounded, whatever keys the value had."""
+    return path if len(path) <= limit else path[:limit - 3] + "..."
 
 
 def format_utc(value: datetime) -> str:
@@ -70,6 +124,9 @@ class Fields:
             raise self.fail(name, "must be a string")
         if not min_len <= len(value) <= max_len:
             raise self.fail(name, f"length must be {min_len}..{max_len}, got {len(value)}")
+        why = text_problem(value)
+        if why is not None:
+            raise self.fail(name, why)
         if pattern is not None and not pattern.match(value):
             raise self.fail(name, "has the wrong format")
         return value

@@ -23,7 +23,7 @@ from typing import Any
 
 from sync.chain import GENESIS, chain_hash, sha256_hex
 from sync.errors import InvalidEventError, ProtocolError
-from sync.fields import SHA256_RE, UUID_RE, Fields, format_utc
+from sync.fields import SHA256_RE, UUID_RE, Fields, format_utc, text_problem
 
 PROTOCOL_VERSION = 1
 KINDS = ("check_in", "add_guest", "check_out", "amend", "void")
@@ -182,9 +182,9 @@ class WireEvent:
                                     code="payload_hash_mismatch", field="payload_sha256")
         try:
             doc = json.loads(self.payload)
-        except ValueError as err:
-            raise InvalidEventError("payload is not JSON", code="invalid_payload",
-                                    field="payload") from err
+        except (ValueError, RecursionError) as err:  # RecursionError: nested beyond the stack
+            raise InvalidEventError("payload is not JSON (or nested too deeply)",
+                                    code="invalid_payload", field="payload") from err
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
             raise InvalidEventError("payload must be an object with a \"data\" object",
                                     code="invalid_payload", field="payload")
@@ -240,8 +240,9 @@ class BatchEnvelope:
                        SenderClock.from_json(doc.get("clock")))
         for index, raw in enumerate(raw_events):
             raw_id = raw.get("event_id") if isinstance(raw, dict) else None
+            # Echoed in the answer: only what the answer can carry as text.
             envelope.raw_ids.append(raw_id if isinstance(raw_id, str) and len(raw_id) <= 36
-                                    else None)
+                                    and text_problem(raw_id) is None else None)
             try:
                 envelope.events.append(WireEvent.from_json(raw, f"events[{index}].", limits))
             except InvalidEventError as err:

@@ -13,8 +13,13 @@ One batch:
      and message, set aside, so it never blocks the events behind it.
 
 A request that fails "maybe delivered" past its budget halves the batch for a while (a poison
-batch is narrowed down to one event, which is then retried at the cap: nothing is dropped);
-a 413 lowers the batch size for good.
+batch is narrowed down to one event); a 413 lowers the batch size for good. An event that
+exhausts the budget alone `hold_after` times is suspected: the event behind it is sent alone
+(the probe). If the server answers the probe, it works and only the suspect fails, so the
+suspect is held back: `rejected` locally with code `held_back` and the server's last error (never
+delivered, never dropped: an alarm in `anju sync status`, re-queued by a technician), and the
+queue goes on. If the probe fails too, the server itself is failing: nothing is held back and
+the uploader waits as for any outage.
 """
 
 from __future__ import annotations
@@ -27,12 +32,13 @@ from typing import Protocol
 
 from sync.body import split_batches
 from sync.client import SyncClient
-from sync.errors import RequestError, TooLargeError
+from sync.errors import RequestError, SlowUploadError, TooLargeError
 from sync.messages import DayReport, HeartbeatAnswer, ReaderReport
-from sync.protocol import DEFAULT_LIMITS, EventResult, Limits, WireEvent
+from sync.protocol import DEFAULT_LIMITS, REJECTED, EventResult, Limits, WireEvent
 from sync.retry import AttemptHistory, RetryBudgetExhausted, RetryPolicy
 
 log = logging.getLogger(__name__)
+HELD_BACK = "held_back"  # a local verdict: the server kept failing on this event alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,7 @@ class DrainReport:
     rejected: int = 0
     requests: int = 0
     remaining: int = 0
+    held_back: int = 0  # of `rejected`: set aside here after the server failed on them alone
     rejections: list[tuple[str, str, str | None]] = field(default_factory=list)  # id, code, field
     history: AttemptHistory = field(default_factory=AttemptHistory)
 
@@ -87,6 +94,7 @@ class Uploader:
         limits: Limits = DEFAULT_LIMITS, max_batch_events: int = 200,
         max_batch_bytes: int = 1024 * 1024, sleep: Callable[[float], object] = time.sleep,
         software_version: str = "anju-terminal", reader_status: str = "unknown",
+        hold_after: int = 3,
     ) -> None:
         self.outbox = outbox
         self.client = client
@@ -100,6 +108,9 @@ class Uploader:
         self.last_error: str | None = None
         self.last_success: float | None = None  # Unix time of the last answered request
         self._narrow: int | None = None  # batch size while isolating a poison batch
+        self.hold_after = hold_after  # budgets one event may exhaust alone before it is suspected
+        self._strikes: dict[str, int] = {}  # event id -> budgets it exhausted alone
+        self._suspect: tuple[str, RetryBudgetExhausted] | None = None  # to probe past
         self._offline_since: float | None = None  # monotonic time of the first failure
 
     # -- draining ----------------------------------------------------------------------------
@@ -110,6 +121,9 @@ class Uploader:
         (RequestError, RetryBudgetExhausted for "not delivered", StopRequested)."""
         report = DrainReport()
         while max_requests is None or report.requests < max_requests:
+            if self._suspect is not None:
+                self._probe(report)
+                continue
             limit = self._narrow or self.max_batch_events
             events = self.outbox.pending(limit, self.max_batch_bytes)
             if not events:
@@ -143,10 +157,22 @@ class Uploader:
             log.warning("batch of %d answered 413: at most %d per request from now on",
                         len(batch), self.max_batch_events)
             return False
+        except SlowUploadError as err:
+            if len(batch) == 1:
+                self._failed(err)
+                raise
+            self._halve(len(batch), err)  # the link is too slow for the server's deadline
+            return False
         except RetryBudgetExhausted as err:
-            if err.kind == "maybe_delivered" and len(batch) > 1:
+            alone = [e.event_id for e in batch if e.withheld is None]
+            if err.kind == "maybe_delivered" and len(alone) > 1:
                 self._halve(len(batch), err.last)
                 return False
+            if err.kind == "maybe_delivered" and len(alone) == 1:
+                strikes = self._strikes[alone[0]] = self._strikes.get(alone[0], 0) + 1
+                if strikes >= self.hold_after:
+                    self._suspect = (alone[0], err)  # the next round probes past it
+                    return False
             self._failed(err.last)
             raise
         except RequestError as err:
@@ -170,6 +196,48 @@ class Uploader:
                 report.rejections.append((result.event_id or "?", result.code or "?",
                                           result.field))
         return True
+
+    def _probe(self, report: DrainReport) -> None:
+        """Send the event behind the suspect alone: answered, the suspect is held back; failed,
+        the server is failing for everyone and the suspect is cleared (the error is raised)."""
+        assert self._suspect is not None
+        suspect, exhausted = self._suspect
+        events = self.outbox.pending(self.max_batch_events, self.max_batch_bytes)
+        index = next((i for i, e in enumerate(events) if e.event_id == suspect), None)
+        behind: list[WireEvent] = []
+        for event in events[index + 1:] if index is not None else []:
+            behind.append(event)  # withheld headers travel with the event after them
+            if event.withheld is None:
+                break
+        if index is None or not behind or behind[-1].withheld is not None:
+            # Settled meanwhile, or nothing behind it to block: keep waiting as for an outage.
+            self._suspect = None
+            if index is None:
+                return
+            self._strikes.pop(suspect, None)
+            self._failed(exhausted.last)
+            raise exhausted
+        self._suspect = None
+        try:
+            answered = self._send(behind, report)
+        except (RequestError, RetryBudgetExhausted):
+            self._strikes.clear()  # not this event's fault: the server fails for everyone
+            raise
+        if not answered:
+            return
+        self._strikes.pop(suspect, None)
+        last = exhausted.last
+        message = (f"held back after {self.hold_after} failed rounds of {exhausted.attempts} "
+                   f"attempts each, alone, while the event behind it was answered; last error "
+                   f"{type(last).__name__} {last.status or ''} {last.code or ''}; not "
+                   "delivered: re-queue it once the server is fixed").replace("  ", " ")
+        self.outbox.record([EventResult(suspect, REJECTED, code=HELD_BACK, field=None,
+                                        message=message)])
+        report.rejected += 1
+        report.held_back += 1
+        report.rejections.append((suspect, HELD_BACK, None))
+        log.warning("event %s held back: the server failed on it alone %d times (%s)",
+                    suspect, self.hold_after, type(last).__name__)
 
     def _halve(self, size: int, err: RequestError) -> None:
         self._narrow = max(1, size // 2)

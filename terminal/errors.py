@@ -8,10 +8,13 @@ tomllib) are mapped at the boundary with ``raise ... from err``.
     ├── ConfigError                  settings file missing, unreadable or invalid (technician's fix)
     ├── DomainError                  the request breaks a registration rule; retrying cannot help
     │   ├── ValidationError          a field is missing or malformed (.field names it)
+    │   │   └── TextRefusedError     a text holds a control character or a lone surrogate
     │   ├── BlockedError             capture checks found blocking findings (.findings lists them)
     │   ├── StayNotFoundError        no stay with that id / no stay in that room
     │   ├── InvalidEventError        the event does not apply to the stay's state (fold refused it)
-    │   └── PurgedError              the stay's personal data was purged; it can no longer change
+    │   ├── PurgedError              the stay's personal data was purged; it can no longer change
+    │   └── AccountError             a clerk account change refused (bad staff number or PIN,
+    │                                unknown account, the owner disabled)
     └── StoreError                   the SQLite store failed
         ├── DiskSpaceError           free space below the threshold: refused before writing
         │                            (retry after freeing space; nothing was written)
@@ -60,6 +63,12 @@ class ValidationError(DomainError):
         self.field = field
 
 
+class TextRefusedError(ValidationError):
+    """The text rule of sync/fields.py: refused as typed, never cleaned (a name stays whole)."""
+
+    default_zh = "输入内容含有控制字符（如换行符或空字符），请重新输入"
+
+
 class BlockedError(DomainError):
     """Blocking findings that were not overridden; `.findings` holds every finding (all levels)."""
 
@@ -67,7 +76,7 @@ class BlockedError(DomainError):
 
     def __init__(self, findings: Sequence[Any]) -> None:
         self.findings = tuple(findings)
-        blocking = [f for f in self.findings if f.blocks]
+        blocking = [f for f in self.findings if f.blocks or getattr(f, "needs_confirm", False)]
         en = "; ".join(f"{f.code} ({f.field}): {f.message}" for f in blocking)
         zh = "；".join(f.message_zh for f in blocking)
         super().__init__(f"registration blocked: {en}", f"无法登记：{zh}")
@@ -83,6 +92,10 @@ class InvalidEventError(DomainError):
 
 class PurgedError(DomainError):
     default_zh = "该记录的个人信息已按保留期限清除，无法修改"
+
+
+class AccountError(DomainError):
+    default_zh = "员工账号操作未完成"
 
 
 class StoreError(AnjuError):

@@ -31,11 +31,16 @@ from sync.uploader import DrainReport, Uploader
 from terminal.clock import SystemClock
 from terminal.config import Config
 from terminal.errors import ConfigError
+from terminal.liveness import Heartbeat
 from terminal.store.database import Store
 from terminal.sync_outbox import StoreOutbox
+from terminal.version import software_version
 
 log = logging.getLogger(__name__)
-SOFTWARE_VERSION = "anju-terminal/0.1"
+# How long one step of the upload loop may take before the watchdog counts the loop as hung:
+# a request is bounded by the client's timeouts (5 s connect, 30 s between bytes), a batch by a
+# request and two short transactions. A wait adds its own length on top.
+STEP_BOUND_S = 120.0
 
 
 def write_private(path: Path, doc: dict[str, Any], mode: int = 0o600) -> None:
@@ -110,6 +115,8 @@ class SyncService:
         self.config = config
         self.store = store
         self.stop = stop or threading.Event()
+        # The upload loop's progress, for the watchdog (terminal/liveness.py).
+        self.alive = Heartbeat("upload loop", STEP_BOUND_S)
         self.state_path: Path = config["sync.state_file"]
         self.state = SyncState.load(self.state_path)
         clock = SystemClock()
@@ -122,11 +129,18 @@ class SyncService:
             policy=policy or RetryPolicy(initial_s=config["sync.backoff_initial_s"],
                                          cap_s=config["sync.backoff_cap_s"]),
             max_batch_events=config["sync.batch_max_events"],
-            max_batch_bytes=config["sync.batch_max_bytes"], sleep=self.stop.wait,
-            software_version=SOFTWARE_VERSION)
+            max_batch_bytes=config["sync.batch_max_bytes"], sleep=self._sleep,
+            software_version=software_version())
 
     def close(self) -> None:
         self.client.close()
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait (True: stop requested), telling the watchdog the loop is waiting, not hung."""
+        self.alive.beat(within=seconds + STEP_BOUND_S)
+        stopped = self.stop.wait(seconds)
+        self.alive.beat()
+        return stopped
 
     @contextmanager
     def _recording(self) -> Iterator[None]:
@@ -163,19 +177,20 @@ class SyncService:
         interval = float(self.config["sync.heartbeat_interval_s"])
         next_heartbeat = time.monotonic()
         while not self.stop.is_set():
+            self.alive.beat()
             try:
                 if time.monotonic() >= next_heartbeat:
                     asked = self.heartbeat()
                     interval = float(min(max(asked, 5), 3600)) if asked else interval
                     next_heartbeat = time.monotonic() + interval
-                self.drain()
+                self.drain(progress=lambda _report: self.alive.beat())
             except StopRequested:
                 break
             except (RequestError, RetryBudgetExhausted) as err:
                 # The retry layer already waited its budget out; pause before a fresh start.
                 log.debug("sync round failed: %s", type(err).__name__)
-                self.stop.wait(self.config["sync.backoff_cap_s"])
+                self._sleep(self.config["sync.backoff_cap_s"])
                 continue
             wait = min(self.config["sync.poll_interval_s"],
                        max(0.0, next_heartbeat - time.monotonic()))
-            self.stop.wait(wait)
+            self._sleep(wait)

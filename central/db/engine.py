@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from central.db.bounds import DbBounds
+from sync.files import Exposure, create_private, sqlite_exposures
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
@@ -48,9 +49,27 @@ def _postgres_engine(url: str, pool: dict[str, Any], bounds: DbBounds, pooled: b
     return engine
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another backend or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def database_exposures(url: str) -> list[Exposure]:
+    """A SQLite database (and its side files) other users can open; `anju central serve` logs
+    them at start (a future `anju doctor` can show them)."""
+    path = sqlite_path(url)
+    return [] if path is None else sqlite_exposures("central database", path)
+
+
 def _sqlite_engine(url: str, database: str | None, pool: dict[str, Any]) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Personal data and device secrets: 0600 whatever the umask; SQLite gives -wal and
+        # -shm the database's mode.
+        create_private(Path(database))
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S,
                                               "check_same_thread": False}, **pool)
 

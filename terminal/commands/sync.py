@@ -13,13 +13,17 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
 from sync.errors import RequestError
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.uploader import DrainReport
+from terminal import sdnotify
 from terminal.commands.context import EXIT_REFUSED, reporting, settings, store_options
+from terminal.file_checks import warn_exposed_files
+from terminal.liveness import Watchdog
 from terminal.store.database import Store
 from terminal.sync_outbox import StoreOutbox, lean_writer
 from terminal.sync_service import SyncService, SyncState
@@ -50,10 +54,18 @@ def run(config_path: Path | None, db_path: Path | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with reporting():
+        warn_exposed_files(*settings(config_path, db_path))
         service = _service(config_path, db_path, stop=stop)
+        # Type=notify: started once the settings, store and credential are in hand; the
+        # watchdog pings only while the upload loop progresses (terminal/liveness.py).
+        watchdog = Watchdog([service.alive.loop])
+        sdnotify.notify("READY=1\nSTATUS=uploading")
+        watchdog.start()
         try:
             service.run()
         finally:
+            sdnotify.notify("STOPPING=1")
+            watchdog.stop()
             service.close()
             service.store.close()
 
@@ -103,12 +115,27 @@ def now(config_path: Path | None, db_path: Path | None, timeout: float, quiet: b
         sys.exit(EXIT_REFUSED)
 
 
+def local_time(utc_text: str | None, zone: ZoneInfo) -> str:
+    """A stored UTC time as the guesthouse reads it, with its zone: 2026-03-01 10:00:00 CST
+    (+08:00). The JSON output keeps UTC for scripts."""
+    if not utc_text:
+        return ""
+    try:
+        at = datetime.fromisoformat(utc_text.replace("Z", "+00:00"))
+    except ValueError:
+        return utc_text
+    local = at.astimezone(zone)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({offset[:3]}:{offset[3:]})"
+
+
 @sync.command()
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> None:
     """Backlog, oldest queued age, last success, last error, rejected events by reason, and
-    the card reader's state as the next heartbeat will report it."""
+    the card reader's state as the next heartbeat will report it. Times are local (the
+    registry.timezone setting) with the zone; --json keeps them in UTC."""
     with reporting():
         config, path = settings(config_path, db_path)
         with Store.from_config(config, path=path) as store:
@@ -132,11 +159,14 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
         click.echo(json.dumps(doc, indent=2))
         return
     age = health.oldest_queued_age_s
+    zone = ZoneInfo(config["registry.timezone"])
     click.echo(f"backlog        {health.backlog}"
                + (f" (oldest {age / 60:.0f} min)" if age is not None else ""))
-    click.echo(f"last success   {state.last_success or 'never'}")
+    click.echo(f"last success   {local_time(state.last_success, zone) or 'never'}")
     click.echo(f"last error     {state.last_error or '-'}"
-               + (f" at {state.last_error_at}" if state.last_error else ""))
+               + (f" at {local_time(state.last_error_at, zone)}" if state.last_error else ""))
+    if state.last_heartbeat:
+        click.echo(f"last heartbeat {local_time(state.last_heartbeat, zone)}")
     reader = health.reader
     if reader is not None:
         click.echo(f"reader         {reader.status}"

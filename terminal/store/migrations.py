@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sync.files import create_private
 from terminal.errors import MigrationError, SchemaOutdatedError, SchemaTooNewError
 from terminal.store import schema
 
@@ -42,6 +43,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "projection tables and purge log", schema.V2, _rebuild_projection),
     Migration(3, "device status for the heartbeat", schema.V3),
     Migration(4, "failed clerk sign-ins (login throttle)", schema.V4),
+    Migration(5, "clerk accounts (staff number, hashed PIN, owner)", schema.V5),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -102,6 +104,7 @@ def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> list[int]:
 def backup(conn: sqlite3.Connection, path: Path) -> Path:
     """A consistent copy next to the database before migrating it (sqlite3 online backup)."""
     target = path.with_name(f"{path.name}.v{schema_version(conn)}.bak")
+    create_private(target)  # a full copy of the personal data: 0600 like the store
     dest = sqlite3.connect(target)
     try:
         conn.backup(dest)

@@ -200,9 +200,25 @@ V4 = [
     ) WITHOUT ROWID""",
 ]
 
+# v5: clerk accounts on the front-desk page (terminal/clerks.py): each clerk signs in with their
+# own staff number and PIN, so the operator on every event is who they say they are. The PIN is
+# kept as an argon2id hash only; accounts are disabled, never deleted (old events name them).
+V5 = [
+    """CREATE TABLE clerks (
+        staff_no TEXT PRIMARY KEY CHECK (length(staff_no) BETWEEN 1 AND 12),
+        name TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL CHECK (role IN ('owner', 'clerk')),
+        pin_hash TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        created_at TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        changed_by TEXT NOT NULL
+    ) WITHOUT ROWID""",
+]
+
 EXPECTED_TABLES = frozenset(
     {"schema_migrations", "events", "outbox", "stay_view", "guest_view", "purge_log",
-     "device_status", "login_throttle"}
+     "device_status", "login_throttle", "clerks"}
 )
 EXPECTED_TRIGGERS = frozenset(
     {"events_gapless", "events_no_delete", "events_only_purge", "events_purge_delivered",

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sync.fields import json_problem
 from terminal.clock import Clock, Instant
 from terminal.config import DeviceIdentity
 from terminal.domain.events import Event, Kind
 from terminal.domain.fold import apply
 from terminal.domain.stays import Stay
-from terminal.errors import AnjuError, ConfigError, StoreError, StoreFullError
+from terminal.errors import AnjuError, ConfigError, StoreError, StoreFullError, TextRefusedError
 from terminal.store import chain, projection
 from terminal.store.disk import DiskGuard
 
@@ -58,7 +60,10 @@ class Txn:
         self, stays: dict[str, Stay], *, kind: Kind, stay_id: str, data: dict[str, Any],
         operator: str, target_event_id: str | None = None, instant: Instant | None = None,
     ) -> Event:
-        """Fold the event into `stays` first (refusing what does not apply), then insert it."""
+        """Fold the event into `stays` first (refusing what does not apply), then insert it.
+        Every text of the event obeys sync.fields' text rule first (page, CLI and scanner all
+        reach the store here): refused, never cleaned."""
+        refuse_bad_text({"operator": operator, **data})
         event = chain.append(
             self.conn, self.identity, instant or self.now(), kind=kind, stay_id=stay_id,
             data=data, operator=operator, target_event_id=target_event_id,
@@ -79,6 +84,14 @@ class Txn:
         return cursor.rowcount
 
 
+def refuse_bad_text(values: dict[str, Any]) -> None:
+    """TextRefusedError naming the field whose text holds a control character or a surrogate."""
+    problem = json_problem(values)
+    if problem is not None:
+        field, why = problem
+        raise TextRefusedError(f"{field} {why}: refused, type it again", field=field)
+
+
 class Writer:
     def __init__(
         self, conn: sqlite3.Connection, *, identity: DeviceIdentity | None, clock: Clock,
@@ -89,25 +102,35 @@ class Writer:
         self.clock = clock
         self.guard = guard
         self._lock = threading.Lock()
+        # Monotonic start of the transaction in progress (None: idle), for the watchdog: a
+        # transaction that never ends (a dying SD card's fsync, a deadlock) stops the pings.
+        self.busy_since: float | None = None
 
     def transaction(self, work: Callable[[Txn], T]) -> T:
         with self._lock:
-            self.guard.check()
+            self.busy_since = time.monotonic()
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as err:
+                return self._transaction(work)
+            finally:
+                self.busy_since = None
+
+    def _transaction(self, work: Callable[[Txn], T]) -> T:
+        self.guard.check()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise _map(err) from err
+        try:
+            result = work(Txn(self.conn, self.identity, self.clock))
+            self.conn.execute("COMMIT")
+        except BaseException as err:
+            # SQLite may already have rolled back (e.g. SQLITE_FULL); ROLLBACK only if not.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
                 raise _map(err) from err
-            try:
-                result = work(Txn(self.conn, self.identity, self.clock))
-                self.conn.execute("COMMIT")
-            except BaseException as err:
-                # SQLite may already have rolled back (e.g. SQLITE_FULL); ROLLBACK only if not.
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                if isinstance(err, sqlite3.Error):
-                    raise _map(err) from err
-                raise
-            return result
+            raise
+        return result
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database and truncate it (after purge: drop old page images)."""

@@ -31,6 +31,7 @@ class Reply:
     status_code: int
     headers: requests.structures.CaseInsensitiveDict[str]
     text: str
+    content: bytes = b""  # the body as sent (an XLSX export is not text)
 
     def json(self) -> Any:
         return json.loads(self.text)
@@ -129,6 +130,18 @@ def signed_post(session: requests.Session, base_url: str, creds: Credentials, pa
     if gzip:
         headers["Content-Encoding"] = "gzip"
     return session.post(base_url + path, data=body, headers=headers, timeout=10)
+
+
+def signed_head(creds: Credentials, path: str, body: bytes, *, secret: str | None = None,
+                timestamp: float | None = None) -> bytes:
+    """The request line and headers of a signed POST of `body` (the body itself not included),
+    for tests that send the body slowly, partly or never over a raw socket."""
+    headers = signing.sign_headers(creds.device_id, secret or creds.secret, "POST", path, body,
+                                   timestamp=int(time.time() if timestamp is None else timestamp))
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+             "Content-Encoding: gzip", f"Content-Length: {len(body)}",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
 def batch_body(creds: Credentials, events: list[WireEvent], *, site: str | None = None,

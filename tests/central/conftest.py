@@ -41,11 +41,14 @@ def central(server: CentralServer) -> Iterator[Admin]:
 
 @pytest.fixture(scope="session")
 def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    """SQLite, one request in flight, small limits: for load shedding and 413 (backend-free)."""
+    """SQLite, one request in flight, small limits, bodies due in 5 s, the older signing form
+    accepted: for load shedding, 413 and the transition (backend-free)."""
     base = tmp_path_factory.mktemp("central-small")
     with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log",
                        extra_args=("--max-in-flight", "1", "--retry-after", "3",
-                                   "--max-events", "5", "--max-body", "20000")) as process:
+                                   "--max-events", "5", "--max-body", "20000",
+                                   "--body-timeout", "5", "--accept-legacy-signing")
+                       ) as process:
         yield process
 
 

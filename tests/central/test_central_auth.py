@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from sync import signing
 from sync.body import encode_body
 from sync.client import Credentials
 from sync.errors import AuthenticationError, ForbiddenError
@@ -34,20 +35,34 @@ def test_tampered_body_and_unknown_device_and_missing_headers(central: Admin) ->
     assert client.credentials is not None
     creds = client.credentials
     body = batch_body(creds, [chain.check_in()])
-    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    other = batch_body(creds, [chain.check_in()])
+    gzip_json = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
     with requests.Session() as session:
-        signed = signed_post(session, central.url, creds, EVENTS, body)
-        assert signed.status_code == 200, signed.text
-        # Signed for one body, sent with another: the body hash is in the signature.
-        good = dict(signed.request.headers)
-        other = batch_body(creds, [chain.check_in()])
-        assert_error(session.post(central.url + EVENTS, data=other, headers=good), 401,
-                     "bad_signature")
+        # Signed for one body, sent with another: the body must hash to the signed value.
+        signed_for_body = signing.sign_headers(creds.device_id, creds.secret, "POST", EVENTS,
+                                               body, timestamp=int(time.time()))
+        assert_error(session.post(central.url + EVENTS, data=other,
+                                  headers={**gzip_json, **signed_for_body}),
+                     401, "body_hash_mismatch")
+        # A hash header that lies about the body: the signature no longer matches.
+        lying = {**signing.sign_headers(creds.device_id, creds.secret, "POST", EVENTS, body,
+                                        timestamp=int(time.time())),
+                 signing.BODY_HASH_HEADER: signing.body_sha256(other)}
+        assert_error(session.post(central.url + EVENTS, data=other,
+                                  headers={**gzip_json, **lying}), 401, "bad_signature")
         stranger = Credentials("no-such-device", creds.site_code, creds.secret)
         assert_error(signed_post(session, central.url, stranger, EVENTS, body), 401,
                      "unknown_device")
-        assert_error(session.post(central.url + EVENTS, data=body, headers=headers), 401,
+        assert_error(session.post(central.url + EVENTS, data=body, headers=gzip_json), 401,
                      "missing_signature")
+        # The older form (no body hash header) is refused unless the server accepts it.
+        legacy = signing.sign_headers(creds.device_id, creds.secret, "POST", EVENTS, body,
+                                      timestamp=int(time.time()))
+        del legacy[signing.BODY_HASH_HEADER]
+        assert_error(session.post(central.url + EVENTS, data=body,
+                                  headers={**gzip_json, **legacy}), 401, "missing_body_hash")
+        assert signed_post(session, central.url, creds, EVENTS, body).status_code == 200
+    assert len(central.rows("events", device_id=chain.device_id)) == 1
 
 
 def test_replayed_nonce_is_refused(central: Admin) -> None:

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from sync import signing
 from sync.body import split_batches
 from sync.errors import ServerBusyError, TooLargeError
 from sync.protocol import ACCEPTED
-from tests.central.central_helpers import Admin, assert_error, fetch, signed_post
+from tests.central.central_helpers import Admin, assert_error, fetch, signed_head, signed_post
 from tests.sync.wire_helpers import guest
 
 
@@ -41,9 +42,13 @@ def test_body_too_large_is_413_before_anything_is_parsed(small: Admin) -> None:
 
 
 def test_chunked_body_is_refused_once_the_limit_is_crossed(small: Admin) -> None:
+    creds = small.enrolled().credentials
+    assert creds is not None
+    headers = signing.sign_headers(creds.device_id, creds.secret, "POST", "/api/v1/events",
+                                   b"x" * 32000, timestamp=int(time.time()))
     with requests.Session() as session:
         chunks: Iterator[bytes] = iter([b"x" * 8000] * 4)
-        response = session.post(small.url + "/api/v1/events", data=chunks)
+        response = session.post(small.url + "/api/v1/events", data=chunks, headers=headers)
         assert_error(response, 413, "body_too_large")
 
 
@@ -74,10 +79,16 @@ def test_batches_sized_from_the_enrolment_limits_all_fit(small: Admin) -> None:
 def test_load_shedding_answers_503_with_retry_after_at_once(small: Admin) -> None:
     client = small.client()
     host, port = small.url.removeprefix("http://").split(":")
+    creds = small.enrolled().credentials
+    assert creds is not None
     with socket.create_connection((host, int(port))) as slow:
-        # A request whose body never finishes arriving holds the only slot.
-        slow.sendall(b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/"
-                     b"json\r\nContent-Length: 1000\r\n\r\n{\"protocol\"")
+        # An authenticated request whose body never finishes arriving holds the only slot
+        # (until the body deadline: 5 s here).
+        slow.sendall(signed_head(creds, "/api/v1/events", b"x" * 1000) + b"{\"protocol\"")
+        deadline = time.monotonic() + 5
+        while fetch("GET", small.url + "/api/v1/time").status_code != 503:  # authenticated yet?
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         started = time.monotonic()
         with pytest.raises(ServerBusyError) as busy:
             client.server_time()
@@ -101,7 +112,7 @@ def test_openapi_document_lists_the_protocol(small: Admin) -> None:
     with requests.Session() as session:
         document = session.get(small.url + "/openapi.json").json()
     assert set(document["paths"]) == {"/api/v1/time", "/api/v1/enroll", "/api/v1/events",
-                                      "/api/v1/heartbeat", "/api/v1/search"}
+                                      "/api/v1/heartbeat", "/api/v1/search", "/api/v1/feed"}
     schemas = document["components"]["schemas"]
     assert {"Batch", "WireEvent", "BatchAnswer", "EventResult", "Heartbeat", "DayReport",
             "Enrolment", "EnrolRequest", "ServerTime", "Error"} <= set(schemas)

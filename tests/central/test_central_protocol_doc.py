@@ -18,7 +18,8 @@ WIRE_CODES = (
     "too_many_events", "database_error", "internal", "overloaded", "invalid_event",
     "too_large", "payload_hash_mismatch", "invalid_payload", "header_mismatch", "id_conflict",
     "foreign_stay", "foreign_target",
-    "accepted", "duplicate", "rejected",
+    "accepted", "duplicate", "rejected", "missing_body_hash", "body_hash_mismatch",
+    "body_timeout",
 )
 
 

@@ -1,6 +1,7 @@
 """Police searches on the standby (`--read-db`): the page and the API say how fresh the data is,
 warn when the standby lags (its replay paused here), and the audit rows still go to the
-primary (a standby takes no writes: the search would fail otherwise)."""
+primary (a standby takes no writes: the search would fail otherwise). The export of a search
+reads the standby too."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ import requests
 
 from central.police import audit
 from tests.central.central_helpers import Admin
-from tests.central.police_helpers import api_token, id_number, logged_in, make_user, stay_ids
+from tests.central.police_helpers import (
+    Browser,
+    api_token,
+    id_number,
+    logged_in,
+    make_user,
+    stay_ids,
+)
 from tests.central.serverproc import CentralServer
 from tests.pgpair import PgPair
 from tests.sync.wire_helpers import guest
@@ -41,6 +49,12 @@ def _api(server: CentralServer, token: str, number: str) -> dict:
         return reply.json()
 
 
+def _exported(browser: Browser, number: str) -> str:
+    reply = browser.get("/export", csrf=browser.csrf, document=number, reason=REASON, format="csv")
+    assert reply.status_code == 200, reply.text
+    return reply.text
+
+
 def test_searches_on_the_standby_say_how_fresh_and_audit_on_the_primary(
     pg_pair: PgPair, reading_server: CentralServer
 ) -> None:
@@ -61,6 +75,7 @@ def test_searches_on_the_standby_say_how_fresh_and_audit_on_the_primary(
         page = browser.search(document=number, reason=REASON)
         assert page.status_code == 200 and len(stay_ids(page.text)) == 1
         assert "查询使用备库（实时同步" in page.text
+        assert number in _exported(browser, number)
 
         pg_pair.standby.query("SELECT pg_wal_replay_pause()")
         try:
@@ -73,8 +88,10 @@ def test_searches_on_the_standby_say_how_fresh_and_audit_on_the_primary(
             page = browser.search(document=later, reason=REASON)
             assert page.status_code == 200 and stay_ids(page.text) == []
             assert 'class="stale"' in page.text and "最近的登记可能尚未显示" in page.text
+            assert later not in _exported(browser, later)  # read on the standby, like the page
         finally:
             pg_pair.standby.query("SELECT pg_wal_replay_resume()")
-        # At least four audited searches (the first may repeat), every one on the primary.
-        assert audit.count(admin.engine) - audited >= 4
+        # At least four audited searches (the first may repeat) and two exports, every one on
+        # the primary.
+        assert audit.count(admin.engine) - audited >= 6
         assert audit.verify(admin.engine).ok

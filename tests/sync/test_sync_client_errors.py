@@ -141,12 +141,14 @@ def test_status_codes_map_to_the_tree(scripted: Callable[..., tuple[ScriptedServ
         answer(429, error, Retry_After="7"),
         answer(200, b"not json"),
         answer(404, b"nope"),
+        answer(408, {"error": {"code": "body_timeout", "message": "slow"}}),
     )
     expected = [(errors.ServerFailureError, "internal", True, None),
                 (errors.ServerFailureError, "http_502", True, None),
                 (errors.ServerBusyError, "overloaded", False, 7.0),
                 (errors.ConnectionLostError, None, True, None),
-                (errors.BadRequestError, "http_404", False, None)]
+                (errors.BadRequestError, "http_404", False, None),
+                (errors.SlowUploadError, "body_timeout", False, None)]
     for cls, code, maybe, retry_after in expected:
         with pytest.raises(errors.RequestError) as failed:
             client.server_time()

@@ -58,3 +58,28 @@ def test_clerk_sessions_expire_on_the_server_after_the_idle_time(monkeypatch) ->
     now[0] += page.IDLE_GRACE_S + 1
     assert sessions.operator(token) is None
     assert sessions.operator(token, touch=True) is None
+
+
+def test_an_unsynchronised_clock_beside_a_reachable_server_is_not_a_cable_problem() -> None:
+    """The bar said "请检查网线" right beside "服务器已连接": the advice must fit the cause."""
+    from dataclasses import replace
+
+    online = _by_key(replace(GOOD, clock_synchronised=False))
+    assert online["server"].level == OK  # type: ignore[attr-defined]
+    assert online["clock"].level == WARN  # type: ignore[attr-defined]
+    assert "网线" not in online["clock"].advice  # type: ignore[attr-defined]
+    assert "人工核对" in online["clock"].advice  # type: ignore[attr-defined]
+    offline = _by_key(replace(GOOD, clock_synchronised=False, server_reachable=False))
+    assert "网线" in offline["clock"].advice  # type: ignore[attr-defined]
+    unset = _by_key(replace(GOOD, clock_synchronised=False, server_reachable=None))
+    assert "网线" not in unset["clock"].advice  # type: ignore[attr-defined]
+    assert "技术人员" in unset["clock"].advice  # type: ignore[attr-defined]
+
+
+def test_an_implausible_clock_says_it_is_wrong_even_when_synchronised() -> None:
+    from dataclasses import replace
+
+    shown = _by_key(replace(GOOD, clock_plausible=False))
+    assert shown["clock"].level == WARN  # type: ignore[attr-defined]
+    assert shown["clock"].text == "时间有误"  # type: ignore[attr-defined]
+    assert "技术人员" in shown["clock"].advice  # type: ignore[attr-defined]
