@@ -112,7 +112,8 @@ def test_openapi_document_lists_the_protocol(small: Admin) -> None:
     with requests.Session() as session:
         document = session.get(small.url + "/openapi.json").json()
     assert set(document["paths"]) == {"/api/v1/time", "/api/v1/enroll", "/api/v1/events",
-                                      "/api/v1/heartbeat", "/api/v1/search", "/api/v1/feed"}
+                                      "/api/v1/heartbeat", "/api/v1/search", "/api/v1/feed",
+                                      "/api/v1/stay/{stay_id}"}
     schemas = document["components"]["schemas"]
     assert {"Batch", "WireEvent", "BatchAnswer", "EventResult", "Heartbeat", "DayReport",
             "Enrolment", "EnrolRequest", "ServerTime", "Error"} <= set(schemas)
