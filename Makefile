@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lock clean system-packages deb lint-deb test-package test-arm64
+.PHONY: demo test test-ha lint bench lock clean system-packages deb lint-deb test-package test-arm64
 
 $(STAMP): pyproject.toml requirements.lock deploy/ensure-debian-packages.sh
 	@sh deploy/ensure-debian-packages.sh
@@ -23,6 +23,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The central server beyond one machine (tests/ha/, also part of `make test`): a PostgreSQL
+# pair with a synchronous standby, nginx in front of two servers, hung-database bounds and the
+# failover drills (docs/operations.md).
+test-ha: $(STAMP)
+	$(BIN)/python -m pytest tests/ha
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -27,6 +27,7 @@ from central.settings import (
     DB_ENV,
     PHOTO_LIBRARY_ENV,
     PHOTO_LICENCE_ENV,
+    READ_DB_ENV,
     TOKEN_TTL_ENV,
     Settings,
     default_db_url,
@@ -91,7 +92,24 @@ def _fail(err: CentralError) -> click.ClickException:
     return click.ClickException(err.message)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _CentralGroup(click.Group):
+    """A database that does not answer in time ends any command with a clear error, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from central.db.failures import is_unavailable, unavailable
+
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as err:
+            if not is_unavailable(err):
+                raise
+            raise click.ClickException(unavailable(err, 0).message.replace(
+                "retry later", "is it running and reachable? (--db)")) from err
+
+
+@click.group(cls=_CentralGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def central() -> None:
     """Central server: ingest, enrolment, fleet."""
 
@@ -133,6 +151,21 @@ def central() -> None:
 @click.option("--forwarded-allow-ips", default=None,
               help="Reverse proxies trusted for X-Forwarded-For (the client address that login "
                    "throttling counts); default $FORWARDED_ALLOW_IPS, else 127.0.0.1.")
+@click.option("--read-db", "read_db_url", envvar=READ_DB_ENV, default="",
+              help="A PostgreSQL standby that police searches run on (pages say how fresh its "
+                   f"data is); audit rows still go to --db (default: ${READ_DB_ENV}).")
+@click.option("--read-db-stale-after", default=5.0, show_default=True,
+              type=click.FloatRange(min=0), help="Seconds behind the primary from which the "
+              "search page warns that the standby's data is not current.")
+@click.option("--db-connect-timeout", default=3, show_default=True, type=click.IntRange(min=2),
+              help="Seconds to connect to PostgreSQL, per host of a multi-host URL.")
+@click.option("--db-statement-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(min=0), help="PostgreSQL statement_timeout in seconds; the "
+              "server gives up waiting 2 s later (a hung database); 0 = no limit.")
+@click.option("--db-lock-timeout", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="PostgreSQL lock_timeout in seconds (a row or advisory lock).")
+@click.option("--db-pool-timeout", default=3.0, show_default=True,
+              type=click.FloatRange(min=0.1), help="Seconds to wait for a pooled connection.")
 @click.option("--api-token-ttl", envvar=TOKEN_TTL_ENV, default="90d", show_default=True,
               help="Lifetime of an API token an administrator issues on /users (1m to 366d; "
                    f"default ${TOKEN_TTL_ENV}, else 90d).")
@@ -149,8 +182,11 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
           login_address_attempts: int, login_window: int, login_lockout: int,
           login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
           photo_library: str | None, photo_licence_code: int, reason_min_chars: int,
-          reason_pattern: str) -> None:
-    """Run the HTTP server (migrates the database first)."""
+          reason_pattern: str, read_db_url: str, read_db_stale_after: float,
+          db_connect_timeout: int, db_statement_timeout: float, db_lock_timeout: float,
+          db_pool_timeout: float) -> None:
+    """Run the HTTP server (migrates the database first). A database that does not answer
+    within the --db-* bounds is answered 503 + Retry-After, never a hung request."""
     import dataclasses
 
     check_database(db_url)
@@ -172,7 +208,12 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
                             login_max_lockout_s=login_lockout_max,
                             api_token_ttl_s=int(parse_ttl(api_token_ttl,
                                                           "--api-token-ttl").total_seconds()),
-                            reason_min_chars=reason_min_chars, reason_pattern=reason_pattern)
+                            reason_min_chars=reason_min_chars, reason_pattern=reason_pattern,
+                            db_connect_timeout_s=db_connect_timeout,
+                            db_statement_timeout_s=db_statement_timeout,
+                            db_lock_timeout_s=db_lock_timeout, db_pool_timeout_s=db_pool_timeout,
+                            read_db_url=read_db_url,
+                            read_db_stale_after_s=read_db_stale_after)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     settings = dataclasses.replace(settings, photo_library=photo_library or "",

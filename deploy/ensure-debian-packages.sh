@@ -29,6 +29,13 @@ command -v WPEWebDriver >/dev/null 2>&1 || need="$need wpewebkit-driver"
 command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 # --- end units ---
+# --- ha (issue 19: tests/ha/, deploy/ha/) ---
+# The HA tests start their own PostgreSQL primary and standby (initdb, pg_basebackup), nginx
+# in front of two servers (nginx-light, openssl: listed under units above), with a self-signed
+# certificate made by openssl; promote-standby.sh uses psql.
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need="$need postgresql"
+command -v psql >/dev/null 2>&1 || need="$need postgresql-client"
+# --- end ha ---
 # --- Needed ONLY by one test (tests/central/test_police_export_files.py::
 # test_libreoffice_converts_the_xlsx_without_loss), which opens the police XLSX export in
 # LibreOffice headless; the terminal and the server never run it. Skipped where absent.

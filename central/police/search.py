@@ -29,6 +29,7 @@ from central.db.tables import site_districts, sites, stay_guests, stays
 from central.errors import BadRequestError
 from central.police.beijing import day_start_utc
 from central.police.bounded import bounded
+from central.police.freshness import Freshness
 
 PER_PAGE = 20
 PROBE_LIMIT = 3000  # guest matches beyond which a search walks stays newest first
@@ -91,6 +92,7 @@ class SearchPage:
     stays: list[dict[str, Any]]  # each with "guests": [...]
     page: int
     has_more: bool
+    freshness: Freshness | None = None  # searched on a standby (--read-db): how fresh
 
 
 def _int(raw: Any, default: int, field: str, low: int, high: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import IO, Any
 
 from sqlalchemy import Engine
@@ -16,7 +17,7 @@ from sqlalchemy import Engine
 from central.accounts import Principal
 from central.errors import BadRequestError, NotFoundError
 from central.photos import PhotoDecoding
-from central.police import audit, costay, export, exportrows, photo, stay
+from central.police import audit, costay, export, exportrows, freshness, photo, stay
 from central.police.audit import DEFAULT_RULE, ReasonRule
 from central.police.bounded import bounded
 from central.police.search import SearchPage, SearchQuery, search
@@ -28,12 +29,17 @@ DEFAULT_TIMEOUT_S = 5.0
 
 def run_search(engine: Engine, who: Principal, params: Mapping[str, Any], *,
                action: str = "search", timeout_s: float = DEFAULT_TIMEOUT_S,
-               rule: ReasonRule = DEFAULT_RULE) -> tuple[SearchQuery, SearchPage]:
+               rule: ReasonRule = DEFAULT_RULE, read_engine: Engine | None = None,
+               stale_after_s: float = 5.0) -> tuple[SearchQuery, SearchPage]:
+    """`read_engine`: a standby the search runs on (the page says how fresh its data is);
+    the audit row is written on `engine`, the primary, all the same."""
     who.require("search")
     reason = audit.require_reason(params.get("reason"), rule)
     query = SearchQuery.from_params(params)
-    with engine.connect() as conn, conn.begin():
+    with (read_engine or engine).connect() as conn, conn.begin():
         page = search(conn, query, who, timeout_s)
+        if read_engine is not None:
+            page = replace(page, freshness=freshness.read(conn, stale_after_s))
     audit.append(engine, who, action, reason, query.describe(), len(page.stays))
     return query, page
 
@@ -80,11 +86,12 @@ def co_stay(engine: Engine, who: Principal, stay_id: str, guest_id: str, reason:
 
 
 def export_file(engine: Engine, who: Principal, params: Mapping[str, Any],
-                timeout_s: float = DEFAULT_TIMEOUT_S, rule: ReasonRule = DEFAULT_RULE
-                ) -> tuple[IO[bytes], str, str]:
+                timeout_s: float = DEFAULT_TIMEOUT_S, rule: ReasonRule = DEFAULT_RULE, *,
+                read_engine: Engine | None = None) -> tuple[IO[bytes], str, str]:
     """The search's stays as a file (`format`: xlsx, the default, or csv), written to a
     temporary file a chunk of stays at a time; returns it rewound, its media type and name.
-    Audited (`export`, with the format) once written, before a byte is answered."""
+    Audited (`export`, with the format) once written, before a byte is answered. Read on
+    `read_engine` (a standby, like the search it exports) when given; audited on `engine`."""
     who.require("search")
     reason = audit.require_reason(params.get("reason"), rule)
     fmt = str(params.get("format") or "xlsx").lower()
@@ -93,7 +100,7 @@ def export_file(engine: Engine, who: Principal, params: Mapping[str, Any],
     query = SearchQuery.from_params(params)
     out = tempfile.TemporaryFile()  # noqa: SIM115 -- handed to the caller, who streams and closes it
     try:
-        with engine.connect() as conn, conn.begin():
+        with (read_engine or engine).connect() as conn, conn.begin():
             found = export.collect(conn, query, who, timeout_s)
             # Reading the guests and payloads is bounded like the search, per chunk of stays.
             with bounded(conn, timeout_s * 12):

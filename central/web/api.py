@@ -1,12 +1,15 @@
 """`GET /api/v1/search`: the police search for integration, with a bearer API token;
 `GET /api/v1/stay/{id}?reason=`: one stay with every registered field (audited `api_view`); and
-`GET /metrics` for Prometheus (central/metrics.py).
+`GET /metrics` for Prometheus (central/metrics.py, central/procstats.py).
 
 Query parameters: document, name, from, to, site, room, card_type, nationality, page,
 per_page, and a required reason. The answer is JSON stays with their guests, newest first:
 
     {"page": 1, "has_more": false, "stays": [{"stay_id", "site_code", "room", "status",
       "checked_in_at", "checked_out_at", "voided_at", "time_corrected", "guests": [...]}]}
+
+With `--read-db` (searches on a standby) also "freshness": {"source": "standby", "as_of",
+"lag_s", "streaming", "stale"} (central/police/freshness.py).
 
 Audited like a page search (action `api_search`). Errors use the server's one error shape:
 401 missing_token / bad_token, 403 forbidden (e.g. a technician's token), 400 missing_reason.
@@ -19,9 +22,11 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from central import accounts, metrics
+from central.db.failures import is_unavailable
 from central.fleetstatus import FleetPolicy
 from central.police import service, words
 from central.settings import Settings
@@ -74,9 +79,14 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
             who = accounts.token_principal(engine, request.headers.get("authorization"))
             _query, page = service.run_search(engine, who, params, action="api_search",
                                               timeout_s=settings.query_timeout_s,
-                                              rule=settings.reason_rule())
-            return {"page": page.page, "has_more": page.has_more,
-                    "stays": [_stay_json(s) for s in page.stays]}
+                                              rule=settings.reason_rule(),
+                                              read_engine=app.state.read_engine,
+                                              stale_after_s=settings.read_db_stale_after_s)
+            answer = {"page": page.page, "has_more": page.has_more,
+                      "stays": [_stay_json(s) for s in page.stays]}
+            if page.freshness is not None:  # searched on a standby: how fresh
+                answer["freshness"] = page.freshness.to_json()
+            return answer
 
         return JSONResponse(await run_in_threadpool(work),
                             headers={"Cache-Control": "no-store"})
@@ -98,8 +108,18 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> PlainTextResponse:
-        body = await run_in_threadpool(metrics.render, engine, policy)
-        return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
+        # The process's own figures even when the database does not answer (a scrape that
+        # fails would hide them): anju_database_up 0 then says so.
+        stats = app.state.stats
+        try:
+            body = await run_in_threadpool(metrics.render, engine, policy)
+        except SQLAlchemyError as err:
+            if not is_unavailable(err):
+                raise
+            stats.db_unavailable += 1
+            body = ""
+        return PlainTextResponse(body + stats.render(database_up=bool(body)),
+                                 media_type="text/plain; version=0.0.4")
 
 
 def stay_record_json(stay: dict[str, Any]) -> dict[str, Any]:

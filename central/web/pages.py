@@ -32,10 +32,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from central import accounts, fleetstatus
 from central.bodies import read_limited
+from central.db.failures import is_unavailable, unavailable
 from central.db.tables import site_districts, sites
 from central.errors import AuthError, BadRequestError, CentralError
 from central.police import audit, auditview, beijing, service, words
@@ -56,7 +58,8 @@ _MESSAGES = {"missing_reason": "请填写查询事由（案件编号或说明）
              "photo_not_configured": "未配置照片解码。", "photo_undecodable": "照片无法解码。",
              "missing_field": "请至少填写证件号码、姓名、场所或日期之一。",
              "overloaded": "服务器繁忙，请稍后再试。", "body_timeout": "请求超时，请重试。",
-             "body_too_large": "提交的内容过大。"}
+             "body_too_large": "提交的内容过大。",
+             "database_unavailable": "数据库暂时无响应，请稍后重试。"}
 FORM_BYTES = 16 * 1024
 _SEARCH_KEYS = ("document", "name", "from", "to", "site", "room", "card_type", "nationality",
                 "reason")
@@ -99,6 +102,15 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
                 return await handler(request, *args, **kwargs)
             except guard.LoginRequiredError:
                 return RedirectResponse("/login", status_code=303)
+            except SQLAlchemyError as err:
+                if not is_unavailable(err):
+                    raise
+                typed = unavailable(err, settings.retry_after_s)
+                app.state.stats.db_unavailable += 1
+                response = render("error.html", typed.status, message=_MESSAGES[typed.code],
+                                  code=typed.code, who=None)
+                response.headers["Retry-After"] = str(settings.retry_after_s)
+                return response
             except CentralError as err:
                 return render("error.html", err.status, message=_message(err), code=err.code,
                               who=None)
@@ -172,7 +184,9 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         guard.check_csrf(who, request.query_params.get("csrf"))
         try:
             _query, result = await run_in_threadpool(
-                lambda: service.run_search(engine, who, params, timeout_s=timeout, rule=rule))
+                lambda: service.run_search(engine, who, params, timeout_s=timeout, rule=rule,
+                                           read_engine=app.state.read_engine,
+                                           stale_after_s=settings.read_db_stale_after_s))
         except CentralError as err:
             if err.status != 400:
                 raise
@@ -193,7 +207,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         if request.url.path.endswith(".csv"):
             params.setdefault("format", "csv")
         out, media, filename = await run_in_threadpool(
-            lambda: service.export_file(engine, who, params, timeout, rule))
+            lambda: service.export_file(engine, who, params, timeout, rule,
+                                        read_engine=app.state.read_engine))
 
         def chunks() -> Iterator[bytes]:
             with out:
