@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lock clean system-packages
+.PHONY: demo test test-ha lint bench lock clean system-packages deb lint-deb test-package test-arm64
 
 $(STAMP): pyproject.toml requirements.lock deploy/ensure-debian-packages.sh
 	@sh deploy/ensure-debian-packages.sh
@@ -24,12 +24,36 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# The central server beyond one machine (tests/ha/, also part of `make test`): a PostgreSQL
+# pair with a synchronous standby, nginx in front of two servers, hung-database bounds and the
+# failover drills (docs/operations.md).
+test-ha: $(STAMP)
+	$(BIN)/python -m pytest tests/ha
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The Debian packages (docs/install.md): anju-terminal and anju-central, amd64 and arm64, in
+# dist/. Needs the packaging tools (installed here when root) and the package index.
+deb: $(STAMP)
+	@ANJU_PACKAGE_TOOLS=1 sh deploy/ensure-debian-packages.sh
+	$(BIN)/python deploy/build_deb.py --arch amd64 --arch arm64 \
+	    --package anju-terminal --package anju-central
+	lintian --fail-on error,warning dist/*.deb
+
+# Install the package into a fresh Debian 12 root filesystem and use it (deploy/test/).
+# Not in `make test`: they need root, debootstrap (cached in var/cache/rootfs) and minutes.
+test-package: $(STAMP)
+	@ANJU_PACKAGE_TOOLS=1 sh deploy/ensure-debian-packages.sh
+	$(BIN)/python deploy/test/install_test.py --arch amd64
+
+test-arm64: $(STAMP)
+	@ANJU_PACKAGE_TOOLS=1 sh deploy/ensure-debian-packages.sh
+	$(BIN)/python deploy/test/install_test.py --arch arm64
 
 # Re-resolve the newest versions and pin them (needs the package registry).
 lock:
@@ -40,4 +64,4 @@ lock:
 	rm -rf .venv-lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist

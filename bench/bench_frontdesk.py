@@ -31,7 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +85,7 @@ def read_and_confirm(page: Page, desk: Desk, reads: int) -> tuple[list[float], l
 def register_over_http(desk: Desk, count: int) -> float:
     """Registrations through the page's own endpoints (manual entry, confirm): no reader."""
     started = time.monotonic()
-    with requests.Session() as s:
+    with desk.client() as s:  # the page's CSRF cookie and token, as a browser has them
         for i in range(count):
             s.post(desk.url + "/manual", timeout=10, data={
                 "document_type": "14", "number": f"E{i:08d}", "surname_en": "BENCH",

@@ -49,6 +49,7 @@ OPERATOR = "operator"
 # no one makes a peer, so a supervisor cannot mint a second supervisor account to act through.
 RANK = {"technician": 1, "officer": 1, "supervisor": 2, "administrator": 3, OPERATOR: 4}
 IDLE_S = 30 * 60
+FEED_TOKEN_PREFIX = "anjufeed_"  # central/feed/tokens.py: tokens of systems, not of users
 ABSOLUTE_S = 10 * 3600
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the user does not exist, so timing does not reveal valid usernames.
@@ -168,6 +169,8 @@ def token_principal(engine: Engine, authorization: str | None) -> Principal:
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthError("an API token is required: Authorization: Bearer <token>",
                         code="missing_token")
+    if value.strip().startswith(FEED_TOKEN_PREFIX):  # a system's feed token (central/feed)
+        raise ForbiddenError("a feed token cannot search", code="wrong_token_kind")
     with engine.connect() as conn:
         row = conn.execute(
             select(users.c.username, users.c.role, users.c.district, users.c.disabled)

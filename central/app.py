@@ -8,7 +8,9 @@
                              signed by the old device (central/handover.py)
     POST /api/v1/decommission  signed: the device revokes itself (`anju wipe`)
     GET  /openapi.json       this API as OpenAPI 3.1
+    GET  /healthz            whether the database answers, bounded           (central/health.py)
     GET  /api/v1/search      police search, bearer API token, audited      (central/web/api.py)
+    GET  /api/v1/feed        change feed for police systems, feed token   (central/web/feed_api.py)
     GET  /login, /search, /stay/..., /fleet, /audit ...   police pages     (central/web/pages.py)
 
 A signed request is authenticated from its headers first (device, signature over the announced
@@ -17,7 +19,8 @@ body is read; only then is the body read, bounded in size (413 beyond the limit,
 is parsed) and in time (408 past `body_timeout_s`), and checked against the signed hash. A worker
 thread inflates, parses and stores it (SQLAlchemy is blocking). Every error, ours or the
 framework's, is answered in the one shape `{"error": {"code", "message", ...}}`; the load
-shedder and the body deadline sit in front of everything (central/shedding.py).
+shedder and the body deadline sit in front of everything (central/shedding.py). A database that
+does not answer in time (central/db/pgbounds.py) is 503 database_unavailable + Retry-After.
 """
 
 from __future__ import annotations
@@ -36,15 +39,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from central import enrol, handover, heartbeat, ingest, openapi, shedding, timefix
+from central import enrol, handover, health, heartbeat, ingest, openapi, shedding, timefix
 from central.auth import Authenticator, Device
-from central.db.engine import make_engine
+from central.bodies import read_limited
+from central.db.engine import is_sqlite, make_engine
+from central.db.failures import is_unavailable, unavailable
 from central.db.migrate import migrate
+from central.db.watchdog import Watchdog
 from central.errors import AuthError, BadRequestError, CentralError, StorageError, TooLargeError
 from central.inputguard import InputGuard
+from central.procstats import CountAnswers, ProcessStats
 from central.settings import Settings
 from central.shedding import LoadShedder
 from central.web import api as web_api
+from central.web import feed_api
 from central.web import pages as web_pages
 from sync.body import decode_body
 from sync.errors import ProtocolError
@@ -59,7 +67,8 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 408: "body_timeout"}
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = make_engine(settings.db_url, pool_size=settings.db_pool_size)
+    engine = make_engine(settings.db_url, pool_size=settings.db_pool_size,
+                         bounds=settings.db_bounds())
     if settings.migrate:
         before, after = migrate(engine)
         if before != after:
@@ -67,14 +76,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = Authenticator(engine, settings)
     limits = settings.limits
 
+    watchdog = Watchdog(engine, settings.db_bounds()) if not is_sqlite(engine) else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if watchdog is not None:
+            watchdog.start()
         yield
+        if watchdog is not None:
+            watchdog.stop()
         engine.dispose()
+        if read_engine is not None:
+            read_engine.dispose()
 
     app = FastAPI(title="Anju central", version="1", lifespan=lifespan, docs_url=None,
                   redoc_url=None, description="Wire protocol v1: see docs/protocol.md")
     app.state.settings, app.state.engine = settings, engine
+    app.state.stats = ProcessStats()
+    # Police searches on a standby when one is named; audit rows still on the primary.
+    read_engine = make_engine(settings.read_db_url, pool_size=settings.db_pool_size,
+                              bounds=settings.db_bounds()) if settings.read_db_url else None
+    app.state.read_engine = read_engine
 
     def parsed(raw: bytes, headers: Mapping[str, str], max_decoded: int,
                parse: Callable[[Any], T]) -> T:
@@ -164,13 +186,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"device_id": device.device_id, "revoked_at": now})
 
     web_api.install(app, engine, settings)
+    feed_api.install(app, engine)
     web_pages.install(app, engine, settings)
-    _install_error_handlers(app)
+    health.install(app, engine, settings)
+    _install_error_handlers(app, settings)
     openapi.install(app)
     app.add_middleware(InputGuard)  # inside the shedder: its 400s are stamped like the rest
     app.add_middleware(LoadShedder, limit=settings.max_in_flight,
                        retry_after_s=settings.retry_after_s,
                        body_timeout_s=settings.body_timeout_s)
+    app.add_middleware(CountAnswers, stats=app.state.stats)  # outermost: shed answers count
     return app
 
 
@@ -178,18 +203,10 @@ async def read_body(request: Request, limit: int, settings: Settings) -> bytes:
     """The raw body, refusing (413) as soon as it is known to exceed `limit`."""
     too_large = TooLargeError(f"request body larger than {limit} bytes", code="body_too_large",
                               **{**settings.limits.to_json(), "max_body_bytes": limit})
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
+    return await read_limited(request, limit, too_large)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, settings: Settings) -> None:
     def answer(err: CentralError, headers: Mapping[str, str] | None = None) -> JSONResponse:
         extra = dict(headers or {})
         if "retry_after_s" in err.detail:
@@ -218,6 +235,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     async def storage_error(_request: Request, err: SQLAlchemyError) -> JSONResponse:
+        if is_unavailable(err):
+            typed = unavailable(err, settings.retry_after_s)
+            _request.app.state.stats.db_unavailable += 1
+            log.warning("database unavailable: %s", typed.message)
+            return answer(typed)
         log.error("database error, transaction rolled back: %s", type(err).__name__)
         return answer(StorageError("database error: the transaction was rolled back, retry later"))
 

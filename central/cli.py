@@ -1,27 +1,33 @@
 """`anju central ...`: run the server and administer sites, tokens and devices.
 
 Every command takes `--db URL` (default: $ANJU_CENTRAL_DB, else SQLite in ./var/central.db);
-URLs are `sqlite:///path/central.db` or `postgresql+psycopg://user@host:5432/db`.
+URLs are `sqlite:///path/central.db` or `postgresql+psycopg://user@host:5432/db`. Each says
+which database it uses (stderr); none creates the default SQLite file silently (`migrate` or
+an explicit URL does, and says so).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from sqlalchemy import Engine
 
-from central.db.engine import make_engine
+from central.db.engine import database_exposures, make_engine
 from central.errors import CentralError
 from central.settings import (
     DB_ENV,
     PHOTO_LIBRARY_ENV,
     PHOTO_LICENCE_ENV,
+    READ_DB_ENV,
     TOKEN_TTL_ENV,
     Settings,
     default_db_url,
@@ -32,11 +38,37 @@ _DB = click.option("--db", "db_url", envvar=DB_ENV, default=default_db_url, show
 _TTL_RE = re.compile(r"^(\d+)([smhd])$")
 
 
+def check_database(db_url: str, *, creating: bool = False) -> None:
+    """Say which database a command uses (on stderr), and refuse to create a new SQLite file
+    silently: `anju central user add` run without --db once made a fresh ./var/central.db
+    beside the demo's database, and the user it added could not log in to the demo.
+
+    A missing SQLite file is created only when the URL was given (--db or $ANJU_CENTRAL_DB),
+    or by `migrate` (`creating`), and the path is printed; the built-in default is never
+    created behind the user's back."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    click.echo(f"database: {url.render_as_string(hide_password=True)}", err=True)
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if not path or path == ":memory:" or Path(path).exists():
+        return
+    context = click.get_current_context(silent=True)
+    source = context.get_parameter_source("db_url") if context else None
+    if source in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP) and not creating:
+        raise click.ClickException(
+            f"no central database at {path}. Pass --db URL or set {DB_ENV} (`anju demo` "
+            f"prints its URL), or create this one with `anju central migrate --db "
+            f"sqlite:///{path}`.")
+    click.echo(f"creating a new SQLite database at {path}", err=True)
+
+
 @contextmanager
 def _engine(db_url: str) -> Iterator[Engine]:
     """A migrated engine for one admin command, disposed afterwards."""
     from central.db.migrate import migrate
 
+    check_database(db_url)
     engine = make_engine(db_url, pooled=False)
     try:
         migrate(engine)
@@ -60,7 +92,24 @@ def _fail(err: CentralError) -> click.ClickException:
     return click.ClickException(err.message)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _CentralGroup(click.Group):
+    """A database that does not answer in time ends any command with a clear error, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from central.db.failures import is_unavailable, unavailable
+
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as err:
+            if not is_unavailable(err):
+                raise
+            raise click.ClickException(unavailable(err, 0).message.replace(
+                "retry later", "is it running and reachable? (--db)")) from err
+
+
+@click.group(cls=_CentralGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def central() -> None:
     """Central server: ingest, enrolment, fleet."""
 
@@ -102,18 +151,45 @@ def central() -> None:
 @click.option("--forwarded-allow-ips", default=None,
               help="Reverse proxies trusted for X-Forwarded-For (the client address that login "
                    "throttling counts); default $FORWARDED_ALLOW_IPS, else 127.0.0.1.")
+@click.option("--read-db", "read_db_url", envvar=READ_DB_ENV, default="",
+              help="A PostgreSQL standby that police searches run on (pages say how fresh its "
+                   f"data is); audit rows still go to --db (default: ${READ_DB_ENV}).")
+@click.option("--read-db-stale-after", default=5.0, show_default=True,
+              type=click.FloatRange(min=0), help="Seconds behind the primary from which the "
+              "search page warns that the standby's data is not current.")
+@click.option("--db-connect-timeout", default=3, show_default=True, type=click.IntRange(min=2),
+              help="Seconds to connect to PostgreSQL, per host of a multi-host URL.")
+@click.option("--db-statement-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(min=0), help="PostgreSQL statement_timeout in seconds; the "
+              "server gives up waiting 2 s later (a hung database); 0 = no limit.")
+@click.option("--db-lock-timeout", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="PostgreSQL lock_timeout in seconds (a row or advisory lock).")
+@click.option("--db-pool-timeout", default=3.0, show_default=True,
+              type=click.FloatRange(min=0.1), help="Seconds to wait for a pooled connection.")
 @click.option("--api-token-ttl", envvar=TOKEN_TTL_ENV, default="90d", show_default=True,
               help="Lifetime of an API token an administrator issues on /users (1m to 366d; "
                    f"default ${TOKEN_TTL_ENV}, else 90d).")
+@click.option("--reason-min-chars", envvar="ANJU_CENTRAL_REASON_MIN_CHARS", default=4,
+              show_default=True, type=int,
+              help="A search/view/export reason needs at least this many characters "
+                   "(refuses placeholders like 核查).")
+@click.option("--reason-pattern", envvar="ANJU_CENTRAL_REASON_PATTERN", default="",
+              help="A regular expression every reason must contain, e.g. a case number "
+                   r"format such as '[A-Z]\d{4}-\d+' (default: none).")
 def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
           max_body: int | None, body_timeout: float, accept_legacy_signing: bool,
           max_events: int | None, silent_after: int, login_attempts: int,
           login_address_attempts: int, login_window: int, login_lockout: int,
           login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
-          photo_library: str | None, photo_licence_code: int) -> None:
-    """Run the HTTP server (migrates the database first)."""
+          photo_library: str | None, photo_licence_code: int, reason_min_chars: int,
+          reason_pattern: str, read_db_url: str, read_db_stale_after: float,
+          db_connect_timeout: int, db_statement_timeout: float, db_lock_timeout: float,
+          db_pool_timeout: float) -> None:
+    """Run the HTTP server (migrates the database first). A database that does not answer
+    within the --db-* bounds is answered 503 + Retry-After, never a hung request."""
     import dataclasses
 
+    check_database(db_url)
     import uvicorn
 
     from central.app import create_app
@@ -131,7 +207,13 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
                             login_window_s=login_window, login_lockout_s=login_lockout,
                             login_max_lockout_s=login_lockout_max,
                             api_token_ttl_s=int(parse_ttl(api_token_ttl,
-                                                          "--api-token-ttl").total_seconds()))
+                                                          "--api-token-ttl").total_seconds()),
+                            reason_min_chars=reason_min_chars, reason_pattern=reason_pattern,
+                            db_connect_timeout_s=db_connect_timeout,
+                            db_statement_timeout_s=db_statement_timeout,
+                            db_lock_timeout_s=db_lock_timeout, db_pool_timeout_s=db_pool_timeout,
+                            read_db_url=read_db_url,
+                            read_db_stale_after_s=read_db_stale_after)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     settings = dataclasses.replace(settings, photo_library=photo_library or "",
@@ -140,6 +222,8 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
         app = create_app(settings)
     except CentralError as err:
         raise _fail(err) from err
+    for exposed in database_exposures(db_url):  # created 0600; someone opened it since
+        logging.getLogger("central").warning("%s", exposed.message())
     # Spelled out, not left to uvicorn's defaults: an idle keep-alive connection is closed after
     # 5 s, and a request head larger than 16 KiB is refused 400 before the app sees it.
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
@@ -154,6 +238,7 @@ def migrate_command(db_url: str) -> None:
     """Create or upgrade the database schema."""
     from central.db.migrate import migrate
 
+    check_database(db_url, creating=True)
     engine = make_engine(db_url, pooled=False)
     try:
         before, after = migrate(engine)
@@ -270,4 +355,4 @@ def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -
                   "resolved_at", "detail"))
 
 
-from central import cli_police  # noqa: E402, F401  (registers user, audit, site district)
+from central import cli_feed, cli_police  # noqa: E402, F401  (register feed, user, audit ...)

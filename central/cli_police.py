@@ -47,7 +47,7 @@ def user_add(db_url: str, name: str, role: str, district: str | None,
     password = click.get_text_stream("stdin").readline().strip() if password_stdin else None
     password = _admin_call(db_url, account_admin.add_user, name, role, password, district)
     if not password_stdin:
-        click.echo(password)
+        click.echo(f"password for {name} (shown once): {password}")
     click.echo(f"user {name} added ({role}{', ' + district if district else ''})", err=True)
 
 
@@ -121,7 +121,8 @@ def user_reset(db_url: str, name: str) -> None:
     are revoked. Audited (user_reset)."""
     from central import account_admin
 
-    click.echo(_admin_call(db_url, account_admin.reset_password, name))
+    password = _admin_call(db_url, account_admin.reset_password, name)
+    click.echo(f"new password for {name} (shown once): {password}")
 
 
 @user.command("unlock")

@@ -14,6 +14,8 @@
     ├── TooLargeError        413 body_too_large, too_many_events (detail: the limits)
     ├── OverloadedError      503 overloaded, with Retry-After: shed before anything was stored
     ├── StorageError         500 database_error: the transaction was rolled back
+    ├── UnavailableError     503 database_unavailable, with Retry-After: the database did not
+    │                            answer in time or cannot be reached (central/db/failures.py)
     └── AdminError           (CLI only) unknown site, site exists, bad argument
 
 Anything else escaping a request is answered 500 `internal` and logged with its traceback.
@@ -78,6 +80,10 @@ class OverloadedError(CentralError):
 
 class StorageError(CentralError):
     status, code = 500, "database_error"
+
+
+class UnavailableError(CentralError):
+    status, code = 503, "database_unavailable"
 
 
 class AdminError(CentralError):

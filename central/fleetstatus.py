@@ -46,10 +46,12 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None, *,
         site_rows = {r.code: dict(r._mapping) for r in conn.execute(site_query)}
         latest = (select(day_reports.c.device_id, func.max(day_reports.c.day).label("day"))
                   .group_by(day_reports.c.device_id).subquery())
-        last_report = {r.device_id: (r.day, r.check_ins) for r in conn.execute(
-            select(day_reports.c.device_id, day_reports.c.day, day_reports.c.check_ins)
+        last_report = {r.device_id: (r.day, r.check_ins, r.reported_at) for r in conn.execute(
+            select(day_reports.c.device_id, day_reports.c.day, day_reports.c.check_ins,
+                   day_reports.c.reported_at)
             .join(latest, (latest.c.device_id == day_reports.c.device_id)
                   & (latest.c.day == day_reports.c.day)))}
+        received = _received_on_report_days(conn, last_report)
     rows: list[dict[str, Any]] = []
     seen_sites = set()
     for device in list_devices(engine, district):
@@ -62,8 +64,9 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None, *,
         if backlog_age is not None and row["silent_s"] is not None:
             backlog_age += row["silent_s"]  # it has kept ageing since that heartbeat
         row["backlog_age_s"] = backlog_age if device["backlog"] else None
-        row["last_report_day"], row["last_report_count"] = last_report.get(
-            device["device_id"], (None, None))
+        (row["last_report_day"], row["last_report_count"],
+         row["last_report_at"]) = last_report.get(device["device_id"], (None, None, None))
+        row["received_that_day"] = received.get((device["device_id"], row["last_report_day"]), 0)
         if device["disabled"]:
             row["state"] = "disabled"
         elif device["last_heartbeat_at"] is None or row["silent_s"] > policy.silent_after_s:
@@ -104,6 +107,30 @@ def check_scope(engine: Engine, own_district: str | None, site: str | None,
 
 def _age_s(now: datetime, stamp: str | None) -> float | None:
     return None if stamp is None else max(0.0, (now - parse_utc(stamp)).total_seconds())
+
+
+def _received_on_report_days(conn: Any, reports: dict[str, tuple[str, int, str]]
+                             ) -> dict[tuple[str, str], int]:
+    """(device, Beijing day) -> check-ins the server holds, for each device's last report day.
+
+    A day report is the terminal's count of its check-ins that day *when it sent the report*
+    (with its last heartbeat), while the chart counts what the server received: beside each
+    report the page shows the server's count of the same device and day, so a difference
+    (check-ins after the report, or not delivered yet) is explained, not contradictory. One
+    query over the stays since the earliest report day (newest-first index), per UTC hour."""
+    days = {day for day, _n, _at in reports.values()}
+    if not days:
+        return {}
+    hour = func.substr(stays.c.checked_in_at, 1, 13)
+    query = (select(stays.c.device_id, hour.label("hour"), func.count().label("n"))
+             .where(stays.c.checked_in_at >= day_start_utc(min(days)))
+             .group_by(stays.c.device_id, hour))
+    counts: dict[tuple[str, str], int] = {}
+    for row in conn.execute(query):
+        day = (datetime.fromisoformat(row.hour + ":00+00:00").astimezone(BEIJING)
+               .date().isoformat())
+        counts[(row.device_id, day)] = counts.get((row.device_id, day), 0) + int(row.n)
+    return counts
 
 
 def daily_registrations(engine: Engine, days: int = 30, *, site: str | None = None,

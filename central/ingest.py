@@ -16,7 +16,8 @@ Ownership (central/ownership.py): the first device to write a stay_id owns the s
 
 Accepted events are inserted with the server's receive time, the measured clock offset and a
 corrected time (central/timefix.py); then the chain is checked and faults recorded
-(central/chaincheck.py), and the stays they touch are folded again (central/projection.py).
+(central/chaincheck.py), and the stays they touch are folded again (central/projection.py);
+last, each stored event gets its record in the change feed (central/feed/log.py).
 The sequence and chain are never reasons to refuse: storing wins, the fault is listed.
 """
 
@@ -33,6 +34,7 @@ from central import chaincheck, projection, storable, timefix
 from central.auth import Device
 from central.db.tables import devices, events
 from central.errors import ForbiddenError
+from central.feed import log as feed
 from central.ownership import Ownership
 from sync.errors import InvalidEventError
 from sync.fields import format_utc
@@ -100,6 +102,7 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
         conn.execute(update(devices).where(devices.c.device_id == device.device_id).values(
             last_seen_at=now, clock_offset_ms=offset, max_sequence=max_sequence,
             events_stored=devices.c.events_stored + len(rows)))
+        feed.record(conn, stored, now)  # last: takes the feed's commit-order lock (docs/feed.md)
     rejected = sum(r.status == REJECTED for r in results)
     log.info("device %s: %d accepted, %d duplicate, %d rejected", device.device_id, len(rows),
              len(results) - len(rows) - rejected, rejected)

@@ -287,7 +287,7 @@ def _map_exception(err: requests.RequestException, method: str, url: str
     if isinstance(err, requests.ReadTimeout):
         return errors.ReadTimeoutError(f"{where}: no answer in time (may have been stored)")
     if isinstance(err, requests.exceptions.SSLError):
-        return errors.ConnectError(f"{where}: TLS failed: {err}")
+        return errors.TLSError(f"{where}: TLS failed: {err}")
     if isinstance(err, requests.ConnectionError):
         reason = getattr(err.args[0], "reason", None) if err.args else None
         if isinstance(reason, NewConnectionError | ConnectTimeoutError):

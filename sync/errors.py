@@ -8,7 +8,8 @@ Foreign exceptions (requests, json, gzip) are mapped at the boundary in `sync/cl
     │   └── InvalidEventError          one event is malformed (.code, .field): set it aside
     └── RequestError                   one HTTP exchange failed (.maybe_delivered, .retry_after)
         ├── NotDeliveredError          the server certainly did not act: retry, nothing was stored
-        │   ├── ConnectError           DNS, refused, unreachable, connect timeout, TLS handshake
+        │   ├── ConnectError           DNS, refused, unreachable, connect timeout
+        │   │   └── TLSError           TLS handshake: certificate, name or CA refused
         │   └── ServerBusyError        429 / 503: shed before the request was read (.retry_after)
         ├── MaybeDeliveredError        the server may have stored it: retry (ingest is idempotent)
         │   ├── ReadTimeoutError       sent, no complete answer in time
@@ -72,6 +73,10 @@ class NotDeliveredError(RequestError):
 
 class ConnectError(NotDeliveredError):
     pass
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed: the server's certificate, its name or the CA bundle."""
 
 
 class ServerBusyError(NotDeliveredError):

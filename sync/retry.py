@@ -135,11 +135,14 @@ class RetryPolicy:
         sleep: Callable[[float], object] = time.sleep, rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         on_failure: Callable[[Attempt], None] | None = None,
+        on_error: Callable[[RequestError], None] | None = None,
     ) -> T:
         """Run `fn` until it succeeds, raises a non-retryable error, or a budget runs out.
 
         `sleep` may return True to mean "stop requested" (threading.Event.wait does), which
-        raises StopRequested instead of trying again.
+        raises StopRequested instead of trying again. `on_error` sees every failed attempt's
+        error as it happens, the first one included: with an unlimited budget the call may
+        never return, and the caller must still be able to say it is offline.
         """
         history = history if history is not None else AttemptHistory()
         jitter = FullJitter(self.initial_s, self.cap_s, rng)
@@ -169,6 +172,8 @@ class RetryPolicy:
             attempt = Attempt(state.attempt_number, type(error).__name__, _kind(error) or "",
                               getattr(error, "retry_after", None), state.next_action.sleep)
             history.attempts.append(attempt)
+            if on_error is not None and isinstance(error, RequestError):
+                on_error(error)
             if on_failure is not None:
                 on_failure(attempt)
 

@@ -32,6 +32,7 @@ from typing import Protocol
 
 from sync.body import split_batches
 from sync.client import SyncClient
+from sync.diagnosis import Cause, classify
 from sync.errors import RequestError, SlowUploadError, TooLargeError
 from sync.messages import DayReport, HeartbeatAnswer, ReaderReport
 from sync.protocol import DEFAULT_LIMITS, REJECTED, EventResult, Limits, WireEvent
@@ -112,6 +113,11 @@ class Uploader:
         self._strikes: dict[str, int] = {}  # event id -> budgets it exhausted alone
         self._suspect: tuple[str, RetryBudgetExhausted] | None = None  # to probe past
         self._offline_since: float | None = None  # monotonic time of the first failure
+        self.offline_since: float | None = None  # Unix time of the first failure (shown)
+        self.cause: Cause | None = None  # why the last request failed (None: it was answered)
+        # Called when last_error, its cause or the online state changes (the service persists
+        # them at once: a call retrying for ever never returns to say so).
+        self.on_change: Callable[[], None] | None = None
 
     # -- draining ----------------------------------------------------------------------------
 
@@ -144,7 +150,8 @@ class Uploader:
         report.requests += 1
         try:
             answer = self.policy.call(lambda: self.client.send_events(batch),
-                                      history=report.history, sleep=self.sleep)
+                                      history=report.history, sleep=self.sleep,
+                                      on_error=self._failed)
         except TooLargeError as err:
             if len(batch) == 1:  # cannot be split further: a technician must look at it
                 self._failed(err)
@@ -245,10 +252,22 @@ class Uploader:
                     type(err).__name__, self._narrow)
 
     def _failed(self, err: RequestError) -> None:
+        """Called for every failed attempt, the first included: record, log transitions once."""
+        cause = classify(err)
+        error = f"{type(err).__name__}: {err.code or err.status or ''}".rstrip(": ")
+        changed = error != self.last_error or cause != self.cause
         if self._offline_since is None:  # a transition, logged once, not every retry
             self._offline_since = time.monotonic()
-            log.warning("went offline: %s", type(err).__name__)
-        self.last_error = f"{type(err).__name__}: {err.code or err.status or ''}".rstrip(": ")
+            self.offline_since = time.time()
+            changed = True
+            since = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.offline_since))
+            log.warning("offline since %s: %s (%s); %s", since, cause.text, error, cause.advice)
+        elif cause.code != (self.cause.code if self.cause else None):
+            log.warning("still offline, now: %s (%s); %s", cause.text, error, cause.advice)
+        self.last_error = error
+        self.cause = cause
+        if changed and self.on_change is not None:
+            self.on_change()
 
     def _succeeded(self) -> None:
         if self._offline_since is not None:
@@ -256,7 +275,9 @@ class Uploader:
             log.warning("back online after %.1f minutes (last error %s)", minutes,
                         self.last_error)
             self._offline_since = None
+        self.offline_since = None
         self.last_error = None
+        self.cause = None
         self.last_success = time.time()
 
     # -- heartbeat ---------------------------------------------------------------------------
@@ -270,7 +291,8 @@ class Uploader:
                 oldest_queued_age_s=health.oldest_queued_age_s,
                 reader_status=self.reader_status, disk_free_bytes=health.disk_free_bytes,
                 last_error=self.last_error, rejected=health.rejected,
-                day_reports=health.day_reports, reader=health.reader), sleep=self.sleep)
+                day_reports=health.day_reports, reader=health.reader), sleep=self.sleep,
+                on_error=self._failed)
         except RetryBudgetExhausted as err:
             self._failed(err.last)
             raise

@@ -9,6 +9,11 @@ source timedatectl's NTPSynchronized uses, because it is a syscall (microseconds
 must not wait for a subprocess. If adjtimex is unavailable the answer of
 `timedatectl show -p NTPSynchronized` is used, cached for a minute; if neither works the clock
 counts as not synchronised: claiming a trustworthy time we cannot vouch for would be worse.
+
+Trust (docs/time.md): a reading is *trusted* only when the clock is synchronised and plausible,
+i.e. not earlier than this release's date (BUILD_DATE) nor than the newest event already stored.
+While it is not, the registry still registers every guest: checks that depend on "today" only
+warn (terminal/domain/checks.py), judged against the latest day we can vouch for.
 """
 
 from __future__ import annotations
@@ -18,13 +23,23 @@ import ctypes.util
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 _TIME_ERROR = 5  # adjtimex return value: clock not synchronised
 _STA_UNSYNC = 0x0040
 _TIMEDATECTL_CACHE_S = 60.0
+
+# The day this release was cut: no true clock reading on a box running it is earlier. Bump it
+# with each release (tests/terminal/test_clock_policy.py fails if it lies in the future of the
+# newest commit, which would make every true clock look wrong).
+BUILD_DATE = date(2026, 11, 28)
+NOT_BEFORE = datetime(BUILD_DATE.year, BUILD_DATE.month, BUILD_DATE.day, tzinfo=UTC)
+# NTP may step a fast clock back a little, and systemd-timesyncd's saved clock (written every
+# 60 s) may restore a time slightly before the last event: within this, it is not "going back".
+STEP_BACK_TOLERANCE = timedelta(minutes=2)
+TRUSTED, UNSYNCHRONISED, IMPLAUSIBLE = "trusted", "unsynchronised", "implausible"
 
 
 class _Timeval(ctypes.Structure):
@@ -120,14 +135,47 @@ class Instant:
 
 
 class Clock(Protocol):
+    not_before: datetime  # earliest plausible wall time: the release date (tests may lower it)
+
     def now(self) -> Instant: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """How far a reading can be believed, and the latest moment we can vouch for."""
+
+    state: str  # TRUSTED | UNSYNCHRONISED | IMPLAUSIBLE
+    reference: datetime  # the reading when trusted; else max(reading, floor)
+
+    @property
+    def trusted(self) -> bool:
+        return self.state == TRUSTED
+
+
+def assess(instant: Instant, *, not_before: datetime, newest_event: datetime | None) -> Trust:
+    """Judge one reading against the release date and the newest stored event's time.
+
+    Implausible wins over unsynchronised: a synchronised claim earlier than what we already
+    know is a broken time source (a wrong NTP server, a faked clock), worth a technician.
+    """
+    floor = max(not_before, newest_event or not_before)
+    implausible = instant.wall < not_before or (
+        newest_event is not None and instant.wall < newest_event - STEP_BACK_TOLERANCE)
+    if implausible:
+        state = IMPLAUSIBLE
+    elif not instant.synchronised:
+        state = UNSYNCHRONISED
+    else:
+        return Trust(TRUSTED, instant.wall)
+    return Trust(state, max(instant.wall, floor))
 
 
 class SystemClock:
     """The real clocks of this machine."""
 
-    def __init__(self) -> None:
+    def __init__(self, not_before: datetime = NOT_BEFORE) -> None:
         self.boot_id = read_boot_id()
+        self.not_before = not_before
 
     def synchronised(self) -> bool:
         kernel = kernel_synchronised()
@@ -145,14 +193,20 @@ class SystemClock:
 
 
 class FixedClock:
-    """A settable clock for tests and the fixture generator; advances 1 ms per reading."""
+    """A settable clock for tests and the fixture generator; advances 1 ms per reading.
+
+    Its `not_before` defaults to 2000-01-01 so fixtures dated before the release stay plausible;
+    tests of the clock policy pass the real NOT_BEFORE.
+    """
 
     def __init__(
-        self, wall: datetime, synchronised: bool = True, boot_id: str = "test-boot"
+        self, wall: datetime, synchronised: bool = True, boot_id: str = "test-boot",
+        not_before: datetime = datetime(2000, 1, 1, tzinfo=UTC),
     ) -> None:
         self.wall = wall
         self.synchronised = synchronised
         self.boot_id = boot_id
+        self.not_before = not_before
         self.monotonic_ns = 1_000_000_000
 
     def now(self) -> Instant:

@@ -78,6 +78,13 @@ def _patterns(value: Any) -> Any:
     return tuple(value)
 
 
+def _host_names(value: Any) -> Any:
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and re.fullmatch(r"[0-9A-Za-z.:\[\]-]+", v) for v in value):
+        raise ValueError(f"expected a list of host names or IP addresses, got {value!r}")
+    return tuple(v.lower() for v in value)
+
+
 def _boolean(value: Any) -> Any:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {value!r}")
@@ -142,7 +149,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest retry window in seconds (full jitter: each wait is random within it).",
             _int_at_least(1)),
     Setting("reader.port", "/dev/ttyUSB0",
-            "ID card reader port: a device path (prefer /dev/serial/by-id/...) or a pyserial URL.",
+            "ID card reader port: a device path (on a packaged terminal /dev/anju/port-<socket>, "
+            "named by USB socket: docs/install.md) or a pyserial URL.",
             _pattern(r"\S+", "a device path or pyserial URL")),
     Setting("reader.baud", 0,
             "Reader baud rate; 0 probes the supported rates (115200 first).", _int_at_least(0)),
@@ -153,16 +161,20 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the front-desk page listens on (loopback: the kiosk browser is local).",
             _pattern(r"[0-9A-Za-z.:\[\]-]+", "a host name or IP address")),
     Setting("web.port", 8080, "TCP port of the front-desk page.", _int_at_least(1)),
+    Setting("web.allowed_hosts", [],
+            "Host names (besides loopback and web.host) the page answers to; others get 403.",
+            _host_names),
     Setting("web.locale", "zh_CN", "Language of the page: zh_CN or en.",
             _pattern(r"zh_CN|en", "zh_CN or en")),
     Setting("web.operator", "front-desk",
-            "Operator id written into events when no clerk PIN is configured.",
+            "Operator id written into events while no clerk account exists.",
             _pattern(r"\S{1,32}", "1-32 characters without spaces")),
     Setting("web.clerk_pin", "",
-            "Clerk PIN (4-8 digits); empty turns the login off. Keep the file mode 0640.",
+            "Old shared clerk PIN (4-8 digits): becomes owner 0000's PIN when no clerk account "
+            "exists. Keep the file mode 0640.",
             _pattern(r"|[0-9]{4,8}", "empty or 4-8 digits")),
     Setting("web.idle_lock_s", 300,
-            "Seconds without a touch before the page locks (needs a clerk PIN); 0 never.",
+            "Seconds without a touch before the page locks (with clerk accounts); 0 never.",
             _int_at_least(0)),
     Setting("web.login_free_attempts", 5,
             "Wrong PINs from one client address before it must wait between attempts.",

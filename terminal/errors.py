@@ -12,7 +12,9 @@ tomllib) are mapped at the boundary with ``raise ... from err``.
     │   ├── BlockedError             capture checks found blocking findings (.findings lists them)
     │   ├── StayNotFoundError        no stay with that id / no stay in that room
     │   ├── InvalidEventError        the event does not apply to the stay's state (fold refused it)
-    │   └── PurgedError              the stay's personal data was purged; it can no longer change
+    │   ├── PurgedError              the stay's personal data was purged; it can no longer change
+    │   └── AccountError             a clerk account change refused (bad staff number or PIN,
+    │                                unknown account, the owner disabled)
     └── StoreError                   the SQLite store failed
         ├── DiskSpaceError           free space below the threshold: refused before writing
         │                            (retry after freeing space; nothing was written)
@@ -74,7 +76,7 @@ class BlockedError(DomainError):
 
     def __init__(self, findings: Sequence[Any]) -> None:
         self.findings = tuple(findings)
-        blocking = [f for f in self.findings if f.blocks]
+        blocking = [f for f in self.findings if f.blocks or getattr(f, "needs_confirm", False)]
         en = "; ".join(f"{f.code} ({f.field}): {f.message}" for f in blocking)
         zh = "；".join(f.message_zh for f in blocking)
         super().__init__(f"registration blocked: {en}", f"无法登记：{zh}")
@@ -90,6 +92,10 @@ class InvalidEventError(DomainError):
 
 class PurgedError(DomainError):
     default_zh = "该记录的个人信息已按保留期限清除，无法修改"
+
+
+class AccountError(DomainError):
+    default_zh = "员工账号操作未完成"
 
 
 class StoreError(AnjuError):

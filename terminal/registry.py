@@ -9,17 +9,24 @@
 
 Capture checks run inside the write transaction (BEGIN IMMEDIATE), so "this document is already
 in house" cannot race with a check-in being saved at the same moment.
+
+"Today" for the checks comes from `_today`: the clock's reading when it is trusted, else the
+latest day we can vouch for; then the date rules only warn and the event records
+`date_checks` (the clock's state, the day checked against, whether the clerk confirmed) so the
+server and officers see the checks were downgraded and why (docs/time.md).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from terminal import queries
+from terminal import checkday, queries
+from terminal.clock import Instant, Trust
 from terminal.domain import checks
 from terminal.domain.attachments import Attachment
 from terminal.domain.checks import Finding, Override
@@ -53,7 +60,10 @@ class Registry:
         self, *, room: str, guests: Sequence[Guest], operator: str,
         expected_check_out: date | None = None, overrides: Sequence[Override] = (),
         stay_id: str | None = None, attachments: Sequence[Attachment] = (),
+        dates_confirmed: bool = False,
     ) -> Saved:
+        """`dates_confirmed`: the clerk checked the document's dates and the guest's age by eye
+        (needed only while the clock is not trusted and a date rule fired)."""
         _require_operator(operator)
         room = room.strip()
         retried = stay_id is not None  # a caller-chosen id may already exist: look it up
@@ -61,7 +71,7 @@ class Registry:
 
         def work(txn: Txn) -> Saved:
             instant = txn.now()
-            today = instant.wall.astimezone(self.zone).date()
+            today, trust = self._today(txn, instant)
             adults = {g.guest_id: g for g in guests if not g.is_minor(today)}
             findings = checks.check_room(room, _occupants(txn, room))
             if [g.role for g in guests].count("main") != 1:
@@ -70,8 +80,9 @@ class Registry:
             for guest in guests:
                 findings += checks.check_guest(guest, today=today, in_house_documents=known,
                                                adults=adults)
-            used = _resolve(findings, overrides)
-            data = {
+            findings = checkday.for_clock(findings, trust)
+            used = _resolve(findings, overrides, dates_confirmed)
+            data: dict[str, Any] = {
                 "room": room,
                 "expected_check_out": (
                     expected_check_out.isoformat() if expected_check_out else None
@@ -83,6 +94,7 @@ class Registry:
             }
             if attachments:  # scanned QR/booking codes; a 网证 payload stays opaque
                 data["attachments"] = [a.to_json() for a in attachments]
+            checkday.note(data, trust, today, findings, dates_confirmed)
             existing = txn.load_stay(stay_id) if retried else None  # a retry is refused
             stays = {stay_id: existing} if existing else {}
             event = txn.append(stays, kind=Kind.CHECK_IN, stay_id=stay_id, data=data,
@@ -92,21 +104,25 @@ class Registry:
         return self.store.writer.transaction(work)
 
     def add_guest(
-        self, stay_id: str, guest: Guest, *, operator: str, overrides: Sequence[Override] = ()
+        self, stay_id: str, guest: Guest, *, operator: str, overrides: Sequence[Override] = (),
+        dates_confirmed: bool = False,
     ) -> Saved:
         _require_operator(operator)
 
         def work(txn: Txn) -> Saved:
             stay = _load(txn, stay_id)
             instant = txn.now()
-            today = instant.wall.astimezone(self.zone).date()
+            today, trust = self._today(txn, instant)
             adults = {g.guest.guest_id: g.guest for g in stay.guests_in_house()
                       if not g.guest.is_minor(today)}
-            findings = checks.check_guest(guest, today=today, adults=adults,
-                                          in_house_documents=_documents_in_house(txn, [guest]))
-            used = _resolve(findings, overrides)
-            data = {"guest": guest.to_json(), "findings": [f.to_json() for f in findings],
-                    "overrides": used}
+            findings = checkday.for_clock(checks.check_guest(
+                guest, today=today, adults=adults,
+                in_house_documents=_documents_in_house(txn, [guest])), trust)
+            used = _resolve(findings, overrides, dates_confirmed)
+            data: dict[str, Any] = {"guest": guest.to_json(),
+                                    "findings": [f.to_json() for f in findings],
+                                    "overrides": used}
+            checkday.note(data, trust, today, findings, dates_confirmed)
             event = txn.append({stay_id: stay}, kind=Kind.ADD_GUEST, stay_id=stay_id, data=data,
                                operator=operator, instant=instant)
             return Saved(stay_id, (event.event_id,), tuple(findings))
@@ -178,7 +194,36 @@ class Registry:
 
         return self.store.writer.transaction(work)
 
+    # -- the day the checks use -------------------------------------------------------------
+
+    def _today(self, txn: Txn, instant: Instant) -> tuple[date, Trust]:
+        return checkday.today(txn.conn, instant, self.store.writer.clock.not_before, self.zone)
+
+    def today(self) -> tuple[date, Trust]:
+        """The guesthouse's day the next check-in will be checked against, and the clock's
+        trust (the page decides who is a minor with it, exactly as the registry will)."""
+        instant = self.store.writer.clock.now()
+        with self.store.reader() as conn:
+            return checkday.today(conn, instant, self.store.writer.clock.not_before, self.zone)
+
     # -- reads (own reader connection each: never the writer's) ---------------------------
+
+    def preview(self, guests: Sequence[Guest]) -> list[Finding]:
+        """The guests' findings as check_in will find them, before the room and the minors'
+        links are known (those are asked on the form itself), so the page shows them as soon
+        as a guest is added: the confirm never surprises the clerk."""
+        instant = self.store.writer.clock.now()
+        with self.store.reader() as conn:
+            today, trust = checkday.today(conn, instant, self.store.writer.clock.not_before,
+                                          self.zone)
+            known = _documents_in(conn, guests)
+        adults = {g.guest_id: g for g in guests if not g.is_minor(today)}
+        findings: list[Finding] = []
+        for guest in guests:
+            findings += [f for f in checks.check_guest(guest, today=today, adults=adults,
+                                                       in_house_documents=known)
+                         if not f.code.startswith("minor.")]
+        return checkday.for_clock(findings, trust)
 
     def list_in_house(self) -> list[queries.StayRow]:
         with self.store.reader() as conn:
@@ -218,10 +263,15 @@ def _occupants(txn: Txn, room: str) -> int:
 
 
 def _documents_in_house(txn: Txn, guests: Sequence[Guest]) -> dict[tuple[str, str], str]:
+    return _documents_in(txn.conn, guests)
+
+
+def _documents_in(conn: sqlite3.Connection, guests: Sequence[Guest]
+                  ) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for guest in guests:
         key = guest.document.key()
-        row = txn.conn.execute(
+        row = conn.execute(
             "SELECT s.room FROM guest_view g JOIN stay_view s USING (stay_id) "
             "WHERE g.in_house = 1 AND g.document_type = ? AND g.document_number = ? LIMIT 1",
             key,
@@ -231,11 +281,12 @@ def _documents_in_house(txn: Txn, guests: Sequence[Guest]) -> dict[tuple[str, st
     return found
 
 
-def _resolve(findings: list[Finding], overrides: Sequence[Override]) -> list[dict[str, Any]]:
+def _resolve(findings: list[Finding], overrides: Sequence[Override],
+             dates_confirmed: bool = False) -> list[dict[str, Any]]:
     """Raise BlockedError for blocking findings left; return the overrides that were used."""
-    if checks.unresolved(findings, overrides):
+    if checks.unresolved(findings, overrides, dates_confirmed=dates_confirmed):
         raise BlockedError(findings)
-    blocking = {(f.code, f.guest_id) for f in findings if f.blocks}
+    blocking = {(f.code, f.guest_id) for f in findings if f.blocks or f.needs_confirm}
     return [{"code": o.code, "guest_id": o.guest_id, "reason": o.reason.strip()}
             for o in overrides if (o.code, o.guest_id) in blocking]
 

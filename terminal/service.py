@@ -25,22 +25,30 @@ from drivers.idcard.reading import CardRead
 from drivers.idcard.transport import SerialTransport
 from drivers.sim.idcard import SimulatedReader
 from drivers.sim.scanner import SimulatedScanner
+from sync.diagnosis import NEEDS_A_PERSON
 from sync.fields import text_problem
 from sync.privacy import mask_id_number
-from terminal.clock import SystemClock, parse_utc
+from terminal.clock import IMPLAUSIBLE, SystemClock, parse_utc
 from terminal.config import Config
+from terminal.liveness import Loop, since
 from terminal.reader_state import ReaderStateRecorder
 from terminal.registry import Registry
 from terminal.store.database import Store
+from terminal.sync_service import SyncState
 from terminal.web.draft import Draft
 from terminal.web.hub import Hub
-from terminal.web.scans import ATTACH, ScanDesk, attachment
+from terminal.web.scans import ATTACH, ScanDesk, attachment, place_visa
 from terminal.web.status import Health
 from wlt.decoder import PhotoDecoderConfig, WltDecoder
 
 log = logging.getLogger(__name__)
 PROBE_S = 10.0  # how often the server's reachability is looked at
 PROBE_TIMEOUT_S = 3.0
+# How long each loop may go without progress before the watchdog counts it as hung. One poll is
+# bounded by the transport's timeouts (a baud probe at every rate is the longest, a few seconds);
+# a transaction waits at most store.busy_timeout_ms for the lock, then one fsync.
+READER_BOUND_S = 20.0
+WRITER_BOUND_S = 30.0
 
 
 class TerminalService:
@@ -132,8 +140,14 @@ class TerminalService:
         # The kind and use only: a scan's text may be a name or a document number.
         log.info("scan %s: %s -> %s via %s", kept.scan_id, event.interpretation.kind,
                  event.use, event.scan.source)
-        use = event.use
-        if use in ATTACH:
+        use, extra = event.use, {}
+        if use == "visa":
+            placed = place_visa(kept, self.draft, self.scans)
+            use, extra = placed.use, {"guest": placed.name, "passport_scan": placed.passport_scan,
+                                      "fill": placed.fill}
+            if use == "visa_attached":
+                self.hub.publish("draft", version=self.draft.version)
+        elif use in ATTACH:
             attached = attachment(event)
             if attached.text is not None and text_problem(attached.text) is not None:
                 # Refused, never cleaned: the registration would be refused with it.
@@ -141,11 +155,16 @@ class TerminalService:
                 use = "refused_text"
             elif self.draft.attach(attached):
                 self.hub.publish("draft", version=self.draft.version)
-        self.hub.publish("scan", scan_id=kept.scan_id, use=use)
+        self.hub.publish("scan", scan_id=kept.scan_id, use=use, **extra)
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self.reader_state.update(status)
         self.hub.publish("status", reader=status.state)
+
+    def loops(self) -> list[Loop]:
+        """What the watchdog watches besides the event loop: the reader loop, the writer."""
+        return [since("reader loop", lambda: self.reader.last_progress, READER_BOUND_S),
+                since("store writer", lambda: self.store.writer.busy_since, WRITER_BOUND_S)]
 
     # ---- health -----------------------------------------------------------------------------
 
@@ -179,10 +198,22 @@ class TerminalService:
         if oldest:
             age = max(0.0, (self.clock.now().wall - parse_utc(oldest)).total_seconds())
         status = self.reader.status
+        _, trust = self.registry.today()
         return Health(
             reader_state=status.state, reader_sam_id=status.sam_id,
             server_reachable=self.server_reachable if self.config["sync.server_url"] else None,
             backlog=backlog, oldest_age_s=age, rejected=rejected,
             clock_synchronised=self.clock.synchronised(),
             disk_free_bytes=self.store.guard.free_bytes(),
-            disk_min_bytes=self.config["store.min_free_bytes"])
+            disk_min_bytes=self.config["store.min_free_bytes"],
+            clock_plausible=trust.state != IMPLAUSIBLE, server_refusal=self.server_refusal())
+
+    def server_refusal(self) -> str | None:
+        """Why the uploader (another process) was last refused, if a person must act: the
+        unsigned probe above only says the server answers; the uploader's signed requests say
+        whether it accepts this terminal (its state file, a few hundred bytes)."""
+        if not self.config["sync.server_url"]:
+            return None
+        state = SyncState.load(self.config["sync.state_file"])
+        code = state.last_error_class if state.last_error else None
+        return code if code in NEEDS_A_PERSON else None

@@ -31,11 +31,16 @@ from terminal.atomic_file import write_json_atomic
 from terminal.clock import SystemClock
 from terminal.config import Config
 from terminal.errors import ConfigError
+from terminal.liveness import Heartbeat
 from terminal.store.database import Store
 from terminal.sync_outbox import StoreOutbox
+from terminal.version import software_version
 
 log = logging.getLogger(__name__)
-SOFTWARE_VERSION = "anju-terminal/0.1"
+# How long one step of the upload loop may take before the watchdog counts the loop as hung:
+# a request is bounded by the client's timeouts (5 s connect, 30 s between bytes), a batch by a
+# request and two short transactions. A wait adds its own length on top.
+STEP_BOUND_S = 120.0
 
 
 def load_credentials(path: Path) -> Credentials:
@@ -58,6 +63,9 @@ class SyncState:
     last_error: str | None = None
     last_error_at: str | None = None
     last_heartbeat: str | None = None
+    last_error_class: str | None = None  # sync.diagnosis code: unreachable, credential_refused…
+    offline_since: str | None = None  # UTC, the first failed attempt of this outage
+    last_attempt: str | None = None  # UTC, the last request answered or failed
 
     @classmethod
     def load(cls, path: Path) -> SyncState:
@@ -96,6 +104,8 @@ class SyncService:
         self.config = config
         self.store = store
         self.stop = stop or threading.Event()
+        # The upload loop's progress, for the watchdog (terminal/liveness.py).
+        self.alive = Heartbeat("upload loop", STEP_BOUND_S)
         self.state_path: Path = config["sync.state_file"]
         self.state = SyncState.load(self.state_path)
         clock = SystemClock()
@@ -108,29 +118,61 @@ class SyncService:
             policy=policy or RetryPolicy(initial_s=config["sync.backoff_initial_s"],
                                          cap_s=config["sync.backoff_cap_s"]),
             max_batch_events=config["sync.batch_max_events"],
-            max_batch_bytes=config["sync.batch_max_bytes"], sleep=self.stop.wait,
-            software_version=SOFTWARE_VERSION)
+            max_batch_bytes=config["sync.batch_max_bytes"], sleep=self._sleep,
+            software_version=software_version())
+        self.uploader.on_change = self._record_error
 
     def close(self) -> None:
         self.client.close()
 
+    def _sleep(self, seconds: float) -> bool:
+        """Wait (True: stop requested), telling the watchdog the loop is waiting, not hung."""
+        self.alive.beat(within=seconds + STEP_BOUND_S)
+        stopped = self.stop.wait(seconds)
+        self.alive.beat()
+        return stopped
+
+    def _record_error(self) -> None:
+        """The uploader's error changed (first failed attempt, or another cause): persist it
+        now, while the retry layer keeps trying inside the same call."""
+        uploader = self.uploader
+        if uploader.last_error is None:
+            return
+        now = _now()
+        self.state.last_error = uploader.last_error
+        self.state.last_error_class = uploader.cause.code if uploader.cause else None
+        self.state.last_error_at = now
+        self.state.last_attempt = now
+        if uploader.offline_since is not None and self.state.offline_since is None:
+            self.state.offline_since = format_utc(datetime.fromtimestamp(
+                uploader.offline_since, UTC))
+        self.state.save(self.state_path)
+
+    def _answered(self) -> None:
+        """The server answered: a success, and the end of any outage."""
+        now = _now()
+        self.state.last_success = now
+        self.state.last_attempt = now
+        self.state.last_error = None
+        self.state.last_error_class = None
+        self.state.offline_since = None
+        self.state.save(self.state_path)
+
     @contextmanager
     def _recording(self) -> Iterator[None]:
-        """Persist last success / last error around one drain or heartbeat."""
+        """Persist the last error when a drain or heartbeat fails (the uploader has recorded
+        it already at its first failed attempt; this catches refusals that are not retried)."""
         try:
             yield
         except (RequestError, RetryBudgetExhausted):
-            self.state.last_error = self.uploader.last_error
-            self.state.last_error_at = _now()
-            self.state.save(self.state_path)
+            self._record_error()
             raise
-        self.state.last_success = _now()
-        self.state.last_error = None
-        self.state.save(self.state_path)
 
     def drain(self, **kwargs: Any) -> DrainReport:
         with self._recording():
             report = self.uploader.drain(**kwargs)
+        if report.requests:  # nothing sent, nothing answered: not a success
+            self._answered()
         if report.acknowledged or report.rejected:
             log.info("drained %d events (%d rejected)", report.acknowledged + report.rejected,
                      report.rejected)
@@ -141,7 +183,7 @@ class SyncService:
         with self._recording():
             answer = self.uploader.heartbeat()
         self.state.last_heartbeat = _now()
-        self.state.save(self.state_path)
+        self._answered()
         return answer.next_heartbeat_s
 
     def run(self) -> None:
@@ -149,19 +191,20 @@ class SyncService:
         interval = float(self.config["sync.heartbeat_interval_s"])
         next_heartbeat = time.monotonic()
         while not self.stop.is_set():
+            self.alive.beat()
             try:
                 if time.monotonic() >= next_heartbeat:
                     asked = self.heartbeat()
                     interval = float(min(max(asked, 5), 3600)) if asked else interval
                     next_heartbeat = time.monotonic() + interval
-                self.drain()
+                self.drain(progress=lambda _report: self.alive.beat())
             except StopRequested:
                 break
             except (RequestError, RetryBudgetExhausted) as err:
                 # The retry layer already waited its budget out; pause before a fresh start.
                 log.debug("sync round failed: %s", type(err).__name__)
-                self.stop.wait(self.config["sync.backoff_cap_s"])
+                self._sleep(self.config["sync.backoff_cap_s"])
                 continue
             wait = min(self.config["sync.poll_interval_s"],
                        max(0.0, next_heartbeat - time.monotonic()))
-            self.stop.wait(wait)
+            self._sleep(wait)

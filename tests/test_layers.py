@@ -2,6 +2,7 @@
 package (module level or inside a function) against the top-level names it must never import.
 
     terminal -> drivers, sync, wlt        central -> sync, wlt
+    drivers, terminal, central -> codetables (data and the standard library only)
     drivers: no SQLite, no HTTP, nothing of registrations     sync: no serial ports
     wlt: the standard library and Pillow only
 """
@@ -21,6 +22,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "sync": {"drivers", "terminal", "central", "wlt", "serial"},
     "wlt": {"drivers", "terminal", "sync", "central", "serial", *_SQL_AND_HTTP},
     "central": {"terminal", "drivers"},
+    # the shared code tables: data and the standard library only, so every layer may read them
+    "codetables": {"drivers", "terminal", "sync", "central", "wlt", "serial", *_SQL_AND_HTTP},
 }
 
 

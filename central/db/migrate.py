@@ -21,6 +21,7 @@ from central.errors import StorageError
 log = logging.getLogger(__name__)
 SCRIPT_LOCATION = Path(__file__).parent / "migrations"
 OWNERSHIP_REVISION = "0008"  # stay_owners: stays folded before it may hold foreign events
+FEED_REVISION = "0011"  # feed_log: stays held before it start the feed as snapshots
 
 
 def alembic_config() -> Config:
@@ -53,6 +54,8 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
         command.upgrade(config, "head")
         if before is not None and before < OWNERSHIP_REVISION:
             _refold_contested(conn)
+        if before is not None and before < FEED_REVISION:
+            _feed_snapshots(conn)
     return before, head_revision()
 
 
@@ -68,6 +71,17 @@ def _refold_contested(conn: Connection) -> None:
         projection.refold(conn, contested, format_utc(utc_now()))
         log.warning("%d stays folded again without events of devices that do not own them",
                     len(contested))
+
+
+def _feed_snapshots(conn: Connection) -> None:
+    """The stays held before the feed existed start it, one snapshot record each."""
+    from central.feed import log as feed_log
+    from central.timefix import utc_now
+    from sync.fields import format_utc
+
+    count = feed_log.backfill(conn, format_utc(utc_now()))
+    if count:
+        log.info("change feed started with %d snapshot records", count)
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:

@@ -18,6 +18,8 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
     audit_log                        append-only, hash-chained (central/police/audit.py)
     site_districts                   optional district of a site (officers limited to one)
     login_throttle                   failed logins per username / address hash (central/throttle.py)
+    feed_log                         stays and changes in commit order, for police systems (feed/)
+    feed_tokens                      bearer tokens of those systems, district-limited, rate-limited
 """
 
 from __future__ import annotations
@@ -300,4 +302,36 @@ login_throttle = Table(
     Column("lockouts", Integer, nullable=False),
     Column("expires_s", Float, nullable=False),  # forgotten (pruned) after this
     Index("login_throttle_expiry", "expires_s"),
+)
+
+# The change feed (migration 0011, central/feed/): one row per stored event, in commit order
+# (`position` is assigned at the very end of the ingest transaction, under a lock on
+# PostgreSQL), holding the record served for it: the event and its stay's state after it.
+feed_log = Table(
+    "feed_log", metadata,
+    Column("position", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("event_id", String(36), unique=True),  # NULL: a snapshot of a stay at the upgrade
+    Column("stay_id", String(36), nullable=False),
+    Column("site_code", String(32), nullable=False),
+    Column("change", String(16), nullable=False),  # check_in | add_guest | ... | snapshot
+    Column("recorded_at", TIME, nullable=False),
+    Column("record", Text, nullable=False),  # JSON object without its cursor
+    Index("feed_log_site", "site_code", "position"),
+    sqlite_autoincrement=True,  # positions are never reused
+)
+
+feed_tokens = Table(
+    "feed_tokens", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("system", String(48), nullable=False),  # the consuming system's name
+    Column("districts", Text),  # JSON list; NULL: every district
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("revoked_at", TIME),
+    Column("rate_per_minute", Integer, nullable=False),
+    Column("window_start_s", Float, nullable=False, default=0.0),
+    Column("window_count", Integer, nullable=False, default=0),
+    Column("last_used_at", TIME),
 )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,12 @@ from sqlalchemy import Connection, Engine, func, insert, select, text
 from central.accounts import Principal
 from central.db.tables import audit_log
 from central.errors import BadRequestError
+from central.police.beijing import day_start_utc
+from central.police.reasons import DEFAULT_RULE, MAX_REASON, ReasonRule
 from central.timefix import utc_now
 from sync.fields import format_utc
 
 GENESIS = "0" * 64
-MAX_REASON = 500
 _LOCK_KEY = 0x414E4A55  # "ANJU": the advisory lock that orders appends on PostgreSQL
 
 
@@ -42,15 +44,22 @@ class ChainReport:
         return self.first_bad_id is None
 
 
-def require_reason(reason: str | None) -> str:
-    """Every look at personal data needs a case number or a reason in words."""
+
+
+def require_reason(reason: str | None, rule: ReasonRule = DEFAULT_RULE) -> str:
+    """Every look at personal data needs a case number or a reason in words, as the rule says."""
     cleaned = " ".join((reason or "").split())
-    if len(cleaned) < 2:
+    if not cleaned:
         raise BadRequestError("a reason (case number or text) is required", code="missing_reason",
                               field="reason")
     if len(cleaned) > MAX_REASON:
         raise BadRequestError(f"reason longer than {MAX_REASON} characters", code="invalid_field",
                               field="reason")
+    if len(cleaned) < rule.min_chars or (rule.pattern and not re.search(rule.pattern, cleaned)):
+        wants = f"at least {rule.min_chars} characters"
+        wants += f" containing a case number ({rule.pattern})" if rule.pattern else ""
+        raise BadRequestError(f"reason too weak: give {wants}", code="weak_reason",
+                              field="reason", rule=rule.describe_zh())
     return cleaned
 
 
@@ -89,14 +98,36 @@ def append_in(conn: Connection, who: Principal, action: str, reason: str,
     return int(result.inserted_primary_key[0])
 
 
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What the audit page filters on (all optional): user, action, Beijing days, reason text."""
+
+    username: str | None = None
+    action: str | None = None
+    day_from: str | None = None  # YYYY-MM-DD, Beijing
+    day_to: str | None = None
+    reason: str | None = None  # substring of the reason
+
+
 def rows(engine: Engine, *, limit: int = 200, before_id: int | None = None,
-         username: str | None = None) -> list[dict[str, Any]]:
+         username: str | None = None, where: AuditFilter | None = None
+         ) -> list[dict[str, Any]]:
     """Newest first."""
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if before_id is not None:
         query = query.where(audit_log.c.id < before_id)
-    if username:
-        query = query.where(audit_log.c.username == username)
+    where = where or AuditFilter()
+    if username or where.username:
+        query = query.where(audit_log.c.username == (username or where.username))
+    if where.action:
+        query = query.where(audit_log.c.action == where.action)
+    if where.day_from:
+        query = query.where(audit_log.c.at >= day_start_utc(where.day_from))
+    if where.day_to:
+        query = query.where(audit_log.c.at < day_start_utc(where.day_to, 1))
+    if where.reason:
+        escaped = where.reason.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(audit_log.c.reason.like(f"%{escaped}%", escape="\\"))
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
 

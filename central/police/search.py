@@ -25,10 +25,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, or_, select
 
 from central.accounts import Principal
-from central.db.tables import site_districts, stay_guests, stays
+from central.db.tables import site_districts, sites, stay_guests, stays
 from central.errors import BadRequestError
 from central.police.beijing import day_start_utc
 from central.police.bounded import bounded
+from central.police.freshness import Freshness
 
 PER_PAGE = 20
 PROBE_LIMIT = 3000  # guest matches beyond which a search walks stays newest first
@@ -65,7 +66,7 @@ class SearchQuery:
                                       field=key)
             values[key] = text_value or None
         for key in ("date_from", "date_to"):
-            if values[key] and not _valid_day(values[key]):
+            if values[key] and not valid_day(values[key]):
                 raise BadRequestError(f"{key} must be YYYY-MM-DD", code="invalid_field", field=key)
         if values["document"]:
             values["document"] = values["document"].upper()
@@ -91,6 +92,7 @@ class SearchPage:
     stays: list[dict[str, Any]]  # each with "guests": [...]
     page: int
     has_more: bool
+    freshness: Freshness | None = None  # searched on a standby (--read-db): how fresh
 
 
 def _int(raw: Any, default: int, field: str, low: int, high: int) -> int:
@@ -106,7 +108,7 @@ def _int(raw: Any, default: int, field: str, low: int, high: int) -> int:
     return value
 
 
-def _valid_day(value: str) -> bool:
+def valid_day(value: str) -> bool:
     if not _DATE.match(value):
         return False
     try:
@@ -293,8 +295,9 @@ def search(conn: Connection, q: SearchQuery, who: Principal, timeout_s: float) -
     return SearchPage(rows, q.page, has_more)
 
 
-def attach_guests(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Add each stay's guests (main guest first) in one query."""
+def attach_guests(conn: Connection, rows: list[dict[str, Any]], *,
+                  site_names: bool = True) -> None:
+    """Add each stay's guests (main guest first) in one query, and its site's name."""
     by_stay: dict[str, list[dict[str, Any]]] = {r["stay_id"]: [] for r in rows}
     wanted = list(by_stay)
     for start in range(0, len(wanted), _CHUNK):  # bounded IN lists (exports are long)
@@ -304,8 +307,13 @@ def attach_guests(conn: Connection, rows: list[dict[str, Any]]) -> None:
                       stay_guests.c.guest_id))
         for guest in guests:
             by_stay[guest.stay_id].append(shown_guest(guest._mapping))
+    codes = sorted({r["site_code"] for r in rows}) if site_names else []
+    names = dict(conn.execute(select(sites.c.code, sites.c.name).where(sites.c.code.in_(codes)))
+                 .all()) if codes else {}
     for row in rows:
         row["guests"] = sorted(by_stay[row["stay_id"]], key=lambda g: g["role"] != "main")
+        if site_names:
+            row["site_name"] = names.get(row["site_code"])  # shown beside the code
 
 
 def shown_guest(row: Mapping[str, Any]) -> dict[str, Any]:

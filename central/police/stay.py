@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, tuple_
 
 from central.accounts import Principal
 from central.db.tables import chain_faults, events, sites, stay_guests, stays
 from central.errors import NotFoundError
+from central.police import beijing, record, words
 from central.police.search import attach_guests, scope_ok, shown_guest
 
-_SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids")
+# date_checks: the terminal's clock was not trusted, its date rules only warned (docs/time.md)
+_SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids", "date_checks")
 
 
 def load(conn: Connection, stay_id: str, who: Principal) -> dict[str, Any]:
@@ -30,9 +32,36 @@ def load(conn: Connection, stay_id: str, who: Principal) -> dict[str, Any]:
     if row is None or not scope_ok(conn, who, row.site_code):
         raise NotFoundError("no such stay")
     stay = dict(row._mapping)
-    attach_guests(conn, [stay])
+    attach_guests(conn, [stay], site_names=False)  # joined above
     stay["events"] = history(conn, stay_id, row.device_id)
+    describe(stay)
     return stay
+
+
+def describe(stay: dict[str, Any]) -> None:
+    """Add what the terminal registered, in words: each guest's fields (`rows`, and `fields`
+    as sent), the findings with override reasons, who registered it on which terminal, each
+    amendment as old -> new, and the page's title (guesthouse, room, date)."""
+    registered = record.guests_as_registered(stay["events"])
+    names = {g["guest_id"]: g.get("name") or "" for g in stay["guests"]}
+    names |= {gid: g.get("name") or names.get(gid, "") for gid, g in registered.items()}
+    day = beijing.show(stay.get("checked_in_at"))[:10] or None
+    for guest in stay["guests"]:
+        fields = registered.get(guest["guest_id"])
+        guest["fields"] = fields
+        guest["rows"] = record.guest_rows(fields, names, day) if fields else []
+    stay["findings"] = record.findings(stay["events"], names)
+    check_in = next((e for e in stay["events"] if e["kind"] == "check_in"), None)
+    stay["registered_by"] = ({"operator": check_in["operator"], "device_id": check_in["device_id"]}
+                             if check_in else None)
+    for event in stay["events"]:
+        if event["kind"] == "amend" and not event["withheld"]:
+            event["amendment"] = record.amendment(event["data"], names)
+    when = beijing.show(stay.get("checked_in_at"))[:10]
+    stay["title"] = " ".join(p for p in (stay.get("site_name") or stay["site_code"],
+                                         f"{stay['room']} 房" if stay.get("room") else "",
+                                         when) if p)
+    stay["status_name"] = words.STATUS.get(stay["status"], stay["status"])
 
 
 def history(conn: Connection, stay_id: str, owner: str) -> list[dict[str, Any]]:
@@ -40,6 +69,7 @@ def history(conn: Connection, stay_id: str, owner: str) -> list[dict[str, Any]]:
     rows = conn.execute(select(events).where(events.c.stay_id == stay_id,
                                              events.c.device_id == owner)
                         .order_by(events.c.sequence)).all()
+    verified = _verified(conn, [(r.device_id, r.sequence, r.prev_chain_sha256) for r in rows])
     out = []
     for row in rows:
         data = _data(row.payload)
@@ -50,24 +80,40 @@ def history(conn: Connection, stay_id: str, owner: str) -> list[dict[str, Any]]:
             "wall_time": row.wall_time, "clock_synchronised": row.clock_synchronised,
             "corrected_time": row.corrected_time, "time_source": row.time_source,
             "received_at": row.received_at, "withheld": row.withheld,
-            "detail": {k: data[k] for k in _SHOWN_KEYS if k in data},
-            "chain_verified": _verified(conn, row.device_id, row.sequence, row.prev_chain_sha256),
+            "detail": {k: data[k] for k in _SHOWN_KEYS if k in data}, "data": data,
+            "chain_verified": verified[(row.device_id, row.sequence)],
         })
     return out
 
 
-def _verified(conn: Connection, device_id: str, sequence: int, prev_chain: str) -> bool:
-    fault = conn.execute(select(chain_faults.c.id).where(
-        chain_faults.c.device_id == device_id, chain_faults.c.kind != "gap",
-        chain_faults.c.first_sequence <= sequence,
-        chain_faults.c.last_sequence >= sequence).limit(1)).first()
-    if fault is not None:
-        return False
-    if sequence == 1:
-        return True
-    previous = conn.execute(select(events.c.chain_sha256).where(
-        events.c.device_id == device_id, events.c.sequence == sequence - 1)).scalars().all()
-    return previous == [prev_chain]
+def _verified(conn: Connection, links: list[tuple[str, int, str]]
+              ) -> dict[tuple[str, int], bool]:
+    """Per (device, sequence): no link/hash/fork fault covers it, and its predecessor is stored
+    once with the chain hash it names. Two queries for the whole stay (the page waited on two
+    round trips per event before)."""
+    if not links:
+        return {}
+    devices = sorted({device for device, _, _ in links})
+    faults = conn.execute(select(chain_faults.c.device_id, chain_faults.c.first_sequence,
+                                 chain_faults.c.last_sequence).where(
+        chain_faults.c.device_id.in_(devices), chain_faults.c.kind != "gap",
+        chain_faults.c.first_sequence <= max(seq for _, seq, _ in links),
+        chain_faults.c.last_sequence >= min(seq for _, seq, _ in links))).all()
+    wanted = [(device, seq - 1) for device, seq, _ in links if seq > 1]
+    previous: dict[tuple[str, int], list[str]] = {}
+    if wanted:
+        for row in conn.execute(select(events.c.device_id, events.c.sequence,
+                                       events.c.chain_sha256)
+                                .where(tuple_(events.c.device_id, events.c.sequence)
+                                       .in_(wanted))):
+            previous.setdefault((row.device_id, row.sequence), []).append(row.chain_sha256)
+    out = {}
+    for device, seq, prev_chain in links:
+        faulty = any(f.device_id == device and f.first_sequence <= seq <= f.last_sequence
+                     for f in faults)
+        out[(device, seq)] = not faulty and (
+            seq == 1 or previous.get((device, seq - 1)) == [prev_chain])
+    return out
 
 
 def _data(payload: str | None) -> dict[str, Any]:

@@ -45,7 +45,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings,
         who = await who_of(request)
         guard.check_csrf(who, request.query_params.get("csrf"))
         png = await run_in_threadpool(service.view_photo, engine, who, stay_id, guest_id,
-                                      request.query_params.get("reason"), decoding)
+                                      request.query_params.get("reason"), decoding,
+                                      settings.reason_rule())
         return Response(png, media_type="image/png", headers={
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer"})

@@ -10,13 +10,24 @@ in a worker process; call these directly only where a crash may take the caller 
               Aztec                                    markers; a declared ECI wins, else our order
 
 Both take an 8-bit greyscale PIL image and return `Decoded` values, top-left first.
+
+Structured append (one message split over up to 16 QR symbols): zbar joins a complete set in
+one image into ONE symbol holding the whole message, whose orientation is "unknown" (-1, read
+as 4294967295 through pyzbar's unsigned binding); pyzbar 0.1.9 then raises `ValueError: ... is
+not a valid ZBarOrientation` (pyzbar issue #139) and the whole image was lost. Each symbol is
+therefore described on its own, and one pyzbar cannot describe is read again without its
+orientation (which we never use). A part whose set is incomplete comes out as zbar's type
+PARTIAL ("partial"), holding that part's data only: `payloads.classify` never takes it for a
+whole code.
+zxing-cpp's Python binding returns each part as its own symbol, with no sequence marker.
 """
 
 from __future__ import annotations
 
 import contextlib
-from ctypes import c_void_p, cast
+from ctypes import c_void_p, cast, string_at
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
@@ -85,12 +96,37 @@ def _pyzbar(image: Image.Image) -> list[Decoded]:
             zbar_image_set_data(zimage, cast(pixels, c_void_p), len(pixels), None)
             if zbar_scan_image(scanner, zimage) < 0:
                 raise BackendUnavailableError("zbar refused the image format")
-            for symbol in pyzbar._decode_symbols(pyzbar._symbols_for_image(zimage)):
-                text, encoding = decode_bytes(symbol.data)
-                name = _NAMES.get(symbol.type, symbol.type.lower())
-                rect = symbol.rect
-                found.append(Decoded(name, symbol.data, text, encoding, rect.left, rect.top))
+            for symbol in pyzbar._symbols_for_image(zimage):
+                data, kind, left, top = _describe(pyzbar, symbol)
+                text, encoding = decode_bytes(data)
+                found.append(Decoded(_NAMES.get(kind, kind.lower()), data, text, encoding,
+                                     left, top))  # fmt: skip
     return sorted(found, key=lambda d: (d.top, d.left))
+
+
+def _describe(pyzbar: Any, symbol: Any) -> tuple[bytes, str, int, int]:
+    """(data, type name, left, top) of one zbar symbol, even one pyzbar cannot describe."""
+    try:
+        (described,) = pyzbar._decode_symbols([symbol])
+        return described.data, described.type, described.rect.left, described.rect.top
+    except ValueError:  # the structured-append orientation (module doc), or a type pyzbar lacks
+        from pyzbar.locations import bounding_box
+        from pyzbar.wrapper import (
+            ZBarSymbol,
+            zbar_symbol_get_data,
+            zbar_symbol_get_data_length,
+            zbar_symbol_get_loc_size,
+            zbar_symbol_get_loc_x,
+            zbar_symbol_get_loc_y,
+        )
+
+        data = string_at(zbar_symbol_get_data(symbol), zbar_symbol_get_data_length(symbol))
+        kind = symbol.contents.type
+        name = ZBarSymbol(kind).name if kind in ZBarSymbol._value2member_map_ else f"zbar{kind}"
+        points = [(zbar_symbol_get_loc_x(symbol, i), zbar_symbol_get_loc_y(symbol, i))
+                  for i in range(zbar_symbol_get_loc_size(symbol))]  # fmt: skip
+        rect = bounding_box(points) if points else None
+        return data, name, rect.left if rect else 0, rect.top if rect else 0
 
 
 def _zxing(image: Image.Image) -> list[Decoded]:

@@ -15,6 +15,12 @@ what the scan is good for, without knowing about stays (drivers know nothing of 
     passport_prefill   a verified ICAO MRZ: open the foreign-guest form prefilled
     permit_prefill     a CS/CT travel permit MRZ: prefill only, clerk checks every field
     mrz_failed         an MRZ with failing checks: show the failing fields, rescan or type
+    visa               a verified visa MRZ (MRV-A/B): fill the visa of the guest it matches
+    visa_failed        a visa MRZ with failing checks: say which, attach nothing
+    unsupported        MRZ-shaped, but no layout we know: "unsupported document"
+    product            an EAN/UPC product code: said so, attached nowhere
+    uncertain_text     text whose encoding cannot be told (module payloads): flagged
+    incomplete         one part of a multi-symbol (structured-append) QR: scan the whole set
     attach_opaque      网证 QR: attach the payload, unverified (needs online verification)
     attach_text        URL or booking reference: attach to the open stay
     none               unknown payload: show it, do nothing
@@ -34,6 +40,7 @@ from PIL import Image
 
 from drivers.barcode.errors import InputDeviceError
 from drivers.barcode.image import ImageDecoder
+from drivers.barcode.mrz import UNSUPPORTED
 from drivers.barcode.payloads import Interpretation, Rules, classify
 from drivers.barcode.serial_scanner import Scan, SerialScanner
 from drivers.barcode.wedge import WedgeScanner
@@ -50,12 +57,20 @@ class ScanEvent:
     def use(self) -> str:
         meaning = self.interpretation
         if meaning.kind == "mrz" and meaning.mrz is not None:
-            if not meaning.mrz.verified:
+            result = meaning.mrz
+            if result.format == UNSUPPORTED:
+                return "unsupported"
+            if result.visa:
+                return "visa" if result.valid else "visa_failed"
+            if not result.verified:
                 return "permit_prefill"
-            return "passport_prefill" if meaning.mrz.valid else "mrz_failed"
-        return {"netid": "attach_opaque", "url": "attach_text", "booking": "attach_text"}.get(
-            meaning.kind, "none"
-        )
+            return "passport_prefill" if result.valid else "mrz_failed"
+        if meaning.encoding_uncertain:
+            return "uncertain_text"
+        if meaning.details.get("incomplete"):
+            return "incomplete"
+        return {"netid": "attach_opaque", "url": "attach_text", "booking": "attach_text",
+                "product": "product"}.get(meaning.kind, "none")  # fmt: skip
 
     def to_json(self) -> dict[str, object]:
         out = self.interpretation.to_json()
@@ -113,7 +128,9 @@ class ScanHub:
         self._decoder.close()
 
     def submit(self, scan: Scan) -> ScanEvent:
-        meaning = classify(scan.raw, rules=self.rules, eci_charset=scan.eci_charset)
+        meaning = classify(
+            scan.raw, rules=self.rules, eci_charset=scan.eci_charset, symbology=scan.symbology
+        )
         event = ScanEvent(scan, meaning)
         self.on_event(event)
         return event
@@ -128,7 +145,19 @@ class ScanHub:
         """
         events = []
         for found in self._decoder.decode(image):
-            scan = Scan(found.raw, f"image:{self._decoder.backend}", time.monotonic(),
-                        symbology=found.symbology)  # fmt: skip
+            raw, charset = _declared(found.raw, found.text, found.encoding)
+            scan = Scan(raw, f"image:{self._decoder.backend}", time.monotonic(),
+                        symbology=found.symbology, eci_charset=charset)  # fmt: skip
             events.append(self.submit(scan))
         return events
+
+
+def _declared(raw: bytes, text: str, encoding: str) -> tuple[bytes, str | None]:
+    """Keep a charset the symbol declared (zxing: "eci20:shift_jis") for classify; several
+    declared segments are handed over as their decoded text in UTF-8."""
+    parts = encoding.split("+")
+    if not any(part.startswith("eci") for part in parts):
+        return raw, None
+    if len(parts) == 1:
+        return raw, parts[0].split(":", 1)[1]
+    return text.encode("utf-8"), "utf-8"

@@ -9,6 +9,10 @@ Layouts (0-based columns; `#` = check digit, weights 7-3-1 repeating, `<`=0, 0-9
     TD2 card, 2 x 36
       line 1: TT SSS NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN
       line 2: DDDDDDDDD# CCC YYMMDD# S YYMMDD# OOOOOOO X
+    MRV-A / MRV-B visa (9303 part 7), 2 x 44 / 2 x 36, document code V + issuer's letter
+      line 1: VT SSS NNNN...                                       as TD3 / TD2
+      line 2: DDDDDDDDD# CCC YYMMDD# S YYMMDD# OOOOOOOOOOOOOOOO      16 / 8 optional data,
+              visa number                                           no check on it, no composite
     TD1 card, 3 x 30
       line 1: TT SSS DDDDDDDDD# OOOOOOOOOOOOOOO                     optional data 1 at 15..29
       line 2: YYMMDD# S YYMMDD# CCC OOOOOOOOOOO X                    optional data 2 at 18..28
@@ -18,8 +22,14 @@ Layouts (0-based columns; `#` = check digit, weights 7-3-1 repeating, `<`=0, 0-9
     X composite check over (TD3/TD2) line 2 [0:10]+[13:20]+[21:last] or
     (TD1) line 1 [5:30] + line 2 [0:7]+[8:15]+[18:29].
 
-TD1 long document number: when line 1 column 14 is `<`, the number continues in optional
-data 1 up to the next `<`; the last of those characters is the check digit of the whole number.
+Long document number (TD1 and TD2): when the number's check-digit position holds `<`, the
+number continues in the optional data up to the next `<`; the last of those characters is the
+check digit of the whole number (9303 part 5 and part 6).
+
+Which layout: the line lengths, then the document code. `V` is a visa. A code that is not
+ICAO's for that size (TD3: P; TD1/TD2: A, C, I) is taken for that format only if every check
+passes; otherwise, like a known non-ICAO layout (the pre-2021 French identity card, `IDFRA`
+on 2 x 36) or MRZ-shaped lines of no ICAO size, it is `UNSUPPORTED` (never a failed passport).
 
 Recovery and refusal: line endings, stray control characters, spaces and lower case are
 normalised; lines are recognised by their lengths. What is never repaired: an `O` where a
@@ -44,6 +54,10 @@ from drivers.barcode.mrzfields import (
 )
 
 FORMATS = {"TD1": (3, 30), "TD2": (2, 36), "TD3": (2, 44)}
+VISAS = {"TD3": "MRV-A", "TD2": "MRV-B"}  # same sizes, told apart by the document code V
+UNSUPPORTED = "UNSUPPORTED"
+_ICAO_CODES = {"TD1": "ACI", "TD2": "ACI", "TD3": "P"}
+_NOT_ICAO = {("TD2", "IDFRA"): "French national identity card (pre-2021 layout, not ICAO)"}
 _VALID = re.compile(r"^[A-Z0-9<]+$")
 _SEXES = {"M": "M", "F": "F", "X": "X", "<": None}
 
@@ -55,7 +69,7 @@ class MrzResult:
     `verified` is False for formats whose checks we cannot run (prefill only).
     """
 
-    format: str  # TD1 | TD2 | TD3 | CN_PERMIT
+    format: str  # TD1 | TD2 | TD3 | MRV-A | MRV-B | CN_PERMIT | UNSUPPORTED
     lines: tuple[str, ...]
     fields: dict[str, object]
     problems: tuple[Problem, ...] = ()
@@ -65,6 +79,10 @@ class MrzResult:
     @property
     def valid(self) -> bool:
         return self.verified and not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def visa(self) -> bool:
+        return self.format in VISAS.values()
 
     @property
     def failing_fields(self) -> frozenset[str]:
@@ -117,25 +135,52 @@ def looks_like_mrz(text: str) -> bool:
 
 
 def parse(text: str, *, today: date | None = None) -> MrzResult | None:
-    """Parse an ICAO MRZ (or a Chinese travel-permit MRZ); None if the text is not one."""
+    """Parse an ICAO MRZ (or a Chinese travel-permit MRZ); None if the text is not one.
+
+    MRZ-shaped lines of no known layout give an `UNSUPPORTED` result, so the clerk is told
+    "unsupported document" rather than shown a passport that failed its checks.
+    """
     from drivers.barcode import permits  # one-way: permits imports mrzfields, not us
 
     today = today or date.today()
     found = split_lines(text)
     if found is None:
-        return permits.parse(normalise(text))
+        lines = normalise(text)
+        return permits.parse(lines) or (_unsupported(lines, "no ICAO layout has these lines")
+                                        if shaped(lines) else None)  # fmt: skip
     name, lines = found
-    parser = {"TD1": _parse_td1, "TD2": _parse_td23, "TD3": _parse_td23}[name]
-    fields, problems = parser(lines, today)
+    for (size, prefix), why in _NOT_ICAO.items():
+        if name == size and lines[0].startswith(prefix):
+            return _unsupported(lines, why)
+    visa = lines[0][0] == "V" and name in VISAS
+    if name == "TD1":
+        fields, problems = _parse_td1(lines, today)
+    else:
+        fields, problems = _parse_td23(lines, today, visa=visa)
     for index, line in enumerate(lines):
         if not _VALID.match(line):
             problems.append(Problem(f"line{index + 1}", "charset", "characters outside A-Z 0-9 <"))
-    result = MrzResult(name, tuple(lines), fields, tuple(problems))
+    result = MrzResult(VISAS[name] if visa else name, tuple(lines), fields, tuple(problems))
     if not result.valid and lines[0][:2] in permits.PREFIXES:
         # `C` is also an ICAO TD1 type letter: a fully valid TD1 stays ICAO, anything else
         # starting CS/CT is taken for a Chinese travel permit and handed over as prefill.
         return permits.parse(lines) or result
+    if not visa and not result.valid and lines[0][0] not in _ICAO_CODES[name]:
+        # Not ICAO's code for this size and the checks fail: most likely another layout.
+        return _unsupported(lines, f"document code {lines[0][:2]!r} on a {name}-sized zone")
     return result
+
+
+def shaped(lines: list[str]) -> bool:
+    """Two or more lines of MRZ characters, of MRZ-like widths, with fillers."""
+    return (len(lines) >= 2 and all(_VALID.match(line) and 26 <= len(line) <= 44
+                                    for line in lines) and "<" in "".join(lines))  # fmt: skip
+
+
+def _unsupported(lines: list[str], why: str) -> MrzResult:
+    problem = Problem("document", "unsupported", f"unsupported document: {why}")
+    fields: dict[str, object] = {"document_type": lines[0][:2].replace("<", "")}
+    return MrzResult(UNSUPPORTED, tuple(lines), fields, (problem,), verified=False, notes=(why,))
 
 
 def _common(
@@ -166,29 +211,52 @@ def _country(code: str, name: str, problems: list[Problem]) -> str:
     return code.replace("<", "")
 
 
-def _parse_td23(lines: list[str], today: date) -> tuple[dict[str, object], list[Problem]]:
+def _parse_td23(
+    lines: list[str], today: date, *, visa: bool = False
+) -> tuple[dict[str, object], list[Problem]]:
+    """TD3, TD2 and (`visa`) MRV-A, MRV-B: the same columns up to the expiry check digit."""
     line1, line2 = lines
     last = len(line2) - 1
     problems: list[Problem] = []
     fields: dict[str, object] = {}
     fields["surname"], fields["given_names"] = parse_name(line1[5:])
-    number = line2[0:9]
+    optional = line2[28:] if visa else line2[28:last]
+    if last == 35 and not visa and line2[9] == "<" and line2[0:9].replace("<", ""):
+        number, optional = _long_number(line2[0:9], optional, problems)
+    else:
+        number = line2[0:9]
+        verify_check(number, line2[9], "document_number", problems)
     fields["document_number"] = number.replace("<", "")
-    verify_check(number, line2[9], "document_number", problems)
     digits_problem(line2[13:19], "birth_date", problems)
     verify_check(line2[13:19], line2[19], "birth_date", problems)
     digits_problem(line2[21:27], "expiry_date", problems)
     verify_check(line2[21:27], line2[27], "expiry_date", problems)
     _common(fields, problems, line1, line2[13:19], line2[20], line2[21:27], line2[10:13], today)
+    if visa:  # 9303 part 7: the optional data carries no check digit, there is no composite
+        fields["optional_data"] = optional.replace("<", "") or None
+        return fields, problems
     if last == 43:  # TD3: personal number with its own check; all-filler may be `<` or `0`
         personal = line2[28:42]
         fields["personal_number"] = personal.replace("<", "") or None
         verify_check(personal, line2[42], "personal_number", problems, filler_ok=True)
     else:
-        fields["optional_data"] = line2[28:35].replace("<", "") or None
+        fields["optional_data"] = optional.replace("<", "") or None
     composite = line2[0:10] + line2[13:20] + line2[21:last]
     verify_check(composite, line2[last], "composite", problems)
     return fields, problems
+
+
+def _long_number(head: str, optional: str, problems: list[Problem]) -> tuple[str, str]:
+    """(number, optional data left) for a number longer than 9 (9303 part 5 4.2.4, part 6):
+    it goes on in the optional data; its last character before the first `<` is the check
+    digit of the whole number."""
+    tail = optional.split("<", 1)[0]
+    number = head + tail[:-1]
+    if len(tail) < 2:
+        problems.append(Problem("document_number", "long_number", "no continuation"))
+    else:
+        verify_check(number, tail[-1], "document_number", problems)
+    return number, optional[len(tail) :]
 
 
 def _parse_td1(lines: list[str], today: date) -> tuple[dict[str, object], list[Problem]]:
@@ -198,15 +266,7 @@ def _parse_td1(lines: list[str], today: date) -> tuple[dict[str, object], list[P
     fields["surname"], fields["given_names"] = parse_name(line3)
     optional1 = line1[15:30]
     if line1[14] == "<" and line1[5:14].replace("<", ""):
-        # Long document number (9303 part 5, 4.2.4): the rest sits in optional data 1,
-        # its last character before the first `<` being the check digit of the whole number.
-        tail = optional1.split("<", 1)[0]
-        number = line1[5:14] + tail[:-1]
-        if len(tail) < 2:
-            problems.append(Problem("document_number", "long_number", "no continuation"))
-        else:
-            verify_check(number, tail[-1], "document_number", problems)
-        optional1 = optional1[len(tail) :]
+        number, optional1 = _long_number(line1[5:14], optional1, problems)
     else:
         number = line1[5:14]
         verify_check(number, line1[14], "document_number", problems)
@@ -222,4 +282,14 @@ def _parse_td1(lines: list[str], today: date) -> tuple[dict[str, object], list[P
     return fields, problems
 
 
-__all__ = ["FORMATS", "MrzResult", "Problem", "check_digit", "looks_like_mrz", "parse"]
+__all__ = [
+    "FORMATS",
+    "UNSUPPORTED",
+    "VISAS",
+    "MrzResult",
+    "Problem",
+    "check_digit",
+    "looks_like_mrz",
+    "parse",
+    "shaped",
+]

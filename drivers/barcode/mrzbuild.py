@@ -22,7 +22,7 @@ class MrzFields:
     birth_date: str = "740812"  # YYMMDD as printed
     sex: str = "F"
     expiry_date: str = "120415"
-    optional: str = ""  # TD3 personal number, TD2 optional data, TD1 optional data 1
+    optional: str = ""  # TD3 personal number, TD1 optional data 1, TD2/MRV optional data
 
 
 def _pad(text: str, width: int) -> str:
@@ -55,25 +55,53 @@ def td3(fields: MrzFields) -> str:
     return line1 + "\n" + body + _cd(composite)
 
 
+def _number(number: str, optional: str, width: int) -> tuple[str, str]:
+    """(number + check, optional data) with the long-number rule (TD1, TD2): over 9
+    characters, the first 9, `<`, and the rest + the whole number's check digit open the
+    optional data."""
+    number = number.upper()
+    if len(number) > 9:
+        rest = number[9:] + _cd(number)
+        return number[:9] + "<", _pad(rest + "<" + optional if optional else rest, width)
+    padded = _pad(number, 9)
+    return padded + _cd(padded), _pad(optional, width)
+
+
 def td2(fields: MrzFields) -> str:
     line1 = _pad(fields.document_type, 2) + _pad(fields.issuing_state, 3) + _name(fields, 31)
-    number = _pad(fields.document_number, 9)
+    number, optional = _number(fields.document_number, fields.optional, 7)
     body = (
-        number + _cd(number) + _pad(fields.nationality, 3)
+        number + _pad(fields.nationality, 3)
         + fields.birth_date + _cd(fields.birth_date) + fields.sex
-        + fields.expiry_date + _cd(fields.expiry_date) + _pad(fields.optional, 7)
+        + fields.expiry_date + _cd(fields.expiry_date) + optional
     )  # fmt: skip
     composite = body[0:10] + body[13:20] + body[21:35]
     return line1 + "\n" + body + _cd(composite)
 
 
+def _visa(fields: MrzFields, width: int) -> str:
+    """MRV-A (44) / MRV-B (36), 9303 part 7: no composite, no check on the optional data."""
+    line1 = _pad(fields.document_type, 2) + _pad(fields.issuing_state, 3) + _name(fields, width - 5)
+    number = _pad(fields.document_number, 9)
+    body = (
+        number + _cd(number) + _pad(fields.nationality, 3)
+        + fields.birth_date + _cd(fields.birth_date) + fields.sex
+        + fields.expiry_date + _cd(fields.expiry_date) + _pad(fields.optional, width - 28)
+    )  # fmt: skip
+    return line1 + "\n" + body
+
+
+def mrva(fields: MrzFields) -> str:
+    return _visa(fields, 44)
+
+
+def mrvb(fields: MrzFields) -> str:
+    return _visa(fields, 36)
+
+
 def td1(fields: MrzFields) -> str:
-    number = fields.document_number.upper()
-    if len(number) > 9:  # long number: first 9, `<`, the rest + check digit in optional data 1
-        head = number[:9] + "<" + _pad(number[9:] + _cd(number) + "<" + fields.optional, 15)
-    else:
-        padded = _pad(number, 9)
-        head = padded + _cd(padded) + _pad(fields.optional, 15)
+    number, optional = _number(fields.document_number, fields.optional, 15)
+    head = number + optional
     line1 = _pad(fields.document_type, 2) + _pad(fields.issuing_state, 3) + head
     body = (
         fields.birth_date + _cd(fields.birth_date) + fields.sex
@@ -84,4 +112,4 @@ def td1(fields: MrzFields) -> str:
     return line1 + "\n" + body + _cd(composite) + "\n" + _name(fields, 30)
 
 
-BUILDERS = {"TD1": td1, "TD2": td2, "TD3": td3}
+BUILDERS = {"TD1": td1, "TD2": td2, "TD3": td3, "MRV-A": mrva, "MRV-B": mrvb}

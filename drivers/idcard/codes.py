@@ -13,19 +13,19 @@ Cards carry an upper-case X; people type a lower-case x, so both are accepted on
 date and sex sit where a citizen number has them is inferred from the layout mirroring it [U].
 
 Nations (GB 3304-91 plus the public-security codes 97/98) come from the versioned data file
-`data/nations.json`, so a table update is a data change with its own version, not a code change.
+`codetables/data/nations.json` (shared with the terminal and the
+central server), so a table update is a data change with its own version, not a code change.
 An unknown code maps to no name: the raw code is kept and nothing is guessed.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from importlib import resources
 
+import codetables
 from drivers.idcard.reading import Sex
 
 ID_NUMBER_LENGTH = 18
@@ -107,9 +107,8 @@ class NationTable:
 
 @cache
 def nation_table() -> NationTable:
-    """The nation table from `data/nations.json`, loaded once."""
-    text = resources.files("drivers.idcard").joinpath("data", "nations.json").read_text("utf-8")
-    raw = json.loads(text)
+    """The nation table from `codetables/data/nations.json`, loaded once."""
+    raw = codetables.load("nations")
     by_code = {
         code: Nation(code=code, name=entry["name"], letter=entry.get("letter"))
         for code, entry in raw["nations"].items()

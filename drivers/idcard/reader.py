@@ -95,6 +95,8 @@ class CardReader:
         self._ever_connected = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Monotonic time the loop last went round: a supervisor's proof that it is not stuck.
+        self.last_progress = time.monotonic()
 
     @property
     def status(self) -> ReaderStatus:
@@ -104,6 +106,7 @@ class CardReader:
 
     def start(self) -> None:
         self._stop.clear()
+        self.last_progress = time.monotonic()
         self._thread = threading.Thread(target=self.run, name="idcard-reader", daemon=True)
         self._thread.start()
 
@@ -117,7 +120,7 @@ class CardReader:
     def run(self) -> None:
         """Poll until `stop()`; each poll is bounded by the transport's timeouts."""
         while not self._stop.is_set():
-            started = time.monotonic()
+            started = self.last_progress = time.monotonic()
             self.poll_once()
             elapsed = time.monotonic() - started
             self._stop.wait(max(self.settings.poll_interval - elapsed, 0.0))

@@ -1,14 +1,18 @@
 """`anju card read|watch|info`: the technician's view of the ID card reader.
 
-Exit codes: 0 success, 2 no reader (port missing, nothing answers, SAM fault), 3 no card in time.
-Personal fields are masked unless `--unmasked`.
+Exit codes: 0 success, 2 no reader (port missing, nothing answers, SAM fault), 3 no card in time,
+4 the port is held by another process (the terminal service above all). The port is --port, else
+`reader.port` from the settings file (--config), like every other command. Personal fields are
+masked unless `--unmasked`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -18,9 +22,13 @@ from drivers.idcard.reading import CardRead
 from drivers.idcard.transport import SerialTransport
 from sync.privacy import redact
 from terminal.cli import chinese_locale
+from terminal.config import ENV_VAR, load_config
+from terminal.errors import ConfigError
+from terminal.portcheck import diagnose
 
 EXIT_NO_READER = 2
 EXIT_NO_CARD = 3
+EXIT_PORT_BUSY = 4
 
 _RAW_KEYS = ("text_block_b64", "photo_wlt_b64", "fingerprint_b64")
 
@@ -71,26 +79,63 @@ def _print_card(card: CardRead, *, as_json: bool, unmasked: bool) -> None:
 
 
 def _port_option(func: Any) -> Any:
-    func = click.option(
+    """--port/--baud, defaulting to reader.port/reader.baud of the settings file (--config)."""
+
+    def wrapper(port: str | None, baud: str | None, config_path: Path | None,
+                **kwargs: Any) -> Any:
+        return func(*_reader_settings(port, baud, config_path), **kwargs)
+
+    functools.update_wrapper(wrapper, func)  # keeps the options declared below this one
+    wrapper = click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+        envvar=ENV_VAR, show_envvar=True,
+        help="Settings file for reader.port and reader.baud (default /etc/anju/terminal.toml).",
+    )(wrapper)
+    wrapper = click.option(
         "--baud", type=click.Choice(["115200", "57600", "38400", "19200", "9600"]),
-        help="Try this rate first (default: probe 115200, 57600, 38400, 19200, 9600).",
-    )(func)
+        help="Try this rate first (default: reader.baud, else probe 115200 ... 9600).",
+    )(wrapper)
     return click.option(
-        "--port", required=True, envvar="ANJU_READER_PORT", show_envvar=True,
-        help="Reader port as a device path or pyserial URL (e.g. /dev/serial/by-id/...).",
-    )(func)
+        "--port", envvar="ANJU_READER_PORT", show_envvar=True,
+        help="Reader port as a device path or pyserial URL (default: reader.port from the "
+             "settings, e.g. /dev/serial/by-id/...).",
+    )(wrapper)
+
+
+def _reader_settings(port: str | None, baud: str | None, config_path: Path | None
+                     ) -> tuple[str, str | None]:
+    if port and baud:
+        return port, baud
+    try:  # the default settings file may be absent on a technician's laptop: defaults then
+        config = load_config(config_path, missing_ok=config_path is None)
+    except ConfigError as err:
+        _fail(2, f"error: {err}", f"错误：{err.localized(True)}")
+        raise  # unreachable: _fail exits
+    configured_baud = config["reader.baud"]
+    return (port or config["reader.port"],
+            baud or (str(configured_baud) if configured_baud else None))
 
 
 def _open_reader(port: str, baud: str | None, on_card: Any) -> CardReader:
-    """Connect (probe the baud, read the SAM id) and poll once; exit 2 when no reader answers."""
+    """Connect (probe the baud, read the SAM id) and poll once; exit 2 when no reader answers,
+    4 when another process (the terminal service) holds the port; each with what to do."""
     transport = SerialTransport(port, baud=int(baud) if baud else None)
     reader = CardReader(transport, on_card)
     reader.poll_once()
     if not reader.status.connected:
-        error = reader.status.last_error
+        error = str(reader.status.last_error)
         reader.stop()
-        _fail(EXIT_NO_READER, f"no reader: {error}", f"读卡器无响应：{error}")
+        _fail_port(port, error)
     return reader
+
+
+def _fail_port(port: str, error: str) -> None:
+    found = diagnose(port, error)
+    if found.cause in ("in_use", "in_use_by_service"):
+        _fail(EXIT_PORT_BUSY, found.english, found.chinese)
+    if found.cause == "other":
+        _fail(EXIT_NO_READER, f"no reader: {error}", f"读卡器无响应：{error}")
+    _fail(EXIT_NO_READER, f"no reader: {found.english}", f"读卡器无法访问：{found.chinese}")
 
 
 def _fail(code: int, english: str, chinese: str) -> None:

@@ -75,6 +75,7 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
     central_url = f"http://127.0.0.1:{central_port}"
     page_url = f"http://127.0.0.1:{web_port}"
     confirmed = 0
+    central_gone = False
     try:
         central = Child("central server", ["central", "serve", "--db", db_url, "--port",
                                            str(central_port)], work / "central.log", work)
@@ -92,12 +93,7 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
         terminal.wait_http(page_url + "/healthz")
         children.append(Child("uploader", ["sync", "run", "--config", str(config)],
                               work / "sync.log", work))
-        click.echo("Anju demo is running:")
-        click.echo(f"  front-desk page   {page_url}/   (simulated reader: a card every 8 s)")
-        click.echo(f"  central server    {central_url}/   (site {SITE_CODE}, SQLite "
-                   f"{work / 'central.db'})")
-        click.echo(f"  logs and data     {work}")
-        click.echo("Ctrl-C to stop.")
+        _announce(page_url, central_url, db_url, work, central, central_port)
         deadline = time.monotonic() + seconds if seconds is not None else None
         rooms = (f"{floor}{n:02d}" for floor, n in itertools.product(range(1, 10), range(1, 21)))
         while not stop.wait(1.0):
@@ -106,7 +102,13 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
             if auto_clerk:
                 confirmed += _auto_confirm(page_url, rooms)
             for child in children:
-                if not child.alive():
+                if child is central and not child.alive():
+                    if not central_gone:  # stopped on purpose: the terminal works offline
+                        central_gone = True
+                        click.echo(f"central server stopped (exit {child.process.returncode}): "
+                                   "the terminal keeps registering and queues its uploads. "
+                                   "Restart it with:\n  " + _serve_command(db_url, central_port))
+                elif not child.alive():
                     raise DemoError(f"{child.name} stopped; see {child.log}")
     except DemoError as err:
         click.echo(f"error: {err}", err=True)
@@ -115,20 +117,51 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
         for child in reversed(children):
             child.stop()
     _summary(work, confirmed)
-    if not children or any(c.process.returncode not in (0, -signal.SIGTERM) for c in children):
+    # A central server the user stopped on purpose (to watch offline work) is no failure.
+    watched = [c for c in children if not (central_gone and c.name == "central server")]
+    if not children or any(c.process.returncode not in (0, -signal.SIGTERM) for c in watched):
         raise SystemExit(1)
 
 
+def _serve_command(db_url: str, port: int) -> str:
+    return f"anju central serve --db {db_url} --port {port}"
+
+
+def _announce(page_url: str, central_url: str, db_url: str, work: Path, central: Child,
+              central_port: int) -> None:
+    """The URLs, and the exact commands that lead an officer to a working login on this
+    demo's own database (not a new ./var/central.db), and how to watch offline behaviour."""
+    click.echo("Anju demo is running:")
+    click.echo(f"  front-desk page   {page_url}/   (simulated reader: a card every 8 s)")
+    click.echo(f"  central server    {central_url}/   (site {SITE_CODE} {SITE_NAME})")
+    click.echo(f"  central database  {db_url}")
+    click.echo(f"  logs and data     {work}")
+    click.echo("Police workspace: create an officer on this database, then log in at "
+               f"{central_url}/login")
+    click.echo(f"  anju central user add li.wei --role officer --db {db_url}")
+    click.echo(f"  ANJU_CENTRAL_DB={db_url} anju central audit list")
+    click.echo("  (a supervisor sees the audit log on the page too: --role supervisor)")
+    click.echo("Offline: stop the central server alone, the terminal keeps working:")
+    click.echo(f"  kill {central.process.pid}      then restart it (in another shell, where you "
+               "stop it yourself) with:")
+    click.echo(f"  {_serve_command(db_url, central_port)}")
+    click.echo("Ctrl-C to stop.")
+
+
 def _auto_confirm(page_url: str, rooms: itertools.chain[str] | object) -> int:
-    """What a clerk would do: look at the party, type the next room, confirm."""
+    """What a clerk would do: look at the party, type the next room, confirm (with the page's
+    cookie and CSRF token, as the browser sends them)."""
     try:
-        party = requests.get(page_url + "/party", timeout=2).text
-        if "data-guest=" not in party:
-            return 0
-        version = re.search(r'name="draft_version" value="(\d+)"', party)
-        room = next(rooms)  # type: ignore[call-overload]
-        answer = requests.post(page_url + "/checkin", timeout=5, data={
-            "room": room, "draft_version": version.group(1) if version else ""})
+        with requests.Session() as session:
+            page = session.get(page_url + "/", timeout=2).text
+            if "data-guest=" not in page:
+                return 0
+            version = re.search(r'name="draft_version" value="(\d+)"', page)
+            token = re.search(r'<meta name="anju-csrf" content="([^"]*)">', page)
+            room = next(rooms)  # type: ignore[call-overload]
+            answer = session.post(page_url + "/checkin", timeout=5, data={
+                "room": room, "draft_version": version.group(1) if version else ""},
+                headers={"X-CSRF-Token": token.group(1) if token else ""})
     except requests.RequestException:
         return 0
     return 1 if 'id="saved"' in answer.text else 0

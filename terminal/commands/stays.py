@@ -70,7 +70,13 @@ def _echo_saved(saved: Saved) -> None:
 def _echo_findings(findings: tuple[Finding, ...] | list[Finding]) -> None:
     zh = chinese_locale()
     for f in findings:
-        click.echo(f"  {f.severity.upper():5} {f.code:28} {f.message_zh if zh else f.message}")
+        why = ""
+        if f.downgraded_because:  # the clock could not vouch for "today": only a warning
+            why = (f"（时间不可信，{'须人工核对' if f.needs_confirm else '仅提示'}）" if zh
+                   else f" (clock {f.downgraded_because}: "
+                        f"{'confirm with --confirm-dates' if f.needs_confirm else 'warning only'})")
+        click.echo(f"  {f.severity.upper():5} {f.code:28} {f.message_zh if zh else f.message}"
+                   + why)
 
 
 @stays.command("list")
@@ -188,9 +194,12 @@ def _card_guest(path: Path, role: str) -> Guest:
 @click.option("--expected-check-out", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD.")
 @click.option("--override", "overrides", multiple=True, metavar="CODE=REASON",
               help="Pass an overridable finding (e.g. document.expired) with a reason.")
+@click.option("--confirm-dates", is_flag=True,
+              help="While the clock is not trusted: the dates and ages were checked by eye "
+                   "(confirms the date checks the terminal could only warn about).")
 def check_in(config_path: Path | None, db_path: Path | None, operator: str, room: str,
              card_path: Path, companions: tuple[Path, ...], expected_check_out: Any,
-             overrides: tuple[str, ...]) -> None:
+             overrides: tuple[str, ...], confirm_dates: bool) -> None:
     """Register a stay from card readings; prints the stay id and every finding."""
     with reporting():
         guests = [_card_guest(card_path, MAIN), *(_card_guest(p, COMPANION) for p in companions)]
@@ -202,7 +211,8 @@ def check_in(config_path: Path | None, db_path: Path | None, operator: str, room
         try:
             saved = reg.check_in(
                 room=room, guests=guests, operator=operator, overrides=passes,
-                expected_check_out=expected_check_out.date() if expected_check_out else None)
+                expected_check_out=expected_check_out.date() if expected_check_out else None,
+                dates_confirmed=confirm_dates)
         except BlockedError as err:
             _echo_findings(err.findings)
             raise

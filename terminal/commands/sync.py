@@ -13,13 +13,18 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
+from sync.diagnosis import by_code, classify
 from sync.errors import RequestError
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.uploader import DrainReport
+from terminal import sdnotify
 from terminal.commands.context import EXIT_REFUSED, reporting, settings, store_options
+from terminal.file_checks import warn_exposed_files
+from terminal.liveness import Watchdog
 from terminal.store.database import Store
 from terminal.sync_outbox import StoreOutbox, lean_writer
 from terminal.sync_service import SyncService, SyncState
@@ -50,10 +55,18 @@ def run(config_path: Path | None, db_path: Path | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with reporting():
+        warn_exposed_files(*settings(config_path, db_path))
         service = _service(config_path, db_path, stop=stop)
+        # Type=notify: started once the settings, store and credential are in hand; the
+        # watchdog pings only while the upload loop progresses (terminal/liveness.py).
+        watchdog = Watchdog([service.alive.loop])
+        sdnotify.notify("READY=1\nSTATUS=uploading")
+        watchdog.start()
         try:
             service.run()
         finally:
+            sdnotify.notify("STOPPING=1")
+            watchdog.stop()
             service.close()
             service.store.close()
 
@@ -64,7 +77,10 @@ def run(config_path: Path | None, db_path: Path | None) -> None:
               help="Give up retrying after this many seconds (nothing is lost).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def now(config_path: Path | None, db_path: Path | None, timeout: float, quiet: bool) -> None:
-    """Drain the backlog once, with a progress bar and a summary."""
+    """Drain the backlog once, with a progress bar and a summary. With nothing to send, one
+    signed heartbeat says whether the server accepts this terminal. Exit 1 (events stay
+    queued) with the cause and what to do: server unreachable, TLS, credential refused,
+    clock rejected."""
     with reporting():
         config, _ = settings(config_path, db_path)
         policy = RetryPolicy(initial_s=config["sync.backoff_initial_s"],
@@ -83,24 +99,52 @@ def now(config_path: Path | None, db_path: Path | None, timeout: float, quiet: b
                     bar.update(moved - done[0])
                     done[0] = moved
 
+                answered = False
                 try:
                     report = service.drain(progress=progress)
+                    if not report.requests:
+                        # Nothing to send: ask the server once (signed) rather than claim
+                        # a success nobody answered.
+                        service.heartbeat()
+                        answered = True
                 except (RequestError, RetryBudgetExhausted, StopRequested) as err:
                     report, error = None, err
             remaining = service.outbox.backlog()
         finally:
             service.close()
             service.store.close()
-    if report is not None:
+    if report is not None and not report.requests and error is None:
+        click.echo("nothing to send; the server " + ("answered a signed heartbeat: this "
+                   "terminal is accepted" if answered else "was not contacted"))
+    elif report is not None:
         click.echo(f"acknowledged {report.acknowledged} (duplicates {report.duplicates}), "
                    f"rejected {report.rejected}, remaining {remaining}")
         for event_id, code, field in report.rejections:
             click.echo(f"  rejected {event_id}: {code}" + (f" ({field})" if field else ""))
     if error is not None:
-        last = error.last if isinstance(error, RetryBudgetExhausted) else error
-        click.echo(f"error: not sent ({type(last).__name__}); {remaining} events stay queued "
-                   "and will be sent later", err=True)
+        if isinstance(error, StopRequested):
+            click.echo(f"error: stopped; {remaining} events stay queued", err=True)
+        else:
+            last = error.last if isinstance(error, RetryBudgetExhausted) else error
+            cause = classify(last)
+            click.echo(f"error: not sent: {cause.text} ({type(last).__name__}); {remaining} "
+                       f"events stay queued. {cause.advice[0].upper()}{cause.advice[1:]}.",
+                       err=True)
         sys.exit(EXIT_REFUSED)
+
+
+def local_time(utc_text: str | None, zone: ZoneInfo) -> str:
+    """A stored UTC time as the guesthouse reads it, with its zone: 2026-03-01 10:00:00 CST
+    (+08:00). The JSON output keeps UTC for scripts."""
+    if not utc_text:
+        return ""
+    try:
+        at = datetime.fromisoformat(utc_text.replace("Z", "+00:00"))
+    except ValueError:
+        return utc_text
+    local = at.astimezone(zone)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({offset[:3]}:{offset[3:]})"
 
 
 @sync.command()
@@ -108,7 +152,8 @@ def now(config_path: Path | None, db_path: Path | None, timeout: float, quiet: b
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> None:
     """Backlog, oldest queued age, last success, last error, rejected events by reason, and
-    the card reader's state as the next heartbeat will report it."""
+    the card reader's state as the next heartbeat will report it. Times are local (the
+    registry.timezone setting) with the zone; --json keeps them in UTC."""
     with reporting():
         config, path = settings(config_path, db_path)
         with Store.from_config(config, path=path) as store:
@@ -116,12 +161,15 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
             health = outbox.health()
             reasons = outbox.rejections()
         state = SyncState.load(config["sync.state_file"])
+    cause = by_code(state.last_error_class) if state.last_error else None
     doc = {
         "backlog": health.backlog, "oldest_queued_age_s": health.oldest_queued_age_s,
         "rejected": health.rejected,
         "rejections": [{"code": c, "field": f, "count": n} for c, f, n in reasons],
         "last_success": state.last_success, "last_error": state.last_error,
         "last_error_at": state.last_error_at, "last_heartbeat": state.last_heartbeat,
+        "last_error_class": state.last_error_class, "offline_since": state.offline_since,
+        "advice": cause.advice if cause else None,
         "server_url": config["sync.server_url"], "clock_synchronised": health.clock_synchronised,
         "reader": None if health.reader is None else {
             "status": health.reader.status, "detail": health.reader.detail,
@@ -132,11 +180,22 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
         click.echo(json.dumps(doc, indent=2))
         return
     age = health.oldest_queued_age_s
+    zone = ZoneInfo(config["registry.timezone"])
     click.echo(f"backlog        {health.backlog}"
                + (f" (oldest {age / 60:.0f} min)" if age is not None else ""))
-    click.echo(f"last success   {state.last_success or 'never'}")
+    click.echo(f"last success   {local_time(state.last_success, zone) or 'never'}")
+    if state.offline_since:
+        click.echo(f"state          OFFLINE since {local_time(state.offline_since, zone)}")
+    elif state.last_success:
+        click.echo("state          online")
     click.echo(f"last error     {state.last_error or '-'}"
-               + (f" at {state.last_error_at}" if state.last_error else ""))
+               + (f" at {local_time(state.last_error_at, zone)}" if state.last_error else ""))
+    if cause is not None:
+        click.echo(f"cause          {cause.text}" + ("" if cause.retried
+                                                      else "  ALARM: needs a technician"))
+        click.echo(f"what to do     {cause.advice}")
+    if state.last_heartbeat:
+        click.echo(f"last heartbeat {local_time(state.last_heartbeat, zone)}")
     reader = health.reader
     if reader is not None:
         click.echo(f"reader         {reader.status}"
@@ -146,3 +205,7 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
                                                       if health.rejected else ""))
     for code, field, count in reasons:
         click.echo(f"  {count} x {code}" + (f" ({field})" if field else ""))
+    if health.rejected:
+        click.echo("what to do     the server refuses these events: `anju stays` / the page's "
+                   "Records show each one with its reason; correct and register again, or "
+                   "re-queue held_back events once the server is fixed")

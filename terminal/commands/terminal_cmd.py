@@ -1,8 +1,9 @@
 """`anju terminal run`: the front-desk service; `anju config show`: the settings in force.
 
 `terminal run` is what systemd starts (systemd/anju-terminal.service, Type=notify): it reports
-READY once the page listens and pings the watchdog from the event loop. SIGTERM and Ctrl-C stop
-it between two requests; the reader thread and the store are closed last.
+READY once the page listens; the watchdog pings only while the reader loop, the store writer and
+the event loop progress (terminal/liveness.py). SIGTERM and Ctrl-C end the pages' event streams
+and stop it between two requests; the reader thread and the store are closed last.
 """
 
 from __future__ import annotations
@@ -36,23 +37,26 @@ def run(config_path: Path | None, db_path: Path | None, simulate: bool, cycle: b
     import uvicorn
 
     from drivers.sim.sam import load_sim_cards
+    from terminal.file_checks import warn_exposed_files
     from terminal.service import TerminalService
     from terminal.web.app import create_app
+    from terminal.web.server import Server
 
     with reporting():
         config, database = settings(config_path, db_path)
+        warn_exposed_files(config, database)
         service = TerminalService(config, simulate=simulate, database=database)
     try:
         service.start()
         if simulate and cycle and service.sim is not None:
             service.sim.cycle(load_sim_cards(), present=4.0, absent=4.0)
-        server = uvicorn.Server(uvicorn.Config(
-            create_app(service), host=host or config["web.host"],
+        server = Server(uvicorn.Config(
+            create_app(service, listen_host=host), host=host or config["web.host"],
             port=config["web.port"] if port is None else port, log_level="warning",
             access_log=False, timeout_graceful_shutdown=2, lifespan="on",
             # No proxy in front: the client address is the TCP peer's, which the sign-in
             # throttle counts by; X-Forwarded-For would let a client pick its own counter.
-            proxy_headers=False))
+            proxy_headers=False), on_exit=service.hub.close)
         _announce(server)
         server.run()
     finally:

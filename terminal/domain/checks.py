@@ -4,12 +4,16 @@ A finding has a severity: BLOCK stops the registration (only the codes marked ov
 passed, and only with a reason the record keeps), WARN and INFO are shown and recorded. Checks
 are pure: the registry passes in what they need to know about the house (documents in house,
 occupants of the room) and "today" in the guesthouse's time zone.
+
+While the device clock is not trusted (terminal/clock.py, docs/time.md) "today" is only the latest
+day we can vouch for, so the rules in DATE_RULES cannot be sure: `downgrade` turns each into a
+warning the clerk confirms (`needs_confirm`), and the finding keeps what it was and why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from drivers.idcard.codes import id_number_issues
@@ -73,6 +77,12 @@ RULES: dict[str, tuple[str, bool, str, str]] = {
     "minor.guardian_not_contacted": (BLOCK, False, "Confirm that the guardian was contacted.",
                                      "请确认已联系监护人。"),
 }
+# The rules whose answer depends on what day it is (a minor's age decides every minor.* rule).
+DATE_RULES = frozenset({
+    "guest.birth_date_future", "document.expired", "document.not_yet_valid", "visa.stay_expired",
+    "minor.unaccompanied", "minor.companion_invalid", "minor.relationship_missing",
+    "minor.guardian_incomplete", "minor.guardian_not_contacted",
+})
 _ID_ISSUE_CODES = {"format": "document.id_format", "check_digit": "document.id_check_digit",
                    "birth_date": "document.id_birth_date", "sex": "document.id_sex"}
 
@@ -86,14 +96,26 @@ class Finding:
     message_zh: str
     guest_id: str | None = None
     overridable: bool = False
+    downgraded_from: str | None = None  # the rule's own severity, when the clock made it a warning
+    downgraded_because: str | None = None  # terminal.clock UNSYNCHRONISED | IMPLAUSIBLE
 
     @property
     def blocks(self) -> bool:
         return self.severity == BLOCK
 
+    @property
+    def needs_confirm(self) -> bool:
+        """A blocking rule the untrusted clock made a warning: the clerk confirms it."""
+        return self.downgraded_from == BLOCK
+
     def to_json(self) -> dict[str, object]:
-        return {"code": self.code, "severity": self.severity, "field": self.field,
-                "guest_id": self.guest_id, "message": self.message, "message_zh": self.message_zh}
+        out: dict[str, object] = {
+            "code": self.code, "severity": self.severity, "field": self.field,
+            "guest_id": self.guest_id, "message": self.message, "message_zh": self.message_zh}
+        if self.downgraded_because:
+            out["downgraded_from"] = self.downgraded_from
+            out["downgraded_because"] = self.downgraded_because
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +131,21 @@ def finding(code: str, field: str, guest_id: str | None = None, **values: object
                    overridable)
 
 
-def unresolved(findings: Sequence[Finding], overrides: Sequence[Override]) -> list[Finding]:
-    """Blocking findings not passed by an override with a reason (non-overridable always stay)."""
+def unresolved(
+    findings: Sequence[Finding], overrides: Sequence[Override], *, dates_confirmed: bool = False
+) -> list[Finding]:
+    """Blocking findings not passed by an override with a reason (non-overridable always stay),
+    and downgraded ones the clerk has not confirmed (by `dates_confirmed` or an override)."""
     passed = {(o.code, o.guest_id) for o in overrides if o.reason.strip()}
     return [f for f in findings
-            if f.blocks and not (f.overridable and (f.code, f.guest_id) in passed)]
+            if (f.blocks and not (f.overridable and (f.code, f.guest_id) in passed))
+            or (f.needs_confirm and not dates_confirmed and (f.code, f.guest_id) not in passed)]
+
+
+def downgrade(findings: Sequence[Finding], because: str) -> list[Finding]:
+    """The date rules as warnings: what "today" is cannot be vouched for (`because`)."""
+    return [replace(f, severity=WARN, downgraded_from=f.severity, downgraded_because=because)
+            if f.code in DATE_RULES else f for f in findings]
 
 
 def check_room(room: str, occupants: int) -> list[Finding]:

@@ -1,24 +1,22 @@
 """Versioned code tables (document types, countries, sexes, relationships, nations) as data.
 
-Each table is a JSON file under `data/` with a "version" key; nations are the ID card driver's
-table (`drivers/idcard/data/nations.json`), reused rather than copied. The versions in force are
+Each table is a JSON file of the shared `codetables` package with a "version" key (the card
+driver and the central server read the same files). The versions in force are
 written into every check-in, so a record says which tables it was validated against.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
+import codetables
 from drivers.idcard.codes import nation_table
 
 
 def _load(name: str) -> dict[str, Any]:
-    text = resources.files("terminal.domain").joinpath("data", name).read_text("utf-8")
-    return json.loads(text)
+    return codetables.load(name.removesuffix(".json"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ A release can be rolled back (docs/registry.md, "Schema compatibility") only if 
 program still opens the database the new one migrated. So migrations are expand-only by
 default: new tables, new nullable or defaulted columns, new indexes and triggers; the old
 program writes its rows without knowing them, and the schema's own rules (triggers, CHECKs)
-still hold for it. `schema_compat` (one row, from schema version 5) records
+still hold for it. `schema_compat` (one row, from schema version 6) records
 
     min_writer_version   the oldest program schema version that may still write: the newest
                          migration marked `breaking` (one an older writer would corrupt)
@@ -52,7 +52,7 @@ def has_record(conn: sqlite3.Connection) -> bool:
 
 
 def read(conn: sqlite3.Connection) -> tuple[int, int] | None:
-    """(min_writer_version, last_writer_version), or None before schema version 5."""
+    """(min_writer_version, last_writer_version), or None before schema version 6."""
     if not has_record(conn):
         return None
     row = conn.execute(

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sync.files import create_private
 from terminal.clock import Clock, SystemClock
 from terminal.config import Config, DeviceIdentity
 from terminal.errors import StoreError
@@ -66,6 +67,7 @@ class Store:
                              f"找不到数据库：{path}")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)  # personal data: 0600 whatever the umask (and so -wal, -shm)
         conn = db.connect(path, busy_timeout_ms=busy_timeout_ms)
         try:
             if quick_check:

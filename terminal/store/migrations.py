@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sync.files import create_private
 from terminal.errors import MigrationError, SchemaOutdatedError, SchemaTooNewError
 from terminal.store import compat, schema
 
@@ -52,7 +53,11 @@ MIGRATIONS: tuple[Migration, ...] = (
               breaking=True, down=schema.DOWN[2]),
     Migration(3, "device status for the heartbeat", schema.V3, down=schema.DOWN[3]),
     Migration(4, "failed clerk sign-ins (login throttle)", schema.V4, down=schema.DOWN[4]),
-    Migration(5, "compatible series: oldest writer recorded", schema.V5, down=schema.DOWN[5]),
+    # Expand-only: a new table no trigger or derived table depends on; an older writer never
+    # touches it (docs/registry.md, "Schema compatibility").
+    Migration(5, "clerk accounts (staff number, hashed PIN, owner)", schema.V5,
+              down=schema.DOWN[5]),
+    Migration(6, "compatible series: oldest writer recorded", schema.V6, down=schema.DOWN[6]),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -145,6 +150,7 @@ def downgrade(conn: sqlite3.Connection, target: int) -> list[int]:
 def backup(conn: sqlite3.Connection, path: Path) -> Path:
     """A consistent copy next to the database before migrating it (sqlite3 online backup)."""
     target = path.with_name(f"{path.name}.v{schema_version(conn)}.bak")
+    create_private(target)  # a full copy of the personal data: 0600 like the store
     dest = sqlite3.connect(target)
     try:
         conn.backup(dest)

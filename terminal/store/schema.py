@@ -200,9 +200,25 @@ V4 = [
     ) WITHOUT ROWID""",
 ]
 
-# v5: which programs may write this database (terminal/store/compat.py): the first schema of
-# the compatible series, so that a later release can be rolled back without refusing the store.
+# v5: clerk accounts on the front-desk page (terminal/clerks.py): each clerk signs in with their
+# own staff number and PIN, so the operator on every event is who they say they are. The PIN is
+# kept as an argon2id hash only; accounts are disabled, never deleted (old events name them).
 V5 = [
+    """CREATE TABLE clerks (
+        staff_no TEXT PRIMARY KEY CHECK (length(staff_no) BETWEEN 1 AND 12),
+        name TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL CHECK (role IN ('owner', 'clerk')),
+        pin_hash TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        created_at TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        changed_by TEXT NOT NULL
+    ) WITHOUT ROWID""",
+]
+
+# v6: which programs may write this database (terminal/store/compat.py): the first schema of
+# the compatible series, so that a later release can be rolled back without refusing the store.
+V6 = [
     """CREATE TABLE schema_compat (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         min_writer_version INTEGER NOT NULL CHECK (min_writer_version >= 1),
@@ -212,17 +228,20 @@ V5 = [
 ]
 
 # The way back of each migration (`anju store downgrade`): events and outbox rows are never
-# touched, so every event written since survives a downgrade.
+# touched, so every event written since survives a downgrade. Going below 5 drops the clerk
+# accounts (the release before them signs in with the shared `web.clerk_pin`; the `.bak` copy
+# that `downgrade` makes keeps them).
 DOWN = {
     2: ["DROP TABLE guest_view", "DROP TABLE stay_view", "DROP TABLE purge_log"],
     3: ["DROP TABLE device_status"],
     4: ["DROP TABLE login_throttle"],
-    5: ["DROP TABLE schema_compat"],
+    5: ["DROP TABLE clerks"],
+    6: ["DROP TABLE schema_compat"],
 }
 
 EXPECTED_TABLES = frozenset(
     {"schema_migrations", "events", "outbox", "stay_view", "guest_view", "purge_log",
-     "device_status", "login_throttle", "schema_compat"}
+     "device_status", "login_throttle", "clerks", "schema_compat"}
 )
 EXPECTED_TRIGGERS = frozenset(
     {"events_gapless", "events_no_delete", "events_only_purge", "events_purge_delivered",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -101,25 +102,35 @@ class Writer:
         self.clock = clock
         self.guard = guard
         self._lock = threading.Lock()
+        # Monotonic start of the transaction in progress (None: idle), for the watchdog: a
+        # transaction that never ends (a dying SD card's fsync, a deadlock) stops the pings.
+        self.busy_since: float | None = None
 
     def transaction(self, work: Callable[[Txn], T]) -> T:
         with self._lock:
-            self.guard.check()
+            self.busy_since = time.monotonic()
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as err:
+                return self._transaction(work)
+            finally:
+                self.busy_since = None
+
+    def _transaction(self, work: Callable[[Txn], T]) -> T:
+        self.guard.check()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise _map(err) from err
+        try:
+            result = work(Txn(self.conn, self.identity, self.clock))
+            self.conn.execute("COMMIT")
+        except BaseException as err:
+            # SQLite may already have rolled back (e.g. SQLITE_FULL); ROLLBACK only if not.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
                 raise _map(err) from err
-            try:
-                result = work(Txn(self.conn, self.identity, self.clock))
-                self.conn.execute("COMMIT")
-            except BaseException as err:
-                # SQLite may already have rolled back (e.g. SQLITE_FULL); ROLLBACK only if not.
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                if isinstance(err, sqlite3.Error):
-                    raise _map(err) from err
-                raise
-            return result
+            raise
+        return result
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database and truncate it (after purge: drop old page images)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import math
@@ -26,16 +25,26 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drivers.sim.sam import SimCard, load_sim_cards
-from terminal import sdnotify
+from terminal import clerks, liveness, sdnotify
 from terminal.service import TerminalService
-from terminal.web import routes_desk, routes_records, routes_scan, throttle
-from terminal.web.hub import Notice
+from terminal.web import (
+    guard,
+    i18n,
+    routes_clerks,
+    routes_desk,
+    routes_local,
+    routes_records,
+    routes_scan,
+    throttle,
+)
+from terminal.web.hub import CLOSING, Notice
 from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redirect
 
 log = logging.getLogger(__name__)
 STATUS_TICK_S = 5.0  # the status bar refreshes at least this often (backlog age, disk)
-PUBLIC = ("/login", "/static", "/lang", "/healthz", "/sim")
+PUBLIC = ("/login", "/static", "/lang", "/healthz", "/sim", "/local/")
 BACKGROUND = ("/events", "/status")  # the page's own calls: not the clerk's activity
+EVENT_LOOP_BOUND_S = 10.0  # the loop beats every second; ten missed beats: it is stuck
 
 
 def _sse(event: str, html: str, **extra: object) -> str:
@@ -69,6 +78,8 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[str]:
         try:
             yield "retry: 1000\n\n"
+            # After a restart (a new secret) the reconnected page gets its new token here.
+            yield _sse("csrf", page.csrf_token(request))
             yield await render(Notice("status"))
             # A card read while the page was loading must not be missed.
             yield await render(Notice("draft"), initial=True)
@@ -77,6 +88,12 @@ async def events(request: Request) -> Response:
                     notice = await asyncio.wait_for(queue.get(), STATUS_TICK_S)
                 except TimeoutError:
                     notice = Notice("status")
+                if notice.name == CLOSING:
+                    return  # the service stops: end the response, do not hold the shutdown
+                # A stream outlives the page's lock: nothing more once its clerk is gone.
+                if page.pin_required and page.operator(request) is None:
+                    yield _sse("locked", "")
+                    return
                 yield await render(notice)
         finally:
             hub.unsubscribe(queue)
@@ -99,14 +116,16 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    """Sign in, throttled (terminal/web/throttle.py): during a wait the PIN is not compared."""
+    """Sign in as one's own account, throttled (terminal/web/throttle.py): during a wait the
+    PIN is not compared; the hash is compared off the event loop (argon2 takes a moment)."""
     page: Page = request.app.state.page
     form = await read_form(request)
-    operator, pin = form.get("operator"), form.get("pin")
-    expected = str(page.config["web.clerk_pin"]).encode()
-    outcome = page.throttle.attempt(  # decided and counted in one step, before any await
-        _client_host(request),
-        lambda: bool(operator) and hmac.compare_digest(pin.encode(), expected))
+    operator, pin = clerks.normal_staff_no(form.get("operator")), form.get("pin")
+    known = await asyncio.to_thread(page.accounts.get, operator) if operator else None
+    outcome = await asyncio.to_thread(  # decided and counted in one step
+        page.throttle.attempt, _client_host(request),
+        lambda: bool(operator and pin) and page.accounts.verify(operator, pin) is not None,
+        account=known.staff_no if known else None)
     if outcome.changes:
         try:
             await asyncio.to_thread(throttle.save, page.service.store, outcome.changes)
@@ -115,10 +134,11 @@ async def login(request: Request) -> Response:
     if not outcome.ok:
         _ = page.gettext(request)
         if outcome.wait_s <= 0:
-            return page.render(request, "login.html", error=_("Staff number or PIN is wrong."))
+            return page.render(request, "login.html", error=_("Staff number or PIN is wrong."),
+                               staff_no=operator)
         return page.render(request, "login.html", code=429,
                            headers={"Retry-After": str(math.ceil(outcome.wait_s))},
-                           error=wait_message(_, outcome.wait_s))
+                           error=wait_message(_, outcome.wait_s), staff_no=operator)
     response = redirect(request, "/")
     response.set_cookie(SESSION_COOKIE, page.sessions.open(operator), httponly=True,
                         samesite="strict")
@@ -145,9 +165,12 @@ async def lock(request: Request) -> Response:
 
 
 async def language(request: Request) -> Response:
-    response = redirect(request, request.headers.get("referer") or "/")
-    response.set_cookie(LANG_COOKIE, request.path_params["locale"], samesite="strict",
-                        max_age=365 * 86400)
+    """Switch the language and go back to the page the clerk was on (never to another site)."""
+    locale = request.path_params["locale"]
+    response = redirect(request, guard.local_path(request.headers.get("referer"),
+                                                  request.headers.get("host", "")))
+    if locale in i18n.LOCALES:
+        response.set_cookie(LANG_COOKIE, locale, samesite="strict", max_age=365 * 86400)
     return response
 
 
@@ -191,19 +214,26 @@ async def sim_control(request: Request) -> Response:
     return JSONResponse({"ok": True, "reads": sim.reads})
 
 
-def create_app(service: TerminalService) -> Starlette:
+def create_app(service: TerminalService, listen_host: str | None = None) -> Starlette:
+    """`listen_host`: the address uvicorn binds (`--host`), a name the page answers to."""
     page = Page(service)
+    hosts = guard.allowed_hosts(service.config["web.allowed_hosts"], service.config["web.host"],
+                                listen_host)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service.hub.bind(asyncio.get_running_loop())
-        watchdog = asyncio.create_task(_watchdog())
+        beat = liveness.Heartbeat("event loop", EVENT_LOOP_BOUND_S)
+        beating = asyncio.create_task(_beat(beat))
+        watchdog = liveness.Watchdog([beat.loop, *service.loops()])
         sdnotify.notify("READY=1\nSTATUS=front desk page up")
+        watchdog.start()
         try:
             yield
         finally:
             sdnotify.notify("STOPPING=1")
-            watchdog.cancel()
+            watchdog.stop()
+            beating.cancel()
 
     async def failed(request: Request, err: Exception) -> Response:
         # The clerk must never see a trace; log the class only (the text may be personal).
@@ -232,6 +262,8 @@ def create_app(service: TerminalService) -> Starlette:
         Route("/stay/{stay_id}", routes_records.stay_detail),
         Route("/stay/{stay_id}/amend", routes_records.amend, methods=["POST"]),
         Route("/stay/{stay_id}/void", routes_records.void, methods=["POST"]),
+        Route("/clerks", routes_clerks.clerks_page),
+        Route("/clerks/{action:str}", routes_clerks.change, methods=["POST"]),
         Route("/events", events),
         Route("/status", status_fragment),
         Route("/login", login_page),
@@ -239,13 +271,16 @@ def create_app(service: TerminalService) -> Starlette:
         Route("/lock", lock, methods=["POST"]),
         Route("/lang/{locale:str}", language),
         Route("/healthz", healthz),
+        Route("/local/health", routes_local.local_health),  # loopback only: `anju doctor`
         Route("/scan/image", routes_scan.upload, methods=["POST"]),
         Route("/sim/scan", routes_scan.sim_scan, methods=["POST"]),
         Route("/sim/{action:str}", sim_control, methods=["POST"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: failed},
-                    middleware=[Middleware(GZipMiddleware, minimum_size=1000),
+                    middleware=[Middleware(guard.Guard, page=page, session_cookie=SESSION_COOKIE,
+                                           hosts=hosts),
+                                Middleware(GZipMiddleware, minimum_size=1000),
                                 Middleware(SignedIn, page=page)])
     app.state.page = page
     return app
@@ -269,11 +304,8 @@ class SignedIn:
         await self.app(scope, receive, send)
 
 
-async def _watchdog() -> None:
-    """Pings only while the event loop runs: a hung loop stops them and systemd restarts us."""
-    interval = sdnotify.watchdog_interval()
-    if interval is None:
-        return
+async def _beat(beat: liveness.Heartbeat) -> None:
+    """The event loop's heartbeat: a loop stuck in a handler stops it (and the pings)."""
     while True:
-        sdnotify.notify("WATCHDOG=1")
-        await asyncio.sleep(interval)
+        beat.beat()
+        await asyncio.sleep(1.0)

@@ -14,6 +14,7 @@ from datetime import date
 
 from drivers.idcard.reading import CardRead
 from terminal.domain.attachments import Attachment
+from terminal.domain.documents import Visa
 from terminal.domain.guests import COMPANION, MAIN, Guardian, Guest, guest_from_card
 from terminal.ids import new_id
 
@@ -81,6 +82,19 @@ class Draft:
             role = COMPANION if self._guests else MAIN
             self._guests.append(DraftGuest(replace(guest, role=role), None, time.time()))
             self.version += 1
+
+    def set_visa_number(self, guest_id: str, number: str) -> bool:
+        """A scanned visa's number on a guest of the party (web/scans.place_visa matched it)."""
+        with self._lock:
+            for index, d in enumerate(self._guests):
+                if d.guest.guest_id == guest_id:
+                    doc = d.guest.document
+                    visa = replace(doc.visa or Visa(), visa_number=number)
+                    guest = replace(d.guest, document=replace(doc, visa=visa))
+                    self._guests[index] = replace(d, guest=guest)
+                    self.version += 1
+                    return True
+        return False
 
     def remove(self, guest_id: str) -> None:
         with self._lock:

@@ -23,6 +23,12 @@ VISA_TYPES = ("L", "M", "F", "Q1", "Q2", "S1", "S2", "Z", "X1", "X2", "J1", "J2"
               "R")
 
 
+# Shown first in the nationality list: the countries most guests of a Chinese guesthouse come
+# from (the full list follows, searchable by code or name).
+COMMON_COUNTRIES = ("KOR", "JPN", "USA", "RUS", "MYS", "SGP", "THA", "VNM", "GBR", "DEU", "FRA",
+                    "AUS", "CAN", "IND", "MNG", "PHL", "IDN", "ITA")
+
+
 class FormError(ValueError):
     """A typed value that cannot be used; the message is already in the clerk's language."""
 
@@ -36,8 +42,11 @@ def manual_context(locale: str, form: Form, doc_type: str) -> dict[str, Any]:
     countries = sorted(((code, entry[name_key]) for code, entry in tables.countries.items()),
                        key=lambda item: item[0])
     sexes = [(k, v[name_key]) for k, v in tables.sexes.items() if k in ("male", "female")]
+    names = dict(countries)
+    common = [(code, names[code]) for code in COMMON_COUNTRIES if code in names]
     return {"types": types, "doc_type": chosen.code, "passport": chosen.passport,
             "foreign": chosen.foreign, "countries": countries, "sexes": sexes,
+            "common_countries": common,
             "visa_types": VISA_TYPES, "form": form}
 
 
@@ -68,6 +77,14 @@ def manual_guest(form: Form, _: Callable[[str], str]) -> Guest:
     doc_type = tables.document_types.get(form.get("document_type"))
     if doc_type is None:
         raise FormError(_("Choose a document type."))
+    if not form.get("number"):
+        raise FormError(_("{field}: required").format(field=_("Document number")))
+    if doc_type.foreign and not form.get("nationality"):
+        raise FormError(_("Choose the nationality."))
+    if doc_type.foreign and not (form.get("surname_en") or form.get("name")):
+        raise FormError(_("{field}: required").format(field=_("Surname (Latin)")))
+    if not doc_type.foreign and not form.get("name"):
+        raise FormError(_("{field}: required").format(field=_("Name")))
     visa = None
     if doc_type.passport:
         visa = Visa(visa_type=form.get("visa_type") or None,

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 QUEUE_LIMIT = 64  # a page that stops reading loses notices, never the service's memory
+CLOSING = "closing"  # the last notice of every stream: the service is stopping
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    name: str  # "draft" | "status" | "saved"
+    name: str  # "draft" | "status" | "scan" | CLOSING
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -27,6 +28,7 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queues: set[asyncio.Queue[Notice]] = set()
         self._lock = threading.Lock()
+        self._closing = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Called once the server's event loop runs (notices before that are dropped)."""
@@ -36,6 +38,8 @@ class Hub:
         queue: asyncio.Queue[Notice] = asyncio.Queue(QUEUE_LIMIT)
         with self._lock:
             self._queues.add(queue)
+            if self._closing:
+                queue.put_nowait(Notice(CLOSING))
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[Notice]) -> None:
@@ -63,3 +67,24 @@ class Hub:
             if queue.full():
                 continue  # that page is stuck; the next status tick brings it up to date
             queue.put_nowait(notice)
+
+    def close(self) -> None:
+        """End every event stream (thread-safe; from the signal handler on SIGTERM).
+
+        An open stream is a response in progress: the server would wait its whole graceful
+        timeout for it before stopping. Each stream returns on this notice, so the server stops
+        at once, and the page's EventSource reconnects to the next instance by itself."""
+        self._closing = True
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._deliver_closing)
+
+    def _deliver_closing(self) -> None:
+        with self._lock:
+            queues = list(self._queues)
+        for queue in queues:
+            if queue.full():
+                queue.get_nowait()  # a stuck page loses one notice: it must still end
+            queue.put_nowait(Notice(CLOSING))

@@ -6,11 +6,12 @@ library rather than pulling python-multipart onto the Pi for it.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -18,10 +19,12 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from terminal import clerks
 from terminal.errors import AnjuError, TextRefusedError
 from terminal.service import TerminalService
-from terminal.web import i18n, status, throttle
+from terminal.web import guard, i18n, status, throttle
 
+log = logging.getLogger(__name__)
 LANG_COOKIE = "anju_lang"
 SESSION_COOKIE = "anju_clerk"
 IDLE_GRACE_S = 10.0  # the page's own lock checks every 5 s; the server is the backstop
@@ -86,6 +89,12 @@ class Sessions:
         with self._lock:
             self._by_token.pop(token or "", None)
 
+    def close_operator(self, operator: str) -> None:
+        """Sign a clerk out everywhere (their account was disabled or their PIN reset)."""
+        with self._lock:
+            for token in [t for t, (who, _) in self._by_token.items() if who == operator]:
+                del self._by_token[token]
+
 
 class Page:
     """Per-app helpers bound to the service: who is the clerk, which language, render."""
@@ -98,6 +107,12 @@ class Page:
             self.throttle = throttle.LoginThrottle(
                 throttle.ThrottlePolicy.from_config(service.config), counters=throttle.load(conn))
         self.zone = ZoneInfo(service.config["registry.timezone"])
+        self.tokens = guard.Tokens()
+        self.accounts = clerks.Accounts(service.store)
+        # A terminal upgraded from the one shared PIN: that PIN becomes the owner's (0000).
+        if self.accounts.seed_from_shared_pin(str(service.config["web.clerk_pin"])):
+            log.warning("clerk accounts: owner %s created with web.clerk_pin; sign in as the "
+                        "owner, add each clerk, then change that PIN", clerks.SEED_OWNER)
 
     def locale(self, request: Request) -> str:
         return i18n.pick(request.cookies.get(LANG_COOKIE), self.config["web.locale"])
@@ -117,7 +132,15 @@ class Page:
 
     @property
     def pin_required(self) -> bool:
-        return bool(self.config["web.clerk_pin"])
+        """Sign-in is on as soon as one clerk account is active (terminal/clerks.py)."""
+        return self.accounts.any_active()
+
+    def is_owner(self, request: Request) -> bool:
+        operator = self.operator(request)
+        if not self.pin_required or operator is None:
+            return False
+        account = self.accounts.get(operator)
+        return account is not None and account.owner and account.active
 
     def operator(self, request: Request, *, touch: bool = False) -> str | None:
         """The signed-in clerk (or the configured operator when no PIN is set); `touch`
@@ -126,8 +149,14 @@ class Page:
             return str(self.config["web.operator"])
         return self.sessions.operator(request.cookies.get(SESSION_COOKIE), touch=touch)
 
+    def csrf_token(self, request: Request) -> str:
+        """The token this browser sends back with every write (terminal/web/guard.py)."""
+        return self.tokens.issue(guard.nonce_of(request), request.cookies.get(SESSION_COOKIE))
+
     def today(self) -> date:
-        return datetime.now(self.zone).date()
+        """The day the registry will check against: while the clock is not trusted, the
+        latest day it can vouch for, so the page shows minors exactly as the check will."""
+        return self.service.registry.today()[0]
 
     def render(self, request: Request, template: str, *, code: int = 200,
                headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
@@ -135,10 +164,12 @@ class Page:
         env = i18n.environment(locale)
         context.setdefault("operator", self.operator(request))
         context.setdefault("pin_required", self.pin_required)
+        context.setdefault("is_owner", self.is_owner(request))
         context.setdefault("idle_lock_s", self.config["web.idle_lock_s"] if self.pin_required
                            else 0)
         context.setdefault("simulated", self.service.sim is not None)
         context["path"] = request.url.path
+        context["csrf_token"] = self.csrf_token(request)
         context["timezone"] = self.config["registry.timezone"]
         if not template.startswith("_"):  # a whole page: the status bar is in it from the start
             context.setdefault("items", self.status_items(request))

@@ -7,13 +7,14 @@ lost answer) is refused the second time instead of saving the party twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from terminal.domain.checks import Override
+from terminal.domain.checks import Finding, Override
 from terminal.domain.codes import code_tables
 from terminal.errors import AnjuError, BlockedError
 from terminal.registry import Saved
@@ -33,10 +34,23 @@ def party_context(page: Page, request: Request, form: Form | None = None) -> dic
     guests = [guest_view(d, today, locale) for d in drafts]
     relationships = [(k, code_name("relationships", k, locale))
                      for k in code_tables().relationships]
+    preview = page.service.registry.preview([d.guest for d in drafts]) if drafts else []
+    by_guest: dict[str, list[Finding]] = {}
+    for f in preview:
+        by_guest.setdefault(f.guest_id or "", []).append(f)
     return {"guests": guests, "draft_version": version, "relationships": relationships,
+            "guest_findings": by_guest, "previewed": {(f.code, f.guest_id) for f in preview},
+            "preview_confirm": any(f.needs_confirm for f in preview),
+            "override_presets": override_presets(page.gettext(request)),
             "adults": [g for g in guests if not g.minor], "form": form or Form(b""),
             "attachments": page.service.draft.attachments(),
             "photo_configured": page.service.photos.configured}
+
+
+def override_presets(_: Callable[[str], str]) -> list[str]:
+    """The common reasons to register anyway, one tap each (free text stays possible)."""
+    return [_("Identity checked in person; new card being issued"),
+            _("Police station agreed by phone")]
 
 
 async def checkin_page(request: Request) -> Response:
@@ -116,12 +130,15 @@ async def confirm(request: Request) -> Response:
     def save() -> Saved:
         return page.service.registry.check_in(room=room, guests=guests, operator=operator,
                                               overrides=_overrides(form), stay_id=stay_id,
-                                              attachments=attachments)
+                                              attachments=attachments,
+                                              dates_confirmed=form.get("confirm_dates") == "yes")
 
     try:
         saved = await anyio.to_thread.run_sync(save)
     except BlockedError as err:  # the findings list says what to do, one line each
-        return page.render(request, "_checkin_form.html", room=room, findings=err.findings,
+        # Those the party shows already (with their override in place) are not repeated.
+        rest = [f for f in err.findings if (f.code, f.guest_id) not in context["previewed"]]
+        return page.render(request, "_checkin_form.html", room=room, findings=rest,
                            error=_("Not saved yet: see below."), **context)
     except AnjuError as err:
         return page.render(request, "_checkin_form.html", room=room,
@@ -130,9 +147,14 @@ async def confirm(request: Request) -> Response:
     page.service.scans.clear()  # the scans' personal data is in the store now, not in memory
     page.service.hub.publish("draft", version=draft.version)
     page.service.hub.publish("status", backlog=True)  # one more waiting to send
-    notes = [f for f in saved.findings if not f.blocks]
+    # What the party showed before the confirm is not news: only the rest (the room's).
+    notes = [f for f in saved.findings
+             if not f.blocks and (f.code, f.guest_id) not in context["previewed"]]
+    names = "、".join(g.name or " ".join(filter(None, (g.surname_en, g.given_names_en)))
+                     for g in guests)
     return page.render(request, "_checkin_form.html", room="", saved_room=room,
                        saved_count=len(guests), saved_stay=saved.stay_id, notes=notes,
+                       saved_names=names,
                        **party_context(page, request))
 
 

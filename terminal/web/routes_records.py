@@ -39,49 +39,80 @@ async def _write(page: Page, request: Request, work: Callable[[str], Any]) -> st
     return None
 
 
-async def in_house(request: Request, *, message: str = "", error: str = "") -> Response:
+async def in_house(request: Request, *, message: str = "", error: str = "",
+                   pending: dict[str, Any] | None = None, ticked: tuple[str, ...] = ()
+                   ) -> Response:
     page: Page = request.app.state.page
     stays = await anyio.to_thread.run_sync(page.service.registry.list_in_house)
     rows = [{"stay": s, "since": local_time(s.checked_in_at, page.zone),
              "guests": [{"guest_id": g.guest_id, "role": g.role, "name": g.name or "",
                          "number": masked(g.document_number)} for g in s.guests]}
             for s in stays]
-    return page.render(request, "inhouse.html", rows=rows, message=message, error=error)
+    return page.render(request, "inhouse.html", rows=rows, message=message, error=error,
+                       pending=pending, ticked=ticked,
+                       guest_total=sum(len(r["guests"]) for r in rows),
+                       room_total=len({s.room for s in stays}))
+
+
+def _names(stays: list[Any], stay_ids: list[str], guest_id: str | None = None
+           ) -> tuple[str, str]:
+    """Who and which room(s) a check-out concerns, in the clerk's words (never a number)."""
+    chosen = [s for s in stays if s.stay_id in stay_ids]
+    names = [g.name or "?" for s in chosen for g in s.guests
+             if guest_id is None or g.guest_id == guest_id]
+    return "、".join(names), "、".join(sorted({s.room or "—" for s in chosen}))
+
+
+async def _check_out(request: Request, what: str) -> Response:
+    """Check out a guest, a room or the ticked rooms: first a confirmation naming the guests
+    and the room, then (confirmed=yes) the write and a message saying who and which room."""
+    page: Page = request.app.state.page
+    form = await read_form(request)
+    _ = page.gettext(request)
+    stays = await anyio.to_thread.run_sync(page.service.registry.list_in_house)
+    guest_id = form.get("out_guest") or None
+    if what == "room":
+        stay_ids = [s.stay_id for s in stays if s.room == form.get("out_room")]
+    elif what == "guest":
+        stay_ids = [form.get("out_stay")]
+    else:
+        stay_ids = form.all("stay_id")
+        if not stay_ids:
+            return await in_house(request, error=_("Tick the rooms of the group first."))
+    names, rooms = _names(stays, stay_ids, guest_id)
+    if not names:
+        return await in_house(request, error=_("Already checked out."))
+    if form.get("confirmed") != "yes":
+        vals = {"out_stay": form.get("out_stay"), "out_guest": form.get("out_guest"),
+                "out_room": form.get("out_room"), "confirmed": "yes"}
+        return await in_house(request, ticked=tuple(stay_ids), pending={
+            "what": what, "vals": vals,
+            "text": _("Check out {names} (room {room})?").format(names=names, room=rooms)})
+    registry = page.service.registry
+    if what == "room":
+        error = await _write(page, request, lambda op: registry.check_out_room(
+            form.get("out_room"), operator=op))
+    elif what == "guest":
+        error = await _write(page, request, lambda op: registry.check_out(
+            stay_ids[0], operator=op, guest_ids=[guest_id] if guest_id else None))
+    else:
+        error = await _write(page, request, lambda op: registry.check_out_stays(
+            stay_ids, operator=op))
+    message = "" if error else _("{names} checked out of room {room}.").format(
+        names=names, room=rooms)
+    return await in_house(request, message=message, error=error or "")
 
 
 async def check_out_guest(request: Request) -> Response:
-    page: Page = request.app.state.page
-    form = await read_form(request)
-    stay_id, guest_id = form.get("out_stay"), form.get("out_guest")
-    error = await _write(page, request, lambda op: page.service.registry.check_out(
-        stay_id, operator=op, guest_ids=[guest_id] if guest_id else None))
-    _ = page.gettext(request)
-    return await in_house(request, message="" if error else _("Checked out."),
-                          error=error or "")
+    return await _check_out(request, "guest")
 
 
 async def check_out_room(request: Request) -> Response:
-    page: Page = request.app.state.page
-    form = await read_form(request)
-    room = form.get("out_room")
-    error = await _write(page, request, lambda op: page.service.registry.check_out_room(
-        room, operator=op))
-    _ = page.gettext(request)
-    return await in_house(request, message="" if error else _("Room {room} checked out.").format(
-        room=room), error=error or "")
+    return await _check_out(request, "room")
 
 
 async def check_out_group(request: Request) -> Response:
-    page: Page = request.app.state.page
-    form = await read_form(request)
-    stay_ids = form.all("stay_id")
-    _ = page.gettext(request)
-    if not stay_ids:
-        return await in_house(request, error=_("Tick the rooms of the group first."))
-    error = await _write(page, request, lambda op: page.service.registry.check_out_stays(
-        stay_ids, operator=op))
-    return await in_house(request, message="" if error else _("{n} rooms checked out.").format(
-        n=len(stay_ids)), error=error or "")
+    return await _check_out(request, "group")
 
 
 async def history(request: Request) -> Response:

@@ -20,7 +20,14 @@ from starlette.responses import JSONResponse, Response
 from drivers.barcode import mrzbuild
 from drivers.barcode.errors import DecodeError
 from terminal.web.page import Form, Page
-from terminal.web.scans import PREFILL, KeptScan, checks_view, prefill_values
+from terminal.web.scans import (
+    FIELD_LABELS,
+    PREFILL,
+    KeptScan,
+    checks_view,
+    prefill_values,
+    visa_values,
+)
 
 MAX_IMAGE_BYTES = 12 * 1024 * 1024  # a phone photo fits; anything bigger is refused
 
@@ -30,8 +37,21 @@ def scan_notice(page: Page, request: Request, data: dict[str, Any]) -> tuple[str
     use = str(data.get("use"))
     if use in PREFILL:
         return "", {"use": use, "url": "/manual?" + urlencode({"scan": data["scan_id"]})}
-    html = page.render(request, "_scan_msg.html", use=use).body.decode()
+    kept = page.service.scans.get(str(data.get("scan_id")))
+    html = page.render(request, "_scan_msg.html", use=use, name=data.get("guest") or "",
+                       failing=_failing(page, request, kept)).body.decode()
+    if use == "visa_form":  # the passport's form, if open on this page, takes the visa
+        return html, {"use": use, "fill": data.get("fill"), "for_scan": data["passport_scan"]}
     return html, {"use": use}
+
+
+def _failing(page: Page, request: Request, kept: KeptScan | None) -> str:
+    """The failing checks of a visa scan, named in the page's language."""
+    if kept is None or kept.event.interpretation.mrz is None:
+        return ""
+    _ = page.gettext(request)
+    fields = kept.event.interpretation.mrz.failing_fields
+    return "、".join(sorted(_(FIELD_LABELS.get(f, f)) for f in fields))
 
 
 def manual_scan_context(page: Page, request: Request, kept: KeptScan | None,
@@ -40,6 +60,8 @@ def manual_scan_context(page: Page, request: Request, kept: KeptScan | None,
     if kept is None or kept.event.use not in PREFILL:
         return {}
     values = prefill_values(kept.event)
+    visa = page.service.scans.visa_for(kept.scan_id)  # scanned before the form was opened
+    values.update(visa_values(kept.event.interpretation.mrz, visa))
     return {"form": form or Form(urlencode(values).encode()), "doc_type": values["document_type"],
             "scan": checks_view(kept, page.gettext(request))}
 
@@ -67,7 +89,8 @@ async def upload(request: Request) -> Response:
 async def sim_scan(request: Request) -> Response:
     """POST /sim/scan (only with --simulate): the simulated scanner sends one payload.
 
-    Body: {"text": "..."} | {"hex": "..."} | {"mrz": {MrzFields...}, "format": "td3"|"td1"|"td2"}
+    Body: {"text": "..."} | {"hex": "..."} |
+          {"mrz": {MrzFields...}, "format": "td3"|"td1"|"td2"|"mrva"|"mrvb"}
     """
     page: Page = request.app.state.page
     sim = page.service.scanner_sim
@@ -75,8 +98,8 @@ async def sim_scan(request: Request) -> Response:
         return JSONResponse({"error": "not simulating"}, status_code=404)
     body = json.loads(await request.body() or b"{}")
     if "mrz" in body:
-        builder = {"td1": mrzbuild.td1, "td2": mrzbuild.td2, "td3": mrzbuild.td3}[
-            body.get("format", "td3")]
+        builder = {"td1": mrzbuild.td1, "td2": mrzbuild.td2, "td3": mrzbuild.td3,
+                   "mrva": mrzbuild.mrva, "mrvb": mrzbuild.mrvb}[body.get("format", "td3")]
         payload = builder(mrzbuild.MrzFields(**body["mrz"])).encode()
     elif "hex" in body:
         payload = bytes.fromhex(body["hex"])

@@ -4,7 +4,11 @@
         passport_prefill / permit_prefill / mrz_failed ──notice "scan" {url}──> page opens
             /manual?scan=ID: the foreign-guest form prefilled, each MRZ check shown
         attach_opaque / attach_text ──> Draft.attach ──notice "draft"──> shown in the party
-        none ──notice "scan"──> a one-line message
+        visa ──place_visa──> the guest it belongs to (nationality, name, birth date):
+            in the party: Draft.set_visa_number ──notice "draft"── (use visa_attached)
+            the passport's form still open: its visa fields filled in place (visa_form)
+            nobody matches: said so, nothing attached (visa_unmatched)
+        none, product, unsupported, ... ──notice "scan"──> a one-line message
 
 The form posts the scan id back; the MRZ evidence is taken from the kept scan, never from
 the form, so what is stored as "machine-read and verified" is what the reader sent.
@@ -18,12 +22,15 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from drivers.barcode.hub import ScanEvent
+from drivers.barcode.mrz import MrzResult
 from terminal.domain.attachments import MRZ_CHECKS, Attachment, MrzEvidence
 from terminal.domain.documents import MANUAL, SCAN
 from terminal.domain.guests import Guest
+from terminal.web.draft import Draft
 
 KEEP = 32  # scans kept for the form to refer to
 PREFILL = ("passport_prefill", "permit_prefill", "mrz_failed")
@@ -61,6 +68,7 @@ class ScanDesk:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._scans: OrderedDict[str, KeptScan] = OrderedDict()
+        self._visas: dict[str, KeptScan] = {}  # passport scan id -> the visa matched to it
         self._next = 0
 
     def keep(self, event: ScanEvent) -> KeptScan:
@@ -76,9 +84,25 @@ class ScanDesk:
         with self._lock:
             return self._scans.get(scan_id)
 
+    def passports(self) -> list[KeptScan]:
+        """Passport scans, the most recent first (a visa belongs to one scanned before it)."""
+        with self._lock:
+            kept = [k for k in self._scans.values() if k.event.use in ("passport_prefill",
+                                                                         "mrz_failed")]
+        return kept[::-1]
+
+    def pair(self, passport_id: str, visa: KeptScan) -> None:
+        with self._lock:
+            self._visas[passport_id] = visa
+
+    def visa_for(self, passport_id: str) -> KeptScan | None:
+        with self._lock:
+            return self._visas.get(passport_id)
+
     def clear(self) -> None:
         with self._lock:
             self._scans.clear()
+            self._visas.clear()
 
 
 def attachment(event: ScanEvent) -> Attachment:
@@ -100,6 +124,77 @@ def evidence(event: ScanEvent) -> MrzEvidence | None:
         format=result.format, lines=result.lines, verified=result.valid,
         checks_passed=tuple(c for c in checks if c not in failing) if result.verified else (),
         problems=tuple(f"{p.field}:{p.code}" for p in result.problems))
+
+
+def visa_values(passport: MrzResult | None, visa: KeptScan | None) -> dict[str, str]:
+    """The visa fields a matched visa scan fills (only the number: 9303 leaves the second
+    letter of the code to the issuer, and a visa's expiry is "enter before", not the end of
+    the permitted stay, so type and stay are the clerk's to read off the sticker)."""
+    result = visa.event.interpretation.mrz if visa is not None else None
+    if passport is None or result is None:
+        return {}
+    return {"visa_number": str(result.fields.get("document_number") or "")}
+
+
+def _words(text: object) -> list[str]:
+    return str(text or "").upper().replace("<", " ").split()
+
+
+def same_person(visa: MrzResult, surname: object, given: object, nationality: object,
+                birth_date: object) -> bool:
+    """Nationality, birth date and name as the visa's MRZ has them (a name cut short to fit
+    the shorter visa zone still matches the passport's by its leading letters)."""
+    fields = visa.fields
+    born = fields.get("birth_date")
+    if not isinstance(born, date) or born != birth_date:
+        return False
+    if not nationality or fields.get("nationality") != nationality:
+        return False
+    if _words(fields.get("surname")) != _words(surname) or not _words(surname):
+        return False
+    mine, theirs = _words(fields.get("given_names")), _words(given)
+    if mine == theirs:
+        return True
+    cut = not visa.lines[0].endswith("<")  # the name filled the visa's field: truncated
+    return cut and len(mine) <= len(theirs) and all(
+        b.startswith(a) for a, b in zip(mine, theirs, strict=False))
+
+
+@dataclass(frozen=True, slots=True)
+class VisaPlace:
+    use: str  # visa_attached | visa_form | visa_unmatched
+    name: str = ""  # the guest's Latin name, for the message
+    passport_scan: str = ""  # visa_form: the passport scan whose form gets the visa
+    fill: dict[str, str] | None = None
+
+
+def place_visa(kept: KeptScan, draft: Draft, desk: ScanDesk) -> VisaPlace:
+    """Give a verified visa to the guest it belongs to: a guest in the party, else a passport
+    scanned before it whose form is not added yet; else nobody (never a guess)."""
+    result = kept.event.interpretation.mrz
+    assert result is not None and result.visa
+    number = str(result.fields.get("document_number") or "")
+    _, drafts = draft.snapshot()
+    for d in drafts:
+        g = d.guest
+        if same_person(result, g.surname_en, g.given_names_en, g.nationality, g.birth_date):
+            draft.set_visa_number(g.guest_id, number)
+            return VisaPlace("visa_attached", _name(g.surname_en, g.given_names_en))
+    for passport in desk.passports():
+        p = passport.event.interpretation.mrz
+        assert p is not None
+        f = p.fields
+        if same_person(result, f.get("surname"), f.get("given_names"), f.get("nationality"),
+                       f.get("birth_date")):
+            desk.pair(passport.scan_id, kept)
+            return VisaPlace("visa_form", _name(f.get("surname"), f.get("given_names")),
+                             passport.scan_id, visa_values(p, kept))
+    return VisaPlace("visa_unmatched", _name(result.fields.get("surname"),
+                                             result.fields.get("given_names")))
+
+
+def _name(surname: object, given: object) -> str:
+    return " ".join(_words(surname) + _words(given))
 
 
 def prefill_values(event: ScanEvent) -> dict[str, str]:

@@ -24,6 +24,11 @@ class Health:
     clock_synchronised: bool
     disk_free_bytes: int
     disk_min_bytes: int
+    clock_plausible: bool = True  # not before the release date or the newest event (clock.py)
+    # Why the uploader's last request was refused when a person must act (sync.diagnosis code:
+    # credential_refused, clock_rejected, tls, refused); None when it was answered or is only
+    # waiting for the network. The server is "reachable" only if it accepts this terminal.
+    server_refusal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +41,7 @@ class Item:
 
 
 def items(h: Health, _: Callable[[str], str]) -> list[Item]:
-    out = [_reader(h, _), _server(h, _), _backlog(h, _)]
-    if h.clock_synchronised:
-        out.append(Item("clock", OK, _("Clock OK")))
-    else:
-        out.append(Item("clock", WARN, _("Clock not synchronised"),
-                        _("Times are kept and corrected later; check the network cable.")))
+    out = [_reader(h, _), _server(h, _), _backlog(h, _), _clock(h, _)]
     free_mb = h.disk_free_bytes // (1024 * 1024)
     if h.disk_free_bytes < h.disk_min_bytes * 2:
         level = BAD if h.disk_free_bytes < h.disk_min_bytes else WARN
@@ -51,6 +51,32 @@ def items(h: Health, _: Callable[[str], str]) -> list[Item]:
         free = f"{free_mb / 1024:.0f} GB" if free_mb >= 10240 else f"{free_mb} MB"
         out.append(Item("disk", OK, _("Storage {free} free").format(free=free)))
     return out
+
+
+def _clock(h: Health, _: Callable[[str], str]) -> Item:
+    """The advice fits the cause: a server that answers rules out the cable (docs/time.md)."""
+    if not h.clock_plausible:
+        return Item("clock", WARN, _("Clock wrong"),
+                    _("Keep registering and check the dates on the document by eye; "
+                      "call the technician to fix the time."))
+    if h.server_refusal == "clock_rejected":
+        return Item("clock", BAD, _("Server rejects this terminal's clock"),
+                    _("Keep registering: everything is saved here. Call the technician to set "
+                      "the time."))
+    if h.clock_synchronised:
+        return Item("clock", OK, _("Clock OK"))
+    if h.server_refusal is not None:
+        advice = _("Keep registering and check the dates on the document by eye; "
+                   "call the technician.")
+    elif h.server_reachable is None:
+        advice = _("Keep registering and check the dates on the document by eye; "
+                   "call the technician to set up the network time.")
+    elif h.server_reachable:
+        advice = _("Keep registering and check the dates on the document by eye; the server "
+                   "corrects the times. If this stays for an hour, call the technician.")
+    else:
+        advice = _("Times are kept and corrected later; check the network cable.")
+    return Item("clock", WARN, _("Clock not synchronised"), advice)
 
 
 def _reader(h: Health, _: Callable[[str], str]) -> Item:
@@ -70,8 +96,22 @@ def _server(h: Health, _: Callable[[str], str]) -> Item:
     if h.server_reachable is None:
         return Item("server", WARN, _("Server not set up"),
                     _("Registrations are kept here; call the technician to set up sending."))
-    if h.server_reachable:
+    if h.server_refusal == "credential_refused":
+        return Item("server", BAD, _("Server refuses this terminal"),
+                    _("Keep registering: everything is saved here. Call the technician to "
+                      "register this terminal again (anju provision)."))
+    if h.server_refusal == "tls":
+        return Item("server", BAD, _("Secure connection to the server failed"),
+                    _("Keep registering: everything is saved here. Call the technician to "
+                      "check the server's certificate."))
+    if h.server_refusal == "refused":
+        return Item("server", BAD, _("Server refuses the uploads"),
+                    _("Keep registering: everything is saved here. Call the technician."))
+    if h.server_reachable and h.server_refusal != "clock_rejected":
         return Item("server", OK, _("Server reachable"))
+    if h.server_reachable:
+        return Item("server", WARN, _("Server reachable, sending held up"),
+                    _("Keep registering: everything is saved here."))
     return Item("server", WARN, _("Server unreachable"),
                 _("Keep registering: everything is saved here and sent when the network is back."))
 

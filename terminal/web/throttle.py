@@ -5,6 +5,12 @@
                                            delay_s * 2^(failures - free), at most cap_s
     right     the address starts afresh (the global counter does not)
 
+Each existing clerk account has counters of its own as well (`clerk:<staff no>`, and
+`clerk:<staff no>@local` for the kiosk): a clerk's right PIN clears their address's counter
+but not the failures at a colleague's account, so signing in as oneself between guesses does
+not buy free guesses at the owner's PIN. Unknown staff numbers get no counter (a PIN typed
+into the staff number field must not be stored).
+
 Two counters see every wrong PIN: the client address's own (an IPv6 address by its /64, since one
 machine holds a whole /64; every loopback address as the one "local") and a global one for every
 address but the terminal's own. The global one stops an attacker who keeps changing addresses. It
@@ -22,7 +28,8 @@ counting the failure, so parallel guesses cannot slip through a free attempt tog
 then writes the changed counters to the store (schema v4 `login_throttle`), which a restart
 reads back. Times are `time.monotonic`; a row written in an earlier boot restarts its wait and
 its forgetting at load (a Pi without a battery clock cannot tell how long it was off), so a
-restart or a reboot never shortens a wait. The counters hold no PIN and no staff number.
+restart or a reboot never shortens a wait. The counters hold no PIN and no staff number but
+those of existing accounts.
 """
 
 from __future__ import annotations
@@ -101,6 +108,11 @@ def count_failure(counter: Counter | None, policy: ThrottlePolicy, free: int, no
     return Counter(failures, now, policy.wait_after(failures, free))
 
 
+def account_scope(staff_no: str, local: bool) -> str:
+    """An account's counter: one for the kiosk, one for the network (which cannot hold it)."""
+    return f"clerk:{staff_no}" + ("@local" if local else "")
+
+
 def scope_of(host: str | None) -> str:
     """The counter of a client address: IPv4 as is, IPv6 by its /64, loopback as LOCAL."""
     try:
@@ -136,32 +148,43 @@ class LoginThrottle:
         with self._lock:
             return self._counters.get(scope)
 
-    def _scopes(self, host: str | None) -> tuple[str, ...]:
+    def _scopes(self, host: str | None, account: str | None = None) -> tuple[str, ...]:
         scope = scope_of(host)
-        return (scope,) if scope == LOCAL else (scope, GLOBAL)
+        scopes = (scope,) if scope == LOCAL else (scope, GLOBAL)
+        if account:  # the account's own counter, kept apart for the kiosk (never held by
+            scopes += (account_scope(account, scope == LOCAL),)  # the network's guesses)
+        return scopes
 
     def _remaining(self, scopes: Iterable[str], now: float) -> float:
         counters = (self._counters.get(s) for s in scopes)
         return max((c.remaining(now) for c in counters if c is not None), default=0.0)
 
-    def wait_s(self, host: str | None) -> float:
+    def wait_s(self, host: str | None, account: str | None = None) -> float:
         """How long this client must wait before its PIN will be compared again."""
         with self._lock:
-            return self._remaining(self._scopes(host), self.clock())
+            return self._remaining(self._scopes(host, account), self.clock())
 
-    def attempt(self, host: str | None, pin_is_right: Callable[[], bool]) -> Outcome:
-        """Decide one sign-in: refuse during a wait, else compare the PIN and count the result."""
+    def attempt(self, host: str | None, pin_is_right: Callable[[], bool], *,
+                account: str | None = None) -> Outcome:
+        """Decide one sign-in: refuse during a wait, else compare the PIN and count the result.
+
+        `account`: the existing clerk account the staff number names (None for an unknown
+        one): it has its own counter, so a clerk's right PIN does not clear the guesses at
+        a colleague's account."""
         with self._lock:
             now = self.clock()
-            scopes = self._scopes(host)
+            scopes = self._scopes(host, account)
             waiting = self._remaining(scopes, now)
             if waiting > 0:
                 return Outcome(ok=False, refused=True, wait_s=waiting)
             if pin_is_right():
-                if self._counters.pop(scopes[0], None) is None:
+                cleared = [s for s in scopes if s != GLOBAL
+                           and self._counters.pop(s, None) is not None]
+                if not cleared:
                     return Outcome(ok=True, refused=False, wait_s=0.0)
                 log.info("clerk signed in from %s after failed attempts", scopes[0])
-                return Outcome(ok=True, refused=False, wait_s=0.0, changes=((scopes[0], None),))
+                return Outcome(ok=True, refused=False, wait_s=0.0,
+                               changes=tuple((s, None) for s in cleared))
             changes: list[tuple[str, Counter | None]] = []
             for scope in scopes:
                 free = self.policy.global_free_attempts if scope == GLOBAL \
@@ -176,6 +199,11 @@ class LoginThrottle:
 
     def _log_failure(self, scope: str, counter: Counter) -> None:
         # Never the PIN, nor the staff number (a PIN is sometimes typed into it).
+        if scope.startswith("clerk:"):  # which account stays out of the log
+            if counter.wait_s:
+                log.warning("clerk sign-in: %d wrong PINs in a row for one account; it waits "
+                            "%.0f s", counter.failures, counter.wait_s)
+            return
         if scope == GLOBAL:
             if counter.wait_s:
                 log.warning("clerk sign-in: %d wrong PINs from the network in a row; every "

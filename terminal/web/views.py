@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sync.privacy import mask_id_number
@@ -62,6 +63,8 @@ class GuestView:
     card_type: str
     source: str
     read_at: float
+    foreign: bool = False  # the nation row shows the nationality, under its own label
+    visa: str = ""  # type, number, stay permitted, entry: a passport's visa in one line
 
 
 def guest_view(d: DraftGuest, today: date, locale: str) -> GuestView:
@@ -70,8 +73,12 @@ def guest_view(d: DraftGuest, today: date, locale: str) -> GuestView:
         valid = ("长期" if zh(locale) else "long-term")
     else:
         valid = doc.valid_until.isoformat() if doc.valid_until else "—"
-    valid = f"{doc.valid_from.isoformat() if doc.valid_from else '—'} – {valid}"
+    if doc.valid_from:
+        valid = f"{doc.valid_from.isoformat()} – {valid}"
+    elif valid != "—":
+        valid = ("至 " if zh(locale) else "until ") + valid
     nation = code_tables().nations.get(g.nation_code or "", "") if g.nation_code else ""
+    foreign = not nation and g.nationality != "CHN"
     if not nation:
         nation = code_name("countries", g.nationality, locale)
     card_type = (CARD_TYPE_NAMES.get(d.card.card_type.value, ("", ""))[1 if zh(locale) else 0]
@@ -82,7 +89,24 @@ def guest_view(d: DraftGuest, today: date, locale: str) -> GuestView:
         nation=nation, birth_date=g.birth_date.isoformat(), age=g.age_on(today),
         minor=g.is_minor(today), id_number=doc.number, address=g.address or "", valid=valid,
         expired=bool(doc.valid_until and not doc.long_term and doc.valid_until < today),
-        card_type=card_type, source=doc.source, read_at=d.read_at)
+        card_type=card_type, source=doc.source, read_at=d.read_at, foreign=foreign,
+        visa=_visa_line(doc.visa, locale) if doc.visa is not None else "")
+
+
+def _visa_line(visa: Any, locale: str) -> str:
+    """"L 签证 V1234567 · 停留至 2026-12-31 · 2026-11-20 广州白云机场入境" (or its English)."""
+    chinese = zh(locale)
+    parts = [(f"{visa.visa_type} 签证" if chinese else f"visa {visa.visa_type}")
+             if visa.visa_type else ("免签" if chinese else "visa-free")]
+    if visa.visa_number:
+        parts[0] += f" {visa.visa_number}"
+    if visa.stay_until:
+        parts.append(("停留至 " if chinese else "stay until ") + visa.stay_until.isoformat())
+    entry = " ".join(p for p in (visa.entry_date.isoformat() if visa.entry_date else "",
+                                 visa.entry_port or "") if p)
+    if entry:
+        parts.append(entry + (" 入境" if chinese else " entry"))
+    return " · ".join(parts)
 
 
 def local_time(utc_text: str | None, zone: ZoneInfo, *, with_date: bool = True) -> str:

@@ -31,6 +31,7 @@ class Reply:
     status_code: int
     headers: requests.structures.CaseInsensitiveDict[str]
     text: str
+    content: bytes = b""  # the body as sent (an XLSX export is not text)
 
     def json(self) -> Any:
         return json.loads(self.text)

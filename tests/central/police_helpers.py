@@ -69,7 +69,8 @@ class Browser:
             for raw in response.raw.headers.getlist("set-cookie"):
                 if "max-age=0" in raw.lower():
                     self.cookies.pop(raw.split("=", 1)[0], None)
-            return Reply(response.status_code, response.headers, response.text)
+            return Reply(response.status_code, response.headers, response.text,
+                         response.content)
 
     def get(self, path: str, **params: Any) -> Reply:
         return self.request("GET", path, params=params or None)

@@ -46,14 +46,14 @@ def test_devices_list_shows_health_nil_reports_and_gaps(central: Admin) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["central", "devices", "list", "--json", "--db", central.db_url])
     assert result.exit_code == 0, result.output
-    rows = {r["device_id"]: r for r in map(json.loads, result.output.splitlines())}
+    rows = {r["device_id"]: r for r in map(json.loads, result.stdout.splitlines())}
     mine = rows[chain.device_id]
     assert (mine["backlog"], mine["open_gaps"], mine["chain_breaks"], mine["events_stored"],
             mine["last_nil_report"], mine["reader_status"]) == (
                 1, 1, 0, 2, "2025-03-04", "connected")
     table = runner.invoke(cli, ["central", "devices", "list", "--db", central.db_url])
     assert table.exit_code == 0 and chain.device_id in table.output
-    assert table.output.splitlines()[0].split()[:2] == ["device_id", "site_code"]
+    assert table.stdout.splitlines()[0].split()[:2] == ["device_id", "site_code"]
 
 
 def test_faults_command_lists_gaps_with_device_and_range(central: Admin) -> None:
@@ -63,7 +63,7 @@ def test_faults_command_lists_gaps_with_device_and_range(central: Admin) -> None
     result = CliRunner().invoke(cli, ["central", "faults", "--device", chain.device_id,
                                       "--open", "--json", "--db", central.db_url])
     assert result.exit_code == 0, result.output
-    (gap,) = map(json.loads, result.output.splitlines())
+    (gap,) = map(json.loads, result.stdout.splitlines())
     assert (gap["kind"], gap["first_sequence"], gap["last_sequence"]) == ("gap", 2, 3)
     client.send_events(events[1:3])
     table = CliRunner().invoke(cli, ["central", "faults", "--device", chain.device_id,

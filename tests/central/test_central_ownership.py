@@ -42,7 +42,7 @@ def snapshot(central: Admin, stay_id: str) -> tuple[dict[str, Any], list[dict[st
 
 def district_officer_sees(central: Admin, district: str, stay_id: str, number: str) -> bool:
     browser, _user = logged_in(central.url, central.engine, "officer", district)
-    page = browser.get(f"/stay/{stay_id}", reason="核查", csrf=browser.csrf)
+    page = browser.get(f"/stay/{stay_id}", reason="核查 案件 2026-017", csrf=browser.csrf)
     return page.status_code == 200 and number in page.text
 
 

@@ -69,9 +69,10 @@ def test_technician_sees_no_personal_data(central: Admin) -> None:
     fleet = browser.get("/fleet")
     assert fleet.status_code == 200 and chain.device_id in fleet.text
     assert name not in fleet.text and number not in fleet.text
-    for reply in (browser.search(document=number, reason="测试"),
-                  browser.get(f"/stay/{first.stay_id}", reason="测试", csrf=browser.csrf),
-                  browser.get("/export.csv", document=number, reason="测试", csrf=browser.csrf)):
+    for reply in (browser.search(document=number, reason="测试案件"),
+                  browser.get(f"/stay/{first.stay_id}", reason="测试案件", csrf=browser.csrf),
+                  browser.get("/export.csv", document=number, reason="测试案件",
+                              csrf=browser.csrf)):
         assert reply.status_code == 403 and number not in reply.text
 
 
@@ -79,7 +80,7 @@ def test_csrf_is_required_for_every_audited_act_and_for_logout(central: Admin) -
     browser, user = logged_in(central.url, central.engine, "officer")
     before = len(central.rows("audit_log", username=user.username))
     for token in (None, "forged"):
-        params = {"document": "110101199003070000", "reason": "案件A"}
+        params = {"document": "110101199003070000", "reason": "案件 A-1"}
         if token:
             params["csrf"] = token
         for path in ("/search", "/export.csv", "/stay/some-stay"):
@@ -110,7 +111,7 @@ def test_sessions_expire_when_idle(central: Admin) -> None:
 
 def test_api_search_needs_a_valid_token_of_a_role_that_may_search(central: Admin) -> None:
     url = central.url + "/api/v1/search"
-    params = {"document": "110101199003070000", "reason": "案件B"}
+    params = {"document": "110101199003070000", "reason": "案件 B-1"}
     assert_error(fetch("GET", url, params=params), 401, "missing_token")
     assert_error(fetch("GET", url, params=params, headers={"Authorization": "Bearer nope"}),
                  401, "bad_token")

@@ -130,7 +130,7 @@ def test_the_impersonation_of_the_finding_fails_and_an_administrator_reset_is_au
 
 def _api_status(central: Admin, token: str) -> int:
     reply = fetch("GET", central.url + "/api/v1/search", headers={
-        "Authorization": f"Bearer {token}"}, params={"name": "无此人", "reason": "令牌"})
+        "Authorization": f"Bearer {token}"}, params={"name": "无此人", "reason": "令牌 2025-01"})
     return reply.status_code
 
 
@@ -142,7 +142,7 @@ def test_the_cli_changes_role_and_district_lists_users_and_audits_as_the_operato
 
     def run(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(cli, ["central", "user", *args, "--db", central.db_url])
-        return result.exit_code, result.output
+        return result.exit_code, result.stdout  # stderr names the database
 
     officer = make_user(central.engine, "officer", "甲区")
     assert run("set", officer.username, "--district", "乙区", "--no-district")[0] == 2

@@ -106,12 +106,12 @@ def test_every_act_of_a_session_is_audited_in_order(central: Admin) -> None:
     first = chain.check_in(guests=[guest("审计甲", number)])
     client.send_events([first])
     browser, user = logged_in(central.url, central.engine, "officer")
-    browser.search(document=number, reason="案1")
-    browser.get(f"/stay/{first.stay_id}", reason="案2", csrf=browser.csrf)
-    browser.get("/export.csv", document=number, reason="案3", csrf=browser.csrf)
+    browser.search(document=number, reason="案件 1 号")
+    browser.get(f"/stay/{first.stay_id}", reason="案件 2 号", csrf=browser.csrf)
+    browser.get("/export.csv", document=number, reason="案件 3 号", csrf=browser.csrf)
     rows = sorted(central.rows("audit_log", username=user.username), key=lambda r: r["id"])
     assert [(r["action"], r["reason"], r["result_count"]) for r in rows] == [
-        ("search", "案1", 1), ("view", "案2", 1), ("export", "案3", 1)]
+        ("search", "案件 1 号", 1), ("view", "案件 2 号", 1), ("export", "案件 3 号", 1)]
     assert audit.verify(central.engine).ok
     # An officer cannot read the log; a supervisor can, and sees these rows.
     assert browser.get("/audit").status_code == 403
@@ -126,26 +126,28 @@ def test_cli_users_tokens_and_audit_list(central: Admin) -> None:
     name = "cli-" + secrets.token_hex(4)
     added = runner.invoke(cli, ["central", "user", "add", name, "--role", "officer", *db])
     assert added.exit_code == 0, added.output
-    password = added.stdout.strip()
+    assert added.stdout.startswith(f"password for {name} (shown once): ")
+    password = added.stdout.strip().rsplit(" ", 1)[1]
+    assert f"database: {central.db_url.split('://')[0]}" in added.stderr
     assert Browser(central.url).login(name, password).status_code == 303
     bad_role = runner.invoke(cli, ["central", "user", "add", "x" + name, "--role", "chief", *db])
     assert bad_role.exit_code == 2
     reset = runner.invoke(cli, ["central", "user", "reset", name, *db])
-    new_password = reset.stdout.strip()
+    new_password = reset.stdout.strip().rsplit(" ", 1)[1]
     assert reset.exit_code == 0 and new_password != password
     assert Browser(central.url).login(name, password).status_code == 401
     assert Browser(central.url).login(name, new_password).status_code == 303
     issued = runner.invoke(cli, ["central", "user", "api-token", name, *db])
     token = issued.stdout.strip()
     reply = fetch("GET", central.url + "/api/v1/search", headers={
-        "Authorization": f"Bearer {token}"}, params={"name": "无此人", "reason": "命令行"})
+        "Authorization": f"Bearer {token}"}, params={"name": "无此人", "reason": "命令行 2025-01"})
     assert reply.status_code == 200
     listed = runner.invoke(cli, ["central", "audit", "list", "--json", "--user", name, *db])
     (line,) = listed.stdout.strip().splitlines()
     row = json.loads(line)
-    assert (row["username"], row["action"], row["reason"]) == (name, "api_search", "命令行")
+    assert (row["username"], row["action"], row["reason"]) == (name, "api_search", "命令行 2025-01")
     table = runner.invoke(cli, ["central", "audit", "list", "--user", name, *db])
-    assert "api_search" in table.output and "命令行" in table.output
+    assert "api_search" in table.output and "命令行 2025-01" in table.output
     disabled = runner.invoke(cli, ["central", "user", "disable", name, *db])
     assert disabled.exit_code == 0
     assert Browser(central.url).login(name, new_password).status_code == 401

@@ -10,7 +10,8 @@ import io
 
 import pytest
 
-from central.police.export import formula_risk, to_csv
+from central.police.export import formula_risk, write_csv
+from central.police.exportrows import DOCUMENT_NUMBER, HEADER
 
 NEUTRALISED = [
     '=HYPERLINK("http://x","y")',
@@ -54,25 +55,13 @@ def test_plain_values_are_kept_as_they_are(text: str) -> None:
 
 
 def _exported_name(name: str) -> str:
-    stay = {
-        "stay_id": "s",
-        "site_code": "4401040001",
-        "room": "1",
-        "status": "open",
-        "checked_in_at": None,
-        "checked_out_at": None,
-        "time_corrected": False,
-        "guests": [
-            {
-                "name": name,
-                "document_type": "id_card",
-                "document_number": "1",
-                "nationality": "CHN",
-                "role": "main",
-            }
-        ],
-    }
-    text = to_csv([stay])
-    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    """The name as the CSV export writes it: through write_csv, read back by the csv module."""
+    row: list[object] = [None] * len(HEADER)
+    row[HEADER.index("姓名")] = name
+    row[DOCUMENT_NUMBER] = "1"
+    out = io.BytesIO()
+    assert write_csv([row], out) == 1
+    text = out.getvalue().decode("utf-8").removeprefix("\ufeff")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     assert len(rows) == 2
-    return rows[1][7]
+    return rows[1][HEADER.index("姓名")]

@@ -172,3 +172,23 @@ def test_a_user_with_a_district_sees_only_its_sites_devices_and_chart(central: A
         devices = {device for _state, device in order(narrowed.text)}
         assert devices == {chain_theirs.device_id}, role
         assert site_none not in narrowed.text and "合计 3" in narrowed.text
+
+
+def test_a_day_report_is_shown_beside_what_the_server_received_that_day(central: Admin) -> None:
+    """The demo showed "最近日报 …：4 人次" beside "合计 5": the report is the terminal's count when
+    it sent its last heartbeat; a check-in after it is in the chart, not yet in the report. The
+    row now says both, and why they differ."""
+    client, chain = central.device()
+    today = datetime.now(UTC).astimezone(BEIJING).date().isoformat()
+    chain.wall = datetime.now(UTC) - timedelta(seconds=10)
+    client.send_events([chain.check_in(str(i), [guest(unique_name(), id_number())])
+                        for i in range(2)])
+    beat(client, days=(DayReport(today, 2),))
+    client.send_events([chain.check_in("9", [guest(unique_name(), id_number())])])
+    browser, _user = logged_in(central.url, central.engine, "officer")
+    page = browser.get("/fleet", site=chain.site_code)
+    row = page.text[page.text.index(f'data-device="{chain.device_id}"'):]
+    row = row[:row.index("</tr>")]
+    assert f"{today}：终端报 2 次入住" in row and "服务器已收到 3 次" in row
+    assert "之后的入住下次心跳计入" in row and "人次" not in page.text
+    assert "30天合计 3 次入住" in page.text

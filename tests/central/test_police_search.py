@@ -110,9 +110,9 @@ def test_pages_of_results_do_not_overlap_and_run_newest_first(central: Admin) ->
     times = [s["checked_in_at"] for p in pages for s in p["stays"]]
     assert times == sorted(times, reverse=True)
     browser, _user = logged_in(central.url, central.engine, "officer")
-    first = browser.search(site=chain.site_code, reason="巡查")
+    first = browser.search(site=chain.site_code, reason="巡查 2025-07")
     assert stay_ids(first.text) == ids[:20] and "下一页" in first.text
-    second = browser.search(site=chain.site_code, reason="巡查", page=2)
+    second = browser.search(site=chain.site_code, reason="巡查 2025-07", page=2)
     assert stay_ids(second.text) == ids[20:] and "下一页" not in second.text
 
 
@@ -131,9 +131,9 @@ def test_an_officer_limited_to_a_district_sees_nothing_outside_it(central: Admin
     assert set(everywhere.ids(document=number)) == {stays[inside].stay_id,
                                                     stays[outside].stay_id}
     browser, _user = logged_in(central.url, central.engine, "officer", district)
-    hidden = browser.get(f"/stay/{stays[outside].stay_id}", reason="越区", csrf=browser.csrf)
+    hidden = browser.get(f"/stay/{stays[outside].stay_id}", reason="越区 2507", csrf=browser.csrf)
     assert hidden.status_code == 404 and number not in hidden.text
-    shown = browser.get(f"/stay/{stays[inside].stay_id}", reason="本区", csrf=browser.csrf)
+    shown = browser.get(f"/stay/{stays[inside].stay_id}", reason="本区 2507", csrf=browser.csrf)
     assert shown.status_code == 200 and number in shown.text
 
 
@@ -163,10 +163,11 @@ def test_a_search_without_a_reason_or_a_filter_is_refused_and_not_audited(
     headers = {"Authorization": f"Bearer {api.token}"}
     assert_error(fetch("GET", api.url, params={"document": "x", "reason": " "},
                        headers=headers), 400, "missing_reason")
-    assert_error(fetch("GET", api.url, params={"reason": "无条件"}, headers=headers),
+    assert_error(fetch("GET", api.url, params={"reason": "无条件查询"}, headers=headers),
                  400, "missing_field")
-    assert_error(fetch("GET", api.url, params={"reason": "日期", "site": "s", "from": "4/1/2025"},
-                       headers=headers), 400, "invalid_field")
+    assert_error(fetch("GET", api.url, params={"reason": "日期查询", "site": "s",
+                                               "from": "4/1/2025"}, headers=headers),
+                 400, "invalid_field")
     assert central.rows("audit_log", username=api.username) == []
     browser, user = logged_in(central.url, central.engine, "officer")
     page = browser.search(document="110101199003070000")
@@ -187,6 +188,6 @@ def test_dates_are_beijing_days(central: Admin) -> None:
         late.stay_id]
     assert api.ids(site=chain.site_code, to="2025-04-01") == []
     reply = fetch("GET", api.url, params={"site": chain.site_code, "from": "2025-02-30",
-                                          "reason": "日期"},
+                                          "reason": "日期查询"},
                   headers={"Authorization": f"Bearer {api.token}"})
     assert_error(reply, 400, "invalid_field")

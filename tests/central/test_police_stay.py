@@ -51,7 +51,7 @@ def test_a_broken_chain_is_shown_as_not_verified(central: Admin) -> None:
     second = chain.check_out(first)
     client.send_events([first, second])
     browser, _user = logged_in(central.url, central.engine, "officer")
-    page = browser.get(f"/stay/{first.stay_id}", reason="链校验", csrf=browser.csrf)
+    page = browser.get(f"/stay/{first.stay_id}", reason="链校验 2025-01", csrf=browser.csrf)
     assert page.status_code == 200 and "未通过" in page.text
 
 
@@ -92,16 +92,17 @@ def test_csv_export_is_utf8_with_bom_complete_and_audited(central: Admin) -> Non
     raw = reply.text.encode("utf-8")
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["入住记录号", "场所编码", "房间"]
+    assert rows[0][:4] == ["入住记录号", "场所名称", "场所编码", "房间"]
+    name_at, number_at = rows[0].index("姓名"), rows[0].index("证件号码")
     body = rows[1:]
     assert [r[0] for r in body] == [e.stay_id for e in reversed(events)]  # newest first
-    assert {r[7] for r in body[1:]} == set(names)
-    assert all(r[9] == number for r in body[1:])
-    assert body[0][7].startswith("'=")  # a formula-looking name is neutralised
+    assert {r[name_at] for r in body[1:]} == set(names)
+    assert all(r[number_at] == "\t" + number for r in body[1:])  # kept as text by spreadsheets
+    assert body[0][name_at].startswith("'=")  # a formula-looking name is neutralised
     (row,) = central.rows("audit_log", username=user.username)
     assert (row["action"], row["reason"], row["result_count"]) == ("export", "导出案件", 4)
     search = browser.search(site=chain.site_code, reason="导出案件")
-    assert "/export.csv?" in search.text
+    assert "/export?" in search.text and "format=csv" in search.text
 
 
 def test_a_query_past_its_time_bound_is_cut_off(central: Admin) -> None:
@@ -124,7 +125,7 @@ def test_names_are_escaped_in_pages(central: Admin) -> None:
     first = chain.check_in("1", [guest("<script>alert(1)</script>", number)])
     client.send_events([first])
     browser, _user = logged_in(central.url, central.engine, "officer")
-    page = browser.search(document=number, reason="转义")
+    page = browser.search(document=number, reason="转义 2025-01")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
 
@@ -138,12 +139,12 @@ def test_a_name_longer_than_the_search_key_is_shown_whole(central: Admin) -> Non
     stay = chain.check_in("708", [guest(long_name, id_number())])
     client.send_events([stay])
     browser, _user = logged_in(central.url, central.engine, "officer")
-    found = browser.search(name=head, reason="长姓名")
+    found = browser.search(name=head, reason="长姓名 2025-01")
     assert stay_ids(found.text) == [stay.stay_id] and long_name in found.text
-    page = browser.get(f"/stay/{stay.stay_id}", reason="长姓名", csrf=browser.csrf)
+    page = browser.get(f"/stay/{stay.stay_id}", reason="长姓名 2025-01", csrf=browser.csrf)
     assert page.status_code == 200 and long_name in page.text
-    exported = browser.get("/export.csv", name=head, reason="长姓名", csrf=browser.csrf)
+    exported = browser.get("/export.csv", name=head, reason="长姓名 2025-01", csrf=browser.csrf)
     rows = list(csv.reader(io.StringIO(exported.text.encode("utf-8").decode("utf-8-sig"))))
-    assert rows[1][7] == long_name
+    assert rows[1][rows[0].index("姓名")] == long_name
     (row,) = central.rows("stay_guests", stay_id=stay.stay_id)
     assert len(row["name"]) == 200 and row["full_name"] == long_name

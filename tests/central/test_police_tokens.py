@@ -27,7 +27,7 @@ from tests.central.police_helpers import Browser, logged_in, make_user
 
 def api_status(central: Admin, token: str) -> int:
     reply = fetch("GET", central.url + "/api/v1/search", headers={
-        "Authorization": f"Bearer {token}"}, params={"name": "无此人", "reason": "令牌"})
+        "Authorization": f"Bearer {token}"}, params={"name": "无此人", "reason": "令牌 2025-01"})
     return reply.status_code
 
 

@@ -121,7 +121,7 @@ def test_answers_parse_and_must_match_what_was_sent() -> None:
 
 
 def test_control_messages_round_trip() -> None:
-    beat = Heartbeat("dev-1", "4401040001", CLOCK, "1.0", 3, 12.5, "ok", 10**9, None, 1,
+    beat = Heartbeat("dev-1", "4401040001", CLOCK, "1.0", 3, 12.5, "connected", 10**9, None, 1,
                      (DayReport("2025-03-01", 0),))
     assert Heartbeat.from_json(json.loads(json.dumps(beat.to_json()))) == beat
     assert beat.clock_synchronised

@@ -76,3 +76,52 @@ def test_demo_stops_every_part_on_ctrl_c(tmp_path: Path) -> None:
     children = subprocess.run(["pgrep", "-f", str(work)], capture_output=True, text=True,
                               check=False)
     assert children.stdout.strip() == ""  # nothing of the demo left running
+
+
+def test_demo_names_its_database_and_survives_its_central_server_stopping(
+        tmp_path: Path) -> None:
+    """The output leads an officer to a login on the demo's own database, and stopping the
+    central server (to watch offline work) leaves the terminal running."""
+    import os
+    import re
+    import signal
+    import time
+
+    work = tmp_path / "demo"
+    command = [sys.executable, "-m", "terminal.cli", "demo", "--dir", str(work), "--web-port",
+               "0", "--central-port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:
+        try:
+            assert process.stdout is not None
+            lines: list[str] = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any("Ctrl-C" in x for x in lines):
+                line = process.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+            text = "".join(lines)
+            db_url = f"sqlite:///{work / 'central.db'}"
+            assert f"central database  {db_url}" in text, text
+            add = f"anju central user add li.wei --role officer --db {db_url}"
+            assert add in text and f"ANJU_CENTRAL_DB={db_url} anju central audit list" in text
+            added = subprocess.run([sys.executable, "-m", "terminal.cli", *add.split()[1:]],
+                                   capture_output=True, text=True, timeout=60, check=False,
+                                   cwd=tmp_path)
+            assert added.stdout.startswith("password for li.wei (shown once): "), added.stderr
+            pid = int(re.search(r"kill (\d+)", text).group(1))  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGTERM)
+            stopped = process.stdout.readline()
+            assert "central server stopped" in stopped, stopped
+            assert "anju central serve --db " in process.stdout.readline()
+            time.sleep(2)
+            assert process.poll() is None  # the terminal and the uploader carry on
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, err
+    assert "stopped: " in out
+    assert not (tmp_path / "var").exists()  # no stray database beside the demo's

@@ -176,3 +176,48 @@ def test_a_failed_write_after_enrolment_says_so_and_leaves_the_file(
     assert path.read_text("utf-8") == original
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "credential.json", "credential.json.installation", "terminal.toml"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file away")
+def test_as_root_the_credential_goes_to_the_state_folders_owner(tmp_path: Path):
+    """`sudo anju provision` on a terminal: the uploader runs as `anju` and must read it."""
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, 4321, 4322)  # what the package makes of /var/lib/anju for `anju`
+    text = settings_text(tmp_path).replace(str(tmp_path / "credential.json"),
+                                           str(state / "credential.json"))
+    path = write_settings(tmp_path, text, 0o640)
+    assert provision(path).exit_code == 0
+    for name in ("credential.json", "credential.json.installation"):
+        info = (state / name).stat()
+        assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (4321, 4322, 0o600)
+    assert path.stat().st_uid == os.geteuid()  # the settings file stays whose it was
+
+
+def test_the_packages_settings_template_takes_a_provisioning(tmp_path: Path):
+    """The commented template the package installs: provision fills it, comments stay."""
+    from terminal.settings_template import render
+
+    template = render().replace('# credential_file = "/var/lib/anju/credential.json"',
+                                f'credential_file = "{tmp_path / "credential.json"}"')
+    path = write_settings(tmp_path, template, 0o640)
+    assert provision(path).exit_code == 0
+    config = load_config(path)
+    assert config.require_identity().device_id == "gz-0042"
+    assert config["sync.server_url"] == SERVER
+    text = path.read_text("utf-8")
+    assert text.startswith(render().split("\n[device]")[0])  # header untouched
+    assert "# retention_days = 30" in text
+
+
+def test_the_ports_are_set_with_the_identity(tmp_path: Path):
+    path = write_settings(tmp_path, settings_text(tmp_path))
+    result = CliRunner().invoke(cli, ["provision", "--server", SERVER, "--token", "t0ken",
+                                      "--config", str(path), "--reader-port",
+                                      "/dev/anju/port-1-1.3", "--scanner-port",
+                                      "/dev/anju/port-1-1.2"])
+    assert result.exit_code == 0, result.output
+    config = load_config(path)
+    assert (config["reader.port"], config["scanner.port"]) == (
+        "/dev/anju/port-1-1.3", "/dev/anju/port-1-1.2")
+    assert 'clerk_pin = "4821"   # ask the owner before changing' in path.read_text("utf-8")

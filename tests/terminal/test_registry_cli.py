@@ -106,8 +106,8 @@ def test_migrate_the_v1_fixture_with_db_and_no_settings_file(tmp_path):
     shutil.copyfile(FIXTURE, path)
     env = {"ANJU_CONFIG": "", "LANG": "C.UTF-8"}
     run(env, "stays", "list", "--db", str(path), code=3)  # outdated schema: store error
-    out = run(env, "store", "migrate", "--db", str(path)).stdout
-    assert f"from schema version 1 to {migrations.LATEST}" in out
+    migrated = run(env, "store", "migrate", "--db", str(path)).stdout
+    assert f"from schema version 1 to {migrations.LATEST}" in migrated
     assert "ok: 6 events" in run(env, "store", "verify", "--db", str(path)).stdout
     assert len(stay_ids(env, "--db", str(path))) == 3
 

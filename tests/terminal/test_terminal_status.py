@@ -58,3 +58,60 @@ def test_clerk_sessions_expire_on_the_server_after_the_idle_time(monkeypatch) ->
     now[0] += page.IDLE_GRACE_S + 1
     assert sessions.operator(token) is None
     assert sessions.operator(token, touch=True) is None
+
+
+def test_an_unsynchronised_clock_beside_a_reachable_server_is_not_a_cable_problem() -> None:
+    """The bar said "请检查网线" right beside "服务器已连接": the advice must fit the cause."""
+    from dataclasses import replace
+
+    online = _by_key(replace(GOOD, clock_synchronised=False))
+    assert online["server"].level == OK  # type: ignore[attr-defined]
+    assert online["clock"].level == WARN  # type: ignore[attr-defined]
+    assert "网线" not in online["clock"].advice  # type: ignore[attr-defined]
+    assert "人工核对" in online["clock"].advice  # type: ignore[attr-defined]
+    offline = _by_key(replace(GOOD, clock_synchronised=False, server_reachable=False))
+    assert "网线" in offline["clock"].advice  # type: ignore[attr-defined]
+    unset = _by_key(replace(GOOD, clock_synchronised=False, server_reachable=None))
+    assert "网线" not in unset["clock"].advice  # type: ignore[attr-defined]
+    assert "技术人员" in unset["clock"].advice  # type: ignore[attr-defined]
+
+
+def test_an_implausible_clock_says_it_is_wrong_even_when_synchronised() -> None:
+    from dataclasses import replace
+
+    shown = _by_key(replace(GOOD, clock_plausible=False))
+    assert shown["clock"].level == WARN  # type: ignore[attr-defined]
+    assert shown["clock"].text == "时间有误"  # type: ignore[attr-defined]
+    assert "技术人员" in shown["clock"].advice  # type: ignore[attr-defined]
+
+
+def test_a_refused_credential_is_not_shown_as_a_reachable_server() -> None:
+    from dataclasses import replace
+
+    shown = _by_key(replace(GOOD, server_refusal="credential_refused"))
+    assert shown["server"].level == BAD  # type: ignore[attr-defined]
+    assert shown["server"].text == "服务器拒绝本机"  # type: ignore[attr-defined]
+    assert "anju provision" in shown["server"].advice  # type: ignore[attr-defined]
+    unsynced = _by_key(replace(GOOD, server_refusal="credential_refused",
+                               clock_synchronised=False))
+    assert "网线" not in unsynced["clock"].advice  # type: ignore[attr-defined]
+    clock = _by_key(replace(GOOD, server_refusal="clock_rejected"))
+    assert clock["clock"].level == BAD and clock["server"].level == WARN  # type: ignore[attr-defined]
+
+
+def test_the_status_bar_reads_the_uploaders_refusal(tmp_path) -> None:
+    """The page's probe is unsigned; whether the server accepts this terminal comes from the
+    uploader's signed requests (its state file)."""
+    import json
+    from types import SimpleNamespace
+
+    from terminal.service import TerminalService
+
+    state = tmp_path / "sync-state.json"
+    fake = SimpleNamespace(config={"sync.server_url": "http://central", "sync.state_file": state})
+    assert TerminalService.server_refusal(fake) is None  # type: ignore[arg-type]
+    state.write_text(json.dumps({"last_error": "AuthenticationError: bad_signature",
+                                 "last_error_class": "credential_refused"}))
+    assert TerminalService.server_refusal(fake) == "credential_refused"  # type: ignore[arg-type]
+    state.write_text(json.dumps({"last_error": "ConnectError", "last_error_class": "unreachable"}))
+    assert TerminalService.server_refusal(fake) is None  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ fails tests that leak them). The simulated reader is driven through the service'
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -32,6 +33,13 @@ def anju(*args: str) -> str:
     return done.stdout
 
 
+def csrf_of(html: str) -> str:
+    """The CSRF token a page carries (terminal/web/guard.py)."""
+    found = re.search(r'<meta name="anju-csrf" content="([^"]*)">', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
 def write_settings(work: Path, *, identity: bool = True) -> Path:
     config = work / "terminal.toml"
     device = '[device]\ndevice_id = "web-test-0001"\nsite_code = "4401060001"\n\n' \
@@ -46,35 +54,55 @@ def write_settings(work: Path, *, identity: bool = True) -> Path:
 
 
 class Process:
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, wrapper: tuple[str, ...] = ()) -> None:
         self.log = log
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen([*ANJU, *args], stdout=out, stderr=subprocess.STDOUT,
+        with open(log, "ab") as out:  # wrapper: e.g. ("faketime", "1970-01-01 00:00:05")
+            self.process = subprocess.Popen([*wrapper, *ANJU, *args], stdout=out,
+                                            stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, cwd=ROOT,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                            # a group of its own: faketime forks the service
+                                            # and does not pass SIGTERM on, so the group is
+                                            # signalled, never the wrapper alone
+                                            start_new_session=True)
 
     def stop(self) -> int:
+        group = self.process.pid
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            _signal_group(group, signal.SIGTERM)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                _signal_group(group, signal.SIGKILL)
                 self.process.wait()
+        deadline = time.monotonic() + 15  # the forked service may still be shutting down
+        while _signal_group(group, 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _signal_group(group, signal.SIGKILL)  # nothing of the group outlives the test
         return int(self.process.returncode)
+
+
+def _signal_group(group: int, signum: int) -> bool:
+    """Signal the process group; False once no process of it is left."""
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class Desk:
     """The terminal service with a simulated reader, on a free loopback port."""
 
-    def __init__(self, work: Path, config: Path, *, simulate: bool = True) -> None:
+    def __init__(self, work: Path, config: Path, *, simulate: bool = True,
+                 wrapper: tuple[str, ...] = (), port: int | None = None) -> None:
         self.work = work
         self.config = config
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service = Process(["terminal", "run", "--config", str(config), "--port",
                                 str(self.port), *(["--simulate"] if simulate else [])],
-                               work / "terminal.log")
+                               work / "terminal.log", wrapper)
         self.uploader: Process | None = None
         self._wait_ready()
 
@@ -95,6 +123,13 @@ class Desk:
         with requests.Session() as s:
             answer = s.post(f"{self.url}/sim/{action}", json=body, timeout=10)
         assert answer.status_code == 200, answer.text
+
+    def client(self, path: str = "/") -> requests.Session:
+        """A session as the page has one: its anju_csrf cookie and token (from `path`); call
+        again after signing in (the token is bound to the clerk's session)."""
+        session = requests.Session()
+        renew(session, self.url + path)
+        return session
 
     def place(self, index: int = 0, **body: Any) -> None:
         self.sim("place", index=index, **body)
@@ -117,3 +152,9 @@ class Desk:
         code = self.service.stop()
         assert code in (0, -signal.SIGTERM), self.service.log.read_text()[-2000:]
         assert "Traceback" not in self.service.log.read_text("utf-8", errors="replace")
+
+
+def renew(session: requests.Session, url: str) -> None:
+    """Load `url` and send the token it carries with every later request of `session`."""
+    with session.get(url, timeout=10) as answer:
+        session.headers["X-CSRF-Token"] = csrf_of(answer.text)

@@ -64,7 +64,7 @@ def test_companion_by_second_card_and_english_page(page, desk: Desk) -> None:
     page.fill("#room", "305")
     page.click("#confirm")
     page.wait_for_selector("#saved")
-    assert "2 位住客" in page.inner_text("#saved")
+    assert "测试甲、李小红" in page.inner_text("#saved")  # who was saved, by name
     page.click("a.lang")
     page.wait_for_selector("text=Check-in")
     assert "Card reader connected" in page.inner_text("#statusbar")

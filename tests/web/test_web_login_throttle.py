@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.web.desk import Desk, write_settings
+from tests.web.desk import Desk, renew, write_settings
 
 PIN, WRONG = "4321", "97531"
 
@@ -40,10 +40,12 @@ def get(url: str, *, cookies: dict[str, str] | None = None) -> Answer:
 
 def sign_in(url: str, pin: str, *, lang: str = "zh_CN",
             headers: dict[str, str] | None = None) -> Answer:
-    """POST /login; the answer copied out (a kept Response would keep its socket open)."""
+    """POST /login as the sign-in page would (its CSRF cookie and token); the answer copied
+    out (a kept Response would keep its socket open)."""
     with requests.Session() as s:
         s.cookies.set("anju_lang", lang)
-        with s.post(url + "/login", data={"operator": "clerk-42", "pin": pin},
+        renew(s, url + "/login")
+        with s.post(url + "/login", data={"operator": "0000", "pin": pin},
                     headers=headers, allow_redirects=False, timeout=10) as answer:
             return Answer(answer.status_code, answer.headers.copy(), answer.text,
                           answer.cookies.get_dict(), answer.url)
@@ -76,7 +78,9 @@ def test_wrong_pins_lock_the_sign_in_even_for_the_right_pin_until_the_wait_ends(
         # A restart keeps the count: the next wrong PIN waits twice as long.
         desk.stop()
         time.sleep(max(0.0, started + 1.1 - time.monotonic()))
-        assert desk.query("SELECT scope, failures FROM login_throttle") == [("local", 2)]
+        # The account's own counter (the kiosk's) counts with the address's.
+        assert desk.query("SELECT scope, failures FROM login_throttle ORDER BY scope") == [
+            ("clerk:0000@local", 2), ("local", 2)]
         desk = Desk(tmp_path, config)
         third = sign_in(desk.url, WRONG)
         assert third.status_code == 429 and third.headers["Retry-After"] == "2"
@@ -112,7 +116,8 @@ def test_the_network_cannot_lock_the_kiosk_out(tmp_path: Path) -> None:
         pytest.skip("no network interface besides loopback")
     config = write_settings(tmp_path)
     config.write_text(config.read_text().replace(
-        "[web]\n", f'[web]\nhost = "0.0.0.0"\nclerk_pin = "{PIN}"\nlogin_free_attempts = 5\n'
+        "[web]\n", f'[web]\nhost = "0.0.0.0"\nallowed_hosts = ["{address}"]\n'
+        f'clerk_pin = "{PIN}"\nlogin_free_attempts = 5\n'
         "login_global_free_attempts = 2\nlogin_delay_s = 30\nlogin_delay_cap_s = 60\n"))
     desk = Desk(tmp_path, config)
     lan = f"http://{address}:{desk.port}"  # the same service, over the network address
@@ -126,6 +131,6 @@ def test_the_network_cannot_lock_the_kiosk_out(tmp_path: Path) -> None:
         kiosk = sign_in(desk.url, PIN)  # the terminal's own browser signs in all the same
         assert kiosk.status_code == 303 and "anju_clerk" in kiosk.cookies
         assert desk.query("SELECT scope, failures FROM login_throttle ORDER BY scope") == [
-            (f"address:{address}", 2), ("global", 2)]
+            (f"address:{address}", 2), ("clerk:0000", 2), ("global", 2)]
     finally:
         desk.stop()

@@ -24,15 +24,31 @@ def test_check_out_guest_room_and_group(page, desk: Desk) -> None:
     text = page.inner_text("#inhouse")
     assert "测试甲" in text and "4401**********0016" in text
     assert "440106196003150016" not in page.content()  # lists mask ID numbers
+    assert "在住：4 位住客，4 间房" in page.inner_text("#in-house-totals")
     shoot(page, "inhouse")
-    page.click("tr[data-room='101'] .g button")  # one guest
-    page.wait_for_selector("text=已退房。")
+    page.click("tr[data-room='101'] .g button")  # one guest: first the confirmation
+    ask = page.wait_for_selector("#confirm-out")
+    assert "测试甲" in ask.inner_text() and "101" in ask.inner_text()
+    shoot(page, "checkout-confirm")
+    page.click("#out-no")  # cancelled: nobody checked out
+    page.wait_for_selector("#confirm-out", state="detached")
+    assert desk.query("SELECT count(*) FROM events WHERE kind = 'check_out'") == [(0,)]
+    page.click("tr[data-room='101'] .g button")
+    page.wait_for_selector("#confirm-out")
+    page.click("#out-yes")
+    done = page.wait_for_selector("#out-done")
+    assert "测试甲" in done.inner_text() and "101 房" in done.inner_text()
     page.click("tr[data-room='102'] td:last-child button")  # the whole room
-    page.wait_for_selector("text=102 房已退房。")
+    assert "102" in page.wait_for_selector("#confirm-out").inner_text()
+    page.click("#out-yes")
+    page.wait_for_selector("#out-done:has-text('102 房')")
     page.check("tr[data-room='103'] input[type=checkbox]")
     page.check("tr[data-room='104'] input[type=checkbox]")
     page.click("#group-out")
-    page.wait_for_selector("text=2 间房已退房。")
+    ask = page.wait_for_selector("#confirm-out").inner_text()
+    assert "103" in ask and "104" in ask
+    page.click("#out-yes")
+    page.wait_for_selector("#out-done:has-text('103、104')")
     assert page.locator("tr[data-room]").count() == 0
     statuses = {r[0] for r in desk.query("SELECT status FROM stay_view")}
     assert statuses == {"checked_out"}

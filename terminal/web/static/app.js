@@ -12,12 +12,31 @@
     return true;
   }
 
+  // The CSRF token (terminal/web/guard.py): htmx sends it from <body hx-headers>, plain
+  // forms from their hidden field, fetch from the meta tag. The stream renews it on connect.
+  function csrf() {
+    var meta = document.querySelector("meta[name=anju-csrf]");
+    return meta ? meta.content : "";
+  }
+
+  function renewCsrf(token) {
+    if (!token || token === csrf()) return;
+    document.querySelector("meta[name=anju-csrf]").content = token;
+    document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRF-Token": token }));
+    document.querySelectorAll("input[name=csrf_token]").forEach(function (el) { el.value = token; });
+  }
+
   function connect() {
     var source = new EventSource("/events");
+    source.addEventListener("csrf", function (ev) { renewCsrf(ev.data); });
+    // The clerk's session ended (locked elsewhere, or idle): nothing more comes; sign in again.
+    source.addEventListener("locked", function () { source.close(); location.href = "/login"; });
     source.addEventListener("draft", function (ev) {
       var nl = ev.data.indexOf("\n");
       var meta = JSON.parse(ev.data.slice(0, nl));
-      if (!swap("party", ev.data.slice(nl + 1))) {
+      var shown = swap("party", ev.data.slice(nl + 1));
+      if (shown) restore();
+      if (!shown) {
         // A card placed while the clerk is on another screen: go to check-in to show it.
         if (!meta.initial && meta.guests && document.body.dataset.path !== "/") location.href = "/";
         return;
@@ -33,7 +52,19 @@
       var nl = ev.data.indexOf("\n");
       var meta = JSON.parse(nl < 0 ? ev.data : ev.data.slice(0, nl));
       if (meta.url) { openForm(meta.url); return; }  // a document: the form, prefilled
+      if (meta.fill) fillVisa(meta);
       swap("scanmsg", ev.data.slice(nl + 1));
+    });
+  }
+
+  // A visa matched to the passport whose form is open here: its fields filled in place.
+  function fillVisa(meta) {
+    var form = $("manual");
+    var scan = form && form.querySelector("input[name=scan_id]");
+    if (!scan || scan.value !== meta.for_scan) return;
+    Object.keys(meta.fill).forEach(function (name) {
+      var input = form.querySelector("[name='" + name + "']");
+      if (input) { input.value = meta.fill[name]; input.classList.add("scanned"); }
     });
   }
 
@@ -73,14 +104,106 @@
       timeZone: document.body.dataset.tz || undefined, hour: "2-digit", minute: "2-digit"});
   }
 
+  // On-screen keypads (templates/_keypad.html): a key types into the input last focused
+  // that has data-kp, else into the keypad's default input. data-kp="date" adds the dashes
+  // of the page's own format (2031-05-01) as the digits come.
+  var kpTarget = null;
+  document.addEventListener("focusin", function (ev) {
+    if (ev.target.dataset && ev.target.dataset.kp) kpTarget = ev.target;
+  });
+
+  function kpInput(pad) {
+    if (kpTarget && document.body.contains(kpTarget)) return kpTarget;
+    return $(pad.dataset.default) || document.querySelector("[data-kp]");
+  }
+
+  function typeKey(input, k) {
+    var max = input.maxLength > 0 ? input.maxLength : 40;
+    var v = input.value;
+    if (k === "C") v = "";
+    else if (k === "⌫") v = v.slice(0, -1);
+    else if (v.length < max) v += k === "␣" ? " " : k;
+    if (input.dataset.kp === "date") {
+      var d = v.replace(/\D/g, "").slice(0, 8);
+      v = d.length > 6 ? d.slice(0, 4) + "-" + d.slice(4, 6) + "-" + d.slice(6)
+        : d.length > 4 ? d.slice(0, 4) + "-" + d.slice(4) : d;
+    }
+    input.value = v;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
   document.addEventListener("click", function (ev) {
     var key = ev.target.closest && ev.target.closest(".key");
-    var room = $("room");
-    if (!key || !room) return;
+    var pad = key && key.closest(".keypad");
+    if (!pad) return;
     var k = key.dataset.key;
-    if (k === "C") room.value = "";
-    else if (k === "⌫") room.value = room.value.slice(0, -1);
-    else if (room.value.length < 10) room.value += k;
+    if (k === "ABC" || k === "123") {  // letters and digits share the keypad's place
+      pad.querySelector(".kp-letters").hidden = k !== "ABC";
+      pad.querySelector(".kp-digits").hidden = k === "ABC";
+      return;
+    }
+    var input = kpInput(pad);
+    if (input) typeKey(input, k);
+  });
+
+  // What the clerk typed on the check-in form (room, guardian, reasons) survives the party's
+  // re-render when another card comes and a reload; forgotten once saved or cleared. Only
+  // in this tab's sessionStorage, never a PIN.
+  var KEEP = "anju.checkin";
+  function kept() {
+    try { return JSON.parse(sessionStorage.getItem(KEEP) || "{}"); } catch (e) { return {}; }
+  }
+  function keepField(el) {
+    if (!el.name || el.name === "draft_version" || el.type === "password" ||
+        !el.closest || !el.closest("#checkin")) return;
+    var all = kept();
+    if (el.type === "checkbox") all[el.name] = el.checked ? el.value : "";
+    else if (el.type !== "radio" || el.checked) all[el.name] = el.value;
+    sessionStorage.setItem(KEEP, JSON.stringify(all));
+  }
+  function restore() {
+    var form = $("checkin");
+    if (!form) return;
+    if ($("saved")) { sessionStorage.removeItem(KEEP); return; }
+    var all = kept();
+    Object.keys(all).forEach(function (name) {
+      form.querySelectorAll("[name=\"" + CSS.escape(name) + "\"]").forEach(function (el) {
+        if (el.type === "checkbox" || el.type === "radio") el.checked = el.value === all[name];
+        else if (!el.value) el.value = all[name];
+      });
+    });
+  }
+  ["input", "change"].forEach(function (t) {
+    document.addEventListener(t, function (ev) { keepField(ev.target); });
+  });
+  document.addEventListener("click", function (ev) {
+    if (ev.target.closest && ev.target.closest("[data-forget]")) sessionStorage.removeItem(KEEP);
+  });
+  document.addEventListener("htmx:afterSwap", restore);
+
+  // A long list (nationality): the filter above it keeps the options that match.
+  document.addEventListener("input", function (ev) {
+    var name = ev.target.dataset && ev.target.dataset.filter;
+    var list = name && document.querySelector("select[name=" + name + "]");
+    if (!list) return;
+    var q = ev.target.value.trim().toUpperCase();
+    var first = null;
+    list.querySelectorAll("option").forEach(function (o) {
+      var hit = !q || !o.value || o.textContent.toUpperCase().indexOf(q) >= 0;
+      o.hidden = !hit;
+      if (hit && o.value && !first) first = o;
+    });
+    if (q && first) list.value = first.value;  // the best match is chosen, visibly
+  });
+
+  // Preset choices (reasons, relationships): a tap fills the field; free text stays possible.
+  document.addEventListener("click", function (ev) {
+    var chip = ev.target.closest && ev.target.closest("[data-fill]");
+    if (!chip) return;
+    var input = $(chip.dataset.fill);
+    if (!input) return;
+    input.value = chip.dataset.value || chip.textContent.trim();
+    input.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
   var idle = parseInt(document.body.dataset.idleLock || "0", 10);
@@ -100,14 +223,21 @@
     var file = ev.target.files[0];
     swap("scanmsg", "");
     fetch("/scan/image", { method: "POST", body: file, credentials: "same-origin",
-                           headers: { "Content-Type": file.type || "application/octet-stream" } })
+                           headers: { "Content-Type": file.type || "application/octet-stream",
+                                      "X-CSRF-Token": csrf() } })
       .then(function (r) { return r.text(); })
       .then(function (html) { if (!$("scan-checks")) swap("scanmsg", html); });
     ev.target.value = "";
   });
 
+  // A write the page refused (403: expired token, foreign origin) says why where scans do.
+  document.addEventListener("htmx:responseError", function (ev) {
+    if (ev.detail.xhr.status === 403) swap("scanmsg", ev.detail.xhr.responseText);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     markScan();
+    restore();
     tick();
     setInterval(tick, 30000);
     if (document.body.dataset.path !== "/login") connect();  // signed out: nothing to stream

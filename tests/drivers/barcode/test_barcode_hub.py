@@ -46,7 +46,12 @@ def test_passport_from_the_simulated_reader_and_qr_from_an_image():
      (b"CSH12345678" + b"<" * 19 + b"\n" + b"<" * 30 + b"\nWANG<<WU" + b"<" * 22,
       "permit_prefill"),
      (b"https://example.org/x", "attach_text"), (b"BK-2026-0042", "attach_text"),
-     ("你好".encode("gbk"), "none")],
+     ("你好".encode("gbk"), "none"), (b"4006381333931", "product"),
+     ("予約".encode("shift_jis"), "uncertain_text"),
+     (b"V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\nL8988901C4XXX4009078F9612109<<<<<<<<", "visa"),
+     (b"V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\nL8988901C5XXX4009078F9612109<<<<<<<<",
+      "visa_failed"),
+     (b"IDFRADOE" + b"<" * 28 + b"\n8806923102858CORINNE<<<<<<<6512068F6", "unsupported")],
 )
 def test_uses(raw, use):
     hub = ScanHub(lambda event: None)

@@ -211,3 +211,75 @@ def test_taiwan_permit_and_valid_icao_c_type_stays_icao():
 
     icao = parse(td1(MrzFields(document_type="CS", document_number="X1234567")))
     assert icao.format == "TD1" and icao.valid
+
+
+# ICAO 9303 part 7 specimens (fictional UTOPIA visas; nationality XXX = unspecified).
+MRVA = (
+    "V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\n"
+    "L8988901C4XXX4009078F96121096ZE184226B<<<<<<"
+)
+MRVB = "V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\nL8988901C4XXX4009078F9612109<<<<<<<<"
+
+
+@pytest.mark.parametrize(("text", "kind", "optional"),
+                         [(MRVA, "MRV-A", "6ZE184226B"), (MRVB, "MRV-B", None)])
+def test_visa_specimens_are_visas_not_failed_passports(text, kind, optional):
+    result = parse(text)
+    assert result.format == kind and result.visa
+    assert result.valid, result.problems  # no composite check digit exists on a visa
+    assert result.fields["document_number"] == "L8988901C"  # the visa number
+    assert result.fields["optional_data"] == optional  # issuer's data, no check digit
+    assert result.fields["nationality"] == "XXX"
+    assert result.fields["birth_date"] == date(1940, 9, 7)
+    assert "composite" not in {p.field for p in result.problems}
+
+
+@pytest.mark.parametrize(("column", "field"), [(9, "document_number"), (19, "birth_date"),
+                                                (27, "expiry_date")])
+def test_visa_wrong_check_digit_names_its_field_only(column, field):
+    for text in (MRVA, MRVB):
+        wrong = replace_at(text, 1, column, str((int(text.split("\n")[1][column]) + 1) % 10))
+        result = parse(wrong)
+        assert result.visa and not result.valid
+        assert result.failing_fields == {field}
+
+
+def test_visa_optional_data_is_not_checked():
+    result = parse(replace_at(MRVA, 1, 30, "Q"))
+    assert result.valid and result.fields["optional_data"] == "6ZQ184226B"
+
+
+def test_td2_long_document_number():
+    # 9303 part 6: as in TD1, `<` at the check-digit position and the number goes on in the
+    # optional data with the whole number's check digit (synthetic: mrzbuild computes it).
+    text = "I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\nD23145890<UTO7408122F12041597349<235"
+    assert check_digit("D23145890734") == 9
+    result = parse(text)
+    assert result.format == "TD2" and result.valid, result.problems
+    assert result.fields["document_number"] == "D23145890734"
+    assert result.fields["optional_data"] == "23"
+    broken = parse(replace_at(text, 1, 29, "8"))  # the continuation misread
+    assert broken.failing_fields == {"document_number", "composite"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The pre-2021 French identity card: 2 x 36, but not ICAO's TD2 layout.
+        "IDFRADOE<<<<<<<<<<<<<<<<<<<<<<<<<<<<\n8806923102858CORINNE<<<<<<<6512068F6",
+        # MRZ-shaped lines of no ICAO size.
+        "AB<UTO<<<<<<<<<<<<<<<<<<<<<<<\n12345<<<<<<<<<<<<<<<<<<<<<<<<",
+        # 2 x 44 with a document code that is not P or V, failing the TD3 checks.
+        "XXUTOERIKSSON<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<<\n" + "1" * 44,
+    ],
+)
+def test_unknown_layouts_are_unsupported_not_failed_passports(text):
+    result = parse(text)
+    assert result.format == mrz.UNSUPPORTED
+    assert not result.verified and not result.valid
+    assert [p.code for p in result.problems] == ["unsupported"]
+
+
+def test_unexpected_code_with_every_check_passing_stays_icao():
+    text = TD3.replace("P<UTO", "X<UTO", 1)
+    assert parse(text).format == "TD3" and parse(text).valid

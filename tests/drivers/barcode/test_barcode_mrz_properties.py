@@ -29,14 +29,25 @@ COVERAGE = {
     "TD2": [(1, 0, 9, DOC), (1, 13, 19, BIRTH), (1, 21, 27, EXPIRY), (1, 28, 35, COMPOSITE)],
     "TD1": [(0, 5, 14, DOC), (0, 15, 29, COMPOSITE), (1, 0, 6, BIRTH), (1, 8, 14, EXPIRY),
             (1, 18, 29, COMPOSITE)],
+    # Visas (9303 part 7): no composite, so each check covers its own field only.
+    "MRV-A": [(1, 0, 9, {"document_number"}), (1, 13, 19, {"birth_date"}),
+              (1, 21, 27, {"expiry_date"})],
+    "MRV-B": [(1, 0, 9, {"document_number"}), (1, 13, 19, {"birth_date"}),
+              (1, 21, 27, {"expiry_date"})],
 }  # fmt: skip
 # Characters nobody checks, with the class a mutation must stay within to remain well-formed.
 UNCHECKED_LETTERS = {
     "TD3": [(0, 0, 0), (0, 2, 4), (1, 10, 12)],
     "TD2": [(0, 0, 0), (0, 2, 4), (1, 10, 12)],
     "TD1": [(0, 0, 0), (0, 2, 4), (1, 15, 17)],
+    # The V stays (it makes the visa); the optional data has no check at all.
+    "MRV-A": [(0, 1, 1), (0, 2, 4), (1, 10, 12), (1, 28, 43)],
+    "MRV-B": [(0, 1, 1), (0, 2, 4), (1, 10, 12), (1, 28, 35)],
 }
-NAME_LINE = {"TD3": (0, 5), "TD2": (0, 5), "TD1": (2, 0)}
+NAME_LINE = {"TD3": (0, 5), "TD2": (0, 5), "TD1": (2, 0), "MRV-A": (0, 5), "MRV-B": (0, 5)}
+# Document codes ICAO gives each size (a V on a 2-line zone makes it a visa).
+CODES = {"TD3": ["P", "PO", "PD"], "TD2": ["I", "A", "ID", "C"], "TD1": ["I", "A", "ID"],
+         "MRV-A": ["V", "VL", "VM"], "MRV-B": ["V", "VL", "VZ"]}
 
 
 def covering(kind: str, line: int, column: int) -> set[str] | None:
@@ -53,7 +64,7 @@ def yymmdd(day: date) -> str:
 names = st.text(LETTERS, min_size=1, max_size=8)
 fields_strategy = st.builds(
     MrzFields,
-    document_type=st.sampled_from(["P", "I", "A", "PO", "ID"]),
+    document_type=st.just("P"),  # replaced per kind by `for_kind`
     issuing_state=st.text(LETTERS, min_size=3, max_size=3),
     surname=names,
     given_names=names,
@@ -66,8 +77,15 @@ fields_strategy = st.builds(
 )
 
 
-@given(kind=st.sampled_from(sorted(BUILDERS)), fields=fields_strategy)
-def test_generated_mrz_round_trips(kind, fields):
+def for_kind(data: st.DataObject, kind: str, fields: MrzFields) -> MrzFields:
+    from dataclasses import replace
+
+    return replace(fields, document_type=data.draw(st.sampled_from(CODES[kind])))
+
+
+@given(data=st.data(), kind=st.sampled_from(sorted(BUILDERS)), fields=fields_strategy)
+def test_generated_mrz_round_trips(data, kind, fields):
+    fields = for_kind(data, kind, fields)
     result = mrz.parse(BUILDERS[kind](fields), today=TODAY)
     assert result is not None and result.format == kind
     assert result.valid, result.problems
@@ -79,13 +97,14 @@ def test_generated_mrz_round_trips(kind, fields):
 
 @given(data=st.data(), kind=st.sampled_from(sorted(BUILDERS)), fields=fields_strategy)
 def test_one_mutated_checked_character_flags_exactly_its_checks(data, kind, fields):
+    fields = for_kind(data, kind, fields)
     lines = BUILDERS[kind](fields).split("\n")
     spans = [
         (line, col) for line, first, last, _ in COVERAGE[kind] for col in range(first, last + 1)
     ]
     line, column = data.draw(st.sampled_from(spans))
     original = lines[line][column]
-    if kind == "TD1" and (line, column) == (0, 14):
+    if (kind, line, column) in (("TD1", 0, 14), ("TD2", 1, 9)):
         # `<` there switches to the long-number layout: covered by the example tests.
         replacements = [c for c in ALNUM if (char_value(c) - char_value(original)) % 10]
     else:
@@ -100,41 +119,55 @@ def test_one_mutated_checked_character_flags_exactly_its_checks(data, kind, fiel
 
 @given(data=st.data(), kind=st.sampled_from(sorted(BUILDERS)), fields=fields_strategy)
 def test_one_mutated_unchecked_character_flags_nothing(data, kind, fields):
+    fields = for_kind(data, kind, fields)
     lines = BUILDERS[kind](fields).split("\n")
     name_line, name_start = NAME_LINE[kind]
     spans = [(line, col) for line, first, last in UNCHECKED_LETTERS[kind]
              for col in range(first, last + 1)]  # fmt: skip
     spans += [(name_line, col) for col in range(name_start, name_start + 3)]
     line, column = data.draw(st.sampled_from(spans))
-    new = data.draw(st.sampled_from(LETTERS))
+    # Not a V in the first column: that would make a passport or card a visa, by design.
+    new = data.draw(st.sampled_from(LETTERS.replace("V", "") if column == 0 else LETTERS))
     lines[line] = lines[line][:column] + new + lines[line][column + 1 :]
     result = mrz.parse("\n".join(lines), today=TODAY)
     assert result is not None and result.format == kind
     assert result.failing_fields == frozenset(), result.problems
 
 
+# (line, first column of the number, first column of the optional data, its width)
+LONG = {"TD1": (0, 5, 15, 15), "TD2": (1, 0, 28, 7)}
+
+
 @given(
     data=st.data(),
+    kind=st.sampled_from(sorted(LONG)),
     fields=fields_strategy,
     number=st.text(ALNUM, min_size=10, max_size=13),
 )
-def test_td1_long_number_round_trip_and_mutation(data, fields, number):
+def test_long_number_round_trip_and_mutation(data, kind, fields, number):
+    """9303 part 5 (TD1) and part 6 (TD2): a number over 9 characters goes on in the optional
+    data, followed by the whole number's check digit."""
     from dataclasses import replace
 
-    optional = fields.optional[: 15 - (len(number) - 9) - 2]  # what still fits after the number
-    lines = BUILDERS["TD1"](replace(fields, document_number=number, optional=optional)).split("\n")
+    row, start, opt, width = LONG[kind]
+    optional = fields.optional[: max(0, width - (len(number) - 9) - 2)]  # what still fits
+    if len(number) - 9 + 1 > width:
+        number = number[: 9 + width - 1]  # TD2: at most 6 more characters and the check
+    fields = replace(for_kind(data, kind, fields), document_number=number, optional=optional)
+    lines = BUILDERS[kind](fields).split("\n")
     result = mrz.parse("\n".join(lines), today=TODAY)
     assert result is not None and result.valid and result.fields["document_number"] == number
     assert result.fields["optional_data"] == (optional or None)
-    # Number characters: 5..13 and the continuation up to its check digit (15..15+len-9).
-    spans = [*range(5, 14), *range(15, 15 + len(number) - 9 + 1)]
+    assert lines[row][start + 9] == "<"
+    # Number characters: the first 9 and the continuation up to its check digit.
+    spans = [*range(start, start + 9), *range(opt, opt + len(number) - 9 + 1)]
     column = data.draw(st.sampled_from(spans))
-    original = lines[0][column]
+    original = lines[row][column]
     # No `<` here: it would move the end of the number, and the shorter number's check digit
     # may then pass by chance (1 in 10), which is correct but not "exactly these fields".
     new = data.draw(st.sampled_from([c for c in ALNUM
                                      if (char_value(c) - char_value(original)) % 10]))  # fmt: skip
-    lines[0] = lines[0][:column] + new + lines[0][column + 1 :]
+    lines[row] = lines[row][:column] + new + lines[row][column + 1 :]
     mutated = mrz.parse("\n".join(lines), today=TODAY)
     assert mutated is not None
     assert mutated.failing_fields == DOC, mutated.problems

@@ -72,3 +72,34 @@ def test_mrz_sized_text_that_is_not_an_mrz():
     url = "https://example.org/" + "a" * 68
     assert len(url) == 88 and classify(url).kind == "url"
     assert classify("A1" * 45).kind == "unknown"  # 90 MRZ characters, but no filler at all
+
+
+@pytest.mark.parametrize(
+    ("raw", "uncertain", "also"),
+    [
+        ("予約 こんにちは".encode("shift_jis"), True, ["shift_jis"]),  # GB18030 reads it as 梊栺…
+        ("臺灣".encode("big5"), True, ["shift_jis", "big5"]),
+        (b"\xff\xfe\xfd", True, []),  # valid in nothing we know
+        ("张三 北京 302".encode("gbk"), False, None),  # everyday Chinese: GB2312's area
+        ("王喆 302".encode("gbk"), False, None),  # a GBK-only name character, not Shift_JIS
+        ("こんにちは".encode(), False, None),  # UTF-8 is never in doubt
+    ],
+)
+def test_uncertain_encodings_are_flagged_not_guessed(raw, uncertain, also):
+    scan = classify(raw)
+    assert scan.encoding_uncertain is uncertain
+    assert scan.details.get("also_decodes_as") == also
+    if uncertain:
+        assert scan.kind == "unknown" and "uncertain" in scan.note
+    # A declared charset is never doubted.
+    assert not classify(raw, eci_charset="shift_jis").encoding_uncertain or raw == b"\xff\xfe\xfd"
+
+
+@pytest.mark.parametrize(
+    ("text", "symbology", "kind"),
+    [("4006381333931", None, "product"), ("4006381333931", "ean13", "product"),
+     ("96385074", "ean8", "product"), ("4006381333932", None, "booking"),  # bad GS1 check
+     ("4006381333931", "code128", "booking"), ("40063813", None, "booking")],
+)
+def test_product_codes_are_not_bookings(text, symbology, kind):
+    assert classify(text.encode(), symbology=symbology).kind == kind

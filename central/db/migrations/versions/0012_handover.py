@@ -6,7 +6,7 @@ events (POST /api/v1/handover); `revoked_at`: when it was revoked (by that hand-
 Nullable columns: existing devices are neither replaced nor revoked.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,71 @@
+"""A server process's watch on its PostgreSQL: a ping every `INTERVAL_S` on a connection of
+its own; a ping not answered within `PING_TIMEOUT_S` means the server is hung (frozen, or cut
+off with its sockets open), and every connection of this process to that server is cut at once
+(`BoundedConnection.cut_all`), instead of each statement waiting out its own bound
+(statement_timeout + 2 s). The requests waiting on them answer 503, the pool reconnects, and
+a multi-host URL finds the promoted standby: this is what bounds the time without ingest when
+a primary hangs (docs/operations.md).
+
+Only a hang cuts: a refused or failed connection (a primary that died) is already seen by
+every connection on its own, and a connect attempt that fails says nothing about the
+connections made since to another host.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import psycopg
+from sqlalchemy import Engine
+
+from central.db.bounds import DbBounds
+from central.db.pgbounds import PING_TIMEOUT_S, BoundedConnection, DatabaseHungError
+
+log = logging.getLogger(__name__)
+INTERVAL_S = 1.0
+
+
+class Watchdog:
+    def __init__(self, engine: Engine, bounds: DbBounds, interval_s: float = INTERVAL_S) -> None:
+        cargs, cparams = engine.dialect.create_connect_args(engine.url)
+        self._cargs, self._cparams = cargs, {**cparams, **bounds.connect_args(engine.url)}
+        self.interval_s = interval_s
+        self.cuts = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
+
+    def start(self) -> Watchdog:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=PING_TIMEOUT_S + 5)
+
+    def _run(self) -> None:
+        conn: BoundedConnection | None = None
+        peer = ("", 0)
+        while not self._stop.wait(self.interval_s):
+            try:
+                if conn is None or conn.closed:
+                    conn = BoundedConnection.connect(*self._cargs, **self._cparams, autocommit=True)
+                    conn.wait_timeout_s = PING_TIMEOUT_S
+                    peer = (conn.info.host, conn.info.port)
+                conn.execute(";")
+            except DatabaseHungError:
+                self.cuts += 1
+                log.warning(
+                    "database %s:%s did not answer a ping within %g s: cut %d connections to it",
+                    *peer,
+                    PING_TIMEOUT_S,
+                    BoundedConnection.cut_all(peer),
+                )
+                conn = None
+            except psycopg.Error:
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()

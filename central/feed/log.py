@@ -1,0 +1,141 @@
+"""The write side of the feed: ingest's hook, and the snapshot records of an upgrade.
+
+Positions must follow commit order, or a reader could pass a position that a transaction
+still open fills later, and its consumer would never see that record. So:
+
+* PostgreSQL: `record()` is the last statement of the ingest transaction. It builds its rows
+  first, then takes a transaction-scoped advisory lock (FEED_LOCK_KEY) and only then inserts,
+  taking positions from the sequence. The lock is released after the commit is visible
+  (PostgreSQL ends a transaction in the process array before it releases its locks), so the
+  transaction that takes the next positions starts after this one is visible to every new
+  snapshot: a reader that sees position p sees every committed position below p, and no
+  transaction can still take one below it. The price: the feed insert and the commit of
+  concurrent ingest transactions go one at a time (see docs/feed.md, bench/bench_feed.py).
+* SQLite: every transaction holds the database's write lock from BEGIN IMMEDIATE to its end
+  (central/db/engine.py), so rowids are commit-ordered already; AUTOINCREMENT never reuses one.
+
+A position is a plain integer from the database, so it survives restarts, is the same for
+every server process and, on PostgreSQL, survives a failover to a streaming replica (the
+sequence is WAL-logged ahead of what it hands out) and a dump and restore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, text, tuple_
+
+from central.db.tables import events, feed_log, sites, stay_guests, stays
+from central.feed import records
+from central.ownership import owners_of
+
+FEED_LOCK_KEY = 0x414E4A46  # "ANJF"; the audit chain's is "ANJU"
+_CHUNK = 500
+_NEXT_POSITIONS = text(
+    "SELECT nextval(pg_get_serial_sequence('feed_log', 'position')) FROM generate_series(1, :n)"
+)
+
+
+def record(conn: Connection, stored: Sequence[Any], now: str) -> None:
+    """Append one feed record per stored event (batch order), as the transaction's last act."""
+    if not stored:
+        return
+    order = {e.event_id: i for i, e in enumerate(stored)}
+    wanted = sorted({e.stay_id for e in stored})
+    by_stay: dict[str, list[Any]] = {}
+    names: dict[str, str] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        owners = owners_of(conn, chunk)
+        for row in conn.execute(
+            select(events)
+            .where(events.c.stay_id.in_(chunk))
+            .order_by(events.c.stay_id, events.c.sequence)
+        ):
+            if owners.get(row.stay_id, row.device_id) == row.device_id:
+                by_stay.setdefault(row.stay_id, []).append(row)
+    codes = sorted({e.site_code for e in stored})
+    names = _site_names(conn, codes)
+    rows = []
+    for event in stored:
+        seen = [
+            r
+            for r in by_stay.get(event.stay_id, [])
+            if order.get(r.event_id, -1) <= order[event.event_id]
+        ]
+        mine = next((r for r in seen if r.event_id == event.event_id), None)
+        if mine is None:  # not the owner's: never folded, never fed
+            continue
+        record_ = records.for_event(mine, seen, names.get(mine.site_code), now)
+        rows.append(
+            {
+                "event_id": event.event_id,
+                "stay_id": event.stay_id,
+                "site_code": mine.site_code,
+                "change": event.kind,
+                "recorded_at": now,
+                "record": records.dumps(record_),
+            }
+        )
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        for row in rows:  # one by one: rowids in batch order, whatever the driver batches
+            conn.execute(insert(feed_log).values(**row))
+        return
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY})
+    # Under the lock: the batch's positions in one round trip, given out in batch order, then
+    # one multi-row insert, so the lock is held for two statements and the commit.
+    positions = sorted(conn.execute(_NEXT_POSITIONS, {"n": len(rows)}).scalars())
+    conn.execute(
+        insert(feed_log), [{**r, "position": p} for r, p in zip(rows, positions, strict=True)]
+    )
+
+
+def backfill(conn: Connection, now: str) -> int:
+    """One snapshot record per stay held before the feed existed, in check-in order (stays
+    whose check-in has not arrived last); returns how many."""
+    total = 0
+    for where, key in (
+        (stays.c.checked_in_at.is_not(None), (stays.c.checked_in_at, stays.c.stay_id)),
+        (stays.c.checked_in_at.is_(None), (stays.c.stay_id,)),
+    ):
+        last: tuple[Any, ...] | None = None
+        while True:
+            query = select(stays).where(where).order_by(*key).limit(_CHUNK)
+            if last is not None:
+                query = query.where(tuple_(*key) > tuple_(*last))
+            chunk = [dict(r._mapping) for r in conn.execute(query)]
+            if not chunk:
+                break
+            last = tuple(chunk[-1][c.name] for c in key)
+            conn.execute(insert(feed_log), list(_snapshots(conn, chunk, now)))
+            total += len(chunk)
+    return total
+
+
+def _snapshots(conn: Connection, chunk: list[dict[str, Any]], now: str) -> Iterable[dict[str, Any]]:
+    ids = [s["stay_id"] for s in chunk]
+    guests: dict[str, list[dict[str, Any]]] = {}
+    for row in conn.execute(select(stay_guests).where(stay_guests.c.stay_id.in_(ids))):
+        guests.setdefault(row.stay_id, []).append(dict(row._mapping))
+    codes = sorted({s["site_code"] for s in chunk})
+    names = _site_names(conn, codes)
+    for stay in chunk:
+        record_ = records.snapshot(
+            stay, guests.get(stay["stay_id"], []), names.get(stay["site_code"])
+        )
+        yield {
+            "event_id": None,
+            "stay_id": stay["stay_id"],
+            "site_code": stay["site_code"],
+            "change": records.SNAPSHOT,
+            "recorded_at": now,
+            "record": records.dumps(record_),
+        }
+
+
+def _site_names(conn: Connection, codes: list[str]) -> dict[str, str]:
+    found = conn.execute(select(sites.c.code, sites.c.name).where(sites.c.code.in_(codes)))
+    return {code: name for code, name in found}

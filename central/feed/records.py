@@ -1,0 +1,106 @@
+"""A feed record: the change (an event as the stay page shows it) and the stay's state after
+it (every field the stay page shows, guests included), as one JSON object.
+
+The state is folded by central/projection.py's own `fold`, from the stay's events stored up to
+and including this one, so a record says what the server knew right after storing its event,
+and never changes afterwards. Stored without its cursor: serving prepends it to the text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from central.projection import fold
+
+STAY_KEYS = (
+    "stay_id",
+    "site_code",
+    "device_id",
+    "room",
+    "status",
+    "complete",
+    "checked_in_at",
+    "checked_out_at",
+    "voided_at",
+    "time_corrected",
+)
+GUEST_KEYS = (
+    "guest_id",
+    "role",
+    "name",
+    "document_type",
+    "document_number",
+    "nationality",
+    "checked_in_at",
+    "checked_out_at",
+)
+EVENT_KEYS = (
+    "event_id",
+    "kind",
+    "device_id",
+    "sequence",
+    "operator",
+    "target_event_id",
+    "wall_time",
+    "clock_synchronised",
+    "corrected_time",
+    "time_source",
+    "received_at",
+    "withheld",
+)
+SNAPSHOT = "snapshot"
+_SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids")  # as central/police/stay.py
+
+
+def dumps(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def stay_state(
+    stay: Mapping[str, Any], guests: Sequence[Mapping[str, Any]], site_name: str | None
+) -> dict[str, Any]:
+    shown = [
+        {k: g.get(k) for k in GUEST_KEYS} | {"name": g.get("full_name") or g.get("name")}
+        for g in guests
+    ]
+    shown.sort(key=lambda g: (g["role"] != "main", g["checked_in_at"] or "", g["guest_id"]))
+    return {**{k: stay.get(k) for k in STAY_KEYS}, "site_name": site_name, "guests": shown}
+
+
+def for_event(
+    event: Any, stay_events: Sequence[Any], site_name: str | None, now: str
+) -> dict[str, Any]:
+    """The record of `event`, the stay folded from `stay_events` (up to it, sequence order)."""
+    stay, guests = fold(event.stay_id, stay_events, now)
+    return {
+        "change": event.kind,
+        "event": shown_event(event),
+        "stay": stay_state(stay, guests, site_name),
+    }
+
+
+def snapshot(
+    stay: Mapping[str, Any], guests: Sequence[Mapping[str, Any]], site_name: str | None
+) -> dict[str, Any]:
+    """A stay as it stood when the feed began (databases upgraded to revision 0011)."""
+    return {"change": SNAPSHOT, "event": None, "stay": stay_state(stay, guests, site_name)}
+
+
+def shown_event(row: Any) -> dict[str, Any]:
+    data = _data(row.payload)
+    return {
+        **{k: getattr(row, k) for k in EVENT_KEYS},
+        "detail": {k: data[k] for k in _SHOWN_KEYS if k in data},
+    }
+
+
+def _data(payload: str | None) -> dict[str, Any]:
+    if payload is None:  # withheld (purged on the terminal): the header still counts
+        return {}
+    try:
+        data = json.loads(payload).get("data")
+    except (ValueError, AttributeError):
+        return {}
+    return data if isinstance(data, dict) else {}

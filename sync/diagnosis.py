@@ -1,0 +1,110 @@
+"""Why the uploader is not delivering, in words a technician can act on.
+
+One failed request is mapped to a `Cause`: a stable code (the state file, `--json`, the
+heartbeat's `last_error`, `anju doctor`), a sentence saying what is wrong and the advice that
+fits that cause. The codes are what tell "the network is away, it will come back by itself"
+from "the server refuses this terminal: a person must act":
+
+    unreachable         no answer: network, DNS, server down (retried, nothing is lost)
+    tls                 the TLS handshake failed: certificate, host name or CA bundle
+    busy                the server shed the request (429/503; retried after Retry-After)
+    server_failing      the server answered 5xx (retried; a poison event is held back)
+    credential_refused  401/403: the credential is wrong, revoked or for another site
+    clock_rejected      401 clock_skew even after correcting the offset once
+    refused             any other 4xx: a client bug or a size limit
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync import errors
+
+UNREACHABLE = "unreachable"
+TLS = "tls"
+BUSY = "busy"
+SERVER_FAILING = "server_failing"
+CREDENTIAL_REFUSED = "credential_refused"
+CLOCK_REJECTED = "clock_rejected"
+REFUSED = "refused"
+# Causes that retrying cannot cure: a person must act (the page says so, doctor fails).
+NEEDS_A_PERSON = frozenset({TLS, CREDENTIAL_REFUSED, CLOCK_REJECTED, REFUSED})
+PROVISION_COMMAND = (
+    "sudo anju provision --server URL --token TOKEN --config /etc/anju/terminal.toml"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    code: str
+    text: str
+    advice: str
+
+    @property
+    def retried(self) -> bool:
+        return self.code not in NEEDS_A_PERSON
+
+
+def classify(err: BaseException) -> Cause:
+    """The cause of one failed request (RetryBudgetExhausted: pass its `.last`)."""
+    if isinstance(err, errors.TLSError):
+        return Cause(
+            TLS,
+            "TLS handshake with the server failed",
+            "check the server's certificate and host name against sync.server_url "
+            "and the CA bundle (sync.ca_file / the system CAs); events stay queued",
+        )
+    if isinstance(err, errors.ClockSkewError):
+        return Cause(
+            CLOCK_REJECTED,
+            "the server rejected this terminal's clock",
+            "set the clock (timedatectl status; check NTP on the network); events "
+            "stay queued and are sent once the clock is accepted",
+        )
+    if isinstance(err, errors.AuthenticationError | errors.ForbiddenError):
+        return Cause(
+            CREDENTIAL_REFUSED,
+            f"the server refused this terminal's credential ({err.code or err.status})",
+            f"re-provision with a new token from the central server: "
+            f"{PROVISION_COMMAND}; events stay queued",
+        )
+    if isinstance(err, errors.ServerBusyError):
+        return Cause(
+            BUSY,
+            "the server is busy and asked to wait",
+            "nothing to do: sending resumes by itself; events stay queued",
+        )
+    if isinstance(err, errors.ServerFailureError):
+        return Cause(
+            SERVER_FAILING,
+            f"the server answers with an error ({err.status})",
+            "will retry; if it lasts, tell the central server's operator",
+        )
+    if isinstance(err, errors.RefusedError):
+        return Cause(
+            REFUSED,
+            f"the server refused the request ({err.status} {err.code or ''})".rstrip(),
+            "a technician must look at the uploader's log; events stay queued",
+        )
+    return Cause(
+        UNREACHABLE,
+        "server unreachable",
+        "will retry by itself; check the network cable, the router and that "
+        "sync.server_url is right; events stay queued, nothing is lost",
+    )
+
+
+def by_code(code: str | None) -> Cause | None:
+    """The cause for a stored code (state file), with its advice; None for no error."""
+    if not code:
+        return None
+    samples: dict[str, errors.RequestError] = {
+        TLS: errors.TLSError(""),
+        CLOCK_REJECTED: errors.ClockSkewError("", server_time=0.0),
+        CREDENTIAL_REFUSED: errors.AuthenticationError(""),
+        BUSY: errors.ServerBusyError(""),
+        SERVER_FAILING: errors.ServerFailureError(""),
+        REFUSED: errors.BadRequestError(""),
+    }
+    cause = classify(samples.get(code, errors.ConnectError("")))
+    return Cause(code if code in samples else UNREACHABLE, cause.text, cause.advice)

@@ -1,0 +1,59 @@
+"""The day capture checks use, and what an event records when the clock cannot vouch for it.
+
+The checks need "today". When the clock is trusted (synchronised and plausible, terminal/clock.py)
+it is the reading's day in the guesthouse's zone; otherwise it is the latest day we can vouch
+for (the release date, the newest stored event, the reading: whichever is latest), the date
+rules become warnings (checks.downgrade) and the event keeps `date_checks` (docs/time.md).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from terminal import clock
+from terminal.clock import Instant, Trust
+from terminal.domain import checks
+from terminal.domain.checks import Finding
+
+
+def today(
+    conn: sqlite3.Connection, instant: Instant, not_before: datetime, zone: ZoneInfo
+) -> tuple[date, Trust]:
+    trust = clock.assess(instant, not_before=not_before, newest_event=newest_event_time(conn))
+    return trust.reference.astimezone(zone).date(), trust
+
+
+def newest_event_time(conn: sqlite3.Connection) -> datetime | None:
+    """The wall time of the newest event stored with a synchronised clock.
+
+    By sequence, not by time: an event stamped far ahead by a wrong time source stops counting
+    as soon as the next synchronised event is written. Unsynchronised events do not count, so
+    a stale clock after a power cut cannot lower the floor it is judged against.
+    """
+    row = conn.execute(
+        "SELECT wall_time FROM events WHERE clock_synchronised = 1 ORDER BY seq_id DESC LIMIT 1"
+    ).fetchone()
+    return clock.parse_utc(row[0]) if row else None
+
+
+def for_clock(findings: list[Finding], trust: Trust) -> list[Finding]:
+    return findings if trust.trusted else checks.downgrade(findings, trust.state)
+
+
+def note(
+    data: dict[str, Any], trust: Trust, today: date, findings: Sequence[Finding], confirmed: bool
+) -> None:
+    """On an event checked with an untrusted clock: which clock state, against what day, and
+    whether the clerk confirmed the downgraded rules (absent when the clock was trusted)."""
+    if trust.trusted:
+        return
+    data["date_checks"] = {
+        "clock": trust.state,
+        "checked_against": today.isoformat(),
+        "downgraded": sorted({f.code for f in findings if f.downgraded_because}),
+        "confirmed_by_clerk": confirmed and any(f.needs_confirm for f in findings),
+    }

@@ -1,0 +1,308 @@
+"""The checks that talk to something: the reader (through the terminal service when it runs),
+the scanner, systemd, and the central server (one signed heartbeat)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from drivers.idcard.reader import CardReader
+from drivers.idcard.transport import SerialTransport
+from sync.client import SyncClient
+from sync.diagnosis import BUSY, CLOCK_REJECTED, SERVER_FAILING, TLS, UNREACHABLE, classify
+from sync.errors import RequestError
+from sync.retry import RetryBudgetExhausted, RetryPolicy
+from sync.uploader import Uploader
+from terminal import faults
+from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding
+from terminal.errors import ConfigError
+from terminal.portcheck import candidates, diagnose
+from terminal.store.database import Store
+from terminal.sync_outbox import StoreOutbox
+from terminal.sync_service import load_credentials
+from terminal.version import software_version
+
+UNITS = ("anju-terminal.service", "anju-sync.service")
+LOCAL_TIMEOUT_S = 1.0
+OFFSET_LIMIT_S = 60.0  # the server refuses signatures beyond its own skew limit; warn before
+
+
+def ask_service(ctx: Context) -> dict[str, Any] | None:
+    """The terminal service's own view (GET /local/health), or None when it does not answer."""
+    if ctx.local_url is None and ctx.config is not None:
+        ctx.local_url = f"http://127.0.0.1:{ctx.config['web.port']}"
+    if ctx.local_url is None:
+        return None
+    try:
+        answer = requests.get(ctx.local_url + "/local/health", timeout=LOCAL_TIMEOUT_S)
+        return answer.json() if answer.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def reader(ctx: Context) -> list[Finding]:
+    if ctx.config is None:
+        return [Finding("reader", "reader", SKIP, "skipped: the settings are invalid")]
+    port = ctx.config["reader.port"]
+    local = ask_service(ctx)
+    if local is not None:
+        status = local["reader"]
+        found = _reader_finding(port, status, "the terminal service reports: ")
+        return [found, _scanner(ctx, local)]
+    transport = SerialTransport(port, baud=ctx.config["reader.baud"] or None)
+    card_reader = CardReader(transport, lambda _card: None)
+    try:
+        card_reader.poll_once()
+        status = card_reader.status
+    finally:
+        card_reader.stop()
+    shown = {
+        "state": status.state,
+        "sam_id": status.sam_id,
+        "baud": status.baud,
+        "last_error": status.last_error,
+        "failures": status.failures,
+    }
+    if not status.connected and status.state != "fault":
+        found = diagnose(port, str(status.last_error or ""))
+        if found.cause == "in_use_by_service":
+            return [
+                Finding(
+                    "reader",
+                    "reader",
+                    FAIL,
+                    found.english + " Its page does not "
+                    f"answer on {ctx.local_url}: the service may be hung",
+                    "sudo systemctl restart anju-terminal",
+                    shown,
+                ),
+                _scanner(ctx, None),
+            ]
+        if found.cause != "other":
+            todo = {
+                "missing": "set reader.port or plug the reader in",
+                "permission": "add the user to the port's group",
+                "in_use": "stop the other process",
+            }[found.cause]
+            return [
+                Finding("reader", "reader", FAIL, found.english, todo, shown),
+                _scanner(ctx, None),
+            ]
+    return [_reader_finding(port, shown, ""), _scanner(ctx, None)]
+
+
+def _reader_finding(port: str, status: dict[str, Any], via: str) -> Finding:
+    state = status.get("state")
+    error = status.get("last_error") or ""
+    if state in ("idle", "holding", "replace"):
+        return Finding(
+            "reader",
+            "reader",
+            OK,
+            f"{via}reader connected on {port} (SAM "
+            f"{status.get('sam_id')}, {status.get('baud')} baud)",
+            detail=status,
+        )
+    if state == "fault":
+        return Finding(
+            "reader",
+            "reader",
+            FAIL,
+            f"{via}the reader answers but its SAM module fails or is not authorised: {error}",
+            "unplug and replug the reader; if it stays, the reader needs service "
+            "(its SAM module is not working or not authorised)",
+            status,
+        )
+    others = ", ".join(c for c in candidates() if c != port) or "none"
+    if port and not port.startswith(("/dev/", "\\\\")) and "://" not in port:
+        others += " (reader.port should be a device path)"
+    where = diagnose(port, error) if port and "://" not in port else None
+    if where is not None and where.cause in ("missing", "permission"):
+        return Finding(
+            "reader",
+            "reader",
+            FAIL,
+            f"{via}{where.english}",
+            "fix reader.port or the cable",
+            status,
+        )
+    return Finding(
+        "reader",
+        "reader",
+        FAIL,
+        f"{via}no reader answers on {port} ({error or 'no answer'})",
+        f"check the reader's USB cable and power; a wrong port? other serial "
+        f"devices: {others}; a wrong baud? leave reader.baud unset to probe every "
+        "rate",
+        status,
+    )
+
+
+def _scanner(ctx: Context, local: dict[str, Any] | None) -> Finding:
+    assert ctx.config is not None
+    port = ctx.config["scanner.port"]
+    if not port:
+        return Finding("scanner", "reader", SKIP, "no serial scanner configured")
+    if local is not None and local.get("scanner") is not None:
+        if local["scanner"]:
+            return Finding("scanner", "reader", OK, f"scanner connected on {port}")
+        return Finding(
+            "scanner",
+            "reader",
+            FAIL,
+            f"scanner on {port} not connected (the terminal service reports)",
+            "check the scanner's USB cable",
+        )
+    if "://" in port or os.path.exists(port):
+        return Finding("scanner", "reader", OK, f"scanner port {port} present")
+    return Finding(
+        "scanner",
+        "reader",
+        FAIL,
+        f"scanner absent: {port} does not exist",
+        "check the scanner's USB cable or scanner.port",
+    )
+
+
+def services(ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    systemd = ctx.systemd
+    if systemd is None:
+        systemd = bool(shutil.which("systemctl")) and Path("/run/systemd/system").is_dir()
+    if not systemd:
+        out.append(Finding("services", "services", SKIP, "systemd is not running here"))
+    for unit in UNITS if systemd else ():
+        shown = subprocess.run(
+            ["systemctl", "show", "-p", "ActiveState,SubState,NRestarts,Result", unit],
+            capture_output=True,
+            text=True,
+            timeout=3,
+            check=False,
+        ).stdout
+        props = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+        active, restarts = props.get("ActiveState", "?"), int(props.get("NRestarts") or 0)
+        if active != "active":
+            out.append(
+                Finding(
+                    f"services.{unit}",
+                    "services",
+                    FAIL,
+                    f"{unit} is {active} (result {props.get('Result')})",
+                    f"sudo systemctl start {unit}; journalctl -u {unit} -n 50",
+                    props,
+                )
+            )
+        elif restarts:
+            out.append(
+                Finding(
+                    f"services.{unit}",
+                    "services",
+                    WARN,
+                    f"{unit} restarted {restarts} times since it was started",
+                    f"journalctl -u {unit} -n 100 says why",
+                    props,
+                )
+            )
+        else:
+            out.append(Finding(f"services.{unit}", "services", OK, f"{unit} running", detail=props))
+    if ctx.config is not None:
+        directory = Path(ctx.config["sync.state_file"]).parent
+        for unit, entry in sorted(faults.load(directory)["units"].items()):
+            out.append(
+                Finding(
+                    f"services.faults.{unit}",
+                    "services",
+                    FAIL,
+                    f"{unit} failed {entry.get('count')} times (last at "
+                    f"{entry.get('last_at')}, result "
+                    f"{(entry.get('last') or {}).get('result')})",
+                    f"journalctl -u {unit}; once fixed: anju faults clear",
+                    entry,
+                )
+            )
+    return out
+
+
+def server(ctx: Context) -> list[Finding]:
+    """One signed heartbeat: the server answers, accepts this credential, and its clock."""
+    config = ctx.config
+    if config is None or not config["sync.server_url"] or ctx.database is None:
+        return [Finding("server", "server", SKIP, "skipped: not provisioned")]
+    try:
+        creds = load_credentials(config["sync.credential_file"])
+    except ConfigError:
+        return [Finding("server", "server", SKIP, "skipped: no readable credential")]
+    url = config["sync.server_url"]
+    wall = (lambda: ctx.now().timestamp()) if ctx.now else None
+    client = SyncClient(
+        url,
+        creds,
+        timeout=(ctx.server_timeout_s, ctx.server_timeout_s),
+        **({"wall": wall} if wall else {}),
+    )
+    try:
+        with Store.from_config(config, path=ctx.database) as opened:
+            up = Uploader(
+                StoreOutbox(opened, timezone=config["registry.timezone"]),
+                client,
+                policy=RetryPolicy(not_delivered_attempts=1, maybe_delivered_attempts=1),
+                sleep=lambda _s: None,
+                software_version=software_version() + " doctor",
+            )
+            try:
+                up.heartbeat()
+            except (RequestError, RetryBudgetExhausted) as err:
+                return [_refusal(url, err.last if isinstance(err, RetryBudgetExhausted) else err)]
+        offset = client.offset
+    finally:
+        client.close()
+    out = [Finding("server", "server", OK, f"server {url} accepts this terminal")]
+    if abs(offset) > OFFSET_LIMIT_S:
+        out.append(
+            Finding(
+                "clock.server",
+                "clock",
+                FAIL,
+                f"clock off by {offset:+.0f} s against the server",
+                "set the time: timedatectl timesync-status (NTP); event times are "
+                "corrected by the server meanwhile",
+                {"offset_s": offset},
+            )
+        )
+    else:
+        out.append(
+            Finding(
+                "clock.server",
+                "clock",
+                OK,
+                f"clock within {abs(offset):.1f} s of the server",
+                detail={"offset_s": offset},
+            )
+        )
+    return out
+
+
+def _refusal(url: str, err: RequestError) -> Finding:
+    cause = classify(err)
+    klass = (
+        "server"
+        if cause.code in (UNREACHABLE, TLS, BUSY, SERVER_FAILING)
+        else "clock"
+        if cause.code == CLOCK_REJECTED
+        else "refused"
+    )
+    return Finding(
+        f"server.{cause.code}",
+        klass,
+        FAIL,
+        f"{cause.text} ({url}: {type(err).__name__} {err.code or err.status or ''})".replace(
+            " )", ")"
+        ),
+        cause.advice,
+        {"cause": cause.code},
+    )

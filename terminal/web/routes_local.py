@@ -1,0 +1,56 @@
+"""GET /local/health: the service's own view of its devices, for `anju doctor` on this box.
+
+While the terminal service runs it holds the reader's port; doctor asks it here instead of
+opening the port. Loopback peers only (the TCP peer, no proxy headers): the page may listen on
+the LAN, this answer is for the technician's shell on the box. The Host guard applies as to
+every page; it carries no personal data (state, port, SAM id, error text of the transport).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+if TYPE_CHECKING:
+    from terminal.web.page import Page
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def local_health(request: Request) -> Response:
+    if not _loopback(request):
+        return JSONResponse({"error": "loopback only"}, status_code=403)
+    page: Page = request.app.state.page
+    service = page.service
+    health = await asyncio.to_thread(service.health)
+    status = service.reader.status
+    scanner = service.scanner
+    return JSONResponse(
+        {
+            "reader": {
+                "state": status.state,
+                "port": status.port,
+                "baud": status.baud,
+                "sam_id": status.sam_id,
+                "last_error": status.last_error,
+                "reads": status.reads,
+                "failures": status.failures,
+                "reconnects": status.reconnects,
+            },
+            "scanner": scanner.connected.is_set() if scanner else None,
+            "server_reachable": health.server_reachable,
+            "server_refusal": health.server_refusal,
+            "backlog": health.backlog,
+            "rejected": health.rejected,
+        }
+    )

@@ -1,0 +1,66 @@
+"""A whole deployment as in deploy/ha/: N `anju central serve` on one PostgreSQL URL (both
+nodes of the pair, libpq multi-host) behind nginx on the sample site, TLS included."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from tests.central.serverproc import CentralServer
+from tests.ha.nginxproc import Nginx
+
+ROOT = Path(__file__).parents[2]
+
+
+def anju_central(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from terminal.cli import main; main()", "central", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+class HaSite:
+    def __init__(
+        self, db_url: str, base: Path, servers: int = 2, extra_args: tuple[str, ...] = ()
+    ) -> None:
+        self.db_url = db_url
+        self.base = base
+        self.count = servers
+        self.extra_args = extra_args
+        self.servers: list[CentralServer] = []
+        self.nginx: Nginx | None = None
+        self._stack = ExitStack()
+
+    @property
+    def url(self) -> str:
+        assert self.nginx is not None
+        return self.nginx.url
+
+    def __enter__(self) -> HaSite:
+        try:
+            # Migrated once before the servers start (they would race to migrate otherwise).
+            done = anju_central("migrate", "--db", self.db_url)
+            assert done.returncode == 0, done.stderr
+            for i in range(self.count):
+                self.servers.append(
+                    self._stack.enter_context(
+                        CentralServer(
+                            self.db_url, self.base / f"server{i}.log", extra_args=self.extra_args
+                        )
+                    )
+                )
+            nginx_dir = self.base / "nginx"
+            nginx_dir.mkdir()
+            self.nginx = self._stack.enter_context(Nginx(nginx_dir, [s.port for s in self.servers]))
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()

@@ -1,0 +1,112 @@
+"""Bounded waits on PostgreSQL: a hung database (every process of it SIGSTOPped: the kernel
+still accepts TCP, nothing answers) gives 503 + Retry-After and a CLI error, never a hung
+request or command; once it runs again, everything works without a restart."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from central.db.bounds import DbBounds
+from central.db.engine import make_engine
+from tests.central.central_helpers import Admin, assert_error, fetch
+from tests.central.police_helpers import api_token, logged_in, make_user
+from tests.central.serverproc import CentralServer
+from tests.pgpair import PgPair
+from tests.pgschema import PostgresUnavailable, create_schema, drop_schema
+
+CLIENT_TIMEOUT_S = 15  # far above the server's bounds: reaching it means a hung request
+
+
+def test_session_carries_the_server_side_timeouts() -> None:
+    try:
+        url, schema = create_schema("anju_bounds")
+    except PostgresUnavailable as err:
+        pytest.skip(str(err))
+    engine = make_engine(
+        url, pooled=False, bounds=DbBounds(statement_timeout_s=7, lock_timeout_s=1.5)
+    )
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "7s"
+            assert conn.execute(text("SHOW lock_timeout")).scalar() == "1500ms"
+            # The URL's own options (the schema) survive beside them.
+            assert conn.execute(text("SELECT current_schema()")).scalar() == schema
+    finally:
+        engine.dispose()
+        drop_schema(schema)
+
+
+def test_the_url_wins_over_the_default_connect_arguments() -> None:
+    bounds = DbBounds(connect_timeout_s=4)
+    args = bounds.connect_args(make_url("postgresql+psycopg://u@h/db?connect_timeout=9"))
+    assert "connect_timeout" not in args
+    assert args["keepalives"] == 1 and args["keepalives_idle"] == 10
+    assert bounds.connect_args(make_url("postgresql+psycopg://u@h/db"))["connect_timeout"] == 4
+    with pytest.raises(ValueError):
+        DbBounds(connect_timeout_s=1)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from terminal.cli import main; main()", "central", *args],
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT_S * 2,
+    )
+
+
+def test_a_hung_database_answers_503_fast_and_recovers(
+    pg_pair: PgPair, fast_server: CentralServer
+) -> None:
+    with Admin(fast_server.db_url, fast_server.url) as admin:
+        client, chain = admin.device()
+        client.send_events(chain.stays(1))
+        user = make_user(admin.engine, "officer")
+        bearer = {"Authorization": f"Bearer {api_token(admin.engine, user.username)}"}
+        search = {"headers": bearer, "params": {"name": "王", "reason": "案件 A-1"}}
+        browser, _user = logged_in(fast_server.url, admin.engine, "supervisor")
+        health = fetch("GET", fast_server.url + "/healthz").json()
+        assert health["status"] == "ok" and health["database"] == "primary"
+
+        pg_pair.primary.freeze()
+        try:
+            for path, kwargs in (("/healthz", {}), ("/api/v1/search", search)):
+                with requests.get(
+                    fast_server.url + path, timeout=CLIENT_TIMEOUT_S, **kwargs
+                ) as reply:
+                    error = assert_error(reply, 503, "database_unavailable")
+                    assert int(reply.headers["Retry-After"]) >= 1, path
+                    assert error["retry_after_s"] >= 1
+            with requests.get(fast_server.url + "/metrics", timeout=CLIENT_TIMEOUT_S) as reply:
+                assert reply.status_code == 200  # the process's own figures, and that it is down
+                assert "\nanju_database_up 0\n" in reply.text
+                assert "anju_events_stored_total" not in reply.text
+            page = browser.get("/fleet")  # a police page: the same, in Chinese, as a page
+            assert page.status_code == 503 and int(page.headers["Retry-After"]) >= 1
+            assert "数据库暂时无响应，请稍后重试。" in page.text
+            cli = _cli("devices", "list", "--db", pg_pair.primary.url)
+            assert cli.returncode == 1, cli
+            assert "database is not answering" in cli.stderr, cli.stderr
+            assert "Traceback" not in cli.stderr
+        finally:
+            pg_pair.primary.thaw()
+
+        # The same server process, no restart: the stale connections were dropped.
+        answer = client.send_events([chain.check_in()])
+        assert [r.status for r in answer.results] == ["accepted"]
+        assert len(admin.rows("events", device_id=chain.device_id)) == 2
+        assert fetch("GET", fast_server.url + "/healthz").status_code == 200
+        metrics = fetch("GET", fast_server.url + "/metrics").text
+        assert "\nanju_database_up 1\n" in metrics
+        assert "\nanju_db_unavailable_total 0\n" not in metrics
+        with requests.get(
+            fast_server.url + "/api/v1/search", timeout=CLIENT_TIMEOUT_S, **search
+        ) as reply:
+            assert reply.status_code == 200, reply.text
+        assert _cli("devices", "list", "--db", pg_pair.primary.url).returncode == 0
