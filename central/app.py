@@ -4,6 +4,9 @@
     POST /api/v1/enroll      one-time token -> device id + secret (unsigned)
     POST /api/v1/events      signed, gzip batch -> one answer per event      (central/ingest.py)
     POST /api/v1/heartbeat   signed device health and nil reports            (central/heartbeat.py)
+    POST /api/v1/handover    signed by a replacement: a part of the old device's events,
+                             signed by the old device (central/handover.py)
+    POST /api/v1/decommission  signed: the device revokes itself (`anju wipe`)
     GET  /openapi.json       this API as OpenAPI 3.1
     GET  /healthz            whether the database answers, bounded           (central/health.py)
     GET  /api/v1/search      police search, bearer API token, audited      (central/web/api.py)
@@ -36,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from central import enrol, health, heartbeat, ingest, openapi, shedding, timefix
+from central import enrol, handover, health, heartbeat, ingest, openapi, shedding, timefix
 from central.auth import Authenticator, Device
 from central.bodies import read_limited
 from central.db.engine import is_sqlite, make_engine
@@ -162,6 +165,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return heartbeat.record(engine, device, beat, received, settings).to_json()
 
         return JSONResponse(await run_in_threadpool(work))
+
+    @app.post("/api/v1/handover", openapi_extra=openapi.body("Handover", gzip=True),
+              responses=openapi.answers("BatchAnswer", 400, 401, 403, 404, 408, 409, 413))
+    async def post_handover(request: Request) -> JSONResponse:
+        device, raw, received = await signed(request, limits.max_body_bytes)
+
+        def work() -> dict[str, Any]:
+            doc = parsed(raw, request.headers, limits.max_decoded_bytes, lambda d: d)
+            return handover.hand_over(engine, device, doc, received, limits).to_json()
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    @app.post("/api/v1/decommission", openapi_extra=openapi.body("Decommission", gzip=True),
+              responses=openapi.answers("Decommissioned", 400, 401, 403, 408, 413))
+    async def post_decommission(request: Request) -> JSONResponse:
+        device, _raw, received = await signed(request, SMALL_BODY_BYTES)
+        now = timefix.format_utc(received)
+        await run_in_threadpool(handover.revoke, engine, device.device_id, now)
+        return JSONResponse({"device_id": device.device_id, "revoked_at": now})
 
     web_api.install(app, engine, settings)
     feed_api.install(app, engine)

@@ -306,8 +306,23 @@ def devices_list(db_url: str, as_json: bool) -> None:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     columns = ("device_id", "site_code", "last_seen_at", "software_version", "backlog",
-               "events_stored", "open_gaps", "chain_breaks", "clock_offset_ms", "last_nil_report")
+               "events_stored", "open_gaps", "chain_breaks", "clock_offset_ms", "last_nil_report",
+               "replaced_by", "revoked_at")
     _table(rows, columns)
+
+
+@devices.command("revoke")
+@_DB
+@click.argument("device_id")
+def devices_revoke(db_url: str, device_id: str) -> None:
+    """Revoke a device for good (decommissioned, lost or stolen): it can no longer send."""
+    from central.handover import revoke
+    from central.timefix import format_utc, utc_now
+
+    with _engine(db_url) as engine:
+        if not revoke(engine, device_id, format_utc(utc_now())):
+            raise click.ClickException(f"unknown device {device_id}")
+    click.echo(f"device {device_id} revoked")
 
 
 def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:

@@ -25,7 +25,8 @@ def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, 
         select(devices.c.device_id, devices.c.site_code, devices.c.enrolled_at,
                devices.c.disabled, devices.c.software_version, devices.c.last_seen_at,
                devices.c.last_heartbeat_at, devices.c.clock_offset_ms, devices.c.max_sequence,
-               devices.c.events_stored, heartbeats.c.backlog, heartbeats.c.oldest_queued_age_s,
+               devices.c.events_stored, devices.c.replaced_by, devices.c.replaced_at,
+               devices.c.revoked_at, heartbeats.c.backlog, heartbeats.c.oldest_queued_age_s,
                heartbeats.c.reader_status, heartbeats.c.reader_detail,
                heartbeats.c.reader_since, heartbeats.c.reader_seen_at,
                heartbeats.c.disk_free_bytes,
@@ -44,7 +45,11 @@ def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, 
         query = query.where(devices.c.site_code.in_(select(site_districts.c.site_code).where(
             site_districts.c.district == district)))
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+        rows = [dict(row._mapping) for row in conn.execute(query)]
+    replaces = {r["replaced_by"]: r["device_id"] for r in rows if r["replaced_by"]}
+    for row in rows:  # the other half of a hand-over: which device this one replaced
+        row["replaces"] = replaces.get(row["device_id"])
+    return rows
 
 
 def chain_fault_list(engine: Engine, device_id: str | None = None) -> list[dict[str, Any]]:

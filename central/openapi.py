@@ -107,13 +107,33 @@ def component_schemas() -> dict[str, Any]:
     return schemas
 
 
+def _handover_schemas() -> dict[str, Any]:
+    """Hand-written: a hand-over part travels as the old device signed it (sync/handover.py)."""
+    part = {"type": "object", "required": ["format", "device_id", "site_code", "events",
+                                           "signature"],
+            "properties": {"format": {"type": "string", "const": "anju-handover/1"},
+                           "device_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                           "site_code": {"type": "string", "minLength": 1, "maxLength": 32},
+                           "events": {"type": "array", "items": ref("WireEvent")},
+                           "signature": {"type": "string", "pattern": SHA256_RE.pattern}}}
+    return {
+        "Handover": {"type": "object", "required": ["clock", "part"],
+                     "properties": {"clock": ref("SenderClock"), "part": part}},
+        "Decommission": {"type": "object", "required": ["clock"],
+                         "properties": {"clock": ref("SenderClock")}},
+        "Decommissioned": {"type": "object", "required": ["device_id", "revoked_at"],
+                           "properties": {"device_id": {"type": "string"},
+                                          "revoked_at": {"type": "string"}}},
+    }
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, routes=app.routes,
                                    description=app.description)
             document.setdefault("components", {}).setdefault("schemas", {}).update(
-                component_schemas())
+                {**component_schemas(), **_handover_schemas()})
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -12,6 +12,12 @@ command -v strace >/dev/null 2>&1 || need="$need strace"
 # page's Chinese needs a CJK font to render (screenshots, overflow checks).
 [ -x /usr/bin/chromium ] || need="$need chromium"
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$need fonts-noto-cjk"
+# --- powercut (issue 13: tests/powercut/) ---
+# Power-cut tests (tests/powercut/): a FUSE filesystem that loses unsynced writes, mounted with
+# fusermount3 through libfuse3 (loaded by mfusepy at run time).
+command -v fusermount3 >/dev/null 2>&1 || need="$need fuse3"
+ldconfig -p 2>/dev/null | grep -q 'libfuse3\.so\.3' || need="$need libfuse3-3"
+# --- end powercut ---
 # --- clock tests (issue 12, section 3) ---------------------------------------------------------
 # faketime runs a real `anju` at 1970 or months stale in tests/terminal/test_clock_faketime.py
 # (LD_PRELOAD of libfaketime; the tests skip without it). Test machines only, not the terminal.

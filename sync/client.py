@@ -34,6 +34,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from sync import errors, signing
 from sync.body import encode_batch, encode_body
 from sync.fields import format_utc
+from sync.handover import DECOMMISSION_PATH, HANDOVER_PATH, Part
 from sync.messages import (
     DayReport,
     Enrolment,
@@ -126,6 +127,30 @@ class SyncClient:
 
         doc = self._exchange("POST", EVENTS_PATH, body, _GZIP_JSON)
         return BatchAnswer.from_json(doc, sent=events)
+
+    def hand_over(self, part: Part) -> BatchAnswer:
+        """Deliver one part of another (replaced) device's hand-over file, as this device."""
+        self._require_credentials()
+
+        def body() -> bytes:
+            return encode_body({"clock": self._sender_clock().to_json(),
+                                "part": part.to_json()})
+
+        doc = self._exchange("POST", HANDOVER_PATH, body, _GZIP_JSON)
+        answer = BatchAnswer.from_json(doc)
+        if [r.event_id for r in answer.results] != [e.get("event_id") for e in part.events]:
+            raise errors.ProtocolError("the answer's results do not match the part's events",
+                                       code="answer_mismatch", field="results")
+        return answer
+
+    def decommission(self) -> str:
+        """Revoke this device at the server (`anju wipe`); returns the revocation time."""
+        self._require_credentials()
+
+        def body() -> bytes:
+            return encode_body({"clock": self._sender_clock().to_json()})
+
+        return str(self._exchange("POST", DECOMMISSION_PATH, body, _GZIP_JSON)["revoked_at"])
 
     def heartbeat(
         self, *, software_version: str, backlog: int, oldest_queued_age_s: float | None,

@@ -47,6 +47,10 @@ _GROUPS: dict[str, tuple[str, str]] = {
         "terminal.commands.scan:scan",
         "Barcode scanners, document readers (MRZ) and image decoding.",
     ),
+    "handover": (
+        "terminal.commands.handover:handover",
+        "Move a replaced terminal's undelivered registrations to its replacement.",
+    ),
     "faults": (
         "terminal.commands.faults:faults_group",
         "Services that kept failing (recorded by systemd's OnFailure= handler).",
@@ -64,6 +68,10 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "terminal": (
         "terminal.commands.terminal_cmd:terminal",
         "The front-desk service (reader, store, page).",
+    ),
+    "wipe": (
+        "terminal.commands.handover:wipe",
+        "Decommission: revoke this device, then erase its registrations and credential.",
     ),
 }
 # Which Debian package brings a group whose dependencies are missing here.

@@ -20,7 +20,7 @@ tomllib) are mapped at the boundary with ``raise ... from err``.
         │                            (retry after freeing space; nothing was written)
         ├── StoreFullError           SQLite found the disk full mid-write: rolled back, none lost
         ├── SchemaError              the database's schema does not fit this code
-        │   ├── SchemaTooNewError    written by a newer Anju: refuse, never downgrade
+        │   ├── SchemaTooNewError    a newer Anju made a breaking change: refused, with the way back
         │   ├── SchemaOutdatedError  older schema: run `anju store migrate`
         │   └── MigrationError       a migration failed and was rolled back as a whole
         ├── CorruptionError          quick_check / integrity_check did not answer "ok"

@@ -4,15 +4,14 @@
 the network. The loop drains, sends a heartbeat when due, and sleeps on an Event so SIGTERM ends
 it between two transactions, never inside one.
 
-The credential file and the state file are small JSON documents written atomically (temp file,
-fsync, rename), so a power cut leaves the old or the new one, never half of one.
+The credential file and the state file are small JSON documents written atomically and durably
+(terminal/atomic_file.py), so a power cut leaves the old or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from sync.fields import format_utc
 from sync.protocol import SenderClock
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.uploader import DrainReport, Uploader
+from terminal.atomic_file import write_json_atomic
 from terminal.clock import SystemClock
 from terminal.config import Config
 from terminal.errors import ConfigError
@@ -41,20 +41,6 @@ log = logging.getLogger(__name__)
 # a request is bounded by the client's timeouts (5 s connect, 30 s between bytes), a batch by a
 # request and two short transactions. A wait adds its own length on top.
 STEP_BOUND_S = 120.0
-
-
-def write_private(path: Path, doc: dict[str, Any], mode: int = 0o600) -> None:
-    """Atomically replace `path` with `doc` as JSON, created with `mode` (never wider)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # the umask must not widen or narrow what we asked for
-        os.write(fd, json.dumps(doc, indent=2).encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def load_credentials(path: Path) -> Credentials:
@@ -90,8 +76,8 @@ class SyncState:
         return cls(**{k: doc.get(k) for k in cls.__slots__})  # type: ignore[attr-defined]
 
     def save(self, path: Path) -> None:
-        write_private(path, {k: getattr(self, k) for k in self.__slots__},  # type: ignore[attr-defined]
-                      mode=0o644)
+        write_json_atomic(path, {k: getattr(self, k) for k in self.__slots__},  # type: ignore[attr-defined]
+                          mode=0o644)
 
 
 def _now() -> str:

@@ -6,6 +6,7 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
 
     sites ─< enrol_tokens            one-time tokens, stored as SHA-256 only
     sites ─< devices ─< nonces       per-device HMAC secret; nonces kept until they expire
+                     ─< handovers    a replaced device's events delivered by its replacement
                      ─< events       idempotent by event_id; receipt per stored event
                      ─< chain_faults gaps (resolved when filled), link/hash/fork breaks
                      ─< boot_anchors one (server time, monotonic) pair per boot: time correction
@@ -77,6 +78,22 @@ devices = Table(
     Column("clock_offset_ms", BigInteger),
     Column("max_sequence", BigInteger, nullable=False, default=0),
     Column("events_stored", BigInteger, nullable=False, default=0),
+    # Hand-over and decommissioning (migration 0012, central/handover.py): the replacement that
+    # delivered this device's undelivered events, and when the device was revoked.
+    Column("replaced_by", String(64)),
+    Column("replaced_at", TIME),
+    Column("revoked_at", TIME),
+)
+
+# One hand-over per replaced device: which device delivered its events, and how many.
+handovers = Table(
+    "handovers", metadata,
+    Column("old_device_id", String(64), primary_key=True),
+    Column("new_device_id", String(64), nullable=False),
+    Column("first_at", TIME, nullable=False),
+    Column("last_at", TIME, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
 )
 
 nonces = Table(

@@ -25,11 +25,11 @@ import click
 
 from sync.client import SyncClient
 from sync.errors import RequestError
+from terminal.atomic_file import write_json_atomic
 from terminal.commands.context import EXIT_REFUSED, reporting
 from terminal.config import ENV_VAR, config_path, from_mapping
 from terminal.errors import ConfigError
 from terminal.settings_file import read_document, set_values, write_text_atomic
-from terminal.sync_service import write_private
 from terminal.version import software_version
 
 
@@ -40,7 +40,7 @@ def _installation_id(credential_file: Path) -> str:
         return str(json.loads(path.read_text("utf-8"))["installation_id"])
     except FileNotFoundError:
         value = str(uuid.uuid4())
-        write_private(path, {"installation_id": value})
+        write_json_atomic(path, {"installation_id": value}, mode=0o600)
         _give_to_folder_owner(path)
         return value
     except (OSError, ValueError, KeyError) as err:
@@ -76,9 +76,9 @@ def provision(server_url: str, token: str, config_file: Path | None, reader_port
                 click.echo(f"error: enrolment failed: {err.code or type(err).__name__}",
                            err=True)
                 sys.exit(EXIT_REFUSED)
-            write_private(credential_file, {
+            write_json_atomic(credential_file, {
                 "device_id": enrolment.device_id, "site_code": enrolment.site_code,
-                "secret": enrolment.secret, "server_url": server_url.rstrip("/")})
+                "secret": enrolment.secret, "server_url": server_url.rstrip("/")}, mode=0o600)
             _give_to_folder_owner(credential_file)
             set_values(doc, {"device.device_id": enrolment.device_id,
                              "device.site_code": enrolment.site_code})

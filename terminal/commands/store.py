@@ -1,4 +1,4 @@
-"""`anju store init|migrate|verify|purge`: the technician's tools for the registry database."""
+"""`anju store init|migrate|downgrade|verify|purge`: the technician's tools for the database."""
 
 from __future__ import annotations
 
@@ -50,9 +50,35 @@ def migrate(config_path: Path | None, db_path: Path | None) -> None:
         Store.from_config(config, path=path, migrate=True).close()
     if before == migrations.LATEST:
         click.echo(f"{path}: already at schema version {before}")
+    elif before > migrations.LATEST:
+        click.echo(f"{path}: schema version {before} is newer than this program's "
+                   f"{migrations.LATEST} and compatible with it; left as it is")
     else:
         click.echo(f"{path}: migrated from schema version {before} to {migrations.LATEST} "
                    f"(backup: {path.name}.v{before}.bak)")
+
+
+@store.command()
+@store_options
+@click.option("--to", "target", type=click.IntRange(min=1), required=True,
+              help="The schema version of the program to go back to.")
+def downgrade(config_path: Path | None, db_path: Path | None, target: int) -> None:
+    """Undo migrations above --to, keeping every event (run with the newer program, stopped
+    services, before installing an older release that refuses this schema)."""
+    with reporting():
+        _config, path = settings(config_path, db_path)
+        conn = db.connect(path)
+        try:
+            before = migrations.schema_version(conn)
+            backup = migrations.backup(conn, path) if before > target else None
+            undone = migrations.downgrade(conn, target)
+        finally:
+            conn.close()
+    if not undone:
+        click.echo(f"{path}: already at schema version {before}")
+    else:
+        click.echo(f"{path}: downgraded from schema version {before} to {target}, every event "
+                   f"kept (backup: {backup.name if backup else '-'})")
 
 
 @store.command()

@@ -22,7 +22,7 @@ from sync.files import create_private
 from terminal.clock import Clock, SystemClock
 from terminal.config import Config, DeviceIdentity
 from terminal.errors import StoreError
-from terminal.store import db, migrations
+from terminal.store import compat, db, migrations
 from terminal.store.disk import DiskGuard
 from terminal.store.writer import Writer
 
@@ -73,10 +73,12 @@ class Store:
             if quick_check:
                 db.quick_check(conn)
             if create or migrate:
-                if migrate and migrations.schema_version(conn) not in (0, migrations.LATEST):
+                if migrate and 0 < migrations.schema_version(conn) < migrations.LATEST:
                     log.info("backup before migrating: %s", migrations.backup(conn, path))
                 migrations.migrate(conn)
             migrations.require_current(conn, path)
+            compat.on_open(conn, migrations.MIGRATIONS, migrations.schema_version(conn),
+                           migrations.LATEST)
         except BaseException:
             conn.close()
             raise

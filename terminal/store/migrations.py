@@ -1,8 +1,10 @@
-"""Versioned migrations: all pending steps in one transaction, recorded, never downgrading.
+"""Versioned migrations: all pending steps in one transaction, recorded; a way back for each.
 
 PRAGMA user_version is the schema version (it lives in the file header, so it commits or rolls
-back with the DDL); `schema_migrations` keeps the history. A database newer than this code is
-refused: an old program must never write into a schema it does not know.
+back with the DDL); `schema_migrations` keeps the history. Migrations are expand-only unless
+marked `breaking`: a database newer than this code is opened when the compatible series allows
+it (terminal/store/compat.py) and refused otherwise, with the way back (`downgrade`, run by the
+newer program: every migration carries its `down` statements, which never touch an event).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from sync.files import create_private
 from terminal.errors import MigrationError, SchemaOutdatedError, SchemaTooNewError
-from terminal.store import schema
+from terminal.store import compat, schema
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +34,30 @@ def _rebuild_projection(conn: sqlite3.Connection) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """One schema step. `breaking`: an older program writing after it would corrupt the store
+    (so older programs are refused); `refresh`: re-derive what it adds after older writers."""
+
     version: int
     name: str
     statements: Sequence[str]
     after: Callable[[sqlite3.Connection], None] | None = field(default=None)
+    breaking: bool = False
+    down: Sequence[str] = ()
+    refresh: Callable[[sqlite3.Connection], None] | None = None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "events, outbox and their rules", schema.V1),
-    Migration(2, "projection tables and purge log", schema.V2, _rebuild_projection),
-    Migration(3, "device status for the heartbeat", schema.V3),
-    Migration(4, "failed clerk sign-ins (login throttle)", schema.V4),
-    Migration(5, "clerk accounts (staff number, hashed PIN, owner)", schema.V5),
+    Migration(1, "events, outbox and their rules", schema.V1, breaking=True),
+    # A schema-1 writer would leave the projection behind its events.
+    Migration(2, "projection tables and purge log", schema.V2, _rebuild_projection,
+              breaking=True, down=schema.DOWN[2]),
+    Migration(3, "device status for the heartbeat", schema.V3, down=schema.DOWN[3]),
+    Migration(4, "failed clerk sign-ins (login throttle)", schema.V4, down=schema.DOWN[4]),
+    # Expand-only: a new table no trigger or derived table depends on; an older writer never
+    # touches it (docs/registry.md, "Schema compatibility").
+    Migration(5, "clerk accounts (staff number, hashed PIN, owner)", schema.V5,
+              down=schema.DOWN[5]),
+    Migration(6, "compatible series: oldest writer recorded", schema.V6, down=schema.DOWN[6]),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -53,12 +67,10 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def require_current(conn: sqlite3.Connection, path: Path | str) -> None:
+    """Refuse an older schema (migrate first) and a newer one outside the compatible series."""
     version = schema_version(conn)
     if version > LATEST:
-        raise SchemaTooNewError(
-            f"{path}: schema version {version} is newer than this program's {LATEST}; "
-            "refusing to open (upgrade Anju instead)"
-        )
+        compat.require_writable(conn, path, version, LATEST)
     if version < LATEST:
         raise SchemaOutdatedError(
             f"{path}: schema version {version}, this program needs {LATEST}: "
@@ -70,9 +82,8 @@ def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> list[int]:
     """Apply every pending migration up to `target` in one transaction; returns versions applied."""
     current = schema_version(conn)
     if current > LATEST:
-        raise SchemaTooNewError(
-            f"schema version {current} is newer than this program's {LATEST}; refusing to migrate"
-        )
+        compat.require_writable(conn, "the database", current, LATEST)
+        return []  # a newer schema of the compatible series: nothing to do, never downgrade
     pending = [m for m in MIGRATIONS if current < m.version <= target]
     if not pending:
         return []
@@ -88,7 +99,11 @@ def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> list[int]:
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, now),
             )
-        conn.execute(f"PRAGMA user_version = {int(pending[-1].version)}")
+        version = int(pending[-1].version)
+        if compat.has_record(conn):
+            compat.record(conn, min_writer_version=compat.min_writer(MIGRATIONS, version),
+                          writer=LATEST)
+        conn.execute(f"PRAGMA user_version = {version}")
         conn.execute("COMMIT")
     except Exception as err:
         if conn.in_transaction:
@@ -99,6 +114,37 @@ def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> list[int]:
     applied = [m.version for m in pending]
     log.info("schema migrated from %d to %d", current, applied[-1])
     return applied
+
+
+def downgrade(conn: sqlite3.Connection, target: int) -> list[int]:
+    """Undo every migration above `target` in one transaction (the way back for an older
+    program); events and outbox rows are kept. Returns the versions undone."""
+    current = schema_version(conn)
+    if current > LATEST:
+        raise SchemaTooNewError(f"schema version {current} is newer than this program's "
+                                f"{LATEST}: downgrade with the program that migrated it")
+    undo = [m for m in reversed(MIGRATIONS) if target < m.version <= current]
+    if target < 1 or any(not m.down for m in undo):
+        raise MigrationError(f"no way back from schema version {current} to {target}")
+    if not undo:
+        return []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for migration in undo:
+            for statement in migration.down:
+                conn.execute(statement)
+            conn.execute("DELETE FROM schema_migrations WHERE version = ?", (migration.version,))
+        if compat.has_record(conn):
+            compat.record(conn, min_writer_version=compat.min_writer(MIGRATIONS, target),
+                          writer=target)
+        conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except Exception as err:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise MigrationError(f"downgrade to {target} failed and was rolled back: {err}") from err
+    log.info("schema downgraded from %d to %d", current, target)
+    return [m.version for m in undo]
 
 
 def backup(conn: sqlite3.Connection, path: Path) -> Path:

@@ -216,9 +216,32 @@ V5 = [
     ) WITHOUT ROWID""",
 ]
 
+# v6: which programs may write this database (terminal/store/compat.py): the first schema of
+# the compatible series, so that a later release can be rolled back without refusing the store.
+V6 = [
+    """CREATE TABLE schema_compat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        min_writer_version INTEGER NOT NULL CHECK (min_writer_version >= 1),
+        last_writer_version INTEGER NOT NULL CHECK (last_writer_version >= 1),
+        updated_at TEXT NOT NULL
+    )""",
+]
+
+# The way back of each migration (`anju store downgrade`): events and outbox rows are never
+# touched, so every event written since survives a downgrade. Going below 5 drops the clerk
+# accounts (the release before them signs in with the shared `web.clerk_pin`; the `.bak` copy
+# that `downgrade` makes keeps them).
+DOWN = {
+    2: ["DROP TABLE guest_view", "DROP TABLE stay_view", "DROP TABLE purge_log"],
+    3: ["DROP TABLE device_status"],
+    4: ["DROP TABLE login_throttle"],
+    5: ["DROP TABLE clerks"],
+    6: ["DROP TABLE schema_compat"],
+}
+
 EXPECTED_TABLES = frozenset(
     {"schema_migrations", "events", "outbox", "stay_view", "guest_view", "purge_log",
-     "device_status", "login_throttle", "clerks"}
+     "device_status", "login_throttle", "clerks", "schema_compat"}
 )
 EXPECTED_TRIGGERS = frozenset(
     {"events_gapless", "events_no_delete", "events_only_purge", "events_purge_delivered",

@@ -17,8 +17,8 @@ import sqlite_utils
 from terminal.domain.events import GENESIS, Event, chain_hash, sha256_hex
 from terminal.domain.fold import apply
 from terminal.domain.stays import Stay
-from terminal.errors import AnjuError, CorruptionError
-from terminal.store import chain, db, migrations, projection, schema
+from terminal.errors import AnjuError, CorruptionError, SchemaTooNewError
+from terminal.store import chain, compat, db, migrations, projection, schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +52,13 @@ def verify(conn: sqlite3.Connection, *, full_integrity: bool = True) -> list[Fau
 
 def _schema(conn: sqlite3.Connection) -> list[Fault]:
     version = migrations.schema_version(conn)
-    if version != migrations.LATEST:
+    if version < migrations.LATEST:
         return [Fault("schema_version", f"version {version}, expected {migrations.LATEST}")]
+    if version > migrations.LATEST:  # a newer schema this program may still write, or a fault
+        try:
+            compat.require_writable(conn, "store", version, migrations.LATEST)
+        except SchemaTooNewError as err:
+            return [Fault("schema_version", str(err))]
     database = sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)
     tables = sorted(schema.EXPECTED_TABLES - set(database.table_names()))
     triggers = sorted(schema.EXPECTED_TRIGGERS - {t.name for t in database.triggers})

@@ -113,10 +113,12 @@ def test_openapi_document_lists_the_protocol(small: Admin) -> None:
         document = session.get(small.url + "/openapi.json").json()
     assert set(document["paths"]) == {"/api/v1/time", "/api/v1/enroll", "/api/v1/events",
                                       "/api/v1/heartbeat", "/api/v1/search", "/api/v1/feed",
-                                      "/api/v1/stay/{stay_id}"}
+                                      "/api/v1/stay/{stay_id}", "/api/v1/handover",
+                                      "/api/v1/decommission"}
     schemas = document["components"]["schemas"]
     assert {"Batch", "WireEvent", "BatchAnswer", "EventResult", "Heartbeat", "DayReport",
-            "Enrolment", "EnrolRequest", "ServerTime", "Error"} <= set(schemas)
+            "Enrolment", "EnrolRequest", "ServerTime", "Error", "Handover", "Decommission",
+            "Decommissioned"} <= set(schemas)
     assert schemas["WireEvent"]["properties"]["event_id"]["pattern"].startswith("^[0-9a-f]")
     events = document["paths"]["/api/v1/events"]["post"]
     assert events["requestBody"]["content"]["application/json"]["schema"] == {

@@ -19,7 +19,8 @@ WIRE_CODES = (
     "too_large", "payload_hash_mismatch", "invalid_payload", "header_mismatch", "id_conflict",
     "foreign_stay", "foreign_target",
     "accepted", "duplicate", "rejected", "missing_body_hash", "body_hash_mismatch",
-    "body_timeout",
+    "body_timeout", "invalid_handover", "same_device", "handover_done",
+    "bad_handover_signature",
 )
 
 
@@ -32,6 +33,7 @@ def test_every_wire_code_is_documented_and_real() -> None:
 def test_every_endpoint_is_documented() -> None:
     paths = set(re.findall(r'@app\.(?:get|post)\("([^"]+)"',
                            (ROOT / "central" / "app.py").read_text("utf-8")))
-    assert paths == {"/api/v1/time", "/api/v1/enroll", "/api/v1/events", "/api/v1/heartbeat"}
+    assert paths == {"/api/v1/time", "/api/v1/enroll", "/api/v1/events", "/api/v1/heartbeat",
+                     "/api/v1/handover", "/api/v1/decommission"}
     for path in paths:
         assert path in DOC

@@ -46,14 +46,16 @@ class Terminal:
             return dict(conn.execute("SELECT event_id, receipt FROM outbox"))
 
 
-def provision(admin: Admin, tmp_path: Path, server_url: str | None = None) -> Terminal:
-    """`anju provision` in-process, then the store opened with the identity it wrote."""
+def provision(admin: Admin, tmp_path: Path, server_url: str | None = None, *,
+              site: str | None = None) -> Terminal:
+    """`anju provision` in-process (for a new site unless `site`), then the store opened."""
     config_path = tmp_path / "terminal.toml"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config_path.write_text(
         f'[store]\ndatabase = "{tmp_path / "terminal.db"}"\n'
         f'[sync]\ncredential_file = "{tmp_path / "credential.json"}"\n'
         f'state_file = "{tmp_path / "sync-state.json"}"\nbackoff_cap_s = 2\n', "utf-8")
-    token = admin.token(admin.site())
+    token = admin.token(site or admin.site())
     result = CliRunner().invoke(cli, ["provision", "--server", server_url or admin.url,
                                       "--token", token, "--config", str(config_path)])
     assert result.exit_code == 0, result.output

@@ -12,6 +12,7 @@ import pytest
 
 from terminal.clerks import SEED_OWNER, Accounts
 from terminal.errors import AccountError
+from terminal.store import migrations
 from terminal.store.database import Store
 from terminal.web.throttle import LoginThrottle, ThrottlePolicy
 from tests.terminal.registry_helpers import IDENTITY, open_store
@@ -39,7 +40,7 @@ def test_the_shared_pin_of_an_old_file_becomes_the_owners_first_pin(tmp_path: Pa
         assert accounts.verify(SEED_OWNER, "9999") is None
         with store.reader() as conn:
             [(stored,)] = conn.execute("SELECT pin_hash FROM clerks").fetchall()
-            assert conn.execute("PRAGMA user_version").fetchone() == (5,)
+            assert conn.execute("PRAGMA user_version").fetchone() == (migrations.LATEST,)
     assert stored.startswith("$argon2id$") and "4321" not in stored
 
 

@@ -20,11 +20,11 @@ import pytest
 from central.db.engine import database_exposures, make_engine
 from central.db.migrate import migrate
 from sync.files import create_private, exposure
+from terminal.atomic_file import write_json_atomic
 from terminal.config import load_config
 from terminal.file_checks import exposed_files
 from terminal.store import migrations
 from terminal.store.database import Store
-from terminal.sync_service import write_private
 from tests.central.serverproc import CentralServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,14 +106,15 @@ def test_the_credential_is_private_even_over_an_open_one(tmp_path: Path, umask_0
     path = tmp_path / "credential.json"
     path.write_text("{}")
     assert mode(path) == 0o644
-    write_private(path, {"device_id": "d", "site_code": "4401060001", "secret": "s"})
+    credential = {"device_id": "d", "site_code": "4401060001", "secret": "s"}
+    write_json_atomic(path, credential, mode=0o600)
     assert mode(path) == 0o600 and modes(tmp_path) == {"credential.json": 0o600}
 
 
 def test_exposed_files_names_each_file_others_can_open(tmp_path: Path) -> None:
     config_path = settings(tmp_path)
     Store.open(tmp_path / "terminal.db", create=True).close()
-    write_private(tmp_path / "credential.json", {"secret": "s"})
+    write_json_atomic(tmp_path / "credential.json", {"secret": "s"}, mode=0o600)
     config = load_config(config_path)
     database = tmp_path / "terminal.db"
     config_path.chmod(0o640)  # group-readable (the service's group) is fine
@@ -174,7 +175,7 @@ def test_terminal_run_and_sync_run_warn_about_open_files_at_start(tmp_path: Path
     config.chmod(0o644)
     Store.open(tmp_path / "terminal.db", create=True).close()
     (tmp_path / "terminal.db").chmod(0o644)
-    write_private(tmp_path / "credential.json", {"secret": "s"}, mode=0o644)
+    write_json_atomic(tmp_path / "credential.json", {"secret": "s"}, mode=0o644)
 
     log = tmp_path / "terminal.log"
     terminal = start(["terminal", "run", "--config", str(config), "--simulate", "--port", "0"], log)

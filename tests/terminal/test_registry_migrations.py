@@ -1,4 +1,4 @@
-"""Migrations on a real schema-v1 file from the field, all-or-nothing, never downgrading."""
+"""Migrations on a real schema-v1 file from the field, all-or-nothing, and their way back."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def test_migrating_the_v1_fixture_keeps_every_event_and_builds_the_projection(v1
             count = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
             history = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
         assert (row.stay_id, row.room, row.guests_in_house) == (STAY_102, "103", 2)
-        assert count == 6 and history == [1, 2, 3, 4, 5]
+        assert count == 6 and history == [1, 2, 3, 4, 5, 6]
         # The chain continues where the old program left it.
         saved = Registry(store).check_in(room="201", guests=[card_guest(serial=9)],
                                          operator="C01")
@@ -110,3 +110,32 @@ def test_migrating_a_current_database_does_nothing(db_path):
         assert migrations.migrate(conn) == []
     finally:
         conn.close()
+
+
+def test_the_way_back_keeps_every_event_and_the_way_forward_again(v1):
+    Store.open(v1, identity=IDENTITY, migrate=True).close()
+    conn = sqlite3.connect(v1, isolation_level=None)
+    try:
+        events = conn.execute("SELECT event_id, chain_sha256 FROM events").fetchall()
+        assert migrations.downgrade(conn, 3) == [6, 5, 4]
+        assert migrations.schema_version(conn) == 3
+        assert conn.execute("SELECT event_id, chain_sha256 FROM events").fetchall() == events
+        with pytest.raises(MigrationError, match="no way back from schema version 3 to 0"):
+            migrations.downgrade(conn, 0)  # below the events themselves: never
+        assert migrations.migrate(conn) == [4, 5, 6]
+        assert verify.verify(conn) == []
+    finally:
+        conn.close()
+
+
+def test_a_newer_schema_is_opened_only_within_its_compatible_series(db_path):
+    open_store(db_path).close()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute(f"PRAGMA user_version = {migrations.LATEST + 1}")
+    conn.close()
+    open_store(db_path).close()  # expand-only: this program still writes
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("UPDATE schema_compat SET min_writer_version = ?", (migrations.LATEST + 1,))
+    conn.close()
+    with pytest.raises(SchemaTooNewError, match="anju store downgrade --to"):
+        open_store(db_path)

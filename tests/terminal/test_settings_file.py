@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from terminal import settings_file
+from terminal import atomic_file
 from terminal.errors import ConfigError
 from terminal.settings_file import read_document, set_values, write_text_atomic
 
@@ -168,7 +168,7 @@ def test_a_failed_write_leaves_the_file_untouched(tmp_path: Path,
     def no_space(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(settings_file.os, "replace", no_space)
+    monkeypatch.setattr(atomic_file.os, "replace", no_space)
     with pytest.raises(ConfigError, match="No space left on device; it was left as it was"):
         write_text_atomic(path, TECHNICIAN + "# more\n")
     assert path.read_text("utf-8") == TECHNICIAN and mode_of(path) == 0o600

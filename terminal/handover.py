@@ -1,0 +1,155 @@
+"""Replacing a terminal and retiring one (docs/handover.md).
+
+    export_bundle(db, credentials, ...)   the old device's undelivered events, signed by it
+    import_bundle(doc, client)            the replacement delivers them under the old identity
+    undelivered(db), erase(paths)         what `anju wipe` checks and destroys
+
+The export only reads the store (read-only connections: it also works on an SD card mounted on
+a laptop) and writes nothing but the hand-over file. `erase` overwrites each file with zeros,
+fsyncs, and unlinks it; on flash media that is not a guarantee (docs/handover.md says why).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync.body import split_batches
+from sync.client import Credentials, SyncClient
+from sync.handover import bundle, parts
+from sync.protocol import Limits
+from terminal.atomic_file import fsync_dir
+from terminal.errors import ConfigError
+from terminal.store import db
+from terminal.sync_outbox import StoreOutbox
+
+ALL = 10**12
+
+
+class _ReadOnlyStore:
+    """What StoreOutbox reads through, without opening a writer (nor running a migration)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        conn = db.connect(self.path, readonly=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+@dataclass
+class Exported:
+    doc: dict[str, Any]
+    events: int
+    parts: int
+    rejected: int
+
+
+def export_bundle(
+    path: Path, credentials: Credentials, *, exported_at: str, max_events: int, max_bytes: int
+) -> Exported:
+    store = _ReadOnlyStore(path)
+    with store.reader() as conn:
+        owners = {r[0] for r in conn.execute("SELECT DISTINCT device_id FROM events")}
+        rejected = [
+            {"event_id": r[0], "code": r[1], "message": r[2]}
+            for r in conn.execute(
+                "SELECT event_id, reject_code, reject_message FROM outbox WHERE state = 'rejected'"
+            )
+        ]
+    if owners - {credentials.device_id}:
+        raise ConfigError(
+            f"the store holds events of {sorted(owners)}, the credential is "
+            f"{credentials.device_id}'s: wrong --config or --store",
+            "数据库与凭据不属于同一台终端",
+        )
+    events = StoreOutbox(store).pending(ALL, ALL)  # type: ignore[arg-type]
+    limits = Limits(max_events=max_events, max_body_bytes=max_bytes, max_decoded_bytes=max_bytes)
+    batches = list(split_batches(events, limits))  # each part fits one upload request
+    doc = bundle(
+        credentials.device_id,
+        credentials.site_code,
+        credentials.secret,
+        exported_at,
+        [[e.to_json() for e in b] for b in batches],
+        rejected,
+    )
+    return Exported(doc, sum(e.withheld is None for e in events), len(batches), len(rejected))
+
+
+@dataclass
+class Imported:
+    device_id: str
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: list[tuple[str | None, str | None, str | None]] = field(default_factory=list)
+
+
+def import_bundle(doc: Any, client: SyncClient) -> Imported:
+    found = parts(doc)
+    result = Imported(str(doc.get("device_id")))
+    for part in found:
+        answer = client.hand_over(part)
+        for r in answer.results:
+            if r.status == "accepted":
+                result.accepted += 1
+            elif r.status == "duplicate":
+                result.duplicate += 1
+            else:
+                result.rejected.append((r.event_id, r.code, r.message))
+    return result
+
+
+def exported_ids(doc: Any) -> set[str]:
+    return {str(e.get("event_id")) for p in parts(doc) for e in p.events}
+
+
+def undelivered(path: Path) -> set[str]:
+    """Events not yet acknowledged by the server (queued or sent)."""
+    with _ReadOnlyStore(path).reader() as conn:
+        return {
+            r[0]
+            for r in conn.execute("SELECT event_id FROM outbox WHERE state IN ('queued', 'sent')")
+        }
+
+
+def store_files(path: Path) -> list[Path]:
+    """The database, its WAL and index, and the backups `store migrate` left beside it."""
+    return [
+        path,
+        path.with_name(path.name + "-wal"),
+        path.with_name(path.name + "-shm"),
+        *sorted(path.parent.glob(f"{path.name}.v*.bak")),
+    ]
+
+
+def erase(paths: Sequence[Path]) -> list[Path]:
+    """Overwrite each existing file with zeros, fsync, unlink, fsync its folder."""
+    erased = []
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            size = os.fstat(fd).st_size
+            zeros = b"\0" * 65536
+            done = 0
+            while done < size:
+                done += os.write(fd, zeros[: min(len(zeros), size - done)])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.unlink(path)
+        fsync_dir(path.parent)
+        erased.append(path)
+    return erased
