@@ -73,7 +73,7 @@ class SyncClient:
         timeout: tuple[float, float] = (5.0, 30.0),
         sender_clock: Callable[[], SenderClock] | None = None,
         wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
-        user_agent: str = "anju-sync/1",
+        user_agent: str = "anju-sync/1", ca_file: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
@@ -88,6 +88,9 @@ class SyncClient:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = user_agent
+        # A police intranet signs its server with its own CA: trust that bundle, not the
+        # system's, when one is configured (sync.ca_file).
+        self._session.verify = ca_file or True
 
     def __enter__(self) -> SyncClient:
         return self
