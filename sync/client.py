@@ -74,7 +74,7 @@ class SyncClient:
         timeout: tuple[float, float] = (5.0, 30.0),
         sender_clock: Callable[[], SenderClock] | None = None,
         wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
-        user_agent: str = "anju-sync/1",
+        user_agent: str = "anju-sync/1", ca_file: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
@@ -89,6 +89,10 @@ class SyncClient:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = user_agent
+        # A police intranet signs its server with its own CA: trust that bundle, not the
+        # system's, when one is configured (sync.ca_file). Passed with each request, because
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's `verify`.
+        self._verify: str | bool = ca_file or True
 
     def __enter__(self) -> SyncClient:
         return self
@@ -208,7 +212,8 @@ class SyncClient:
         sent_wall, sent_mono = self._wall(), self._monotonic()
         try:
             response = self._session.request(method, url, data=data or None,
-                                             headers=all_headers, timeout=self.timeout)
+                                             headers=all_headers, timeout=self.timeout,
+                                             verify=self._verify)
         except requests.RequestException as err:
             raise _map_exception(err, method, url) from err
         try:

@@ -41,7 +41,7 @@ _GROUPS: dict[str, tuple[str, str]] = {
     ),
     "provision": (
         "terminal.commands.provision:provision",
-        "Enrol this terminal, store its credential (0600), write its identity, confirm.",
+        "Check server (TLS), enrolment, clock, reader, disk, heartbeat; then write settings.",
     ),
     "scan": (
         "terminal.commands.scan:scan",

@@ -129,6 +129,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sync.credential_file", "/var/lib/anju/credential.json",
             "The device's enrolment credential (secret), mode 0600; written by `anju provision`.",
             _path),
+    Setting("sync.ca_file", "",
+            "CA bundle (PEM) the server's certificate must chain to (a police intranet's own "
+            "CA); empty: the system's CAs.", _pattern(r"|/\S+", "empty or an absolute path")),
     Setting("sync.state_file", "/var/lib/anju/sync-state.json",
             "Last success and last error of the uploader, read by `anju sync status`.", _path),
     Setting("sync.batch_max_events", 200,

@@ -112,7 +112,8 @@ class SyncService:
         self.outbox = StoreOutbox(store, timezone=config["registry.timezone"],
                                   synchronised=clock)
         self.client = SyncClient(url, credentials or load_credentials(
-            config["sync.credential_file"]), sender_clock=lambda: sender_clock(clock))
+            config["sync.credential_file"]), sender_clock=lambda: sender_clock(clock),
+            ca_file=config["sync.ca_file"] or None)
         self.uploader = Uploader(
             self.outbox, self.client,
             policy=policy or RetryPolicy(initial_s=config["sync.backoff_initial_s"],

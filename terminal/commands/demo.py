@@ -86,6 +86,7 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
         token = run_anju("central", "token", "issue", "--site", SITE_CODE, "--ttl", "1h",
                          "--db", db_url, cwd=work).strip()
         run_anju("provision", "--server", central_url, "--token", token, "--config", str(config),
+                 "--no-reader",  # the terminal runs its own simulated reader (--simulate)
                  cwd=work)
         terminal = Child("terminal", ["terminal", "run", "--config", str(config), "--simulate",
                                       "--cycle"], work / "terminal.log", work)

@@ -243,6 +243,7 @@ def server(ctx: Context) -> list[Finding]:
         url,
         creds,
         timeout=(ctx.server_timeout_s, ctx.server_timeout_s),
+        ca_file=config["sync.ca_file"] or None,
         **({"wall": wall} if wall else {}),
     )
     try:

@@ -57,7 +57,8 @@ def provision(admin: Admin, tmp_path: Path, server_url: str | None = None, *,
         f'state_file = "{tmp_path / "sync-state.json"}"\nbackoff_cap_s = 2\n', "utf-8")
     token = admin.token(site or admin.site())
     result = CliRunner().invoke(cli, ["provision", "--server", server_url or admin.url,
-                                      "--token", token, "--config", str(config_path)])
+                                      "--token", token, "--config", str(config_path),
+                                      "--no-reader"])
     assert result.exit_code == 0, result.output
     config = load_config(config_path)
     return Terminal(config, config_path, Store.from_config(config, create=True))

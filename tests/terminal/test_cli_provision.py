@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import pytest
 from click.testing import CliRunner, Result
 
+from drivers.sim.idcard import SimulatedReader
 from sync.messages import Enrolment
 from terminal.cli import cli
 from terminal.commands import provision as provision_module
@@ -29,8 +30,12 @@ class FakeClient:
 
     calls: ClassVar[list[str]] = []
 
-    def __init__(self, server_url: str) -> None:
+    def __init__(self, server_url: str, **kwargs: Any) -> None:
         self.server_url = server_url
+        self.offset = 0.4
+
+    def server_time(self) -> None:
+        self.calls.append("time")
 
     def __enter__(self) -> FakeClient:
         return self
@@ -80,7 +85,7 @@ retention_days = 45
 
 def provision(path: Path) -> Result:
     return CliRunner().invoke(cli, ["provision", "--server", SERVER + "/", "--token", "t0ken",
-                                    "--config", str(path)])
+                                    "--config", str(path), "--no-reader"])
 
 
 def write_settings(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
@@ -101,7 +106,7 @@ def test_only_the_provisioned_keys_change(tmp_path: Path, fake_client: list[str]
     config = load_config(path)
     assert config.require_identity().device_id == "gz-0042"
     assert config["scanner.netid_patterns"] == ("^CTID", "^NETID")  # a list, not its repr
-    assert fake_client == ["enroll", "heartbeat"]
+    assert fake_client == ["time", "enroll", "heartbeat"]
 
 
 def test_an_existing_identity_is_updated_in_its_place(tmp_path: Path):
@@ -211,13 +216,15 @@ def test_the_packages_settings_template_takes_a_provisioning(tmp_path: Path):
 
 
 def test_the_ports_are_set_with_the_identity(tmp_path: Path):
+    scanner = tmp_path / "scanner"  # present: a serial scanner is not probed
+    scanner.touch()
     path = write_settings(tmp_path, settings_text(tmp_path))
-    result = CliRunner().invoke(cli, ["provision", "--server", SERVER, "--token", "t0ken",
-                                      "--config", str(path), "--reader-port",
-                                      "/dev/anju/port-1-1.3", "--scanner-port",
-                                      "/dev/anju/port-1-1.2"])
-    assert result.exit_code == 0, result.output
-    config = load_config(path)
-    assert (config["reader.port"], config["scanner.port"]) == (
-        "/dev/anju/port-1-1.3", "/dev/anju/port-1-1.2")
+    with SimulatedReader() as reader:
+        result = CliRunner().invoke(cli, ["provision", "--server", SERVER, "--token", "t0ken",
+                                          "--config", str(path), "--reader-port", reader.port,
+                                          "--scanner-port", str(scanner)])
+        assert result.exit_code == 0, result.output
+        config = load_config(path)
+        assert (config["reader.port"], config["scanner.port"]) == (reader.port, str(scanner))
+        assert config["reader.baud"] == 115200  # what the probe found, written down
     assert 'clerk_pin = "4821"   # ask the owner before changing' in path.read_text("utf-8")

@@ -95,7 +95,8 @@ def provisioned(tmp_path: Path, central: CentralServer) -> Desk:
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = write_settings(tmp_path, identity=False)
     token = anju("central", "token", "issue", "--site", SITE, "--db", central.db_url).strip()
-    anju("provision", "--server", central.url, "--token", token, "--config", str(config))
+    anju("provision", "--server", central.url, "--token", token, "--config", str(config),
+         "--no-reader")
     return Desk(tmp_path, config)
 
 
