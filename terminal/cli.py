@@ -41,7 +41,8 @@ _GROUPS: dict[str, tuple[str, str]] = {
     ),
     "provision": (
         "terminal.commands.provision:provision",
-        "Check server (TLS), enrolment, clock, reader, disk, heartbeat; then write settings.",
+        "Check settings, server (TLS), enrolment, clock, reader, disk and a signed heartbeat; "
+        "only then write the credential (0600) and the settings.",
     ),
     "scan": (
         "terminal.commands.scan:scan",

@@ -210,11 +210,18 @@ def test_card_and_sync(fs: Rootfs, work: Path) -> None:
     card = json.loads(out)
     check("anju card read (simulated reader)", len(card["id_number"]) == 18, card["name"])
     with central_server(work) as (url, db):
-        out = fs.sh(f"anju provision --server {url} --token {token(db)}")
+        out = fs.sh(
+            # provision finds the simulated reader by probing (the port is not named to it)
+            "anju sim reader --link-dir /run/sim --present 60 >/tmp/sim2.out 2>&1 & sim=$!; "
+            "for i in $(seq 100); do [ -e /run/sim/usb-anju-sim-idcard ] && break; sleep 0.2; "
+            f"done; anju provision --server {url} --token {token(db)} "
+            "--probe-port /run/sim/usb-anju-sim-idcard; kill $sim",
+            timeout=300,
+        )
         check(
-            "anju provision against the host's central server",
-            out.startswith("provisioned "),
-            out.strip()[-120:],
+            "anju provision against the host's central server, reader found by probing",
+            "\nprovisioned " in "\n" + out and "/run/sim/usb-anju-sim-idcard" in out,
+            out.strip()[-200:],
         )
         out = fs.sh(
             # what anju-terminal.service does at its first start, then the clerk's check-in

@@ -112,6 +112,7 @@ def provision_on(mount: Path, admin: Admin, site: str) -> Path:
             admin.token(site),
             "--config",
             str(config_path),
+            "--no-reader",  # the rounds drive the registry, not a reader
         ],
     )
     assert result.exit_code == 0, result.output
