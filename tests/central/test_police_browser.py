@@ -1,11 +1,14 @@
 """The police pages in Debian's Chromium (Playwright): login -> search -> stay -> export, the
 fleet page, the whole record of a stay (and its print layout), the audit page's filters;
-screenshots at 1280 wide saved to docs/screenshots/police-*.png. SQLite server only (the pages
+screenshots at 1280 wide saved to var/screenshots/police-*.png (and to docs/screenshots with
+ANJU_UPDATE_DOCS_SCREENSHOTS=1, as the front-desk tests do). SQLite server only (the pages
 are the same on both backends; the API tests cover PostgreSQL)."""
 
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +25,8 @@ from tests.chromium import launched, skip_without_chromium
 from tests.sync.wire_helpers import guest
 from tests.wlt.fake_decoder import LICENCE, build_fake_decoder, wlt_block
 
-SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).parents[2]
+SHOTS = ROOT / "var" / "screenshots"  # a test run leaves the committed docs alone
 
 skip_without_chromium()
 
@@ -53,7 +57,10 @@ def chromium(site_server: CentralServer, tmp_path_factory: pytest.TempPathFactor
 
 def shot(page: object, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"police-{name}.png"), full_page=True)  # type: ignore[attr-defined]
+    path = SHOTS / f"police-{name}.png"
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    if os.environ.get("ANJU_UPDATE_DOCS_SCREENSHOTS"):
+        shutil.copy(path, ROOT / "docs" / "screenshots" / path.name)
 
 
 def test_login_search_stay_export_and_fleet(site_server: CentralServer, chromium: object,
