@@ -18,13 +18,16 @@ def _search(reg: Registry, **kwargs: object) -> list[str]:
 
 def _stays(reg: Registry, clock: FixedClock) -> dict[str, str]:
     ids = {}
-    ids["101"] = reg.check_in(room="101", guests=[card_guest(name="欧阳娜娜")],
-                              operator="C01").stay_id
+    ids["101"] = reg.check_in(
+        room="101", guests=[card_guest(name="欧阳娜娜")], operator="C01"
+    ).stay_id
     clock.wall = START + timedelta(days=1)
-    ids["A301"] = reg.check_in(room="A301", guests=[card_guest(name="王小明", serial=7)],
-                               operator="C01").stay_id
-    ids["102"] = reg.check_in(room="102", guests=[card_guest(name="李50%_红", serial=9)],
-                              operator="C01").stay_id
+    ids["A301"] = reg.check_in(
+        room="A301", guests=[card_guest(name="王小明", serial=7)], operator="C01"
+    ).stay_id
+    ids["102"] = reg.check_in(
+        room="102", guests=[card_guest(name="李50%_红", serial=9)], operator="C01"
+    ).stay_id
     reg.check_out(ids["101"], operator="C01")  # left: the projection forgot the name
     return ids
 
@@ -51,7 +54,7 @@ def test_search_by_name_room_number_and_day(reg: Registry, clock: FixedClock) ->
 
 def test_an_injection_attempt_is_only_text(reg: Registry, clock: FixedClock) -> None:
     _stays(reg, clock)
-    for attack in ("' OR 1=1 --", "101'; DROP TABLE events; --", "\") OR (\"1\"=\"1"):
+    for attack in ("' OR 1=1 --", "101'; DROP TABLE events; --", '") OR ("1"="1'):
         assert _search(reg, text=attack) == []
     assert _search(reg, since="' OR ''='", until="' OR 1=1 --") == []  # compared as text
     with reg.store.reader() as conn:

@@ -64,7 +64,9 @@ def test_void_asks_naming_guests_and_room(page, signed_in: tuple[Desk, Taps]) ->
     assert "已作废" in page.inner_text("h2")
     assert "客人取消入住" in page.inner_text("tr[data-event=void]")
     assert desk.query("SELECT operator, kind FROM events ORDER BY seq_id") == [
-        ("0000", "check_in"), ("0000", "void")]
+        ("0000", "check_in"),
+        ("0000", "void"),
+    ]
     shoot(page, "void-done")
 
 
@@ -127,10 +129,13 @@ def test_receipt_is_shown_as_uploaded_with_its_time(page, signed_in: tuple[Desk,
     _check_in(page, desk, taps, 5, "305")
     conn = sqlite3.connect(desk.work / "terminal.db", isolation_level=None)
     try:  # what the uploader writes when the server's receipt comes (terminal/sync_outbox.py)
-        conn.execute("UPDATE outbox SET state = 'sent', sent_at = '2026-01-01T00:00:00.000Z', "
-                     "attempts = 1")
-        conn.execute("UPDATE outbox SET state = 'acknowledged', receipt = 'R44e6f3348e6cfdbd7a', "
-                     "acknowledged_at = '2026-01-01T02:03:00.000Z'")
+        conn.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = '2026-01-01T00:00:00.000Z', attempts = 1"
+        )
+        conn.execute(
+            "UPDATE outbox SET state = 'acknowledged', receipt = 'R44e6f3348e6cfdbd7a', "
+            "acknowledged_at = '2026-01-01T02:03:00.000Z'"
+        )
     finally:
         conn.close()
     page.goto(desk.url + "/records")
