@@ -145,3 +145,40 @@ def test_receipt_is_shown_as_uploaded_with_its_time(page, signed_in: tuple[Desk,
     page.wait_for_selector("#stay")
     assert "已上传公安 01-01 10:03" in page.inner_text("tr[data-event=check_in]")
     assert "R44e6" not in page.content()
+
+
+def test_expected_check_out_by_nights_or_date(page, signed_in: tuple[Desk, Taps]) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    desk, taps = signed_in
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    desk.place(0)
+    page.wait_for_selector(".guest")
+    taps.keys("101", "#keypad")
+    taps.tap("#expected-row .chip:has-text('2 晚')")  # nights: one tap fills the date
+    assert page.input_value("#expected") == (today + timedelta(days=2)).isoformat()
+    shoot(page, "checkin-expected")
+    taps.tap("#confirm")
+    page.wait_for_selector("#saved")
+    assert page.input_value("#expected") == ""  # the next party starts empty
+    desk.sim("remove")
+    desk.place(2)
+    page.wait_for_selector(".guest")
+    taps.keys("102", "#keypad")
+    taps.tap("#expected")
+    taps.keys("20270230", "#keypad")  # no such day: the page says so, nothing saved
+    taps.tap("#confirm")
+    assert "预计退房日期请写成" in page.wait_for_selector("#error").inner_text()
+    assert page.input_value("#expected") == "2027-02-30"  # kept to correct
+    taps.tap("#expected")
+    taps.keys("⌫⌫", "#keypad")
+    taps.keys("15", "#keypad")
+    taps.tap("#confirm")
+    page.wait_for_selector("#saved")
+    assert desk.query("SELECT room, expected_check_out FROM stay_view ORDER BY room") == [
+        ("101", (today + timedelta(days=2)).isoformat()),
+        ("102", "2027-02-15"),
+    ]
+    page.goto(desk.url + "/inhouse")
+    assert "2027-02-15" in page.inner_text("tr[data-room='102']")
