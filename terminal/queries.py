@@ -51,6 +51,7 @@ class Delivery:
     reject_code: str | None
     reject_field: str | None
     reject_message: str | None
+    acknowledged_at: str | None = None
 
 
 @dataclass(slots=True)
@@ -106,6 +107,62 @@ def show(conn: sqlite3.Connection, stay_id: str) -> StayDetail:
         raise StayNotFoundError(f"no stay {stay_id}", "找不到该入住记录")
     delivery = [Delivery(*row) for row in conn.execute(
         "SELECT e.event_id, e.sequence, e.kind, o.state, o.attempts, o.receipt, o.reject_code, "
-        "o.reject_field, o.reject_message FROM events e JOIN outbox o USING (event_id) "
+        "o.reject_field, o.reject_message, o.acknowledged_at "
+        "FROM events e JOIN outbox o USING (event_id) "
         "WHERE e.stay_id = ? ORDER BY e.seq_id", (stay_id,))]
     return StayDetail(stays[stay_id], delivery)
+
+
+# Where a guest's name and document number are in an event's payload (check-in, companion
+# added, an amended name). The projection forgets them at check-out, so a search of past stays
+# reads the payloads (kept until retention purges them).
+_SEARCH_KEYS = ("name", "surname_en", "given_names_en", "number", "new")
+
+
+def _like(fragment: str) -> str:
+    escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_stays(conn: sqlite3.Connection, *, text: str = "", since: str | None = None,
+                 until: str | None = None, limit: int = 100) -> list[StayRow]:
+    """Stays whose room, a guest's name or document number contains `text` (any fragment,
+    Unicode as stored; Latin letters without regard to case), in house at some time in
+    [since, until) (UTC texts as stored), newest first. Every value is a parameter."""
+    where: list[str] = []
+    args: list[Any] = []
+    text = text.strip()
+    if text:
+        keys = ",".join("?" * len(_SEARCH_KEYS))
+        where.append(
+            "(s.room LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM events e, json_tree(e.payload) t"
+            " WHERE e.stay_id = s.stay_id AND e.payload IS NOT NULL"
+            " AND e.kind IN ('check_in', 'add_guest', 'amend')"
+            f" AND t.key IN ({keys}) AND t.atom LIKE ? ESCAPE '\\'))")
+        args += [_like(text), *_SEARCH_KEYS, _like(text)]
+    if until is not None:
+        where.append("s.checked_in_at < ?")
+        args.append(until)
+    if since is not None:
+        where.append("(s.ended_at IS NULL OR s.ended_at >= ?)")
+        args.append(since)
+    sql = f"{_STAY_COLUMNS} FROM stay_view s"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [_stay_row(r) for r in conn.execute(
+        f"{sql} ORDER BY s.stay_id DESC LIMIT ?", (*args, limit))]
+
+
+def stay_guests(conn: sqlite3.Connection, stay_ids: list[str]
+                ) -> dict[str, list[tuple[str, str | None]]]:
+    """Each stay's guests as (name, document number), from its folded events: amended names
+    included, nothing for a purged stay."""
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    for stay_id in stay_ids:
+        stays: dict[str, Stay] = {}
+        for event in chain.stay_events(conn, stay_id):
+            apply(stays, event)
+        stay = stays.get(stay_id)
+        out[stay_id] = [] if stay is None else [
+            (g.guest.display_name, g.guest.document.number) for g in stay.guests.values()]
+    return out

@@ -8,6 +8,7 @@ lost answer) is refused the second time instead of saving the party twice.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import anyio
@@ -44,7 +45,9 @@ def party_context(page: Page, request: Request, form: Form | None = None) -> dic
             "override_presets": override_presets(page.gettext(request)),
             "adults": [g for g in guests if not g.minor], "form": form or Form(b""),
             "attachments": page.service.draft.attachments(),
-            "photo_configured": page.service.photos.configured}
+            "photo_configured": page.service.photos.configured,
+            "expected": form.get("expected_check_out") if form else "",
+            "nights": [(n, (today + timedelta(days=n)).isoformat()) for n in (1, 2, 3)]}
 
 
 def override_presets(_: Callable[[str], str]) -> list[str]:
@@ -123,12 +126,19 @@ async def confirm(request: Request) -> Response:
     if str(version) != form.get("draft_version"):
         return page.render(request, "_checkin_form.html", room=room,
                            error=_("The party changed; check it and confirm again."), **context)
+    try:  # "1 晚" fills the date: one field, a date or nights
+        text = form.get("expected_check_out").strip()
+        expected = date.fromisoformat(text) if text else None
+    except ValueError:
+        return page.render(request, "_checkin_form.html", room=room, error=_(
+            "Expected check-out: write it as 2026-12-06."), **context)
     guests = draft.guests_for_check_in(_links(form), page.today())
     attachments = draft.attachments()
     stay_id = draft.stay_id
 
     def save() -> Saved:
         return page.service.registry.check_in(room=room, guests=guests, operator=operator,
+                                              expected_check_out=expected,
                                               overrides=_overrides(form), stay_id=stay_id,
                                               attachments=attachments,
                                               dates_confirmed=form.get("confirm_dates") == "yes")

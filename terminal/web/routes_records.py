@@ -7,15 +7,18 @@ clerk to recognise the guest. Every write goes through the registry and answers 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from terminal import queries
 from terminal.errors import AnjuError
 from terminal.web.page import Page, read_form, redirect
-from terminal.web.views import delivery_by_stay, local_day, local_time, masked
+from terminal.web.views import delivery_by_stay, local_time, masked
 
 AMENDABLE = ("room", "expected_check_out")
 GUEST_AMENDABLE = ("phone", "address", "name")
@@ -115,24 +118,52 @@ async def check_out_group(request: Request) -> Response:
     return await _check_out(request, "group")
 
 
+def _day_bounds(day: str, zone: ZoneInfo) -> tuple[str, str] | None:
+    """The guesthouse's calendar day as UTC texts in the store's format, [start, end)."""
+    try:
+        start = datetime.combine(date.fromisoformat(day), time(), zone)
+    except ValueError:
+        return None
+    return tuple(  # type: ignore[return-value]
+        (start + timedelta(days=n)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        for n in (0, 1))
+
+
 async def history(request: Request) -> Response:
+    """Records: the newest stays, or those matching a name, room or document number fragment
+    and/or in house on a day; each row names its guests (numbers masked)."""
     page: Page = request.app.state.page
+    params = request.query_params
+    text = params.get("q", "").strip()[:40]
+    day = params.get("day", "").strip()
+    today_only = day == "today"
+    if today_only:
+        day = page.today().isoformat()
+    bounds = _day_bounds(day, page.zone) if day else None
+    _ = page.gettext(request)
+    error = _("Date: write it as 2026-12-06.") if day and bounds is None else ""
 
-    def load() -> tuple[list[Any], dict[str, Any]]:
-        stays = page.service.registry.list_stays(limit=100)
+    def load() -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
         with page.service.store.reader() as conn:
-            return stays, delivery_by_stay(conn, [s.stay_id for s in stays])
+            stays = queries.search_stays(conn, text=text, since=bounds and bounds[0],
+                                         until=bounds and bounds[1], limit=100)
+            ids = [s.stay_id for s in stays]
+            return stays, delivery_by_stay(conn, ids), queries.stay_guests(conn, ids)
 
-    stays, delivery = await anyio.to_thread.run_sync(load)
-    today_only = request.query_params.get("day") == "today"
-    today = page.today().isoformat()
+    stays, delivery, guests = await anyio.to_thread.run_sync(load)
     rows = [{"stay": s, "at": local_time(s.checked_in_at, page.zone),
-             "delivery": delivery.get(s.stay_id)} for s in stays
-            if not today_only or local_day(s.checked_in_at, page.zone) == today]
-    return page.render(request, "history.html", rows=rows, today_only=today_only)
+             "delivery": delivery.get(s.stay_id),
+             "acked": local_time(getattr(delivery.get(s.stay_id), "acknowledged_at", None),
+                                 page.zone),
+             "guests": [(name, masked(number)) for name, number in guests[s.stay_id]]}
+            for s in stays]
+    return page.render(request, "history.html", rows=rows, today_only=today_only, q=text,
+                       day="" if today_only else day, error=error,
+                       searched=bool(text or day))
 
 
-async def stay_detail(request: Request, *, message: str = "", error: str = "") -> Response:
+async def stay_detail(request: Request, *, message: str = "", error: str = "",
+                      pending: dict[str, str] | None = None) -> Response:
     page: Page = request.app.state.page
     stay_id = request.path_params["stay_id"]
     try:
@@ -150,12 +181,21 @@ async def stay_detail(request: Request, *, message: str = "", error: str = "") -
     fields = [(f, labels[f]) for f in AMENDABLE] + [
         (f"guest.{g['guest_id']}.{f}", f"{g['name']} · {labels[f]}") for g in guests
         for f in GUEST_AMENDABLE]
+    names = {f: label for f, label in fields}
+    amends = {a.event_id: {"label": names.get(a.field, a.field), "old": _shown(a.old),
+                           "new": _shown(a.new), "reason": a.reason} for a in stay.amendments}
+    acked = {d.event_id: local_time(d.acknowledged_at, page.zone) for d in detail.delivery}
     kinds = {"check_in": _("Check-in"), "add_guest": _("Companion added"),
              "check_out": _("Check-out"), "amend": _("Correction"), "void": _("Void")}
     return page.render(request, "stay.html", detail=detail, stay=stay, guests=guests,
-                       kinds=kinds,
+                       kinds=kinds, amends=amends, acked=acked,
                        fields=fields, at=local_time(stay.checked_in_at, page.zone),
-                       message=message, error=error)
+                       message=message, error=error, pending=pending,
+                       void_presets=void_presets(_))
+
+
+def _shown(value: Any) -> str:
+    return "—" if value in (None, "") else str(value)
 
 
 def _current(stay: Any, field: str) -> Any:
@@ -188,16 +228,35 @@ async def amend(request: Request) -> Response:
                              error=error or "")
 
 
+def void_presets(_: Callable[[str], str]) -> list[str]:
+    """The common reasons to void, one tap each (free text stays possible)."""
+    return [_("Guest cancelled"), _("Registered twice"), _("Wrong guest or document")]
+
+
 async def void(request: Request) -> Response:
+    """Void a registration: first a confirmation naming the guests and the room, then
+    (confirmed=yes) the write and a message saying whose registration in which room."""
     page: Page = request.app.state.page
     stay_id = request.path_params["stay_id"]
     form = await read_form(request)
     reason = form.get("reason")
     _ = page.gettext(request)
+    try:
+        stay = (await anyio.to_thread.run_sync(lambda: page.service.registry.show(stay_id))).stay
+    except AnjuError as err:
+        return await stay_detail(request, error=_err(page, request, err))
+    names = "、".join(g.guest.display_name or "?" for g in stay.guests.values())
+    room = stay.room or "—"
+    if reason.strip() and form.get("confirmed") != "yes":
+        return await stay_detail(request, pending={
+            "reason": reason,
+            "text": _("Void the registration of {names} (room {room})?").format(
+                names=names, room=room)})
     error = await _write(page, request, lambda op: page.service.registry.void(
         stay_id, reason=reason, operator=op))
-    return await stay_detail(request, message="" if error else _("Registration voided."),
-                             error=error or "")
+    message = "" if error else _("Registration of {names} (room {room}) voided.").format(
+        names=names, room=room)
+    return await stay_detail(request, message=message, error=error or "")
 
 
 async def go_home(request: Request) -> Response:

@@ -133,6 +133,7 @@ class DeliverySummary:
     reject_code: str | None = None
     reject_field: str | None = None
     reject_message: str | None = None
+    acknowledged_at: str | None = None  # when the police server's receipt came
 
 
 def delivery_by_stay(conn: sqlite3.Connection, stay_ids: list[str]) -> dict[str, DeliverySummary]:
@@ -142,14 +143,15 @@ def delivery_by_stay(conn: sqlite3.Connection, stay_ids: list[str]) -> dict[str,
         return out
     marks = ",".join("?" * len(stay_ids))
     rows = conn.execute(
-        "SELECT e.stay_id, o.state, o.receipt, o.reject_code, o.reject_field, o.reject_message "
+        "SELECT e.stay_id, o.state, o.receipt, o.reject_code, o.reject_field, o.reject_message, "
+        "o.acknowledged_at "
         f"FROM events e JOIN outbox o USING (event_id) WHERE e.stay_id IN ({marks}) "
         "ORDER BY e.seq_id", stay_ids).fetchall()
     rank = {"rejected": 3, "queued": 2, "sent": 2, "acknowledged": 1, "superseded": 0}
-    for stay_id, state, receipt, code, field, message in rows:
+    for stay_id, state, receipt, code, field, message, acked in rows:
         current = out.get(stay_id)
         name = {"sent": "queued", "acknowledged": "delivered"}.get(state, state)
-        summary = DeliverySummary(name, receipt, code, field, message)
+        summary = DeliverySummary(name, receipt, code, field, message, acked)
         if current is None or rank[state] >= rank.get(
                 {"delivered": "acknowledged"}.get(current.state, current.state), 0):
             out[stay_id] = summary
