@@ -51,9 +51,7 @@ def reader(ctx: Context) -> list[Finding]:
     port = ctx.config["reader.port"]
     local = ask_service(ctx)
     if local is not None:
-        status = local["reader"]
-        found = _reader_finding(port, status, "the terminal service reports: ")
-        return [found, _scanner(ctx, local)]
+        return reported(ctx, local)
     transport = SerialTransport(port, baud=ctx.config["reader.baud"] or None)
     card_reader = CardReader(transport, lambda _card: None)
     try:
@@ -94,6 +92,16 @@ def reader(ctx: Context) -> list[Finding]:
                 _scanner(ctx, None),
             ]
     return [_reader_finding(port, shown, ""), _scanner(ctx, None)]
+
+
+def reported(ctx: Context, local: dict[str, Any]) -> list[Finding]:
+    """The reader and scanner as the running service reports them (/local/health's answer,
+    or the same view taken in-process by the page's self-test): the port is never opened."""
+    assert ctx.config is not None
+    found = _reader_finding(
+        ctx.config["reader.port"], local["reader"], "the terminal service reports: "
+    )
+    return [found, _scanner(ctx, local)]
 
 
 def _reader_finding(port: str, status: dict[str, Any], via: str) -> Finding:

@@ -35,6 +35,7 @@ from terminal.web import (
     routes_local,
     routes_records,
     routes_scan,
+    selftest,
     throttle,
 )
 from terminal.web.hub import CLOSING, Notice
@@ -264,6 +265,8 @@ def create_app(service: TerminalService, listen_host: str | None = None) -> Star
         Route("/stay/{stay_id}/void", routes_records.void, methods=["POST"]),
         Route("/clerks", routes_clerks.clerks_page),
         Route("/clerks/{action:str}", routes_clerks.change, methods=["POST"]),
+        Route("/selftest", selftest.selftest_page),
+        Route("/selftest/run", selftest.selftest_run, methods=["POST"]),
         Route("/events", events),
         Route("/status", status_fragment),
         Route("/login", login_page),

@@ -23,6 +23,7 @@ from terminal import clerks
 from terminal.errors import AnjuError, TextRefusedError
 from terminal.service import TerminalService
 from terminal.web import guard, i18n, status, throttle
+from terminal.web.routes_local import loopback
 
 log = logging.getLogger(__name__)
 LANG_COOKIE = "anju_lang"
@@ -142,6 +143,13 @@ class Page:
         account = self.accounts.get(operator)
         return account is not None and account.owner and account.active
 
+    def may_selftest(self, request: Request) -> bool:
+        """The self-test page (terminal/web/selftest.py): the owner when accounts exist; with
+        none, a browser on the terminal itself only (it names paths, ports and the device)."""
+        if self.pin_required:
+            return self.is_owner(request)
+        return loopback(request)
+
     def operator(self, request: Request, *, touch: bool = False) -> str | None:
         """The signed-in clerk (or the configured operator when no PIN is set); `touch`
         counts the request as the clerk's activity (not the page's own background calls)."""
@@ -165,6 +173,7 @@ class Page:
         context.setdefault("operator", self.operator(request))
         context.setdefault("pin_required", self.pin_required)
         context.setdefault("is_owner", self.is_owner(request))
+        context.setdefault("may_selftest", self.may_selftest(request))
         context.setdefault("idle_lock_s", self.config["web.idle_lock_s"] if self.pin_required
                            else 0)
         context.setdefault("simulated", self.service.sim is not None)

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 if TYPE_CHECKING:
+    from terminal.service import TerminalService
     from terminal.web.page import Page
 
 
-def _loopback(request: Request) -> bool:
+def loopback(request: Request) -> bool:
     host = request.client.host if request.client else ""
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -28,29 +29,36 @@ def _loopback(request: Request) -> bool:
 
 
 async def local_health(request: Request) -> Response:
-    if not _loopback(request):
+    if not loopback(request):
         return JSONResponse({"error": "loopback only"}, status_code=403)
     page: Page = request.app.state.page
-    service = page.service
-    health = await asyncio.to_thread(service.health)
-    status = service.reader.status
-    scanner = service.scanner
+    health = await asyncio.to_thread(page.service.health)
     return JSONResponse(
         {
-            "reader": {
-                "state": status.state,
-                "port": status.port,
-                "baud": status.baud,
-                "sam_id": status.sam_id,
-                "last_error": status.last_error,
-                "reads": status.reads,
-                "failures": status.failures,
-                "reconnects": status.reconnects,
-            },
-            "scanner": scanner.connected.is_set() if scanner else None,
+            **devices(page.service),
             "server_reachable": health.server_reachable,
             "server_refusal": health.server_refusal,
             "backlog": health.backlog,
             "rejected": health.rejected,
         }
     )
+
+
+def devices(service: TerminalService) -> dict[str, Any]:
+    """The reader's and scanner's live state: what doctor's reader check reads (here over
+    HTTP, in the page's self-test in-process)."""
+    status = service.reader.status
+    scanner = service.scanner
+    return {
+        "reader": {
+            "state": status.state,
+            "port": status.port,
+            "baud": status.baud,
+            "sam_id": status.sam_id,
+            "last_error": status.last_error,
+            "reads": status.reads,
+            "failures": status.failures,
+            "reconnects": status.reconnects,
+        },
+        "scanner": scanner.connected.is_set() if scanner else None,
+    }
