@@ -10,7 +10,6 @@ number: an 18-digit number would lose its last digits).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -117,20 +116,11 @@ def _registering_events(conn: Connection, stay_ids: list[str]) -> dict[str, list
                 "kind": row.kind,
                 "operator": row.operator,
                 "device_id": row.device_id,
-                "data": _data(row.payload),
+                "data": record.payload_data(row.payload),
             }
         )
     return found
 
-
-def _data(payload: str | None) -> dict[str, Any]:
-    if payload is None:
-        return {}
-    try:
-        data = json.loads(payload).get("data")
-    except (ValueError, AttributeError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _stay_rows(

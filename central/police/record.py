@@ -10,6 +10,7 @@ while the history shows each change. Purged (withheld) events carry nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -18,6 +19,17 @@ import codetables
 from central.police import words
 
 Row = tuple[str, str]
+
+
+def payload_data(payload: str | None) -> dict[str, Any]:
+    """A stored event's `data` object (empty when withheld, purged or not an object)."""
+    if payload is None:
+        return {}
+    try:
+        data = json.loads(payload).get("data")
+    except (ValueError, AttributeError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def guests_as_registered(events: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,6 @@ device's own wall time against the corrected time and how that was corrected.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import Connection, select, tuple_
@@ -72,7 +71,7 @@ def history(conn: Connection, stay_id: str, owner: str) -> list[dict[str, Any]]:
     verified = _verified(conn, [(r.device_id, r.sequence, r.prev_chain_sha256) for r in rows])
     out = []
     for row in rows:
-        data = _data(row.payload)
+        data = record.payload_data(row.payload)
         out.append({
             "event_id": row.event_id, "kind": row.kind, "operator": row.operator,
             "device_id": row.device_id, "sequence": row.sequence,
@@ -115,15 +114,6 @@ def _verified(conn: Connection, links: list[tuple[str, int, str]]
             seq == 1 or previous.get((device, seq - 1)) == [prev_chain])
     return out
 
-
-def _data(payload: str | None) -> dict[str, Any]:
-    if payload is None:
-        return {}
-    try:
-        data = json.loads(payload).get("data")
-    except (ValueError, AttributeError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def guest_of(conn: Connection, stay_id: str, guest_id: str) -> dict[str, Any]:
