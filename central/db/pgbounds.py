@@ -132,6 +132,10 @@ def install(engine: Engine, bounds: DbBounds, *, ping: bool) -> None:
             try:
                 with dbapi_conn.cursor() as cur:
                     cur.execute(";")
+                if not dbapi_conn.autocommit:
+                    # the ping opened a transaction: end it, so the checkout starts idle and a
+                    # caller may still choose AUTOCOMMIT (VACUUM, CREATE INDEX CONCURRENTLY)
+                    dbapi_conn.rollback()
             except psycopg.Error as err:
                 dbapi_conn.close()
                 raise DisconnectionError(f"database ping failed: {type(err).__name__}") from err

@@ -42,6 +42,23 @@ def test_session_carries_the_server_side_timeouts() -> None:
         drop_schema(schema)
 
 
+def test_a_pinged_checkout_starts_idle_so_autocommit_can_be_chosen() -> None:
+    # The checkout ping used to leave its transaction open: VACUUM (bench_police's load) then
+    # failed with "can't change 'autocommit' now: connection in transaction status INTRANS".
+    try:
+        url, schema = create_schema("anju_ping")
+    except PostgresUnavailable as err:
+        pytest.skip(str(err))
+    engine = make_engine(url, pooled=True)
+    try:
+        for _ in range(2):  # a new connection, then one taken again from the pool
+            with engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM"))
+    finally:
+        engine.dispose()
+        drop_schema(schema)
+
+
 def test_the_url_wins_over_the_default_connect_arguments() -> None:
     bounds = DbBounds(connect_timeout_s=4)
     args = bounds.connect_args(make_url("postgresql+psycopg://u@h/db?connect_timeout=9"))
