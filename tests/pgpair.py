@@ -98,8 +98,11 @@ class PgNode:
         PostgreSQL puts in sessions of their own (so no process group reaches them all)."""
         if self.process is None or self.process.poll() is not None:
             return
+        # Listed before the postmaster is signalled too: killed, it takes its list of children
+        # with it (they pass to init), and stopped ones would then stay stopped for good.
+        before = set(_children(self.process.pid))
         os.kill(self.process.pid, sig)
-        for pid in _children(self.process.pid):
+        for pid in before | set(_children(self.process.pid)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
