@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from central.police.record import payload_data
 from central.projection import fold
 
 STAY_KEYS = (
@@ -89,18 +90,9 @@ def snapshot(
 
 
 def shown_event(row: Any) -> dict[str, Any]:
-    data = _data(row.payload)
+    data = payload_data(row.payload)  # withheld (purged): the header still counts
     return {
         **{k: getattr(row, k) for k in EVENT_KEYS},
         "detail": {k: data[k] for k in _SHOWN_KEYS if k in data},
     }
 
-
-def _data(payload: str | None) -> dict[str, Any]:
-    if payload is None:  # withheld (purged on the terminal): the header still counts
-        return {}
-    try:
-        data = json.loads(payload).get("data")
-    except (ValueError, AttributeError):
-        return {}
-    return data if isinstance(data, dict) else {}
