@@ -22,7 +22,7 @@ from sync.uploader import Uploader
 from terminal.cli import cli
 from terminal.sync_service import SyncService
 from tests.central.central_helpers import Admin
-from tests.central.serverproc import CentralServer, free_port
+from tests.central.serverproc import CentralServer, free_port, sqlite_server
 from tests.sync.test_uploader_unit import MemoryOutbox, events
 from tests.sync.uploader_helpers import Terminal, provision, register
 
@@ -118,12 +118,7 @@ def test_each_cause_has_its_own_advice(error: errors.RequestError, code: str, ad
 
 @pytest.fixture(scope="module")
 def truth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    base = tmp_path_factory.mktemp("truth-central")
-    process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log").start()
-    try:
-        yield process
-    finally:
-        process.stop()
+    yield from sqlite_server(tmp_path_factory.mktemp("truth-central"))
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from terminal import faults
 from terminal.doctor import FAIL, OK, Check, Context, Finding, exit_code, remote, run
 from terminal.sync_outbox import StoreOutbox
 from tests.central.central_helpers import Admin
-from tests.central.serverproc import CentralServer, free_port
+from tests.central.serverproc import CentralServer, free_port, sqlite_server
 from tests.sync.uploader_helpers import Terminal, provision, register
 from tests.web.desk import Desk
 
@@ -50,12 +50,7 @@ def failing(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    base = tmp_path_factory.mktemp("doctor-central")
-    process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log").start()
-    try:
-        yield process
-    finally:
-        process.stop()
+    yield from sqlite_server(tmp_path_factory.mktemp("doctor-central"))
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from sync.fields import format_utc
 from sync.messages import ServerTime
 from terminal.config import load_config
 from tests.central.central_helpers import Admin
-from tests.central.serverproc import CentralServer
+from tests.central.serverproc import CentralServer, sqlite_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ANJU = [sys.executable, "-c", "from terminal.cli import main; main()"]
@@ -57,12 +57,7 @@ def written(tmp_path: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    base = tmp_path_factory.mktemp("provision-central")
-    process = CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log").start()
-    try:
-        yield process
-    finally:
-        process.stop()
+    yield from sqlite_server(tmp_path_factory.mktemp("provision-central"))
 
 
 @pytest.fixture
