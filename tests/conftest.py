@@ -1,4 +1,5 @@
-"""Hygiene for every test: no leaked threads, no leaked file descriptors."""
+"""Hygiene for every test (no leaked threads, no leaked file descriptors), and the session's
+central servers."""
 
 from __future__ import annotations
 
@@ -9,12 +10,38 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.central.serverproc import CentralServer
+from tests.pgschema import pg_schema_url
+
 
 def _open_fds() -> set[int]:
     try:
         return {int(name) for name in os.listdir("/proc/self/fd")}
     except FileNotFoundError:  # not Linux: nothing to check
         return set()
+
+
+@pytest.fixture(scope="session")
+def sqlite_central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+    """The session's central server on SQLite (a file in a temp dir), for every test that
+    makes its own sites and devices and leaves the server running as it found it."""
+    base = tmp_path_factory.mktemp("central-sqlite")
+    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def postgresql_central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+    """The same on PostgreSQL: a schema of its own in database `test`, dropped at the end
+    (tests skip with the reason when PostgreSQL cannot be reached)."""
+    base = tmp_path_factory.mktemp("central-postgresql")
+    urls = pg_schema_url("anju_test")
+    url = next(urls)
+    try:
+        with CentralServer(url, base / "server.log") as process:
+            yield process
+    finally:
+        next(urls, None)  # drops the schema
 
 
 @pytest.fixture(autouse=True)
