@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-STARTUP_TIMEOUT_S = 30.0
+STARTUP_TIMEOUT_S = 90.0  # a bound on failure only: a loaded machine may migrate slowly
 
 
 def free_port() -> int:
@@ -57,7 +57,11 @@ class CentralServer:
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                             env=env, cwd=Path(__file__).parents[2])
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.kill()  # nothing left running behind a server that never came up
+            raise
         return self
 
     def _wait_ready(self) -> None:
