@@ -259,6 +259,7 @@ def create_app(service: TerminalService, listen_host: str | None = None) -> Star
         Route("/checkout/guest", routes_records.check_out_guest, methods=["POST"]),
         Route("/checkout/room", routes_records.check_out_room, methods=["POST"]),
         Route("/checkout/group", routes_records.check_out_group, methods=["POST"]),
+        Route("/checkout/undo", routes_records.undo_check_out, methods=["POST"]),
         Route("/records", routes_records.history),
         Route("/stay/{stay_id}", routes_records.stay_detail),
         Route("/stay/{stay_id}/amend", routes_records.amend, methods=["POST"]),
