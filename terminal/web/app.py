@@ -250,6 +250,7 @@ def create_app(service: TerminalService, listen_host: str | None = None) -> Star
         Route("/party", routes_desk.party_fragment),
         Route("/party/remove/{guest_id}", routes_desk.remove_guest, methods=["POST"]),
         Route("/party/clear", routes_desk.clear_party, methods=["POST"]),
+        Route("/party/guardian/{guest_id}", routes_desk.arm_guardian, methods=["POST"]),
         Route("/party/photo/{guest_id}", routes_desk.photo),
         Route("/checkin", routes_desk.confirm, methods=["POST"]),
         Route("/manual", routes_desk.manual_page),
