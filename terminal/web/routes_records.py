@@ -22,6 +22,10 @@ from terminal.web.views import delivery_by_stay, local_time, masked
 
 AMENDABLE = ("room", "expected_check_out")
 GUEST_AMENDABLE = ("phone", "address", "name")
+# The on-screen keypad each field is typed on (app.js): letters and digits for a room (A301),
+# the date with its dashes added, digits for a phone; text fields start on letters and digits.
+KEYPAD = {"room": "alnum", "expected_check_out": "date", "phone": "digits",
+          "address": "alnum", "name": "alnum"}
 
 
 def _err(page: Page, request: Request, err: AnjuError) -> str:
@@ -213,10 +217,12 @@ async def stay_detail(request: Request, *, message: str = "", error: str = "",
     _ = page.gettext(request)
     labels = {"room": _("Room"), "expected_check_out": _("Expected check-out"),
               "phone": _("Phone"), "address": _("Address"), "name": _("Name")}
-    fields = [(f, labels[f]) for f in AMENDABLE] + [
-        (f"guest.{g['guest_id']}.{f}", f"{g['name']} · {labels[f]}") for g in guests
-        for f in GUEST_AMENDABLE]
-    names = {f: label for f, label in fields}
+    fields = [{"field": f, "label": labels[f], "kp": KEYPAD[f], "current": _shown_raw(stay, f)}
+              for f in AMENDABLE] + [
+        {"field": f"guest.{g['guest_id']}.{f}", "label": f"{g['name']} · {labels[f]}",
+         "kp": KEYPAD[f], "current": _shown_raw(stay, f"guest.{g['guest_id']}.{f}")}
+        for g in guests for f in GUEST_AMENDABLE]
+    names = {f["field"]: f["label"] for f in fields}
     amends = {a.event_id: {"label": names.get(a.field, a.field), "old": _shown(a.old),
                            "new": _shown(a.new), "reason": a.reason} for a in stay.amendments}
     acked = {d.event_id: local_time(d.acknowledged_at, page.zone) for d in detail.delivery}
@@ -227,7 +233,22 @@ async def stay_detail(request: Request, *, message: str = "", error: str = "",
                        kinds=kinds, amends=amends, acked=acked,
                        fields=fields, at=local_time(stay.checked_in_at, page.zone),
                        message=message, error=error, pending=pending,
-                       void_presets=void_presets(_))
+                       void_presets=void_presets(_), amend_presets=amend_presets(_))
+
+
+def _shown_raw(stay: Any, field: str) -> str:
+    """The field's current value as the clerk edits it ("" when empty or unreadable)."""
+    try:
+        value = _current(stay, field)
+    except (KeyError, ValueError):
+        return ""
+    return "" if value is None else str(value)
+
+
+def amend_presets(_: Callable[[str], str]) -> list[str]:
+    """The common reasons to correct, one tap each (free text stays possible)."""
+    return [_("Typing error"), _("Guest changed rooms"), _("Guest extended the stay"),
+            _("Phone number added")]
 
 
 def _shown(value: Any) -> str:
@@ -247,8 +268,14 @@ async def amend(request: Request) -> Response:
     page: Page = request.app.state.page
     stay_id = request.path_params["stay_id"]
     form = await read_form(request)
-    field, new, reason = form.get("field"), form.get("new"), form.get("reason")
+    field, new, reason = form.get("field"), form.get("new").strip(), form.get("reason")
     _ = page.gettext(request)
+    if field == "expected_check_out" and new:
+        try:
+            date.fromisoformat(new)
+        except ValueError:  # the page's own words, never a stack trace
+            return await stay_detail(request, error=_(
+                "Expected check-out: write it as 2026-12-06."))
 
     def work(op: str) -> Any:
         stay = page.service.registry.show(stay_id).stay

@@ -196,6 +196,17 @@
     if (q && first) list.value = first.value;  // the best match is chosen, visibly
   });
 
+  // A field chooser (the amend form): the value input takes the chosen field's keypad mode
+  // and its current value, ready to be corrected on the keypad.
+  document.addEventListener("change", function (ev) {
+    var target = ev.target.dataset && $(ev.target.dataset.kpSwitch);
+    if (!target) return;
+    var option = ev.target.selectedOptions[0];
+    target.dataset.kp = option.dataset.kp || "alnum";
+    target.value = option.dataset.current || "";
+    target.focus();
+  });
+
   // Preset choices (reasons, relationships): a tap fills the field; free text stays possible.
   document.addEventListener("click", function (ev) {
     var chip = ev.target.closest && ev.target.closest("[data-fill]");
