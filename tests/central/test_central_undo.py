@@ -4,10 +4,12 @@ only from the stay's owner (central/ownership.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sync.protocol import BatchAnswer
 from tests.central.central_helpers import Admin
+from tests.central.feed_helpers import feed_token, pull_all
 from tests.central.police_helpers import id_number, logged_in, unique_name
 from tests.sync.wire_helpers import guest
 
@@ -87,3 +89,20 @@ def test_only_the_stays_owner_may_undo_its_check_out(central: Admin) -> None:
     answer = client_a.send_events([bare])
     assert results(answer) == [("rejected", "invalid_event")]
     assert "target_event_id" in (answer.results[0].field or "")
+
+
+def test_the_feed_carries_the_undo_with_the_stay_in_house_again(central: Admin) -> None:
+    client, chain = central.device()
+    check_in = chain.check_in(room="B202")
+    out = chain.check_out(check_in)
+    undo = chain.event("check_out_undone", check_in.stay_id,
+                       {"guest_ids": json.loads(out.payload or "{}")["data"]["guest_ids"]},
+                       target_event_id=out.event_id)
+    client.send_events([check_in, out, undo])
+    taken = [r for r in pull_all(central, feed_token(central))[0]
+             if r["stay"]["stay_id"] == check_in.stay_id]
+    assert [(r["change"], r["stay"]["status"]) for r in taken] == [
+        ("check_in", "in_house"), ("check_out", "checked_out"),
+        ("check_out_undone", "in_house")]
+    assert taken[2]["event"]["target_event_id"] == out.event_id
+    assert taken[2]["stay"]["checked_out_at"] is None
