@@ -16,8 +16,8 @@ from terminal.domain.events import Event
 from terminal.domain.fold import fold
 from terminal.errors import DomainError
 from terminal.registry import Registry
-from terminal.store import chain, outbox, purge, verify
-from tests.terminal.registry_helpers import START, card_guest, open_store
+from terminal.store import chain, purge, verify
+from tests.terminal.registry_helpers import START, acknowledge_all, card_guest, open_store
 
 ROOMS = ["101", "102", "201"]
 NAMES = ["张三", "李四", "𠀾明", "Ωmega"]
@@ -102,7 +102,7 @@ def test_any_call_sequence_folds_consistently_and_survives_purge(ops):
             # Folding the payloads read back gives the same state as folding twice.
             assert fold(all_events(reg)) == folded
 
-            outbox.acknowledge_all(store.writer)
+            acknowledge_all(store)
             result = purge.purge(store, retention_days=0, now=clock.wall + timedelta(days=1))
             assert result.stays == len(folded) - len(model)
             with store.reader() as conn:
