@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from drivers.idcard import codec, payloads
+from drivers.idcard import codec, sam_answers
 from drivers.idcard.cards import decode_appended_addresses, decode_text_block, format_sam_id
 from drivers.idcard.codec import Status
 from drivers.idcard.errors import (
@@ -258,7 +258,7 @@ class CardReader:
             codec.READ_BASE_FINGERPRINT if self.settings.read_fingerprint else codec.READ_BASE
         )
         response = self._expect(command)
-        message = payloads.decode_base_message(
+        message = sam_answers.decode_base_message(
             response.data, with_fingerprint=self.settings.read_fingerprint
         )
         addresses: tuple[str, ...] = ()

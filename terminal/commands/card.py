@@ -23,8 +23,8 @@ from drivers.idcard.transport import SerialTransport
 from sync.privacy import redact
 from terminal.cli import chinese_locale
 from terminal.config import ENV_VAR, load_config
+from terminal.doctor.portcheck import diagnose
 from terminal.errors import ConfigError
-from terminal.portcheck import diagnose
 
 EXIT_NO_READER = 2
 EXIT_NO_CARD = 3

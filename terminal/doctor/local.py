@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sync.diagnosis import by_code
-from terminal import checkday, clock
+from terminal.desk import checkday
 from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding
-from terminal.file_checks import exposed_files
-from terminal.store import db
+from terminal.doctor.file_checks import exposed_files
+from terminal.store import connection
 from terminal.store import verify as verifier
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
-from terminal.sync_service import SyncState
+from terminal.store.outbox import StoreOutbox
+from terminal.system import clock
+from terminal.uploading.sync_service import SyncState
 
 # Backlog "not moving": events older than this and no answered request for as long.
 BACKLOG_STUCK_S = 15 * 60
@@ -95,7 +96,7 @@ def clock_state(ctx: Context) -> list[Finding]:
         synced = clock.SystemClock().synchronised()
     newest = None
     if ctx.database is not None and ctx.database.exists():
-        conn = db.connect(ctx.database, readonly=True)
+        conn = connection.connect(ctx.database, readonly=True)
         try:
             newest = checkday.newest_event_time(conn)
         finally:
@@ -179,7 +180,7 @@ def store(ctx: Context) -> list[Finding]:
                 "start the terminal service once (it creates the store) or set store.database",
             )
         ]
-    conn = db.connect(ctx.database, readonly=True)
+    conn = connection.connect(ctx.database, readonly=True)
     try:
         faults = verifier.verify(conn)
         events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]

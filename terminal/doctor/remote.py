@@ -18,13 +18,13 @@ from sync.diagnosis import BUSY, CLOCK_REJECTED, SERVER_FAILING, TLS, UNREACHABL
 from sync.errors import RequestError
 from sync.retry import RetryBudgetExhausted, RetryPolicy
 from sync.uploader import Uploader
-from terminal import faults
 from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding
+from terminal.doctor.portcheck import candidates, diagnose
 from terminal.errors import ConfigError
-from terminal.portcheck import candidates, diagnose
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
-from terminal.sync_service import load_credentials
+from terminal.store.outbox import StoreOutbox
+from terminal.system import faults
+from terminal.uploading.sync_service import load_credentials
 from terminal.version import software_version
 
 UNITS = ("anju-terminal.service", "anju-sync.service")

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sync.fields import json_problem
-from terminal.clock import Clock, Instant
 from terminal.config import DeviceIdentity
 from terminal.domain.events import Event, Kind
 from terminal.domain.fold import apply
 from terminal.domain.stays import Stay
-from terminal.errors import AnjuError, ConfigError, StoreError, StoreFullError, TextRefusedError
-from terminal.store import chain, projection
+from terminal.errors import ConfigError, StoreError, StoreFullError, TerminalError, TextRefusedError
+from terminal.store import event_chain, stay_views
 from terminal.store.disk import DiskGuard
+from terminal.system.clock import Clock, Instant
 
 T = TypeVar("T")
 _SQLITE_FULL = 13
@@ -52,7 +52,7 @@ class Txn:
 
     def load_stay(self, stay_id: str) -> Stay | None:
         stays: dict[str, Stay] = {}
-        for event in chain.stay_events(self.conn, stay_id):
+        for event in event_chain.stay_events(self.conn, stay_id):
             apply(stays, event)
         return stays.get(stay_id)
 
@@ -64,12 +64,12 @@ class Txn:
         Every text of the event obeys sync.fields' text rule first (page, CLI and scanner all
         reach the store here): refused, never cleaned."""
         refuse_bad_text({"operator": operator, **data})
-        event = chain.append(
+        event = event_chain.append(
             self.conn, self.identity, instant or self.now(), kind=kind, stay_id=stay_id,
             data=data, operator=operator, target_event_id=target_event_id,
         )
         stay = apply(stays, event)  # raises before COMMIT: the insert above is rolled back
-        projection.write(self.conn, stay)
+        stay_views.write(self.conn, stay)
         self.events.append(event)
         return event
 
@@ -142,7 +142,7 @@ class Writer:
             self.conn.close()
 
 
-def _map(err: sqlite3.Error) -> AnjuError:
+def _map(err: sqlite3.Error) -> TerminalError:
     if getattr(err, "sqlite_errorcode", None) == _SQLITE_FULL:
         return StoreFullError(
             "the disk filled up during the write; it was rolled back, nothing committed was lost"

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from terminal.commands.doctor import CHECKS
+from terminal.desk.frontdesk import TerminalService
 from terminal.doctor import FAIL, OK, SKIP, WARN, Check, Context, Finding, remote, run
-from terminal.service import TerminalService
 from terminal.web.page import Page, redirect
 from terminal.web.routes_local import devices
 

@@ -13,8 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sync.privacy import mask_id_number
+from terminal.desk.draft import DraftGuest
 from terminal.domain.codes import code_tables
-from terminal.web.draft import DraftGuest
 
 CARD_TYPE_NAMES = {
     "resident": ("Resident ID card", "居民身份证"),

@@ -9,14 +9,14 @@ from pathlib import Path
 from drivers.idcard.codes import check_character, id_number_issues
 from drivers.idcard.reading import CardRead, CardType, Sex
 from sync.protocol import ACCEPTED, EventResult
-from terminal.clock import FixedClock
 from terminal.config import DeviceIdentity
+from terminal.desk.registry import Registry
 from terminal.domain.documents import MANUAL, Document, Visa
 from terminal.domain.guests import Guest, guest_from_card
-from terminal.ids import new_id
-from terminal.registry import Registry
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
+from terminal.store.outbox import StoreOutbox
+from terminal.system.clock import FixedClock
+from terminal.system.ids import new_id
 
 IDENTITY = DeviceIdentity("gz-test-01", "4401040001")
 START = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Guangzhou

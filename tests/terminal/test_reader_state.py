@@ -12,10 +12,10 @@ import pytest
 
 from drivers.idcard.reader import ReaderStatus
 from sync.messages import ReaderReport
-from terminal import reader_state
-from terminal.clock import FixedClock, Instant
+from terminal.store import reader_state
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
+from terminal.store.outbox import StoreOutbox
+from terminal.system.clock import FixedClock, Instant
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from terminal import clock, ids
 from terminal.config import SETTINGS, load_config
 from terminal.errors import ConfigError
+from terminal.system import clock, ids
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 

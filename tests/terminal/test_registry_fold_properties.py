@@ -10,13 +10,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from terminal import queries
-from terminal.clock import FixedClock
+from terminal.desk.registry import Registry
 from terminal.domain.events import Event
 from terminal.domain.fold import fold
 from terminal.errors import DomainError
-from terminal.registry import Registry
-from terminal.store import chain, purge, verify
+from terminal.store import event_chain, purge, queries, verify
+from terminal.system.clock import FixedClock
 from tests.terminal.registry_helpers import START, acknowledge_all, card_guest, open_store
 
 ROOMS = ["101", "102", "201"]
@@ -80,7 +79,7 @@ def run(reg: Registry, ops: list[tuple], model: dict[str, str]) -> None:
 
 def all_events(reg: Registry) -> list[Event]:
     with reg.store.reader() as conn:
-        return [chain.event_from_row(r) for r in chain.iter_rows(conn)]
+        return [event_chain.event_from_row(r) for r in event_chain.iter_rows(conn)]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from terminal import queries
-from terminal.clock import FixedClock
+from terminal.desk.registry import Registry
 from terminal.errors import PurgedError
-from terminal.registry import Registry
-from terminal.store import purge, verify
+from terminal.store import purge, queries, verify
+from terminal.system.clock import FixedClock
 from tests.terminal.registry_helpers import acknowledge_all, card, card_guest
 
 DAY = timedelta(days=1)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from terminal.desk.health import Health
 from terminal.web import i18n
-from terminal.web.status import BAD, OK, WARN, Health, items
+from terminal.web.status import BAD, OK, WARN, items
 
 GOOD = Health(reader_state="idle", reader_sam_id="05.01-20101117-0001234567-3000000000",
               server_reachable=True, backlog=0, oldest_age_s=None, rejected=0,
@@ -105,7 +106,7 @@ def test_the_status_bar_reads_the_uploaders_refusal(tmp_path) -> None:
     import json
     from types import SimpleNamespace
 
-    from terminal.service import TerminalService
+    from terminal.desk.frontdesk import TerminalService
 
     state = tmp_path / "sync-state.json"
     fake = SimpleNamespace(config={"sync.server_url": "http://central", "sync.state_file": state})

@@ -8,7 +8,7 @@ number, so the 从业人员 of a registration is who they say they are.
 PINs are stored as argon2id hashes only (schema v5 `clerks`). The parameters are lighter than
 the library's default (64 MiB): 19 MiB and 2 passes, the OWASP minimum for argon2id, so that a
 sign-in costs the Pi ~0.1 s and its RSS stays small; the sign-in throttle
-(terminal/web/throttle.py) is what makes guessing a short PIN slow, not the hash.
+(terminal/web/signin_throttle.py) is what makes guessing a short PIN slow, not the hash.
 
 A terminal upgraded from the shared `web.clerk_pin` keeps working: when the store has no
 account and that PIN is set, the owner account `0000` is created with it (seed_from_shared_pin);
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from terminal.clock import format_utc
 from terminal.errors import AccountError
 from terminal.store.database import Store
 from terminal.store.writer import Txn
+from terminal.system.clock import format_utc
 
 OWNER, CLERK = "owner", "clerk"
 SEED_OWNER = "0000"  # the owner made from the old shared PIN

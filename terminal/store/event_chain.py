@@ -11,10 +11,10 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from terminal.clock import Instant, format_utc
 from terminal.config import DeviceIdentity
 from terminal.domain.events import GENESIS, Event, Kind, chain_hash, sha256_hex
-from terminal.ids import new_id
+from terminal.system.clock import Instant, format_utc
+from terminal.system.ids import new_id
 
 HEADER_COLUMNS = ("event_id", "device_id", "site_code", "sequence", "kind", "stay_id",
                   "target_event_id", "wall_time", "clock_synchronised", "monotonic_ns", "boot_id",

@@ -17,10 +17,10 @@ from sync.errors import InvalidEventError
 from sync.messages import DayReport
 from sync.protocol import HEADER_FIELDS, EventResult, WireEvent
 from sync.uploader import Health
-from terminal import reader_state
-from terminal.clock import SystemClock, format_utc, parse_utc
+from terminal.store import reader_state
 from terminal.store.database import Store
 from terminal.store.writer import Txn
+from terminal.system.clock import SystemClock, format_utc, parse_utc
 
 READER_CACHE_KB = 256
 WRITER_CACHE_KB = 256

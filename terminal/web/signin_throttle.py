@@ -43,9 +43,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from terminal.clock import format_utc, read_boot_id
 from terminal.store.database import Store
 from terminal.store.writer import Txn
+from terminal.system.clock import format_utc, read_boot_id
 
 log = logging.getLogger(__name__)
 GLOBAL = "global"  # every client address but the terminal's own

@@ -23,10 +23,10 @@ from sync.body import split_batches
 from sync.client import Credentials, SyncClient
 from sync.handover import bundle, parts
 from sync.protocol import Limits
-from terminal.atomic_file import fsync_dir
 from terminal.errors import ConfigError
-from terminal.store import db
-from terminal.sync_outbox import StoreOutbox
+from terminal.store import connection
+from terminal.store.outbox import StoreOutbox
+from terminal.system.atomic_file import fsync_dir
 
 ALL = 10**12
 
@@ -39,7 +39,7 @@ class _ReadOnlyStore:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        conn = db.connect(self.path, readonly=True)
+        conn = connection.connect(self.path, readonly=True)
         try:
             yield conn
         finally:

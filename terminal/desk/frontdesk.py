@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 
 from drivers.barcode.hub import ScanEvent, ScanHub
-from drivers.barcode.payloads import Rules
+from drivers.barcode.interpret import Rules
 from drivers.barcode.serial_scanner import SerialScanner
 from drivers.idcard.reader import CardReader, ReaderSettings, ReaderStatus
 from drivers.idcard.reading import CardRead
@@ -28,17 +28,17 @@ from drivers.sim.scanner import SimulatedScanner
 from sync.diagnosis import NEEDS_A_PERSON
 from sync.fields import text_problem
 from sync.privacy import mask_id_number
-from terminal.clock import IMPLAUSIBLE, SystemClock, parse_utc
 from terminal.config import Config
-from terminal.liveness import Loop, since
-from terminal.reader_state import ReaderStateRecorder
-from terminal.registry import Registry
+from terminal.desk.draft import Draft
+from terminal.desk.health import Health
+from terminal.desk.notices import Hub
+from terminal.desk.registry import Registry
+from terminal.desk.scans import ATTACH, ScanDesk, attachment, place_visa
 from terminal.store.database import Store
-from terminal.sync_service import SyncState
-from terminal.web.draft import Draft
-from terminal.web.hub import Hub
-from terminal.web.scans import ATTACH, ScanDesk, attachment, place_visa
-from terminal.web.status import Health
+from terminal.store.reader_state import ReaderStateRecorder
+from terminal.system.clock import IMPLAUSIBLE, SystemClock, parse_utc
+from terminal.system.liveness import Loop, since
+from terminal.uploading.sync_service import SyncState
 from wlt.decoder import PhotoDecoderConfig, WltDecoder
 
 log = logging.getLogger(__name__)

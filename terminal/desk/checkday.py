@@ -1,9 +1,10 @@
 """The day capture checks use, and what an event records when the clock cannot vouch for it.
 
-The checks need "today". When the clock is trusted (synchronised and plausible, terminal/clock.py)
-it is the reading's day in the guesthouse's zone; otherwise it is the latest day we can vouch
-for (the release date, the newest stored event, the reading: whichever is latest), the date
-rules become warnings (checks.downgrade) and the event keeps `date_checks` (docs/time.md).
+The checks need "today". When the clock is trusted (synchronised and plausible,
+terminal/system/clock.py) it is the reading's day in the guesthouse's zone; otherwise it is the
+latest day we can vouch for (the release date, the newest stored event, the reading: whichever
+is latest), the date rules become warnings (checks.downgrade) and the event keeps
+`date_checks` (docs/time.md).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from terminal import clock
-from terminal.clock import Instant, Trust
 from terminal.domain import checks
 from terminal.domain.checks import Finding
+from terminal.system import clock
+from terminal.system.clock import Instant, Trust
 
 
 def today(

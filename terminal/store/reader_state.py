@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 
 from sync.messages import READER_STATES, ReaderReport
 from sync.privacy import mask_id_number
-from terminal.clock import Instant, format_utc, parse_utc
 from terminal.store.database import Store
 from terminal.store.writer import Txn
+from terminal.system.clock import Instant, format_utc, parse_utc
 
 if TYPE_CHECKING:  # the uploader reads this module too, and never needs the serial drivers
     from drivers.idcard.reader import ReaderStatus

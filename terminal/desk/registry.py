@@ -5,7 +5,7 @@
     check_out     per guest, per stay, per room, or a list of stays (group), in one transaction
     amend         one field: old value, new value, reason
     void          the whole stay, with a reason; its undelivered events are superseded
-    list_in_house, list_stays, show    reads, on reader connections (terminal/queries.py)
+    list_in_house, list_stays, show    reads, on reader connections (terminal/store/queries.py)
 
 Capture checks run inside the write transaction (BEGIN IMMEDIATE), so "this document is already
 in house" cannot race with a check-in being saved at the same moment.
@@ -25,8 +25,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from terminal import checkday, queries
-from terminal.clock import Instant, Trust
+from terminal.desk import checkday
 from terminal.domain import checks
 from terminal.domain.attachments import Attachment
 from terminal.domain.checks import Finding, Override
@@ -35,9 +34,11 @@ from terminal.domain.events import Kind
 from terminal.domain.guests import Guest
 from terminal.domain.stays import IN_HOUSE, Stay
 from terminal.errors import BlockedError, InvalidEventError, StayNotFoundError, ValidationError
-from terminal.ids import new_id
+from terminal.store import queries
 from terminal.store.database import Store
 from terminal.store.writer import Txn
+from terminal.system.clock import Instant, Trust
+from terminal.system.ids import new_id
 
 
 @dataclass(frozen=True, slots=True)
