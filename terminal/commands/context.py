@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from terminal.cli import chinese_locale
+from terminal.commands.language import chinese_locale
 from terminal.config import ENV_VAR, Config, load_config
 from terminal.errors import ConfigError, DomainError, TerminalError
 from terminal.store.database import Store

@@ -16,13 +16,13 @@ import click
 from drivers.idcard.cards import card_from_json
 from drivers.idcard.errors import IdCardError
 from sync.privacy import redact
-from terminal.cli import chinese_locale
 from terminal.commands.context import (
     open_store,
     reporting,
     settings,
     store_options,
 )
+from terminal.commands.language import chinese_locale
 from terminal.desk.registry import Registry, Saved
 from terminal.domain.checks import Finding, Override
 from terminal.domain.guests import COMPANION, MAIN, Guest, guest_from_card

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drivers.idcard.state import ReaderState
+
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    reader_state: str  # drivers.idcard.reader.ReaderStatus.state
+    reader_state: ReaderState
     reader_sam_id: str | None
     server_reachable: bool | None  # None: not provisioned or not probed yet
     backlog: int

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from drivers.idcard.state import ReaderState
 from terminal.desk.health import Health
 
 OK, WARN, BAD = "ok", "warn", "bad"
@@ -64,12 +65,12 @@ def _clock(h: Health, _: Callable[[str], str]) -> Item:
 
 
 def _reader(h: Health, _: Callable[[str], str]) -> Item:
-    if h.reader_state in ("idle", "holding"):
+    if h.reader_state in (ReaderState.IDLE, ReaderState.HOLDING):
         return Item("reader", OK, _("Card reader connected"), detail=h.reader_sam_id or "")
-    if h.reader_state == "replace":
+    if h.reader_state is ReaderState.REPLACE:
         return Item("reader", WARN, _("Card not read"),
                     _("Lift the card and place it flat on the reader again."))
-    if h.reader_state == "fault":
+    if h.reader_state is ReaderState.FAULT:
         return Item("reader", BAD, _("Card reader fault"),
                     _("Unplug the reader, plug it in again; if it stays, call the technician."))
     return Item("reader", BAD, _("Card reader not connected"),
