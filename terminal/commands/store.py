@@ -15,7 +15,7 @@ from terminal.commands.context import (
     settings,
     store_options,
 )
-from terminal.store import connection, migrations
+from terminal.store import connection, migrations, queries
 from terminal.store import purge as retention
 from terminal.store import verify as verifier
 from terminal.store.database import Store
@@ -91,7 +91,7 @@ def verify(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
         conn = connection.connect(path, readonly=True)
         try:
             faults = verifier.verify(conn)
-            events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            events = queries.count_events(conn)
         finally:
             conn.close()
     if as_json:

@@ -15,8 +15,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sync.fields import parse_utc
 from terminal.domain import checks
 from terminal.domain.checks import Finding
+from terminal.store import event_chain
 from terminal.system import clock
 from terminal.system.clock import Instant, Trust
 
@@ -35,10 +37,8 @@ def newest_event_time(conn: sqlite3.Connection) -> datetime | None:
     as soon as the next synchronised event is written. Unsynchronised events do not count, so
     a stale clock after a power cut cannot lower the floor it is judged against.
     """
-    row = conn.execute(
-        "SELECT wall_time FROM events WHERE clock_synchronised = 1 ORDER BY seq_id DESC LIMIT 1"
-    ).fetchone()
-    return clock.parse_utc(row[0]) if row else None
+    stored = event_chain.newest_synchronised_wall_time(conn)
+    return parse_utc(stored) if stored else None
 
 
 def for_clock(findings: list[Finding], trust: Trust) -> list[Finding]:

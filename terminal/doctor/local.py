@@ -11,7 +11,7 @@ from sync.diagnosis import by_code
 from terminal.desk import checkday
 from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding
 from terminal.doctor.file_checks import exposed_files
-from terminal.store import connection
+from terminal.store import connection, queries
 from terminal.store import verify as verifier
 from terminal.store.database import Store
 from terminal.store.outbox import StoreOutbox
@@ -183,7 +183,7 @@ def store(ctx: Context) -> list[Finding]:
     conn = connection.connect(ctx.database, readonly=True)
     try:
         faults = verifier.verify(conn)
-        events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        events = queries.count_events(conn)
     finally:
         conn.close()
     if faults:

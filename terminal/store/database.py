@@ -32,6 +32,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class ReadOnlyStore:
+    """Reader connections only: no writer, no migration, nothing written (an SD card mounted on
+    a laptop, a stopped terminal's store); what StoreOutbox and the queries read through."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        conn = connection.connect(self.path, readonly=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
 class Store:
     def __init__(
         self, path: Path, conn: sqlite3.Connection, *, identity: DeviceIdentity | None,

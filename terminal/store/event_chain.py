@@ -92,3 +92,12 @@ def iter_rows(
 
 def stay_events(conn: sqlite3.Connection, stay_id: str) -> list[Event]:
     return [event_from_row(r) for r in iter_rows(conn, "WHERE stay_id = ?", (stay_id,))]
+
+
+def newest_synchronised_wall_time(conn: sqlite3.Connection) -> str | None:
+    """The stored wall time of the newest event written with a synchronised clock (by sequence,
+    not by time), or None."""
+    row = conn.execute(
+        "SELECT wall_time FROM events WHERE clock_synchronised = 1 ORDER BY seq_id DESC LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None

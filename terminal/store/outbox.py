@@ -1,30 +1,148 @@
-"""The terminal store seen through sync.uploader.Outbox (terminal -> sync, never the reverse).
+"""The outbox: the one owner of its states, its SQL and its summary.
+
+    queued ──mark_sent──> sent ──record──> acknowledged (with the server's receipt)
+      │                    │  └──record──> rejected (code, field, message: the clerk sees it)
+      │                    └──mark_sent──> sent (re-sent: at-least-once)
+      └──supersede_pending (a void)──> superseded (travels withheld: header and hashes only)
+
+`OutboxState` names the states (the schema's CHECK and transition trigger refuse any other move,
+terminal/store/schema.py keeps the frozen list its migrations were written with); `summary`
+is the one backlog/rejected count the uploader's heartbeat, the page's status bar and the CLI
+read; `StoreOutbox` is the store seen through sync.uploader.Outbox (terminal -> sync, never the
+reverse).
 
 Reads go through reader connections (a WAL snapshot, so the page's writes are never blocked);
 state changes go through the store's one writer, each answer's receipt or reason written by the
-same UPDATE that moves the outbox row, and a whole batch's answers in one transaction.
+same statement that moves the outbox row, and a whole batch's answers in one transaction. Every
+change names the states it may start from, so an answer for a row that moved on meanwhile
+changes nothing.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sync.errors import InvalidEventError
+from sync.fields import format_utc, parse_utc
 from sync.messages import DayReport
 from sync.protocol import HEADER_FIELDS, EventResult, WireEvent
 from sync.uploader import Health
 from terminal.store import reader_state
-from terminal.store.database import Store
-from terminal.store.writer import Txn
-from terminal.system.clock import SystemClock, format_utc, parse_utc
+from terminal.system.clock import SystemClock
+
+if TYPE_CHECKING:
+    from terminal.store.database import Store
+    from terminal.store.writer import Txn
 
 READER_CACHE_KB = 256
 WRITER_CACHE_KB = 256
 NIL_REPORT_DAYS = 7  # days reported in each heartbeat (today and the six before)
+
+
+class OutboxState(StrEnum):
+    QUEUED = "queued"  # written with its event, not sent yet
+    SENT = "sent"  # in a request that has not been answered (re-sent until it is)
+    ACKNOWLEDGED = "acknowledged"  # the server's receipt is kept: delivered
+    REJECTED = "rejected"  # refused with code, field and message: the clerk corrects it
+    SUPERSEDED = "superseded"  # voided before it left: travels withheld, never with a payload
+
+
+PENDING = (OutboxState.QUEUED, OutboxState.SENT)  # the backlog: not answered yet
+SETTLED = (OutboxState.ACKNOWLEDGED, OutboxState.REJECTED)  # answered by the server
+DONE = (OutboxState.ACKNOWLEDGED, OutboxState.SUPERSEDED)  # nothing more will happen
+
+
+def states_sql(states: Iterable[OutboxState]) -> str:
+    """An SQL list of states, `('queued', 'sent')`: enum values only, never user input."""
+    return "(" + ", ".join(f"'{OutboxState(s).value}'" for s in states) + ")"
+
+
+_PENDING_SQL = states_sql(PENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSummary:
+    """The counts every reader of the outbox shows: the heartbeat, the status bar, the CLI."""
+
+    backlog: int  # queued or sent: not delivered yet
+    oldest: datetime | None  # wall time of the oldest event in the backlog
+    rejected: int
+
+    def oldest_age_s(self, now: datetime) -> float | None:
+        return max(0.0, (now - self.oldest).total_seconds()) if self.oldest else None
+
+
+def summary(conn: sqlite3.Connection) -> OutboxSummary:
+    """From the outbox's partial index: cheap enough for every status tick of every page."""
+    backlog, oldest = conn.execute(
+        "SELECT count(*), min(e.wall_time) FROM outbox o JOIN events e USING (event_id) "
+        f"WHERE o.state IN {_PENDING_SQL}").fetchone()
+    rejected = count(conn, OutboxState.REJECTED)
+    return OutboxSummary(backlog, parse_utc(oldest) if oldest else None, rejected)
+
+
+def count(conn: sqlite3.Connection, state: OutboxState) -> int:
+    return conn.execute("SELECT count(*) FROM outbox WHERE state = ?",
+                        (OutboxState(state).value,)).fetchone()[0]
+
+
+def undelivered_ids(conn: sqlite3.Connection) -> set[str]:
+    """Events not yet acknowledged by the server (queued or sent)."""
+    return {r[0] for r in conn.execute(
+        f"SELECT event_id FROM outbox WHERE state IN {_PENDING_SQL}")}
+
+
+def rejected_events(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """(event_id, code, message) of every rejected event, for the technician's bundle."""
+    return [(r[0], r[1], r[2]) for r in conn.execute(
+        "SELECT event_id, reject_code, reject_message FROM outbox WHERE state = ?",
+        (OutboxState.REJECTED.value,))]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """One event's outbox row, as the page's lists summarise it per stay."""
+
+    stay_id: str
+    state: OutboxState
+    receipt: str | None
+    reject_code: str | None
+    reject_field: str | None
+    reject_message: str | None
+    acknowledged_at: str | None
+
+
+def delivery_rows(conn: sqlite3.Connection, stay_ids: Sequence[str]) -> list[DeliveryRow]:
+    """Every event's outbox row of these stays, in sequence order."""
+    if not stay_ids:
+        return []
+    marks = ",".join("?" * len(stay_ids))
+    rows = conn.execute(
+        "SELECT e.stay_id, o.state, o.receipt, o.reject_code, o.reject_field, o.reject_message, "
+        "o.acknowledged_at "
+        f"FROM events e JOIN outbox o USING (event_id) WHERE e.stay_id IN ({marks}) "
+        "ORDER BY e.seq_id", list(stay_ids))
+    return [DeliveryRow(stay_id, OutboxState(state), *rest) for stay_id, state, *rest in rows]
+
+
+def supersede_pending(conn: sqlite3.Connection, stay_id: str, void_event_id: str) -> int:
+    """Inside the void's transaction: the stay's unsent (or rejected) events will never be
+    delivered with their payload; they travel withheld. Returns how many rows moved."""
+    cursor = conn.execute(
+        "UPDATE outbox SET state = ?, superseded_by = ?, updated_at = "
+        "(SELECT wall_time FROM events WHERE event_id = ?) "
+        f"WHERE state IN {states_sql((OutboxState.QUEUED, OutboxState.REJECTED))} "
+        "AND event_id IN (SELECT event_id FROM events WHERE stay_id = ? AND event_id <> ?)",
+        (OutboxState.SUPERSEDED.value, void_event_id, void_event_id, stay_id, void_event_id),
+    )
+    return cursor.rowcount
 
 
 class StoreOutbox:
@@ -63,21 +181,21 @@ class StoreOutbox:
                 rows = conn.execute(
                     f"SELECT o.state, e.seq_id, e.payload, {_HEADER_SQL}, e.payload_sha256, "
                     "e.prev_chain_sha256, e.chain_sha256 FROM events e JOIN outbox o "
-                    "USING (event_id) WHERE e.seq_id >= ? "
-                    "AND o.state IN ('queued', 'sent', 'superseded') ORDER BY e.seq_id LIMIT ?",
+                    f"USING (event_id) WHERE e.seq_id >= ? AND o.state IN {_WINDOW_SQL} "
+                    "ORDER BY e.seq_id LIMIT ?",
                     (self._floor, fetch)).fetchall()
                 # A window of superseded rows alone must not read as "nothing pending".
-                if len(rows) < fetch or any(r[0] != "superseded" for r in rows):
+                if len(rows) < fetch or any(r[0] != OutboxState.SUPERSEDED for r in rows):
                     break
                 fetch *= 2
         if len(rows) < fetch:
             self._floor = None  # at the end: look afresh next time (a re-queued row, say)
-        while rows and rows[-1][0] == "superseded":
+        while rows and rows[-1][0] == OutboxState.SUPERSEDED:
             rows.pop()  # they go with the pending event after them (their void, at the latest)
         events: list[WireEvent] = []
         size, pending = 0, False
         for state, seq_id, payload, *rest in rows:
-            if state != "superseded":  # withheld headers are small: only payloads count
+            if state != OutboxState.SUPERSEDED:  # withheld headers are small: only payloads count
                 size += len(payload or "") + 400
                 if pending and size > max_bytes:
                     break
@@ -88,36 +206,39 @@ class StoreOutbox:
         return events
 
     def mark_sent(self, event_ids: Sequence[str]) -> None:
+        """Queued (or already sent) rows only: an acknowledged or rejected row stays as it is."""
         def work(txn: Txn) -> None:
             at = format_utc(txn.now().wall)
             txn.conn.executemany(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, "
-                "updated_at = ? WHERE event_id = ? AND state IN ('queued', 'sent')",
-                [(at, at, e) for e in event_ids])
+                "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1, "
+                f"updated_at = ? WHERE event_id = ? AND state IN {_PENDING_SQL}",
+                [(OutboxState.SENT.value, at, at, e) for e in event_ids])
 
         self.store.writer.transaction(work)
 
     def record(self, results: Sequence[EventResult]) -> None:
         def work(txn: Txn) -> None:
             at = format_utc(txn.now().wall)
-            delivered = [(r.receipt, at, at, r.event_id) for r in results if r.delivered]
-            refused = [(r.code, r.field, (r.message or "")[:500], at, at, r.event_id)
-                       for r in results if not r.delivered]
+            sent = OutboxState.SENT.value
+            delivered = [(OutboxState.ACKNOWLEDGED.value, r.receipt, at, at, r.event_id, sent)
+                         for r in results if r.delivered]
+            refused = [(OutboxState.REJECTED.value, r.code, r.field, (r.message or "")[:500], at,
+                        at, r.event_id, sent) for r in results if not r.delivered]
             # `AND state = 'sent'`: an answer for a row that moved on meanwhile changes nothing.
             txn.conn.executemany(
-                "UPDATE outbox SET state = 'acknowledged', receipt = ?, acknowledged_at = ?, "
-                "updated_at = ? WHERE event_id = ? AND state = 'sent'", delivered)
+                "UPDATE outbox SET state = ?, receipt = ?, acknowledged_at = ?, "
+                "updated_at = ? WHERE event_id = ? AND state = ?", delivered)
             txn.conn.executemany(
-                "UPDATE outbox SET state = 'rejected', reject_code = ?, reject_field = ?, "
+                "UPDATE outbox SET state = ?, reject_code = ?, reject_field = ?, "
                 "reject_message = ?, rejected_at = ?, updated_at = ? "
-                "WHERE event_id = ? AND state = 'sent'", refused)
+                "WHERE event_id = ? AND state = ?", refused)
 
         self.store.writer.transaction(work)
 
     def backlog(self) -> int:
         with self._reader() as conn:
-            return conn.execute("SELECT count(*) FROM outbox "
-                                "WHERE state IN ('queued', 'sent')").fetchone()[0]
+            return conn.execute(
+                f"SELECT count(*) FROM outbox WHERE state IN {_PENDING_SQL}").fetchone()[0]
 
     def health(self, now: datetime | None = None) -> Health:
         now = now or datetime.now(UTC)
@@ -125,11 +246,7 @@ class StoreOutbox:
         first_day = today - timedelta(days=NIL_REPORT_DAYS - 1)
         since = datetime.combine(first_day, datetime.min.time(), self.zone).astimezone(UTC)
         with self._reader() as conn:
-            backlog, oldest = conn.execute(
-                "SELECT count(*), min(e.wall_time) FROM outbox o JOIN events e "
-                "USING (event_id) WHERE o.state IN ('queued', 'sent')").fetchone()
-            rejected = conn.execute(
-                "SELECT count(*) FROM outbox WHERE state = 'rejected'").fetchone()[0]
+            counts = summary(conn)
             times = [parse_utc(r[0]) for r in conn.execute(
                 "SELECT wall_time FROM events WHERE kind = 'check_in' AND wall_time >= ?",
                 (format_utc(since),))]
@@ -137,25 +254,26 @@ class StoreOutbox:
             # The terminal service's last word on the reader (stale when it went silent).
             reader = reader_state.read(conn, clock.now(),
                                        stale_after_s=self.reader_stale_after_s)
-        counts = {first_day + timedelta(days=i): 0 for i in range(NIL_REPORT_DAYS)}
+        days = {first_day + timedelta(days=i): 0 for i in range(NIL_REPORT_DAYS)}
         for at in times:
             day = at.astimezone(self.zone).date()
-            if day in counts:
-                counts[day] += 1
-        age = max(0.0, (now - parse_utc(oldest)).total_seconds()) if oldest else None
+            if day in days:
+                days[day] += 1
         return Health(
-            backlog=backlog, oldest_queued_age_s=age, rejected=rejected,
+            backlog=counts.backlog, oldest_queued_age_s=counts.oldest_age_s(now),
+            rejected=counts.rejected,
             disk_free_bytes=self.store.guard.free_bytes(),
             clock_synchronised=clock.synchronised(),
-            day_reports=tuple(DayReport(d.isoformat(), n) for d, n in sorted(counts.items())),
+            day_reports=tuple(DayReport(d.isoformat(), n) for d, n in sorted(days.items())),
             reader=reader)
 
     def rejections(self) -> list[tuple[str, str | None, int]]:
         """Rejected events by (code, field): what `anju sync status` shows the technician."""
         with self._reader() as conn:
             return [(code, fld, n) for code, fld, n in conn.execute(
-                "SELECT reject_code, reject_field, count(*) FROM outbox WHERE state = 'rejected' "
-                "GROUP BY reject_code, reject_field ORDER BY count(*) DESC")]
+                "SELECT reject_code, reject_field, count(*) FROM outbox WHERE state = ? "
+                "GROUP BY reject_code, reject_field ORDER BY count(*) DESC",
+                (OutboxState.REJECTED.value,))]
 
 
 def lean_writer(store: Store) -> None:
@@ -168,18 +286,19 @@ def lean_writer(store: Store) -> None:
 
 
 _HEADER_SQL = ", ".join(f"e.{name}" for name in HEADER_FIELDS)
+_WINDOW_SQL = states_sql((*PENDING, OutboxState.SUPERSEDED))  # what pending() walks through
 
 
 def _window_start(conn: sqlite3.Connection) -> int | None:
     """Just after the last settled event before the first pending one (None: nothing pending);
     from the outbox's partial index, so the cost grows with the backlog, not the history."""
     first = conn.execute("SELECT min(e.seq_id) FROM outbox o JOIN events e USING (event_id) "
-                         "WHERE o.state IN ('queued', 'sent')").fetchone()[0]
+                         f"WHERE o.state IN {_PENDING_SQL}").fetchone()[0]
     if first is None:
         return None
     settled = conn.execute(
         "SELECT e.seq_id FROM events e JOIN outbox o USING (event_id) WHERE e.seq_id < ? "
-        "AND o.state IN ('acknowledged', 'rejected') ORDER BY e.seq_id DESC LIMIT 1",
+        f"AND o.state IN {states_sql(SETTLED)} ORDER BY e.seq_id DESC LIMIT 1",
         (first,)).fetchone()
     return settled[0] + 1 if settled else 0
 
@@ -190,7 +309,7 @@ def _wire(state: str, payload: str | None, rest: list[object]) -> WireEvent:
     header = dict(zip(HEADER_FIELDS, rest[:len(HEADER_FIELDS)], strict=True))
     header["clock_synchronised"] = bool(header["clock_synchronised"])
     payload_sha, prev_sha, chain_sha = rest[len(HEADER_FIELDS):]
-    withheld = "superseded" if state == "superseded" else None
+    withheld = "superseded" if state == OutboxState.SUPERSEDED else None
     if withheld is None and payload is None:
         raise InvalidEventError("pending event without payload", code="invalid_payload",
                                 field="payload")  # only settled events are ever purged

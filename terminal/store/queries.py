@@ -166,3 +166,16 @@ def stay_guests(conn: sqlite3.Connection, stay_ids: list[str]
         out[stay_id] = [] if stay is None else [
             (g.guest.display_name, g.guest.document.number) for g in stay.guests.values()]
     return out
+
+
+def count_events(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+
+def count_stays(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM stay_view").fetchone()[0]
+
+
+def device_ids(conn: sqlite3.Connection) -> set[str]:
+    """Every device whose events this store holds (one, unless something went wrong)."""
+    return {r[0] for r in conn.execute("SELECT DISTINCT device_id FROM events")}

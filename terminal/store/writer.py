@@ -20,7 +20,7 @@ from terminal.domain.events import Event, Kind
 from terminal.domain.fold import apply
 from terminal.domain.stays import Stay
 from terminal.errors import ConfigError, StoreError, StoreFullError, TerminalError, TextRefusedError
-from terminal.store import event_chain, stay_views
+from terminal.store import event_chain, outbox, stay_views
 from terminal.store.disk import DiskGuard
 from terminal.system.clock import Clock, Instant
 
@@ -74,14 +74,7 @@ class Txn:
         return event
 
     def supersede_pending(self, stay_id: str, void_event_id: str) -> int:
-        cursor = self.conn.execute(
-            "UPDATE outbox SET state = 'superseded', superseded_by = ?, updated_at = "
-            "(SELECT wall_time FROM events WHERE event_id = ?) "
-            "WHERE state IN ('queued', 'rejected') AND event_id IN "
-            "(SELECT event_id FROM events WHERE stay_id = ? AND event_id <> ?)",
-            (void_event_id, void_event_id, stay_id, void_event_id),
-        )
-        return cursor.rowcount
+        return outbox.supersede_pending(self.conn, stay_id, void_event_id)
 
 
 def refuse_bad_text(values: dict[str, Any]) -> None:
