@@ -4,6 +4,16 @@ A lock serialises callers from any thread (the page, the CLI, the purge timer). 
 runs before BEGIN, so a refusal writes nothing; any exception inside the transaction rolls it
 back whole, so a failed write leaves nothing partial and touches nothing committed. `transaction`
 returns only after COMMIT has returned, i.e. after the WAL was fsynced (synchronous=FULL).
+
+Transactions nest, as sqlite-utils' `atomic()` does: `transaction` called again on the thread
+that holds the writer (from inside a `work`) opens a SAVEPOINT instead of waiting for itself.
+
+    transaction(outer)               BEGIN IMMEDIATE ........................ COMMIT
+        transaction(inner)               SAVEPOINT w1 ... RELEASE w1           (kept by COMMIT)
+        transaction(failing)             SAVEPOINT w2 ... ROLLBACK TO w2       (the outer goes on)
+
+An inner transaction that returned is durable only when the outermost one commits; if the
+outer one fails, the inner one's writes go with it. Other threads wait for the outermost.
 """
 
 from __future__ import annotations
@@ -94,18 +104,45 @@ class Writer:
         self.identity = identity
         self.clock = clock
         self.guard = guard
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered only by a nested transaction
+        self._depth = 0  # open transactions on the thread holding the lock (0: none)
         # Monotonic start of the transaction in progress (None: idle), for the watchdog: a
         # transaction that never ends (a dying SD card's fsync, a deadlock) stops the pings.
         self.busy_since: float | None = None
 
     def transaction(self, work: Callable[[Txn], T]) -> T:
         with self._lock:
+            if self._depth:
+                return self._savepoint(work)
             self.busy_since = time.monotonic()
+            self._depth = 1
             try:
                 return self._transaction(work)
             finally:
+                self._depth = 0
                 self.busy_since = None
+
+    def _savepoint(self, work: Callable[[Txn], T]) -> T:
+        """A transaction inside a transaction: its own SAVEPOINT, rolled back alone on error."""
+        name = f"w{self._depth}"
+        self._depth += 1
+        try:
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                result = work(Txn(self.conn, self.identity, self.clock))
+                self.conn.execute(f"RELEASE {name}")
+            except BaseException as err:
+                # SQLite may have rolled back the whole transaction (SQLITE_FULL): then the
+                # savepoint is gone too, and the outer transaction fails at its COMMIT.
+                if self.conn.in_transaction:
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+                if isinstance(err, sqlite3.Error):
+                    raise _map(err) from err
+                raise
+            return result
+        finally:
+            self._depth -= 1
 
     def _transaction(self, work: Callable[[Txn], T]) -> T:
         self.guard.check()
@@ -115,6 +152,8 @@ class Writer:
             raise _map(err) from err
         try:
             result = work(Txn(self.conn, self.identity, self.clock))
+            if not self.conn.in_transaction:  # SQLite rolled it back under a nested failure
+                raise StoreError("the transaction was rolled back inside; nothing was written")
             self.conn.execute("COMMIT")
         except BaseException as err:
             # SQLite may already have rolled back (e.g. SQLITE_FULL); ROLLBACK only if not.
