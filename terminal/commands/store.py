@@ -15,7 +15,7 @@ from terminal.commands.context import (
     settings,
     store_options,
 )
-from terminal.store import connection, migrations, queries
+from terminal.store import connection, migrations
 from terminal.store import purge as retention
 from terminal.store import verify as verifier
 from terminal.store.database import Store
@@ -88,12 +88,7 @@ def verify(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
     """Check schema, integrity, every hash, sequence and the projection; exit 1 on any fault."""
     with reporting():
         _config, path = settings(config_path, db_path)
-        conn = connection.connect(path, readonly=True)
-        try:
-            faults = verifier.verify(conn)
-            events = queries.count_events(conn)
-        finally:
-            conn.close()
+        faults, events = verifier.verify_file(path)
     if as_json:
         click.echo(json.dumps({"ok": not faults, "events": events, "faults": [
             {"code": f.code, "event_id": f.event_id, "sequence": f.sequence,

@@ -19,6 +19,7 @@ import click
 
 from sync.diagnosis import by_code, classify
 from sync.errors import RequestError
+from sync.fields import parse_utc
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.uploader import DrainReport
 from terminal.commands.context import EXIT_REFUSED, reporting, settings, store_options
@@ -139,7 +140,7 @@ def local_time(utc_text: str | None, zone: ZoneInfo) -> str:
     if not utc_text:
         return ""
     try:
-        at = datetime.fromisoformat(utc_text.replace("Z", "+00:00"))
+        at = parse_utc(utc_text)
     except ValueError:
         return utc_text
     local = at.astimezone(zone)

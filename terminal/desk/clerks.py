@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from sync.fields import format_utc
 from terminal.errors import AccountError
 from terminal.store import clerk_accounts
 from terminal.store.database import Store
 from terminal.store.writer import Txn
-from terminal.system.clock import format_utc
 
 OWNER, CLERK = "owner", "clerk"
 SEED_OWNER = "0000"  # the owner made from the old shared PIN

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sync.diagnosis import by_code
+from sync.fields import parse_utc
 from terminal.desk import checkday
 from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding
 from terminal.doctor.file_checks import exposed_files
-from terminal.store import connection, queries
+from terminal.store import connection
 from terminal.store import verify as verifier
 from terminal.store.database import Store
 from terminal.store.outbox import StoreOutbox
@@ -180,12 +181,7 @@ def store(ctx: Context) -> list[Finding]:
                 "start the terminal service once (it creates the store) or set store.database",
             )
         ]
-    conn = connection.connect(ctx.database, readonly=True)
-    try:
-        faults = verifier.verify(conn)
-        events = queries.count_events(conn)
-    finally:
-        conn.close()
+    faults, events = verifier.verify_file(ctx.database)
     if faults:
         return [
             Finding(
@@ -277,7 +273,7 @@ def _age_s(utc_text: str | None, now: datetime) -> float | None:
     if not utc_text:
         return None
     try:
-        at = datetime.fromisoformat(utc_text.replace("Z", "+00:00"))
+        at = parse_utc(utc_text)
     except ValueError:
         return None
     return max(0.0, (now - at).total_seconds())

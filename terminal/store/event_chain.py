@@ -11,9 +11,10 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from sync.fields import format_utc
 from terminal.config import DeviceIdentity
 from terminal.domain.events import GENESIS, Event, Kind, chain_hash, sha256_hex
-from terminal.system.clock import Instant, format_utc
+from terminal.system.clock import Instant
 from terminal.system.ids import new_id
 
 HEADER_COLUMNS = ("event_id", "device_id", "site_code", "sequence", "kind", "stay_id",

@@ -12,11 +12,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sync.fields import format_utc
 from terminal.domain.stays import Stay
 from terminal.store import stay_views
 from terminal.store.database import Store
 from terminal.store.writer import Txn
-from terminal.system.clock import format_utc
 
 log = logging.getLogger(__name__)
 

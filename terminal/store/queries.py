@@ -168,10 +168,6 @@ def stay_guests(conn: sqlite3.Connection, stay_ids: list[str]
     return out
 
 
-def count_events(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-
-
 def count_stays(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM stay_view").fetchone()[0]
 

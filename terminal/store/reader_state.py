@@ -28,9 +28,10 @@ import time
 from typing import TYPE_CHECKING
 
 from drivers.idcard.state import ReaderState
+from sync.fields import format_utc, parse_utc
 from sync.messages import READER_STATES, ReaderReport
 from sync.privacy import mask_id_number
-from terminal.system.clock import Instant, format_utc, parse_utc
+from terminal.system.clock import Instant
 
 if TYPE_CHECKING:  # the uploader reads this module too, and never needs the serial drivers
     from drivers.idcard.reader import ReaderStatus

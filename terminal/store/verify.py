@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -33,6 +34,16 @@ class Fault:
         where = f"event {self.event_id} (sequence {self.sequence})" if self.event_id else (
             f"stay {self.stay_id}" if self.stay_id else "database")
         return f"{self.code}: {where}: {self.message}"
+
+
+def verify_file(path: Path) -> tuple[list[Fault], int]:
+    """Every check on a read-only connection to the database at `path`, and its event count
+    (`anju store verify`, `anju doctor`)."""
+    conn = connection.connect(path, readonly=True)
+    try:
+        return verify(conn), conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    finally:
+        conn.close()
 
 
 def verify(conn: sqlite3.Connection, *, full_integrity: bool = True) -> list[Fault]:

@@ -7,7 +7,7 @@ clerk to recognise the guest. Every write goes through the registry and answers 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sync.fields import format_utc
 from terminal.errors import TerminalError
 from terminal.store import queries
 from terminal.web.page import Page, read_form, redirect
@@ -125,7 +126,7 @@ def _day_bounds(day: str, zone: ZoneInfo) -> tuple[str, str] | None:
     except ValueError:
         return None
     return tuple(  # type: ignore[return-value]
-        (start + timedelta(days=n)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        format_utc(start + timedelta(days=n))
         for n in (0, 1))
 
 

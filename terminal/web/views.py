@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sync.fields import parse_utc
 from sync.privacy import mask_id_number
 from terminal.desk.draft import DraftGuest
 from terminal.domain.codes import code_tables
@@ -114,14 +115,13 @@ def _visa_line(visa: Any, locale: str) -> str:
 def local_time(utc_text: str | None, zone: ZoneInfo, *, with_date: bool = True) -> str:
     if not utc_text:
         return ""
-    at = datetime.fromisoformat(utc_text.replace("Z", "+00:00")).astimezone(zone)
+    at = parse_utc(utc_text).astimezone(zone)
     return at.strftime("%m-%d %H:%M" if with_date else "%H:%M")
 
 
 def local_day(utc_text: str, zone: ZoneInfo) -> str:
     """The guesthouse's calendar day of a UTC time ("today" is the clerk's today)."""
-    return datetime.fromisoformat(utc_text.replace("Z", "+00:00")).astimezone(zone).date(
-    ).isoformat()
+    return parse_utc(utc_text).astimezone(zone).date().isoformat()
 
 
 def masked(number: str | None) -> str:
