@@ -16,7 +16,7 @@ from drivers.idcard.reading import CardRead
 from terminal.domain.attachments import Attachment
 from terminal.domain.documents import Visa
 from terminal.domain.guests import COMPANION, MAIN, Guardian, Guest, guest_from_card
-from terminal.ids import new_id
+from terminal.system.ids import new_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@
     check_out     per guest, per stay, per room, or a list of stays (group), in one transaction
     amend         one field: old value, new value, reason
     void          the whole stay, with a reason; its undelivered events are superseded
-    list_in_house, list_stays, show    reads, on reader connections (terminal/queries.py)
+    list_in_house, list_stays, show    reads, on reader connections (terminal/store/queries.py)
 
 Capture checks run inside the write transaction (BEGIN IMMEDIATE), so "this document is already
 in house" cannot race with a check-in being saved at the same moment.
@@ -25,8 +25,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from terminal import checkday, queries
-from terminal.clock import Instant, Trust
+from terminal.desk import checkday
 from terminal.domain import checks
 from terminal.domain.attachments import Attachment
 from terminal.domain.checks import Finding, Override
@@ -35,9 +34,11 @@ from terminal.domain.events import Kind
 from terminal.domain.guests import Guest
 from terminal.domain.stays import IN_HOUSE, Stay
 from terminal.errors import BlockedError, InvalidEventError, StayNotFoundError, ValidationError
-from terminal.ids import new_id
+from terminal.store import queries, stay_views
 from terminal.store.database import Store
 from terminal.store.writer import Txn
+from terminal.system.clock import Instant, Trust
+from terminal.system.ids import new_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,14 +151,11 @@ class Registry:
         _require_operator(operator)
 
         def work(txn: Txn) -> list[Saved]:
-            rows = txn.conn.execute(
-                "SELECT stay_id FROM stay_view WHERE status = 'in_house' AND room = ? "
-                "ORDER BY checked_in_at", (room.strip(),),
-            ).fetchall()
-            if not rows:
+            stay_ids = stay_views.in_house_in_room(txn.conn, room.strip())
+            if not stay_ids:
                 raise StayNotFoundError(f"no stay in house in room {room!r}",
                                         f"{room} 房没有在住的住客")
-            return [_check_out(txn, _load(txn, r[0]), operator, None) for r in rows]
+            return [_check_out(txn, _load(txn, s), operator, None) for s in stay_ids]
 
         return self.store.writer.transaction(work)
 
@@ -255,11 +253,7 @@ def _load(txn: Txn, stay_id: str) -> Stay:
 
 
 def _occupants(txn: Txn, room: str) -> int:
-    row = txn.conn.execute(
-        "SELECT COALESCE(SUM(guests_in_house), 0) FROM stay_view "
-        "WHERE status = 'in_house' AND room = ?", (room,),
-    ).fetchone()
-    return int(row[0])
+    return stay_views.guests_in_house_in_room(txn.conn, room)
 
 
 def _documents_in_house(txn: Txn, guests: Sequence[Guest]) -> dict[tuple[str, str], str]:
@@ -271,13 +265,9 @@ def _documents_in(conn: sqlite3.Connection, guests: Sequence[Guest]
     found: dict[tuple[str, str], str] = {}
     for guest in guests:
         key = guest.document.key()
-        row = conn.execute(
-            "SELECT s.room FROM guest_view g JOIN stay_view s USING (stay_id) "
-            "WHERE g.in_house = 1 AND g.document_type = ? AND g.document_number = ? LIMIT 1",
-            key,
-        ).fetchone()
-        if row:
-            found[key] = row[0]
+        room = stay_views.room_holding_document(conn, *key)
+        if room is not None:
+            found[key] = room
     return found
 
 

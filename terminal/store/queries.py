@@ -13,7 +13,7 @@ from typing import Any
 from terminal.domain.fold import apply
 from terminal.domain.stays import Stay
 from terminal.errors import StayNotFoundError
-from terminal.store import chain
+from terminal.store import event_chain
 
 
 @dataclass(slots=True)
@@ -101,7 +101,7 @@ def list_stays(conn: sqlite3.Connection, *, limit: int = 100) -> list[StayRow]:
 
 def show(conn: sqlite3.Connection, stay_id: str) -> StayDetail:
     stays: dict[str, Stay] = {}
-    for event in chain.stay_events(conn, stay_id):
+    for event in event_chain.stay_events(conn, stay_id):
         apply(stays, event)
     if stay_id not in stays:
         raise StayNotFoundError(f"no stay {stay_id}", "找不到该入住记录")
@@ -160,9 +160,18 @@ def stay_guests(conn: sqlite3.Connection, stay_ids: list[str]
     out: dict[str, list[tuple[str, str | None]]] = {}
     for stay_id in stay_ids:
         stays: dict[str, Stay] = {}
-        for event in chain.stay_events(conn, stay_id):
+        for event in event_chain.stay_events(conn, stay_id):
             apply(stays, event)
         stay = stays.get(stay_id)
         out[stay_id] = [] if stay is None else [
             (g.guest.display_name, g.guest.document.number) for g in stay.guests.values()]
     return out
+
+
+def count_stays(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM stay_view").fetchone()[0]
+
+
+def device_ids(conn: sqlite3.Connection) -> set[str]:
+    """Every device whose events this store holds (one, unless something went wrong)."""
+    return {r[0] for r in conn.execute("SELECT DISTINCT device_id FROM events")}
