@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from central.accounts.login_throttle import ThrottlePolicy
+from central.accounts.reasons import ReasonRule
 from central.db.bounds import DbBounds
-from central.police.reasons import ReasonRule
-from central.throttle import ThrottlePolicy
 from sync.protocol import DEFAULT_LIMITS, Limits
 
 DB_ENV = "ANJU_CENTRAL_DB"

@@ -62,21 +62,21 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
 def _refold_contested(conn: Connection) -> None:
     """Fold again, from their owners' events only, the stays that other devices' events reached
     before ownership was enforced (0008): application code, so here rather than in the script."""
-    from central import ownership, projection
-    from central.timefix import utc_now
+    from central.clock import utc_now
+    from central.stays import ownership, state
     from sync.fields import format_utc
 
     contested = ownership.contested_stays(conn)
     if contested:
-        projection.refold(conn, contested, format_utc(utc_now()))
+        state.refold(conn, contested, format_utc(utc_now()))
         log.warning("%d stays folded again without events of devices that do not own them",
                     len(contested))
 
 
 def _feed_snapshots(conn: Connection) -> None:
     """The stays held before the feed existed start it, one snapshot record each."""
+    from central.clock import utc_now
     from central.feed import log as feed_log
-    from central.timefix import utc_now
     from sync.fields import format_utc
 
     count = feed_log.backfill(conn, format_utc(utc_now()))

@@ -24,14 +24,13 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from central import api_tokens
-from central.account_admin import require_credentials
-from central.accounts import FEED_TOKEN_PREFIX, OPERATOR, Principal, sha256
+from central.accounts import api_tokens, audit
+from central.accounts.admin import require_credentials
+from central.accounts.principals import FEED_TOKEN_PREFIX, OPERATOR, Principal, sha256
+from central.clock import utc_now
 from central.db.tables import api_tokens as user_tokens
 from central.db.tables import feed_tokens
 from central.errors import AdminError, AuthError, CentralError, ForbiddenError
-from central.police import audit
-from central.timefix import utc_now
 from sync.fields import format_utc
 
 PREFIX = FEED_TOKEN_PREFIX

@@ -8,7 +8,7 @@ there means no photo. Withheld events (purged payloads) carry nothing. A value t
 base64 is kept as empty bytes: it is a card photo that cannot be decoded, not a missing one.
 Amendments never touch the card evidence, so they are not looked at.
 
-Generic on the payload JSON, like central/projection.py: the server does not import the
+Generic on the payload JSON, like central/stays/state.py: the server does not import the
 terminal's domain.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from central.accounts import Principal
+from central.accounts.principals import Principal
 from central.db.tables import events, stays
 from central.errors import NotFoundError
 from central.police.search import scope_ok

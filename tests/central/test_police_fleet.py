@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
 
-from central.police.beijing import BEIJING
+from central.clock import BEIJING
 from sync.messages import DayReport
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import id_number, logged_in, unique_name
@@ -114,7 +114,7 @@ def test_chart_counts_beijing_days_so_16_utc_is_midnight(central: Admin) -> None
 
 
 def test_the_chart_window_is_thirty_beijing_days_ending_today_in_beijing(central: Admin) -> None:
-    from central.fleetstatus import daily_registrations
+    from central.fleet import daily_registrations
 
     client, chain = central.device()
     now = datetime(2025, 3, 10, 16, 30, tzinfo=UTC)  # 2025-03-11 00:30 in Beijing
@@ -135,13 +135,13 @@ def test_the_chart_window_is_thirty_beijing_days_ending_today_in_beijing(central
 
 
 def test_a_user_with_a_district_sees_only_its_sites_devices_and_chart(central: Admin) -> None:
-    from central import accounts
+    from central.accounts import principals
 
     ours, theirs = "辖区" + secrets.token_hex(3), "辖区" + secrets.token_hex(3)
     site_ours, site_theirs = central.site("本辖区旅馆"), central.site("外辖区旅馆")
     site_none = central.site("无辖区旅馆")
-    accounts.set_site_district(central.engine, site_ours, ours)
-    accounts.set_site_district(central.engine, site_theirs, theirs)
+    principals.set_site_district(central.engine, site_ours, ours)
+    principals.set_site_district(central.engine, site_theirs, theirs)
     client_ours, chain_ours = central.device(site_ours)
     client_theirs, chain_theirs = central.device(site_theirs)
     chain_ours.wall = chain_theirs.wall = datetime.now(UTC) - timedelta(hours=1)

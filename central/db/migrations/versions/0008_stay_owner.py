@@ -1,4 +1,4 @@
-"""Ownership of stays: the device that first wrote a stay_id owns it (central/ownership.py).
+"""Ownership of stays: the device that first wrote a stay_id owns it (central/stays/ownership.py).
 
 `stay_owners` records it once per stay; ingest refuses any other device's event for the stay,
 or naming another device's event as its target, and keeps the refused event whole in

@@ -14,12 +14,13 @@ from typing import IO, Any
 
 from sqlalchemy import Engine
 
-from central.accounts import Principal
+from central.accounts import audit
+from central.accounts.audit import DEFAULT_RULE, ReasonRule
+from central.accounts.principals import Principal
 from central.errors import BadRequestError, NotFoundError
-from central.photos import PhotoDecoding
-from central.police import audit, costay, export, exportrows, freshness, photo, stay
-from central.police.audit import DEFAULT_RULE, ReasonRule
-from central.police.bounded import bounded
+from central.police import costay, export, exportrows, freshness, photo, stay
+from central.police.photos import PhotoDecoding
+from central.police.query_deadline import bounded
 from central.police.search import SearchPage, SearchQuery, search
 from central.police.xlsx import write_xlsx
 from wlt.errors import PhotoDecoderError

@@ -14,7 +14,7 @@ first of them claims the stay. Refused events are kept whole in `foreign_events`
 if a device ever wrote a stay_id before its owner did (it would have to know the id before the
 server did, i.e. have read it off the owner's terminal), the owner's events are refused
 visibly on its terminal (`anju sync status`) and its registration is still on the server for
-an administrator, never lost. The projection folds the owner's events only (central/projection.py).
+an administrator, never lost. The projection folds the owner's events only (central/stays/state.py).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from central.auth import Device
 from central.db.tables import events, foreign_events, stay_owners
+from central.devices.authentication import Device
 from central.logsafe import safe
 from sync.protocol import REJECTED, EventResult, WireEvent
 

@@ -10,112 +10,37 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import click
-from click.core import ParameterSource
-from sqlalchemy import Engine
 
+from central.cli import accounts, feed
+from central.cli.context import (
+    DB_OPTION,
+    CentralGroup,
+    admin_engine,
+    check_database,
+    fail,
+    parse_ttl,
+    print_table,
+)
 from central.db.engine import database_exposures, make_engine
 from central.errors import CentralError
 from central.settings import (
-    DB_ENV,
     PHOTO_LIBRARY_ENV,
     PHOTO_LICENCE_ENV,
     READ_DB_ENV,
     TOKEN_TTL_ENV,
     Settings,
-    default_db_url,
 )
 
-_DB = click.option("--db", "db_url", envvar=DB_ENV, default=default_db_url, show_default=False,
-                   help=f"Database URL (default: ${DB_ENV}, else sqlite:///var/central.db).")
-_TTL_RE = re.compile(r"^(\d+)([smhd])$")
 
-
-def check_database(db_url: str, *, creating: bool = False) -> None:
-    """Say which database a command uses (on stderr), and refuse to create a new SQLite file
-    silently: `anju central user add` run without --db once made a fresh ./var/central.db
-    beside the demo's database, and the user it added could not log in to the demo.
-
-    A missing SQLite file is created only when the URL was given (--db or $ANJU_CENTRAL_DB),
-    or by `migrate` (`creating`), and the path is printed; the built-in default is never
-    created behind the user's back."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(db_url)
-    click.echo(f"database: {url.render_as_string(hide_password=True)}", err=True)
-    path = url.database if url.get_backend_name() == "sqlite" else None
-    if not path or path == ":memory:" or Path(path).exists():
-        return
-    context = click.get_current_context(silent=True)
-    source = context.get_parameter_source("db_url") if context else None
-    if source in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP) and not creating:
-        raise click.ClickException(
-            f"no central database at {path}. Pass --db URL or set {DB_ENV} (`anju demo` "
-            f"prints its URL), or create this one with `anju central migrate --db "
-            f"sqlite:///{path}`.")
-    click.echo(f"creating a new SQLite database at {path}", err=True)
-
-
-@contextmanager
-def _engine(db_url: str) -> Iterator[Engine]:
-    """A migrated engine for one admin command, disposed afterwards."""
-    from central.db.migrate import migrate
-
-    check_database(db_url)
-    engine = make_engine(db_url, pooled=False)
-    try:
-        migrate(engine)
-        yield engine
-    except CentralError as err:
-        raise click.ClickException(err.message) from err
-    finally:
-        engine.dispose()
-
-
-def parse_ttl(value: str, option: str) -> timedelta:
-    """`30m`, `24h`, `90d` ... as a timedelta, or a usage error naming the option."""
-    match = _TTL_RE.match(value.strip())
-    if not match:
-        raise click.BadParameter("use a number and s, m, h or d, e.g. 24h", param_hint=option)
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
-
-
-def _fail(err: CentralError) -> click.ClickException:
-    return click.ClickException(err.message)
-
-
-class _CentralGroup(click.Group):
-    """A database that does not answer in time ends any command with a clear error, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from central.db.failures import is_unavailable, unavailable
-
-        try:
-            return super().invoke(ctx)
-        except SQLAlchemyError as err:
-            if not is_unavailable(err):
-                raise
-            raise click.ClickException(unavailable(err, 0).message.replace(
-                "retry later", "is it running and reachable? (--db)")) from err
-
-
-@click.group(cls=_CentralGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CentralGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def central() -> None:
     """Central server: ingest, enrolment, fleet."""
 
 
 @central.command()
-@_DB
+@DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8600, show_default=True, type=int)
 @click.option("--max-in-flight", default=64, show_default=True, type=int,
@@ -221,7 +146,7 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
     try:
         app = create_app(settings)
     except CentralError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     for exposed in database_exposures(db_url):  # created 0600; someone opened it since
         logging.getLogger("central").warning("%s", exposed.message())
     # Spelled out, not left to uvicorn's defaults: an idle keep-alive connection is closed after
@@ -233,7 +158,7 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
 
 
 @central.command("migrate")
-@_DB
+@DB_OPTION
 def migrate_command(db_url: str) -> None:
     """Create or upgrade the database schema."""
     from central.db.migrate import migrate
@@ -243,7 +168,7 @@ def migrate_command(db_url: str) -> None:
     try:
         before, after = migrate(engine)
     except CentralError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     finally:
         engine.dispose()
     click.echo(f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else ""))
@@ -255,15 +180,15 @@ def site() -> None:
 
 
 @site.command("add")
-@_DB
+@DB_OPTION
 @click.argument("code")
 @click.option("--name", required=True, help="The guesthouse's name.")
 def site_add(db_url: str, code: str, name: str) -> None:
     """Add a site with its code."""
-    from central import enrol
+    from central.devices import enrolment
 
-    with _engine(db_url) as engine:
-        enrol.add_site(engine, code, name)
+    with admin_engine(db_url) as engine:
+        enrolment.add_site(engine, code, name)
     click.echo(f"site {code} added")
 
 
@@ -273,16 +198,16 @@ def token() -> None:
 
 
 @token.command("issue")
-@_DB
+@DB_OPTION
 @click.option("--site", "site_code", required=True, help="Site the device will write for.")
 @click.option("--ttl", default="24h", show_default=True, help="Lifetime: 30m, 24h, 7d ...")
 def token_issue(db_url: str, site_code: str, ttl: str) -> None:
     """Print a one-time enrolment token (shown once; only its hash is stored)."""
-    from central import enrol
+    from central.devices import enrolment
 
     lifetime = parse_ttl(ttl, "--ttl")
-    with _engine(db_url) as engine:
-        value, expires = enrol.issue_token(engine, site_code, lifetime)
+    with admin_engine(db_url) as engine:
+        value, expires = enrolment.issue_token(engine, site_code, lifetime)
     click.echo(value)
     click.echo(f"site {site_code}, expires {expires} (UTC); usable once", err=True)
 
@@ -293,13 +218,13 @@ def devices() -> None:
 
 
 @devices.command("list")
-@_DB
+@DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 def devices_list(db_url: str, as_json: bool) -> None:
     """Devices with last contact, health and chain state."""
     from central.fleet import list_devices
 
-    with _engine(db_url) as engine:
+    with admin_engine(db_url) as engine:
         rows = list_devices(engine)
     if as_json:
         for row in rows:
@@ -308,35 +233,26 @@ def devices_list(db_url: str, as_json: bool) -> None:
     columns = ("device_id", "site_code", "last_seen_at", "software_version", "backlog",
                "events_stored", "open_gaps", "chain_breaks", "clock_offset_ms", "last_nil_report",
                "replaced_by", "revoked_at")
-    _table(rows, columns)
+    print_table(rows, columns)
 
 
 @devices.command("revoke")
-@_DB
+@DB_OPTION
 @click.argument("device_id")
 def devices_revoke(db_url: str, device_id: str) -> None:
     """Revoke a device for good (decommissioned, lost or stolen): it can no longer send."""
-    from central.handover import revoke
-    from central.timefix import format_utc, utc_now
+    from central.clock import utc_now
+    from central.devices.handover import revoke
+    from sync.fields import format_utc
 
-    with _engine(db_url) as engine:
+    with admin_engine(db_url) as engine:
         if not revoke(engine, device_id, format_utc(utc_now())):
             raise click.ClickException(f"unknown device {device_id}")
     click.echo(f"device {device_id} revoked")
 
 
-def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for r in cells:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-    if not rows:
-        click.echo("(none)")
-
-
 @central.command("faults")
-@_DB
+@DB_OPTION
 @click.option("--device", "device_id", default=None, help="Only this device.")
 @click.option("--open", "open_only", is_flag=True, help="Only gaps not filled yet.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
@@ -344,15 +260,18 @@ def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -
     """Sequence gaps and chain breaks recorded on ingest (device, sequence range)."""
     from central.fleet import chain_fault_list
 
-    with _engine(db_url) as engine:
+    with admin_engine(db_url) as engine:
         rows = [r for r in chain_fault_list(engine, device_id)
                 if not (open_only and (r["kind"] != "gap" or r["resolved_at"]))]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
-    _table(rows, ("device_id", "kind", "first_sequence", "last_sequence", "detected_at",
+    print_table(rows, ("device_id", "kind", "first_sequence", "last_sequence", "detected_at",
                   "resolved_at", "detail"))
 
 
-from central import cli_feed, cli_police  # noqa: E402, F401  (register feed, user, audit ...)
+central.add_command(accounts.user)
+central.add_command(accounts.audit)
+central.add_command(feed.feed)
+site.add_command(accounts.site_district)

@@ -1,14 +1,22 @@
-"""Beijing time for people: stored times are UTC (the wire format); officers read and type China
-Standard Time (UTC+8 all year, no daylight saving), so pages, CSV and date filters convert here.
-The API keeps UTC ISO 8601, for machines."""
+"""Time at the server: `utc_now()`, the one clock every record's server time is read from, and
+Beijing time for people.
+
+Stored times are UTC (the wire format); officers read and type China Standard Time (UTC+8 all
+year, no daylight saving), so pages, CSV and date filters convert here. The API keeps UTC
+ISO 8601, for machines. A device's clock, and how an event's time is corrected from it, is
+central/devices/event_time.py."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from sync.fields import format_utc
 
 BEIJING = timezone(timedelta(hours=8), "CST")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def show(stamp: str | None) -> str:
