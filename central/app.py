@@ -42,11 +42,11 @@ from starlette.requests import ClientDisconnect
 from central import clock
 from central.db.engine import is_sqlite, make_engine
 from central.db.failures import is_unavailable, unavailable
-from central.db.migrate import migrate
 from central.db.watchdog import Watchdog
 from central.devices import enrolment, handover, heartbeat, ingest
 from central.devices.authentication import Authenticator, Device
 from central.errors import AuthError, BadRequestError, CentralError, StorageError, TooLargeError
+from central.migrate import migrate
 from central.serving import health, load_shedding, openapi
 from central.serving.body_limit import read_limited
 from central.serving.input_guard import InputGuard

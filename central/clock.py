@@ -3,8 +3,16 @@ Beijing time for people.
 
 Stored times are UTC (the wire format); officers read and type China Standard Time (UTC+8 all
 year, no daylight saving), so pages, CSV and date filters convert here. The API keeps UTC
-ISO 8601, for machines. A device's clock, and how an event's time is corrected from it, is
-central/devices/event_time.py."""
+ISO 8601, for machines.
+
+An event's `time_source` says how its stored time was found; central/devices/event_time.py
+decides it from the device's clock, the stays' state and the police pages read it:
+
+    device        the device clock was synchronised: its wall time is kept
+    monotonic     corrected through an anchor of the same boot
+    uncorrected   no anchor for that boot: the wall time is kept, flagged as unverified
+    far_monotonic, far_arrival   the device's clock was impossible (FAR)
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from sync.fields import format_utc
 
 BEIJING = timezone(timedelta(hours=8), "CST")
+DEVICE, MONOTONIC, UNCORRECTED = "device", "monotonic", "uncorrected"
+FAR_MONOTONIC, FAR_ARRIVAL = "far_monotonic", "far_arrival"
+FAR = (FAR_MONOTONIC, FAR_ARRIVAL)  # the device's clock was flagged
 
 
 def utc_now() -> datetime:

@@ -54,7 +54,7 @@ def check_database(db_url: str, *, creating: bool = False) -> None:
 @contextmanager
 def admin_engine(db_url: str) -> Iterator[Engine]:
     """A migrated engine for one admin command, disposed afterwards."""
-    from central.db.migrate import migrate
+    from central.migrate import migrate
 
     check_database(db_url)
     engine = make_engine(db_url, pooled=False)

@@ -161,7 +161,7 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
 @DB_OPTION
 def migrate_command(db_url: str) -> None:
     """Create or upgrade the database schema."""
-    from central.db.migrate import migrate
+    from central.migrate import migrate
 
     check_database(db_url, creating=True)
     engine = make_engine(db_url, pooled=False)

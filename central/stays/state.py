@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select
 
+from central.clock import DEVICE
 from central.db.tables import events, stay_guests, stays
-from central.devices.event_time import DEVICE
 from central.stays.ownership import owners_of
 
 _CHUNK = 500

@@ -17,12 +17,10 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from central.accounts import principals
-from central.errors import CentralError
-from central.police import acts
+from central.police import acts, photos
 from central.police.photos import PhotoDecoding
 from central.settings import Settings
 from central.web import guard
-from wlt.errors import PhotoDecoderError
 
 PageHandler = Callable[..., Awaitable[Response]]
 
@@ -30,14 +28,11 @@ PageHandler = Callable[..., Awaitable[Response]]
 def install(app: FastAPI, engine: Engine, settings: Settings,
             page: Callable[[PageHandler], PageHandler],
             who_of: Callable[[Request], Awaitable[principals.Principal]]) -> PhotoDecoding:
-    """The photo route; returns the decoding the stay page uses. Loads the configured library
-    now: CentralError (the server does not start) when it cannot be loaded."""
-    decoding = PhotoDecoding(settings.photo_library, settings.photo_licence_code,
-                             settings.photo_timeout_s)
-    try:
-        decoding.check()
-    except PhotoDecoderError as err:
-        raise CentralError(str(err), code="photo_decoder") from err
+    """The photo route (the photo logic is central/police/photos.py); returns the decoding the
+    stay page uses. Loads the configured library now: CentralError (the server does not start)
+    when it cannot be loaded."""
+    decoding = photos.start_decoding(settings.photo_library, settings.photo_licence_code,
+                                     settings.photo_timeout_s)
 
     @app.get("/stay/{stay_id}/photo/{guest_id}", include_in_schema=False)
     @page

@@ -17,8 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from central.accounts import audit, principals
 from central.accounts.principals import Principal
 from central.db.engine import make_engine
-from central.db.migrate import migrate
 from central.db.tables import audit_log
+from central.migrate import migrate
 from terminal.cli import cli
 from tests.central.central_helpers import Admin, fetch
 from tests.central.police_helpers import Browser, id_number, logged_in

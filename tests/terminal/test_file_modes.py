@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from central.db.engine import database_exposures, make_engine
-from central.db.migrate import migrate
+from central.migrate import migrate
 from sync.files import create_private, exposure
 from terminal.atomic_file import write_json_atomic
 from terminal.config import load_config

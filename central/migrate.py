@@ -1,5 +1,9 @@
 """Alembic migrations run from code: at server start and by `anju central migrate`.
 
+The scripts are in central/db/migrations; this module sits above db/ because an upgrade past
+some revisions runs application code on the data too (the stays' state folded again, the feed
+started with snapshots), and db/ imports nothing of stays/ or feed/.
+
 All-or-nothing (each upgrade runs in one transaction, DDL included, on both backends) and
 refusing a database written by a newer Anju (a revision this code does not know).
 """
@@ -19,7 +23,7 @@ from sqlalchemy import Connection, Engine
 from central.errors import StorageError
 
 log = logging.getLogger(__name__)
-SCRIPT_LOCATION = Path(__file__).parent / "migrations"
+SCRIPT_LOCATION = Path(__file__).parent / "db" / "migrations"
 OWNERSHIP_REVISION = "0008"  # stay_owners: stays folded before it may hold foreign events
 FEED_REVISION = "0011"  # feed_log: stays held before it start the feed as snapshots
 
