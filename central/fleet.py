@@ -86,11 +86,17 @@ def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, 
     return rows
 
 
-def chain_fault_list(engine: Engine, device_id: str | None = None) -> list[dict[str, Any]]:
+def chain_fault_list(engine: Engine, device_id: str | None = None, *,
+                     district: str | None = None) -> list[dict[str, Any]]:
+    """Sequence gaps and chain breaks, of one device or all, or only those at `district`'s
+    sites."""
     query = select(chain_faults).order_by(chain_faults.c.device_id, chain_faults.c.first_sequence,
                                           chain_faults.c.id)
     if device_id is not None:
         query = query.where(chain_faults.c.device_id == device_id)
+    if district is not None:
+        query = query.where(chain_faults.c.device_id.in_(
+            select(devices.c.device_id).where(_in_district(devices.c.site_code, district))))
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
