@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import click
 
-from central.cli.context import DB_OPTION, admin_engine, parse_ttl, print_table
-from central.settings import TOKEN_TTL_ENV
+from central.cli.context import DB_OPTION, admin_engine, print_table, setting_option
 
 _ROLES = click.Choice(["officer", "supervisor", "technician", "administrator"])
 
@@ -141,15 +141,14 @@ def user_unlock(db_url: str, name: str) -> None:
 @user.command("api-token")
 @DB_OPTION
 @click.argument("name")
-@click.option("--ttl", envvar=TOKEN_TTL_ENV, default="90d", show_default=True,
-              help=f"Lifetime, 1m to 366d: 30d, 12h ... (default ${TOKEN_TTL_ENV}, else 90d).")
-def user_api_token(db_url: str, name: str, ttl: str) -> None:
+@setting_option("api_token_ttl_s", "--ttl")  # the server's setting, read the same way
+def user_api_token(db_url: str, name: str, api_token_ttl_s: int) -> None:
     """Print a new bearer API token for the user (shown once; only its SHA-256 is stored).
     Audited (token_issue) with the token's id."""
     from central.accounts import admin
 
     value, row = _admin_call(db_url, admin.issue_api_token, name,
-                             ttl=parse_ttl(ttl, "--ttl"))
+                             ttl=timedelta(seconds=api_token_ttl_s))
     click.echo(value)
     click.echo(f"token {row['id']} for {name}, expires {row['expires_at']} (UTC)", err=True)
 

@@ -1,16 +1,19 @@
-"""What every `anju central ...` command shares: the `--db` option, a migrated engine for one
-command, the group that turns an unanswering database into a clear error, TTL parsing, and
+"""What every `anju central ...` command shares: the options generated from the settings table
+(central/settings.py: `--db` for every command, all of them for `serve`), a migrated engine for
+one command, the group that turns an unanswering database into a clear error, TTL parsing, and
 the table printer. The command modules (main.py, accounts.py, feed.py) import this one and
 never each other; main.py assembles the groups."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -18,12 +21,81 @@ from sqlalchemy import Engine
 
 from central.db.engine import make_engine
 from central.errors import CentralError
-from central.settings import DB_ENV, default_db_url
+from central.settings import DB_ENV, Option, Settings
 
-DB_OPTION = click.option("--db", "db_url", envvar=DB_ENV, default=default_db_url,
-                         show_default=False,
-                         help=f"Database URL (default: ${DB_ENV}, else sqlite:///var/central.db).")
+F = TypeVar("F", bound=Callable[..., Any])
 _TTL_RE = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+SETTINGS = {row.name: row for row in dataclasses.fields(Settings)}
+
+
+class Duration(click.ParamType):
+    """A lifetime written `30m`, `24h`, `90d` ..., as whole seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> int:
+        if isinstance(value, int):
+            return value
+        match = _TTL_RE.match(str(value).strip())
+        if not match:
+            self.fail("use a number and s, m, h or d, e.g. 24h", param, ctx)
+        return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+class ExistingFile(click.ParamType):
+    """The path of a file that exists, made absolute; empty stays empty (the setting is off)."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> str:
+        if not value:
+            return ""
+        path = click.Path(exists=True, dir_okay=False, resolve_path=True)
+        return str(path.convert(value, param, ctx))
+
+
+def _param_type(name: str, option: Option) -> click.ParamType:
+    minimum = SETTINGS[name].metadata["minimum"]
+    if option.kind == "duration":
+        return Duration()
+    if option.kind == "file":
+        return ExistingFile()
+    annotation = typing.get_type_hints(Settings)[name]
+    if annotation is int:
+        return click.IntRange(min=minimum) if minimum is not None else click.INT
+    if annotation is float:
+        return click.FloatRange(min=minimum) if minimum is not None else click.FLOAT
+    return click.STRING
+
+
+def setting_option(name: str, flag: str | None = None) -> Callable[[F], F]:
+    """The click option of one setting, from its row of the table: flag, type, default, help,
+    environment variable. `flag` renames it for a command where the setting reads better
+    under another name (`user token issue --ttl`)."""
+    row = SETTINGS[name]
+    option: Option = row.metadata["option"]
+    default = row.default if row.default_factory is dataclasses.MISSING else row.default_factory
+    shown: bool | str = option.shown or (default not in (None, "") and not callable(default))
+    if typing.get_type_hints(Settings)[name] is bool:
+        return click.option(flag or option.flag, name, is_flag=True, default=default,
+                            help=row.metadata["help"])
+    return click.option(flag or option.flag, name, type=_param_type(name, option),
+                        default=default, show_default=shown, envvar=option.env,
+                        show_envvar=option.env is not None, help=row.metadata["help"])
+
+
+def settings_options(command: F) -> F:
+    """Every setting that has an option, in the table's order."""
+    for row in reversed(dataclasses.fields(Settings)):
+        if row.metadata["option"] is not None:
+            command = setting_option(row.name)(command)
+    return command
+
+
+DB_OPTION = setting_option("db_url")
 
 
 def check_database(db_url: str, *, creating: bool = False) -> None:
@@ -69,11 +141,10 @@ def admin_engine(db_url: str) -> Iterator[Engine]:
 
 def parse_ttl(value: str, option: str) -> timedelta:
     """`30m`, `24h`, `90d` ... as a timedelta, or a usage error naming the option."""
-    match = _TTL_RE.match(value.strip())
-    if not match:
-        raise click.BadParameter("use a number and s, m, h or d, e.g. 24h", param_hint=option)
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
+    try:
+        return timedelta(seconds=Duration().convert(value, None, None))
+    except click.BadParameter as err:
+        raise click.BadParameter(err.message, param_hint=option) from err
 
 
 def fail(err: CentralError) -> click.ClickException:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import click
 
@@ -22,16 +23,11 @@ from central.cli.context import (
     fail,
     parse_ttl,
     print_table,
+    settings_options,
 )
 from central.db.engine import database_exposures, make_engine
 from central.errors import CentralError
-from central.settings import (
-    PHOTO_LIBRARY_ENV,
-    PHOTO_LICENCE_ENV,
-    READ_DB_ENV,
-    TOKEN_TTL_ENV,
-    Settings,
-)
+from central.settings import Settings
 
 
 @click.group(cls=CentralGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,121 +36,32 @@ def central() -> None:
 
 
 @central.command()
-@DB_OPTION
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8600, show_default=True, type=int)
-@click.option("--max-in-flight", default=64, show_default=True, type=int,
-              help="Concurrent requests before answering 503 + Retry-After.")
-@click.option("--retry-after", default=5, show_default=True, type=int,
-              help="Base Retry-After seconds when shedding load (jittered up to 2x).")
-@click.option("--max-body", default=None, type=int, help="Largest request body in bytes.")
-@click.option("--body-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds a request's whole body may take to arrive; slower: 408, closed.")
-@click.option("--accept-legacy-signing", is_flag=True,
-              help="Also accept signed requests without X-Anju-Body-SHA256 (terminals from "
-                   "before it), reading their body before authenticating: for a transition.")
-@click.option("--max-events", default=None, type=int, help="Most events in one batch.")
-@click.option("--silent-after", default=1800, show_default=True, type=int,
-              help="Fleet page: seconds without a heartbeat before a terminal counts as silent.")
-@click.option("--photo-library", envvar=PHOTO_LIBRARY_ENV, default=None,
-              type=click.Path(exists=True, dir_okay=False, resolve_path=True),
-              help="The reader vendor's WLT photo decoder library (.so); unset: the stay page "
-                   f"says 未配置照片解码 (default: ${PHOTO_LIBRARY_ENV}).")
-@click.option("--photo-licence-code", envvar=PHOTO_LICENCE_ENV, default=0, show_default=True,
-              type=click.IntRange(min=0), help="The vendor's per-customer code passed to the "
-              f"photo decoder (default: ${PHOTO_LICENCE_ENV}).")
-@click.option("--login-attempts", default=5, show_default=True, type=int,
-              help="Failed logins per username within --login-window before a lock.")
-@click.option("--login-address-attempts", default=30, show_default=True, type=int,
-              help="Failed logins per client address within --login-window before a lock.")
-@click.option("--login-window", default=900, show_default=True, type=int,
-              help="Seconds over which failed logins are counted.")
-@click.option("--login-lockout", default=300, show_default=True, type=int,
-              help="Seconds of the first login lock; each further lock doubles it ...")
-@click.option("--login-lockout-max", default=3600, show_default=True, type=int,
-              help="... up to this many seconds.")
-@click.option("--forwarded-allow-ips", default=None,
-              help="Reverse proxies trusted for X-Forwarded-For (the client address that login "
-                   "throttling counts); default $FORWARDED_ALLOW_IPS, else 127.0.0.1.")
-@click.option("--read-db", "read_db_url", envvar=READ_DB_ENV, default="",
-              help="A PostgreSQL standby that police searches run on (pages say how fresh its "
-                   f"data is); audit rows still go to --db (default: ${READ_DB_ENV}).")
-@click.option("--read-db-stale-after", default=5.0, show_default=True,
-              type=click.FloatRange(min=0), help="Seconds behind the primary from which the "
-              "search page warns that the standby's data is not current.")
-@click.option("--db-connect-timeout", default=3, show_default=True, type=click.IntRange(min=2),
-              help="Seconds to connect to PostgreSQL, per host of a multi-host URL.")
-@click.option("--db-statement-timeout", default=10.0, show_default=True,
-              type=click.FloatRange(min=0), help="PostgreSQL statement_timeout in seconds; the "
-              "server gives up waiting 2 s later (a hung database); 0 = no limit.")
-@click.option("--db-lock-timeout", default=5.0, show_default=True, type=click.FloatRange(min=0),
-              help="PostgreSQL lock_timeout in seconds (a row or advisory lock).")
-@click.option("--db-pool-timeout", default=3.0, show_default=True,
-              type=click.FloatRange(min=0.1), help="Seconds to wait for a pooled connection.")
-@click.option("--api-token-ttl", envvar=TOKEN_TTL_ENV, default="90d", show_default=True,
-              help="Lifetime of an API token an administrator issues on /users (1m to 366d; "
-                   f"default ${TOKEN_TTL_ENV}, else 90d).")
-@click.option("--reason-min-chars", envvar="ANJU_CENTRAL_REASON_MIN_CHARS", default=4,
-              show_default=True, type=int,
-              help="A search/view/export reason needs at least this many characters "
-                   "(refuses placeholders like 核查).")
-@click.option("--reason-pattern", envvar="ANJU_CENTRAL_REASON_PATTERN", default="",
-              help="A regular expression every reason must contain, e.g. a case number "
-                   r"format such as '[A-Z]\d{4}-\d+' (default: none).")
-def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
-          max_body: int | None, body_timeout: float, accept_legacy_signing: bool,
-          max_events: int | None, silent_after: int, login_attempts: int,
-          login_address_attempts: int, login_window: int, login_lockout: int,
-          login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
-          photo_library: str | None, photo_licence_code: int, reason_min_chars: int,
-          reason_pattern: str, read_db_url: str, read_db_stale_after: float,
-          db_connect_timeout: int, db_statement_timeout: float, db_lock_timeout: float,
-          db_pool_timeout: float) -> None:
+@settings_options
+def serve(**values: Any) -> None:
     """Run the HTTP server (migrates the database first). A database that does not answer
-    within the --db-* bounds is answered 503 + Retry-After, never a hung request."""
-    import dataclasses
-
-    check_database(db_url)
+    within the --db-* bounds is answered 503 + Retry-After, never a hung request. Every option
+    is a setting of central/settings.py's table."""
+    check_database(values["db_url"])
     import uvicorn
 
     from central.app import create_app
 
-    limits = Settings().limits
-    limits = dataclasses.replace(limits, **{k: v for k, v in (
-        ("max_body_bytes", max_body), ("max_events", max_events)) if v is not None})
     try:
-        settings = Settings(db_url=db_url, max_in_flight=max_in_flight, retry_after_s=retry_after,
-                            limits=limits, silent_after_s=silent_after,
-                            body_timeout_s=body_timeout,
-                            accept_legacy_signing=accept_legacy_signing,
-                            login_user_limit=login_attempts,
-                            login_address_limit=login_address_attempts,
-                            login_window_s=login_window, login_lockout_s=login_lockout,
-                            login_max_lockout_s=login_lockout_max,
-                            api_token_ttl_s=int(parse_ttl(api_token_ttl,
-                                                          "--api-token-ttl").total_seconds()),
-                            reason_min_chars=reason_min_chars, reason_pattern=reason_pattern,
-                            db_connect_timeout_s=db_connect_timeout,
-                            db_statement_timeout_s=db_statement_timeout,
-                            db_lock_timeout_s=db_lock_timeout, db_pool_timeout_s=db_pool_timeout,
-                            read_db_url=read_db_url,
-                            read_db_stale_after_s=read_db_stale_after)
+        settings = Settings(**values)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
-    settings = dataclasses.replace(settings, photo_library=photo_library or "",
-                                   photo_licence_code=photo_licence_code)
     try:
         app = create_app(settings)
     except CentralError as err:
         raise fail(err) from err
-    for exposed in database_exposures(db_url):  # created 0600; someone opened it since
+    for exposed in database_exposures(settings.db_url):  # created 0600; someone opened it since
         logging.getLogger("central").warning("%s", exposed.message())
     # Spelled out, not left to uvicorn's defaults: an idle keep-alive connection is closed after
     # 5 s, and a request head larger than 16 KiB is refused 400 before the app sees it.
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
-                timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
+                access_log=False, timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
                 timeout_graceful_shutdown=10, proxy_headers=True,
-                forwarded_allow_ips=forwarded_allow_ips)
+                forwarded_allow_ips=settings.forwarded_allow_ips)
 
 
 @central.command("migrate")
