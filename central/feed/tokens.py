@@ -39,7 +39,7 @@ DEFAULT_RATE = 120  # pages per minute
 WINDOW_S = 60.0
 
 
-class RateLimited(CentralError):
+class RateLimitedError(CentralError):
     status, code = 429, "rate_limited"
 
 
@@ -172,7 +172,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
 
 def authenticate(engine: Engine, authorization: str | None) -> FeedClient:
     """The system behind `Authorization: Bearer anjufeed_...`, its page counted against its
-    rate: AuthError 401, ForbiddenError 403 (a user's API token), RateLimited 429."""
+    rate: AuthError 401, ForbiddenError 403 (a user's API token), RateLimitedError 429."""
     scheme, _, value = (authorization or "").partition(" ")
     value = value.strip()
     if scheme.lower() != "bearer" or not value:
@@ -206,7 +206,8 @@ def authenticate(engine: Engine, authorization: str | None) -> FeedClient:
         count = 1 if fresh else row.window_count + 1
         if count > row.rate_per_minute:
             wait = max(1, int(row.window_start_s + WINDOW_S - now_s + 0.999))
-            raise RateLimited(f"more than {row.rate_per_minute} pages a minute", retry_after_s=wait)
+            raise RateLimitedError(f"more than {row.rate_per_minute} pages a minute",
+                                   retry_after_s=wait)
         conn.execute(
             update(feed_tokens)
             .where(feed_tokens.c.token_sha256 == key)
