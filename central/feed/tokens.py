@@ -6,7 +6,7 @@ with a lifetime (1 minute to 366 days) and a rate (pages per minute, counted in 
 that every server process counts the same). A feed token cannot search (the search API answers
 403 `wrong_token_kind`), and a user's API token cannot pull the feed (the same answer here).
 
-Issuing and revoking are credential acts: an administrator or the CLI (account_admin's
+Issuing and revoking are credential acts: an administrator or the CLI (accounts/admin.py's
 `require_credentials`); an administrator with a district issues only tokens limited to that
 district and revokes only those. Both are audited (`feed_issue`, `feed_revoke`), never with the
 token, only its id (the first 16 hex digits of its hash).
