@@ -36,7 +36,7 @@ from terminal.domain.fold import undoable
 from terminal.domain.guests import Guest
 from terminal.domain.stays import IN_HOUSE, Stay
 from terminal.errors import BlockedError, InvalidEventError, StayNotFoundError, ValidationError
-from terminal.store import queries, stay_views
+from terminal.store import event_chain, queries, stay_views
 from terminal.store.database import Store
 from terminal.store.writer import Txn
 from terminal.system.clock import Instant, Trust
@@ -170,15 +170,13 @@ class Registry:
         _require_operator(operator)
 
         def work(txn: Txn) -> Saved:
-            row = txn.conn.execute(
-                "SELECT stay_id, kind, boot_id, monotonic_ns FROM events WHERE event_id = ?",
-                (check_out_event_id,)).fetchone()
-            if row is None or row[1] != Kind.CHECK_OUT.value:
+            row = event_chain.event_header(txn.conn, check_out_event_id)
+            if row is None or row.kind is not Kind.CHECK_OUT:
                 raise StayNotFoundError(f"no check-out {check_out_event_id}", "找不到该退房记录")
-            stay = _load(txn, row[0])
+            stay = _load(txn, row.stay_id)
             instant = txn.now()
-            if within_s is not None and (
-                    instant.boot_id != row[2] or instant.monotonic_ns - row[3] > within_s * 1e9):
+            if within_s is not None and (instant.boot_id != row.boot_id or
+                                         instant.monotonic_ns - row.monotonic_ns > within_s * 1e9):
                 raise InvalidEventError(f"check-out {check_out_event_id}: too late to undo",
                                         "退房已超过可撤销的时限")
             data = {"guest_ids": undoable(stay, check_out_event_id)}

@@ -7,11 +7,11 @@ import sqlite3
 
 import pytest
 
-from terminal.clock import FixedClock
+from terminal.desk.registry import Registry
 from terminal.domain.fold import fold
 from terminal.errors import InvalidEventError, MigrationError, StayNotFoundError
-from terminal.registry import Registry
-from terminal.store import chain, migrations, projection, verify
+from terminal.store import event_chain, migrations, stay_views, verify
+from terminal.system.clock import FixedClock
 from tests.terminal.registry_helpers import card_guest, open_store
 
 MINUTES_10 = 600.0
@@ -106,8 +106,8 @@ def test_the_fold_of_every_event_again_equals_the_projection(reg):
     out = reg.check_out(stay_id, operator="C01").event_ids[0]
     reg.undo_check_out(out, operator="C01")
     with reg.store.reader() as conn:
-        stays = fold(chain.event_from_row(r) for r in chain.iter_rows(conn))
-        assert projection.rows_for(stays[stay_id]) == projection.read(conn, stay_id)
+        stays = fold(event_chain.event_from_row(r) for r in event_chain.iter_rows(conn))
+        assert stay_views.rows_for(stays[stay_id]) == stay_views.read(conn, stay_id)
 
 
 def test_the_schema_refuses_an_undo_without_its_target(reg):
