@@ -210,11 +210,11 @@ def main() -> None:
     print("taps from card placed to 已保存 (paper form fields for the same; ratio)")
     for name, taps in counted.items():
         print(
-            f"  {name:32s} {taps:3d} taps   paper {PAPER[name]:2d} fields   "
+            f"  {name:38s} {taps:3d} taps   paper {PAPER[name]:2d} fields   "
             f"{taps / PAPER[name]:.2f}"
         )
-    print(f"  check-out of a room               {check_out:3d} taps")
-    print(f"  its undo (撤销退房)                {undo:3d} taps   against the check-out "
+    print(f"  {'check-out of a room':38s} {check_out:3d} taps")
+    print(f"  {'its undo (撤销退房)':34s} {undo:3d} taps   against the check-out "
           f"{undo / check_out:.2f}")
     p99 = shown[min(len(shown) - 1, round(0.99 * (len(shown) - 1)))]
     print(
