@@ -30,6 +30,7 @@ class Kind(enum.StrEnum):
     CHECK_OUT = "check_out"
     AMEND = "amend"
     VOID = "void"
+    CHECK_OUT_UNDONE = "check_out_undone"  # a check-out taken back (target: the check-out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +41,8 @@ class Event:
     sequence: int  # per device, from 1, no gaps
     kind: Kind
     stay_id: str
-    target_event_id: str | None  # amend / void: the event they correct
-    wall_time: str  # UTC, terminal.clock.format_utc
+    target_event_id: str | None  # amend / void / undo: the event they correct
+    wall_time: str  # UTC, sync.fields.format_utc
     clock_synchronised: bool
     monotonic_ns: int
     boot_id: str

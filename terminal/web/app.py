@@ -25,8 +25,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drivers.sim.sam import SimCard, load_sim_cards
-from terminal import clerks, liveness, sdnotify
-from terminal.service import TerminalService
+from terminal.desk import clerks
+from terminal.desk.frontdesk import TerminalService
+from terminal.desk.notices import CLOSING, Notice
+from terminal.system import liveness, sdnotify
 from terminal.web import (
     guard,
     i18n,
@@ -36,9 +38,8 @@ from terminal.web import (
     routes_records,
     routes_scan,
     selftest,
-    throttle,
+    signin_throttle,
 )
-from terminal.web.hub import CLOSING, Notice
 from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redirect
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    """Sign in as one's own account, throttled (terminal/web/throttle.py): during a wait the
+    """Sign in as one's own account, throttled (terminal/web/signin_throttle.py): during a wait the
     PIN is not compared; the hash is compared off the event loop (argon2 takes a moment)."""
     page: Page = request.app.state.page
     form = await read_form(request)
@@ -129,7 +130,7 @@ async def login(request: Request) -> Response:
         account=known.staff_no if known else None)
     if outcome.changes:
         try:
-            await asyncio.to_thread(throttle.save, page.service.store, outcome.changes)
+            await asyncio.to_thread(signin_throttle.save, page.service.store, outcome.changes)
         except Exception as err:  # kept in memory all the same; a sign-in must not fail on it
             log.warning("failed sign-ins not stored: %s", type(err).__name__)
     if not outcome.ok:
@@ -250,6 +251,7 @@ def create_app(service: TerminalService, listen_host: str | None = None) -> Star
         Route("/party", routes_desk.party_fragment),
         Route("/party/remove/{guest_id}", routes_desk.remove_guest, methods=["POST"]),
         Route("/party/clear", routes_desk.clear_party, methods=["POST"]),
+        Route("/party/guardian/{guest_id}", routes_desk.arm_guardian, methods=["POST"]),
         Route("/party/photo/{guest_id}", routes_desk.photo),
         Route("/checkin", routes_desk.confirm, methods=["POST"]),
         Route("/manual", routes_desk.manual_page),
@@ -259,6 +261,7 @@ def create_app(service: TerminalService, listen_host: str | None = None) -> Star
         Route("/checkout/guest", routes_records.check_out_guest, methods=["POST"]),
         Route("/checkout/room", routes_records.check_out_room, methods=["POST"]),
         Route("/checkout/group", routes_records.check_out_group, methods=["POST"]),
+        Route("/checkout/undo", routes_records.undo_check_out, methods=["POST"]),
         Route("/records", routes_records.history),
         Route("/stay/{stay_id}", routes_records.stay_detail),
         Route("/stay/{stay_id}/amend", routes_records.amend, methods=["POST"]),

@@ -15,15 +15,15 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from terminal.desk.draft import MinorLink
+from terminal.desk.registry import Saved
+from terminal.desk.scans import apply_scan
 from terminal.domain.checks import Finding, Override
 from terminal.domain.codes import code_tables
-from terminal.errors import AnjuError, BlockedError
-from terminal.registry import Saved
+from terminal.errors import BlockedError, TerminalError
 from terminal.web import forms
-from terminal.web.draft import MinorLink
 from terminal.web.page import Form, Page, read_form, redirect
 from terminal.web.routes_scan import manual_scan_context
-from terminal.web.scans import apply_scan
 from terminal.web.views import code_name, guest_view
 from wlt.errors import PhotoDecoderError
 
@@ -39,7 +39,9 @@ def party_context(page: Page, request: Request, form: Form | None = None) -> dic
     by_guest: dict[str, list[Finding]] = {}
     for f in preview:
         by_guest.setdefault(f.guest_id or "", []).append(f)
+    guardian_for, guardian_names = page.service.draft.guardian_state()
     return {"guests": guests, "draft_version": version, "relationships": relationships,
+            "guardian_for": guardian_for, "guardian_names": guardian_names,
             "guest_findings": by_guest, "previewed": {(f.code, f.guest_id) for f in preview},
             "preview_confirm": any(f.needs_confirm for f in preview),
             "override_presets": override_presets(page.gettext(request)),
@@ -70,6 +72,16 @@ async def remove_guest(request: Request) -> Response:
     page: Page = request.app.state.page
     page.service.draft.remove(request.path_params["guest_id"])
     page.service.hub.publish("draft", version=page.service.draft.version)
+    return page.render(request, "_party.html", **party_context(page, request))
+
+
+async def arm_guardian(request: Request) -> Response:
+    """Toggle "the next card is this minor's guardian" (terminal/web/draft.py)."""
+    page: Page = request.app.state.page
+    draft = page.service.draft
+    guest_id = request.path_params["guest_id"]
+    draft.arm_guardian(None if draft.guardian_state()[0] == guest_id else guest_id)
+    page.service.hub.publish("draft", version=draft.version)
     return page.render(request, "_party.html", **party_context(page, request))
 
 
@@ -150,7 +162,7 @@ async def confirm(request: Request) -> Response:
         rest = [f for f in err.findings if (f.code, f.guest_id) not in context["previewed"]]
         return page.render(request, "_checkin_form.html", room=room, findings=rest,
                            error=_("Not saved yet: see below."), **context)
-    except AnjuError as err:
+    except TerminalError as err:
         return page.render(request, "_checkin_form.html", room=room,
                            error=page.error_text(request, err), **context)
     draft.clear()

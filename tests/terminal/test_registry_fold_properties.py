@@ -10,14 +10,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from terminal import queries
-from terminal.clock import FixedClock
+from terminal.desk.registry import Registry
 from terminal.domain.events import Event
 from terminal.domain.fold import fold
 from terminal.errors import DomainError
-from terminal.registry import Registry
-from terminal.store import chain, outbox, purge, verify
-from tests.terminal.registry_helpers import START, card_guest, open_store
+from terminal.store import event_chain, purge, queries, verify
+from terminal.system.clock import FixedClock
+from tests.terminal.registry_helpers import START, acknowledge_all, card_guest, open_store
 
 ROOMS = ["101", "102", "201"]
 NAMES = ["张三", "李四", "𠀾明", "Ωmega"]
@@ -30,12 +29,14 @@ operation = st.one_of(
     st.tuples(st.just("check_out_room"), st.sampled_from(ROOMS)),
     st.tuples(st.just("amend_room"), st.integers(0, 9), st.sampled_from(ROOMS)),
     st.tuples(st.just("void"), st.integers(0, 9)),
+    st.tuples(st.just("undo_check_out"), st.integers(0, 9)),
 )
 
 
 def run(reg: Registry, ops: list[tuple], model: dict[str, str]) -> None:
     """Apply `ops`; the model tracks which stays must be in house (refusals change nothing)."""
     stays: list[str] = []
+    rooms: dict[str, str] = {}  # each stay's room, in house or not
     serial = 0
     for op in ops:
         serial += 10
@@ -47,7 +48,7 @@ def run(reg: Registry, ops: list[tuple], model: dict[str, str]) -> None:
                           for i in range(op[2])]
                 saved = reg.check_in(room=op[1], guests=guests, operator="C01")
                 stays.append(saved.stay_id)
-                model[saved.stay_id] = op[1]
+                model[saved.stay_id] = rooms[saved.stay_id] = op[1]
             elif pick is None:
                 continue
             elif op[0] == "add_guest":
@@ -69,7 +70,13 @@ def run(reg: Registry, ops: list[tuple], model: dict[str, str]) -> None:
                 old = model.get(stay_id, "?")
                 reg.amend(stay_id, field="room", old=old, new=op[2], reason="换房",
                           operator="C01")
-                model[stay_id] = op[2]
+                model[stay_id] = rooms[stay_id] = op[2]
+            elif op[0] == "undo_check_out":  # the stay's latest check-out still out, if any
+                stay_id = pick(op[1])
+                recent = [r for r in reg.recent_check_outs(3600) if r.stay_id == stay_id]
+                if recent:
+                    reg.undo_check_out(recent[0].event_id, operator="C01", within_s=3600)
+                    model[stay_id] = rooms[stay_id]
             elif op[0] == "void":
                 stay_id = pick(op[1])
                 reg.void(stay_id, reason="误登记", operator="C01")
@@ -80,7 +87,7 @@ def run(reg: Registry, ops: list[tuple], model: dict[str, str]) -> None:
 
 def all_events(reg: Registry) -> list[Event]:
     with reg.store.reader() as conn:
-        return [chain.event_from_row(r) for r in chain.iter_rows(conn)]
+        return [event_chain.event_from_row(r) for r in event_chain.iter_rows(conn)]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,7 +109,7 @@ def test_any_call_sequence_folds_consistently_and_survives_purge(ops):
             # Folding the payloads read back gives the same state as folding twice.
             assert fold(all_events(reg)) == folded
 
-            outbox.acknowledge_all(store.writer)
+            acknowledge_all(store)
             result = purge.purge(store, retention_days=0, now=clock.wall + timedelta(days=1))
             assert result.stays == len(folded) - len(model)
             with store.reader() as conn:

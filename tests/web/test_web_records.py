@@ -62,7 +62,7 @@ def test_amend_then_void(page, desk: Desk) -> None:
     page.select_option("#amend select[name=field]", "room")
     page.fill("#amend input[name=new]", "302")
     page.fill("#amend input[name=reason]", "房号输错")
-    page.click("#amend button")
+    page.click("#amend-save")
     page.wait_for_selector("text=更正已保存。")
     assert "302" in page.inner_text("h2")
     shoot(page, "stay-detail")
@@ -92,7 +92,7 @@ def test_rejected_registration_shows_reason_field_and_alarm(page, desk: Desk) ->
     import sqlite3
 
     _check_in(page, desk, 5, "305")
-    # What the uploader writes when the server refuses an event (terminal/sync_outbox.py).
+    # What the uploader writes when the server refuses an event (terminal/store/outbox.py).
     conn = sqlite3.connect(desk.work / "terminal.db", isolation_level=None)
     try:
         at = "2026-01-01T00:00:00.000Z"

@@ -3,9 +3,10 @@
     check_in      a new stay: room, main guest and companions, findings recorded
     add_guest     a companion arriving later
     check_out     per guest, per stay, per room, or a list of stays (group), in one transaction
+    undo_check_out  a check-out taken back within a few minutes (a new event, nothing deleted)
     amend         one field: old value, new value, reason
     void          the whole stay, with a reason; its undelivered events are superseded
-    list_in_house, list_stays, show    reads, on reader connections (terminal/queries.py)
+    list_in_house, list_stays, show    reads, on reader connections (terminal/store/queries.py)
 
 Capture checks run inside the write transaction (BEGIN IMMEDIATE), so "this document is already
 in house" cannot race with a check-in being saved at the same moment.
@@ -25,19 +26,21 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from terminal import checkday, queries
-from terminal.clock import Instant, Trust
+from terminal.desk import checkday
 from terminal.domain import checks
 from terminal.domain.attachments import Attachment
 from terminal.domain.checks import Finding, Override
 from terminal.domain.codes import code_tables
 from terminal.domain.events import Kind
+from terminal.domain.fold import undoable
 from terminal.domain.guests import Guest
 from terminal.domain.stays import IN_HOUSE, Stay
 from terminal.errors import BlockedError, InvalidEventError, StayNotFoundError, ValidationError
-from terminal.ids import new_id
+from terminal.store import event_chain, queries, stay_views
 from terminal.store.database import Store
 from terminal.store.writer import Txn
+from terminal.system.clock import Instant, Trust
+from terminal.system.ids import new_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,14 +153,37 @@ class Registry:
         _require_operator(operator)
 
         def work(txn: Txn) -> list[Saved]:
-            rows = txn.conn.execute(
-                "SELECT stay_id FROM stay_view WHERE status = 'in_house' AND room = ? "
-                "ORDER BY checked_in_at", (room.strip(),),
-            ).fetchall()
-            if not rows:
+            stay_ids = stay_views.in_house_in_room(txn.conn, room.strip())
+            if not stay_ids:
                 raise StayNotFoundError(f"no stay in house in room {room!r}",
                                         f"{room} 房没有在住的住客")
-            return [_check_out(txn, _load(txn, r[0]), operator, None) for r in rows]
+            return [_check_out(txn, _load(txn, s), operator, None) for s in stay_ids]
+
+        return self.store.writer.transaction(work)
+
+    def undo_check_out(self, check_out_event_id: str, *, operator: str,
+                       within_s: float | None = None) -> Saved:
+        """Take a check-out back (a new `check_out_undone` event; nothing is deleted): its
+        guests are in house again. `within_s`: refused once that long has passed since the
+        check-out, measured on the monotonic clock of the same boot (a wall clock set after
+        the check-out cannot widen or shut the window; after a reboot it is shut)."""
+        _require_operator(operator)
+
+        def work(txn: Txn) -> Saved:
+            row = event_chain.event_header(txn.conn, check_out_event_id)
+            if row is None or row.kind is not Kind.CHECK_OUT:
+                raise StayNotFoundError(f"no check-out {check_out_event_id}", "找不到该退房记录")
+            stay = _load(txn, row.stay_id)
+            instant = txn.now()
+            if within_s is not None and (instant.boot_id != row.boot_id or
+                                         instant.monotonic_ns - row.monotonic_ns > within_s * 1e9):
+                raise InvalidEventError(f"check-out {check_out_event_id}: too late to undo",
+                                        "退房已超过可撤销的时限")
+            data = {"guest_ids": undoable(stay, check_out_event_id)}
+            event = txn.append({stay.stay_id: stay}, kind=Kind.CHECK_OUT_UNDONE,
+                               stay_id=stay.stay_id, data=data, operator=operator,
+                               target_event_id=check_out_event_id, instant=instant)
+            return Saved(stay.stay_id, (event.event_id,))
 
         return self.store.writer.transaction(work)
 
@@ -229,6 +255,13 @@ class Registry:
         with self.store.reader() as conn:
             return queries.list_in_house(conn)
 
+    def recent_check_outs(self, within_s: float) -> list[queries.RecentCheckOut]:
+        """Check-outs of the last `within_s` seconds (this boot) that can still be undone."""
+        instant = self.store.writer.clock.now()
+        since = instant.monotonic_ns - int(within_s * 1e9)
+        with self.store.reader() as conn:
+            return queries.recent_check_outs(conn, instant.boot_id, since)
+
     def list_stays(self, *, limit: int = 100) -> list[queries.StayRow]:
         with self.store.reader() as conn:
             return queries.list_stays(conn, limit=limit)
@@ -255,11 +288,7 @@ def _load(txn: Txn, stay_id: str) -> Stay:
 
 
 def _occupants(txn: Txn, room: str) -> int:
-    row = txn.conn.execute(
-        "SELECT COALESCE(SUM(guests_in_house), 0) FROM stay_view "
-        "WHERE status = 'in_house' AND room = ?", (room,),
-    ).fetchone()
-    return int(row[0])
+    return stay_views.guests_in_house_in_room(txn.conn, room)
 
 
 def _documents_in_house(txn: Txn, guests: Sequence[Guest]) -> dict[tuple[str, str], str]:
@@ -271,13 +300,9 @@ def _documents_in(conn: sqlite3.Connection, guests: Sequence[Guest]
     found: dict[tuple[str, str], str] = {}
     for guest in guests:
         key = guest.document.key()
-        row = conn.execute(
-            "SELECT s.room FROM guest_view g JOIN stay_view s USING (stay_id) "
-            "WHERE g.in_house = 1 AND g.document_type = ? AND g.document_number = ? LIMIT 1",
-            key,
-        ).fetchone()
-        if row:
-            found[key] = row[0]
+        room = stay_views.room_holding_document(conn, *key)
+        if room is not None:
+            found[key] = room
     return found
 
 

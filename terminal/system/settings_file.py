@@ -6,9 +6,9 @@ changed: an existing key keeps its place (and its comment on the same line), a m
 added at the end of its table, a missing table at the end of the file. TOML is edited with
 `tomlkit`, which keeps the document's formatting; `tomllib` stays the reader everywhere else.
 
-Writing is atomic and durable (terminal/atomic_file.py, the one writer of surviving files): an
-existing file keeps its mode, owner and group; a symlinked settings file is written through the
-link; when nothing changes, nothing is written.
+Writing is atomic and durable (terminal/system/atomic_file.py, the one writer of surviving
+files): an existing file keeps its mode, owner and group; a symlinked settings file is written
+through the link; when nothing changes, nothing is written.
 
 Errors are ConfigError: a malformed file is refused before anything is written, naming the
 line, and the file is left untouched.
@@ -24,8 +24,8 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from terminal.atomic_file import write_atomic
 from terminal.errors import ConfigError
+from terminal.system.atomic_file import write_atomic
 
 
 def read_document(path: Path) -> tomlkit.TOMLDocument:

@@ -11,10 +11,11 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from terminal.clock import Instant, format_utc
+from sync.fields import format_utc
 from terminal.config import DeviceIdentity
 from terminal.domain.events import GENESIS, Event, Kind, chain_hash, sha256_hex
-from terminal.ids import new_id
+from terminal.system.clock import Instant
+from terminal.system.ids import new_id
 
 HEADER_COLUMNS = ("event_id", "device_id", "site_code", "sequence", "kind", "stay_id",
                   "target_event_id", "wall_time", "clock_synchronised", "monotonic_ns", "boot_id",
@@ -71,6 +72,17 @@ def header_values(event: Event) -> tuple[Any, ...]:
             event.monotonic_ns, event.boot_id, event.operator)
 
 
+def event_header(conn: sqlite3.Connection, event_id: str) -> Event | None:
+    """One event's header (its payload left out: `data` is None), or None if there is none."""
+    row = conn.execute(f"SELECT {', '.join(HEADER_COLUMNS)} FROM events WHERE event_id = ?",
+                       (event_id,)).fetchone()
+    if row is None:
+        return None
+    header = dict(zip(HEADER_COLUMNS, row, strict=True))
+    return Event(**{**header, "kind": Kind(header["kind"]),
+                    "clock_synchronised": bool(header["clock_synchronised"]), "data": None})
+
+
 def event_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Event:
     """The event as stored: from its payload when present, else from the header columns."""
     values = dict(zip(ROW_COLUMNS, row, strict=True))
@@ -92,3 +104,12 @@ def iter_rows(
 
 def stay_events(conn: sqlite3.Connection, stay_id: str) -> list[Event]:
     return [event_from_row(r) for r in iter_rows(conn, "WHERE stay_id = ?", (stay_id,))]
+
+
+def newest_synchronised_wall_time(conn: sqlite3.Connection) -> str | None:
+    """The stored wall time of the newest event written with a synchronised clock (by sequence,
+    not by time), or None."""
+    row = conn.execute(
+        "SELECT wall_time FROM events WHERE clock_synchronised = 1 ORDER BY seq_id DESC LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None

@@ -1,9 +1,10 @@
 """The day capture checks use, and what an event records when the clock cannot vouch for it.
 
-The checks need "today". When the clock is trusted (synchronised and plausible, terminal/clock.py)
-it is the reading's day in the guesthouse's zone; otherwise it is the latest day we can vouch
-for (the release date, the newest stored event, the reading: whichever is latest), the date
-rules become warnings (checks.downgrade) and the event keeps `date_checks` (docs/time.md).
+The checks need "today". When the clock is trusted (synchronised and plausible,
+terminal/system/clock.py) it is the reading's day in the guesthouse's zone; otherwise it is the
+latest day we can vouch for (the release date, the newest stored event, the reading: whichever
+is latest), the date rules become warnings (checks.downgrade) and the event keeps
+`date_checks` (docs/time.md).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from terminal import clock
-from terminal.clock import Instant, Trust
+from sync.fields import parse_utc
 from terminal.domain import checks
 from terminal.domain.checks import Finding
+from terminal.store import event_chain
+from terminal.system import clock
+from terminal.system.clock import Instant, Trust
 
 
 def today(
@@ -34,10 +37,8 @@ def newest_event_time(conn: sqlite3.Connection) -> datetime | None:
     as soon as the next synchronised event is written. Unsynchronised events do not count, so
     a stale clock after a power cut cannot lower the floor it is judged against.
     """
-    row = conn.execute(
-        "SELECT wall_time FROM events WHERE clock_synchronised = 1 ORDER BY seq_id DESC LIMIT 1"
-    ).fetchone()
-    return clock.parse_utc(row[0]) if row else None
+    stored = event_chain.newest_synchronised_wall_time(conn)
+    return parse_utc(stored) if stored else None
 
 
 def for_clock(findings: list[Finding], trust: Trust) -> list[Finding]:

@@ -6,22 +6,25 @@ record` with what systemd passes in the environment (MONITOR_UNIT, MONITOR_SERVI
 MONITOR_EXIT_CODE, MONITOR_EXIT_STATUS, MONITOR_INVOCATION_ID). The record is one small JSON
 file in the state directory, not the registry database: the database may be the very thing that
 failed (disk full, a broken card). Per unit: how many times, first and last time, the last
-result; and the most recent RECENT faults in order. Written temp file + fsync + rename + fsync
-dir, so a power cut leaves the old or the new record. Nothing personal is ever in it.
+result; and the most recent RECENT faults in order. Written by terminal/system/atomic_file.py
+(temp file, fsync, rename, fsync of the folder; mode 0640 so the services' group reads it), so a
+power cut leaves the old or the new record. Nothing personal is ever in it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync.fields import format_utc
+from terminal.system.atomic_file import fsync_dir, write_atomic
+
 FILE_NAME = "service-faults.json"
 RECENT = 20
+FILE_MODE = 0o640  # the services' group reads it (doctor, the heartbeat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,8 @@ def record(directory: Path, fault: Fault) -> dict[str, Any]:
         "last": entry,
     }
     doc["recent"] = [*doc["recent"], entry][-RECENT:]
-    _write_atomic(path_in(directory), json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    write_atomic(path_in(directory), data, mode=FILE_MODE)
     return doc
 
 
@@ -73,37 +77,9 @@ def clear(directory: Path) -> bool:
         path_in(directory).unlink()
     except FileNotFoundError:
         return False
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return True
 
 
 def now_utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    try:
-        data = memoryview(text.encode("utf-8"))
-        while data:
-            data = data[os.write(fd, data) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return format_utc(datetime.now(UTC))

@@ -25,8 +25,8 @@ from drivers.idcard.errors import (
 from drivers.idcard.transport import SerialTransport, Timeouts
 from sync.diagnosis import TLS, classify
 from sync.errors import RequestError
+from terminal.doctor.portcheck import candidates, diagnose
 from terminal.doctor.remote import _refusal
-from terminal.portcheck import candidates, diagnose
 
 PORTS_ENV = "ANJU_PROVISION_PORTS"  # extra candidate ports (os.pathsep-separated), for tests
 STABLE = Path("/dev/anju")  # deploy/udev: one name per USB socket

@@ -5,7 +5,7 @@ the network. The loop drains, sends a heartbeat when due, and sleeps on an Event
 it between two transactions, never inside one.
 
 The credential file and the state file are small JSON documents written atomically and durably
-(terminal/atomic_file.py), so a power cut leaves the old or the new one, never half of one.
+(terminal/system/atomic_file.py), so a power cut leaves the old or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from sync.fields import format_utc
 from sync.protocol import SenderClock
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.uploader import DrainReport, Uploader
-from terminal.atomic_file import write_json_atomic
-from terminal.clock import SystemClock
 from terminal.config import Config
 from terminal.errors import ConfigError
-from terminal.liveness import Heartbeat
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
+from terminal.store.outbox import StoreOutbox
+from terminal.system.atomic_file import write_json_atomic
+from terminal.system.clock import SystemClock
+from terminal.system.liveness import Heartbeat
 from terminal.version import software_version
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class SyncService:
         self.config = config
         self.store = store
         self.stop = stop or threading.Event()
-        # The upload loop's progress, for the watchdog (terminal/liveness.py).
+        # The upload loop's progress, for the watchdog (terminal/system/liveness.py).
         self.alive = Heartbeat("upload loop", STEP_BOUND_S)
         self.state_path: Path = config["sync.state_file"]
         self.state = SyncState.load(self.state_path)

@@ -27,10 +27,10 @@ from typing import Any
 
 from drivers.barcode.hub import ScanEvent
 from drivers.barcode.mrz import MrzResult
+from terminal.desk.draft import Draft
 from terminal.domain.attachments import MRZ_CHECKS, Attachment, MrzEvidence
 from terminal.domain.documents import MANUAL, SCAN
 from terminal.domain.guests import Guest
-from terminal.web.draft import Draft
 
 KEEP = 32  # scans kept for the form to refer to
 PREFILL = ("passport_prefill", "permit_prefill", "mrz_failed")

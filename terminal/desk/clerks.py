@@ -8,7 +8,7 @@ number, so the 从业人员 of a registration is who they say they are.
 PINs are stored as argon2id hashes only (schema v5 `clerks`). The parameters are lighter than
 the library's default (64 MiB): 19 MiB and 2 passes, the OWASP minimum for argon2id, so that a
 sign-in costs the Pi ~0.1 s and its RSS stays small; the sign-in throttle
-(terminal/web/throttle.py) is what makes guessing a short PIN slow, not the hash.
+(terminal/web/signin_throttle.py) is what makes guessing a short PIN slow, not the hash.
 
 A terminal upgraded from the shared `web.clerk_pin` keeps working: when the store has no
 account and that PIN is set, the owner account `0000` is created with it (seed_from_shared_pin);
@@ -18,15 +18,18 @@ the owner then adds each clerk and changes that PIN.
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from terminal.clock import format_utc
+from sync.fields import format_utc
 from terminal.errors import AccountError
+from terminal.store import clerk_accounts
 from terminal.store.database import Store
 from terminal.store.writer import Txn
 
@@ -76,19 +79,12 @@ class Accounts:
 
     def list(self) -> list[Clerk]:
         with self.store.reader() as conn:
-            rows = conn.execute(
-                "SELECT staff_no, name, role, active, changed_at, changed_by "
-                "FROM clerks ORDER BY role DESC, staff_no"
-            ).fetchall()
+            rows = clerk_accounts.all_rows(conn)
         return [_clerk(r) for r in rows]
 
     def get(self, staff_no: str) -> Clerk | None:
         with self.store.reader() as conn:
-            row = conn.execute(
-                "SELECT staff_no, name, role, active, changed_at, changed_by "
-                "FROM clerks WHERE staff_no = ?",
-                (staff_no,),
-            ).fetchone()
+            row = clerk_accounts.row(conn, staff_no)
         return _clerk(row) if row else None
 
     def any_active(self) -> bool:
@@ -97,38 +93,34 @@ class Accounts:
             if self._active and time.monotonic() - self._active[0] < _ACTIVE_TTL_S:
                 return self._active[1]
         with self.store.reader() as conn:
-            found = conn.execute("SELECT 1 FROM clerks WHERE active = 1 LIMIT 1").fetchone()
+            found = clerk_accounts.any_active(conn)
         with self._lock:
-            self._active = (time.monotonic(), found is not None)
-        return found is not None
+            self._active = (time.monotonic(), found)
+        return found
 
     def verify(self, staff_no: str, pin: str) -> Clerk | None:
         """The active account when the PIN is its own; an unknown staff number costs the same."""
         staff_no = normal_staff_no(staff_no)
         with self.store.reader() as conn:
-            row = conn.execute(
-                "SELECT pin_hash FROM clerks WHERE staff_no = ? AND active = 1", (staff_no,)
-            ).fetchone()
+            pin_hash = clerk_accounts.active_pin_hash(conn, staff_no)
         try:
-            HASHER.verify(row[0] if row else _DUMMY, pin)
+            HASHER.verify(pin_hash or _DUMMY, pin)
         except (VerificationError, InvalidHashError):
             return None
-        return self.get(staff_no) if row else None
+        return self.get(staff_no) if pin_hash else None
 
     # -- writes (`by`: the owner's staff number, or "cli" / "seed") ----------------------
 
     def _write(
-        self, sql: str, args: tuple[object, ...], missing: str | None = None, new: str | None = None
+        self, change: Callable[[sqlite3.Connection, str], int], missing: str | None = None,
+        new: str | None = None,
     ) -> None:
+        """`change(conn, now)` in one writer transaction; returns the rows it changed."""
         def work(txn: Txn) -> None:
-            if (
-                new is not None
-                and txn.conn.execute("SELECT 1 FROM clerks WHERE staff_no = ?", (new,)).fetchone()
-            ):
+            if new is not None and clerk_accounts.exists(txn.conn, new):
                 raise AccountError("that staff number is taken", "该工号已存在")
-            now = format_utc(txn.now().wall)
-            cursor = txn.conn.execute(sql, tuple(now if a is _NOW else a for a in args))
-            if missing is not None and cursor.rowcount == 0:
+            changed = change(txn.conn, format_utc(txn.now().wall))
+            if missing is not None and changed == 0:
                 raise AccountError(f"no clerk account {missing}", f"没有工号为 {missing} 的账号")
 
         self.store.writer.transaction(work)
@@ -138,30 +130,23 @@ class Accounts:
     def add(self, staff_no: str, pin: str, *, name: str = "", role: str = CLERK, by: str) -> None:
         staff_no = normal_staff_no(staff_no)
         _check(staff_no, pin)
-        self._write(
-            "INSERT INTO clerks (staff_no, name, role, pin_hash, active, created_at, "
-            "changed_at, changed_by) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
-            (staff_no, name.strip(), role, HASHER.hash(pin), _NOW, _NOW, by),
-            new=staff_no,
-        )
+        pin_hash = HASHER.hash(pin)
+        self._write(lambda conn, at: clerk_accounts.insert(
+            conn, staff_no, name=name.strip(), role=role, pin_hash=pin_hash, at=at, by=by),
+            new=staff_no)
 
     def reset_pin(self, staff_no: str, pin: str, *, by: str) -> None:
         _check(staff_no, pin)
-        self._write(
-            "UPDATE clerks SET pin_hash = ?, changed_at = ?, changed_by = ? WHERE staff_no = ?",
-            (HASHER.hash(pin), _NOW, by, staff_no),
-            staff_no,
-        )
+        pin_hash = HASHER.hash(pin)
+        self._write(lambda conn, at: clerk_accounts.set_pin_hash(
+            conn, staff_no, pin_hash, at=at, by=by), staff_no)
 
     def set_active(self, staff_no: str, active: bool, *, by: str) -> None:
         clerk = self.get(staff_no)
         if clerk is not None and clerk.owner and not active:
             raise AccountError("the owner account cannot be disabled", "店主账号不能停用")
-        self._write(
-            "UPDATE clerks SET active = ?, changed_at = ?, changed_by = ? WHERE staff_no = ?",
-            (int(active), _NOW, by, staff_no),
-            staff_no,
-        )
+        self._write(lambda conn, at: clerk_accounts.set_active(
+            conn, staff_no, active, at=at, by=by), staff_no)
 
     def set_owner(self, staff_no: str, pin: str, *, name: str = "", by: str = "cli") -> str:
         """Create the owner, or reset the owner's PIN (the technician's `anju clerk owner`)."""
@@ -185,9 +170,6 @@ class Accounts:
             return False
         self.add(SEED_OWNER, pin, name="", role=OWNER, by="seed")
         return True
-
-
-_NOW = object()  # placeholder for the transaction's time in _write's arguments
 
 
 def _clerk(row: tuple[object, ...]) -> Clerk:

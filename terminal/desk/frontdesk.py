@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 
 from drivers.barcode.hub import ScanEvent, ScanHub
-from drivers.barcode.payloads import Rules
+from drivers.barcode.interpret import Rules
 from drivers.barcode.serial_scanner import SerialScanner
 from drivers.idcard.reader import CardReader, ReaderSettings, ReaderStatus
 from drivers.idcard.reading import CardRead
@@ -28,17 +28,18 @@ from drivers.sim.scanner import SimulatedScanner
 from sync.diagnosis import NEEDS_A_PERSON
 from sync.fields import text_problem
 from sync.privacy import mask_id_number
-from terminal.clock import IMPLAUSIBLE, SystemClock, parse_utc
 from terminal.config import Config
-from terminal.liveness import Loop, since
-from terminal.reader_state import ReaderStateRecorder
-from terminal.registry import Registry
+from terminal.desk.draft import Draft
+from terminal.desk.health import Health
+from terminal.desk.notices import Hub
+from terminal.desk.registry import Registry
+from terminal.desk.scans import ATTACH, ScanDesk, attachment, place_visa
+from terminal.store import outbox
 from terminal.store.database import Store
-from terminal.sync_service import SyncState
-from terminal.web.draft import Draft
-from terminal.web.hub import Hub
-from terminal.web.scans import ATTACH, ScanDesk, attachment, place_visa
-from terminal.web.status import Health
+from terminal.store.reader_state import ReaderStateRecorder
+from terminal.system.clock import IMPLAUSIBLE, SystemClock
+from terminal.system.liveness import Loop, since
+from terminal.uploading.sync_service import SyncState
 from wlt.decoder import PhotoDecoderConfig, WltDecoder
 
 log = logging.getLogger(__name__)
@@ -129,9 +130,10 @@ class TerminalService:
     # ---- callbacks from the reader thread ---------------------------------------------------
 
     def _on_card(self, card: CardRead) -> None:
-        added = self.draft.add_card(card)
+        placed = self.draft.place_card(card)
         log.info("card read: %s %s%s", card.card_type, mask_id_number(card.id_number),
-                 "" if added else " (already in this party)")
+                 {"guest": "", "duplicate": " (already in this party)",
+                  "guardian": " (a minor's guardian: name only)"}[placed])
         self.hub.publish("draft", version=self.draft.version)
 
     def _on_scan(self, event: ScanEvent) -> None:
@@ -189,20 +191,14 @@ class TerminalService:
     def health(self) -> Health:
         """Cheap reads only: this runs for every status tick of every open page."""
         with self.store.reader() as conn:
-            backlog, oldest = conn.execute(
-                "SELECT count(*), min(e.wall_time) FROM outbox o JOIN events e USING (event_id) "
-                "WHERE o.state IN ('queued', 'sent')").fetchone()
-            rejected = conn.execute(
-                "SELECT count(*) FROM outbox WHERE state = 'rejected'").fetchone()[0]
-        age = None
-        if oldest:
-            age = max(0.0, (self.clock.now().wall - parse_utc(oldest)).total_seconds())
+            counts = outbox.summary(conn)
         status = self.reader.status
         _, trust = self.registry.today()
         return Health(
             reader_state=status.state, reader_sam_id=status.sam_id,
             server_reachable=self.server_reachable if self.config["sync.server_url"] else None,
-            backlog=backlog, oldest_age_s=age, rejected=rejected,
+            backlog=counts.backlog, oldest_age_s=counts.oldest_age_s(self.clock.now().wall),
+            rejected=counts.rejected,
             clock_synchronised=self.clock.synchronised(),
             disk_free_bytes=self.store.guard.free_bytes(),
             disk_min_bytes=self.config["store.min_free_bytes"],

@@ -27,14 +27,16 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from drivers.idcard.state import ReaderState
+from sync.fields import format_utc, parse_utc
 from sync.messages import READER_STATES, ReaderReport
 from sync.privacy import mask_id_number
-from terminal.clock import Instant, format_utc, parse_utc
-from terminal.store.database import Store
-from terminal.store.writer import Txn
+from terminal.system.clock import Instant
 
 if TYPE_CHECKING:  # the uploader reads this module too, and never needs the serial drivers
     from drivers.idcard.reader import ReaderStatus
+    from terminal.store.database import Store
+    from terminal.store.writer import Txn
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 def classify(status: ReaderStatus) -> tuple[str, str | None]:
     """The heartbeat's reader state and its reason, from the reader loop's own status."""
-    if status.state in ("idle", "holding", "replace"):
+    if status.state.connected:
         return CONNECTED, None
-    state = FAULT if status.state == "fault" else NO_READER
+    state = FAULT if status.state is ReaderState.FAULT else NO_READER
     return state, _clean(status.last_error)
 
 

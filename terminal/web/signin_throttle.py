@@ -43,9 +43,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from terminal.clock import format_utc, read_boot_id
+from terminal.store import signin_counters
 from terminal.store.database import Store
-from terminal.store.writer import Txn
+from terminal.system.clock import read_boot_id
 
 log = logging.getLogger(__name__)
 GLOBAL = "global"  # every client address but the terminal's own
@@ -232,30 +232,14 @@ def load(conn: sqlite3.Connection, *, now: float | None = None, boot_id: str | N
     now = time.monotonic() if now is None else now
     boot_id = read_boot_id() if boot_id is None else boot_id
     counters = {}
-    for scope, failures, wait_s, failed_ns, row_boot in conn.execute(
-            "SELECT scope, failures, wait_s, failed_monotonic_ns, boot_id FROM login_throttle"):
+    for row in signin_counters.rows(conn):
         # Written in an earlier boot: how long ago is unknown, so the wait starts again now.
-        failed_s = min(failed_ns / 1e9, now) if row_boot == boot_id else now
-        counters[scope] = Counter(int(failures), failed_s, float(wait_s))
+        failed_s = min(row.failed_monotonic_ns / 1e9, now) if row.boot_id == boot_id else now
+        counters[row.scope] = Counter(row.failures, failed_s, row.wait_s)
     return counters
 
 
 def save(store: Store, changes: Iterable[tuple[str, Counter | None]]) -> None:
     """Write the changed counters in one transaction (counters' times are time.monotonic)."""
-    changes = list(changes)
-    if not changes:
-        return
-
-    def work(txn: Txn) -> None:
-        instant = txn.now()
-        for scope, counter in changes:
-            if counter is None:
-                txn.conn.execute("DELETE FROM login_throttle WHERE scope = ?", (scope,))
-                continue
-            txn.conn.execute(
-                "INSERT OR REPLACE INTO login_throttle (scope, failures, wait_s, failed_at, "
-                "failed_monotonic_ns, boot_id) VALUES (?, ?, ?, ?, ?, ?)",
-                (scope, counter.failures, counter.wait_s, format_utc(instant.wall),
-                 int(counter.failed_s * 1e9), instant.boot_id))
-
-    store.writer.transaction(work)
+    signin_counters.save(store, [
+        (scope, None if c is None else (c.failures, c.wait_s, c.failed_s)) for scope, c in changes])

@@ -213,12 +213,3 @@ class FixedClock:
         self.wall += timedelta(milliseconds=1)
         self.monotonic_ns += 1_000_000
         return Instant(self.wall, self.synchronised, self.monotonic_ns, self.boot_id)
-
-
-def format_utc(value: datetime) -> str:
-    """ISO 8601 UTC with microseconds and a Z: fixed width, so text order is time order."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

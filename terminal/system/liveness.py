@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from terminal import sdnotify
+from terminal.system import sdnotify
 
 log = logging.getLogger(__name__)
 

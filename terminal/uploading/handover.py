@@ -11,10 +11,8 @@ fsyncs, and unlinks it; on flash media that is not a guarantee (docs/handover.md
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,27 +21,13 @@ from sync.body import split_batches
 from sync.client import Credentials, SyncClient
 from sync.handover import bundle, parts
 from sync.protocol import Limits
-from terminal.atomic_file import fsync_dir
 from terminal.errors import ConfigError
-from terminal.store import db
-from terminal.sync_outbox import StoreOutbox
+from terminal.store import outbox, queries
+from terminal.store.database import ReadOnlyStore
+from terminal.store.outbox import StoreOutbox
+from terminal.system.atomic_file import fsync_dir
 
 ALL = 10**12
-
-
-class _ReadOnlyStore:
-    """What StoreOutbox reads through, without opening a writer (nor running a migration)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @contextlib.contextmanager
-    def reader(self) -> Iterator[sqlite3.Connection]:
-        conn = db.connect(self.path, readonly=True)
-        try:
-            yield conn
-        finally:
-            conn.close()
 
 
 @dataclass
@@ -57,14 +41,12 @@ class Exported:
 def export_bundle(
     path: Path, credentials: Credentials, *, exported_at: str, max_events: int, max_bytes: int
 ) -> Exported:
-    store = _ReadOnlyStore(path)
+    store = ReadOnlyStore(path)
     with store.reader() as conn:
-        owners = {r[0] for r in conn.execute("SELECT DISTINCT device_id FROM events")}
+        owners = queries.device_ids(conn)
         rejected = [
-            {"event_id": r[0], "code": r[1], "message": r[2]}
-            for r in conn.execute(
-                "SELECT event_id, reject_code, reject_message FROM outbox WHERE state = 'rejected'"
-            )
+            {"event_id": event_id, "code": code, "message": message}
+            for event_id, code, message in outbox.rejected_events(conn)
         ]
     if owners - {credentials.device_id}:
         raise ConfigError(
@@ -115,11 +97,8 @@ def exported_ids(doc: Any) -> set[str]:
 
 def undelivered(path: Path) -> set[str]:
     """Events not yet acknowledged by the server (queued or sent)."""
-    with _ReadOnlyStore(path).reader() as conn:
-        return {
-            r[0]
-            for r in conn.execute("SELECT event_id FROM outbox WHERE state IN ('queued', 'sent')")
-        }
+    with ReadOnlyStore(path).reader() as conn:
+        return outbox.undelivered_ids(conn)
 
 
 def store_files(path: Path) -> list[Path]:

@@ -10,10 +10,10 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from terminal.domain.fold import apply
-from terminal.domain.stays import Stay
+from terminal.domain.fold import apply, undoable
+from terminal.domain.stays import VOIDED, Stay
 from terminal.errors import StayNotFoundError
-from terminal.store import chain
+from terminal.store import event_chain
 
 
 @dataclass(slots=True)
@@ -60,6 +60,35 @@ class StayDetail:
     delivery: list[Delivery]
 
 
+@dataclass(frozen=True, slots=True)
+class RecentCheckOut:
+    """A check-out that can still be undone: who left (as the check-out named them), where."""
+
+    event_id: str
+    stay_id: str
+    room: str
+    names: tuple[str, ...]
+    at: str  # UTC wall time of the check-out
+
+
+def recent_check_outs(conn: sqlite3.Connection, boot_id: str, since_monotonic_ns: int,
+                      *, limit: int = 20) -> list[RecentCheckOut]:
+    """Check-outs of this boot at or after `since_monotonic_ns` whose guests are all still
+    out by them (not undone, no void since), newest first."""
+    rows = conn.execute(
+        "SELECT event_id, stay_id, wall_time FROM events WHERE kind = 'check_out' "
+        "AND boot_id = ? AND monotonic_ns >= ? ORDER BY seq_id DESC LIMIT ?",
+        (boot_id, since_monotonic_ns, limit)).fetchall()
+    out = []
+    for event_id, stay_id, at in rows:
+        stay = show(conn, stay_id).stay
+        back = undoable(stay, event_id)
+        if back and stay.status != VOIDED and not stay.purged:
+            names = tuple(stay.guests[g].guest.display_name or "?" for g in back)
+            out.append(RecentCheckOut(event_id, stay_id, stay.room or "—", names, at))
+    return out
+
+
 _STAY_COLUMNS = (
     "SELECT stay_id, room, status, checked_in_at, expected_check_out, ended_at, guest_count, "
     "guests_in_house, purged"
@@ -101,7 +130,7 @@ def list_stays(conn: sqlite3.Connection, *, limit: int = 100) -> list[StayRow]:
 
 def show(conn: sqlite3.Connection, stay_id: str) -> StayDetail:
     stays: dict[str, Stay] = {}
-    for event in chain.stay_events(conn, stay_id):
+    for event in event_chain.stay_events(conn, stay_id):
         apply(stays, event)
     if stay_id not in stays:
         raise StayNotFoundError(f"no stay {stay_id}", "找不到该入住记录")
@@ -160,9 +189,18 @@ def stay_guests(conn: sqlite3.Connection, stay_ids: list[str]
     out: dict[str, list[tuple[str, str | None]]] = {}
     for stay_id in stay_ids:
         stays: dict[str, Stay] = {}
-        for event in chain.stay_events(conn, stay_id):
+        for event in event_chain.stay_events(conn, stay_id):
             apply(stays, event)
         stay = stays.get(stay_id)
         out[stay_id] = [] if stay is None else [
             (g.guest.display_name, g.guest.document.number) for g in stay.guests.values()]
     return out
+
+
+def count_stays(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM stay_view").fetchone()[0]
+
+
+def device_ids(conn: sqlite3.Connection) -> set[str]:
+    """Every device whose events this store holds (one, unless something went wrong)."""
+    return {r[0] for r in conn.execute("SELECT DISTINCT device_id FROM events")}

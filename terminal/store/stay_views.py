@@ -58,3 +58,27 @@ def read(conn: sqlite3.Connection, stay_id: str) -> tuple[Any, list[Any]]:
         (stay_id,),
     ).fetchall()
     return (tuple(stay_row) if stay_row else None), [tuple(r) for r in guest_rows]
+
+
+def in_house_in_room(conn: sqlite3.Connection, room: str) -> list[str]:
+    """Ids of the stays in house in a room, oldest check-in first."""
+    return [r[0] for r in conn.execute(
+        "SELECT stay_id FROM stay_view WHERE status = 'in_house' AND room = ? "
+        "ORDER BY checked_in_at", (room,))]
+
+
+def guests_in_house_in_room(conn: sqlite3.Connection, room: str) -> int:
+    row = conn.execute(
+        "SELECT COALESCE(SUM(guests_in_house), 0) FROM stay_view "
+        "WHERE status = 'in_house' AND room = ?", (room,)).fetchone()
+    return int(row[0])
+
+
+def room_holding_document(conn: sqlite3.Connection, document_type: str,
+                          document_number: str) -> str | None:
+    """The room of a guest in house with this document, if any."""
+    row = conn.execute(
+        "SELECT s.room FROM guest_view g JOIN stay_view s USING (stay_id) "
+        "WHERE g.in_house = 1 AND g.document_type = ? AND g.document_number = ? LIMIT 1",
+        (document_type, document_number)).fetchone()
+    return row[0] if row else None
