@@ -23,7 +23,7 @@ _GROUPS: dict[str, tuple[str, str]] = {
         "terminal.commands.card:card",
         "Read Chinese ID cards from a reader (GA 467 SAM protocol).",
     ),
-    "central": ("central.cli:central", "Central server: ingest, enrolment, fleet."),
+    "central": ("central.cli.main:central", "Central server: ingest, enrolment, fleet."),
     "clerk": (
         "terminal.commands.clerk:clerk",
         "Clerk accounts of the front-desk page (each clerk signs in as themself).",

@@ -222,20 +222,8 @@ def test_sql_only_inside_the_store() -> None:
     assert found == []
 
 
-# Cycles in central/ being taken apart on another branch; an entry must be deleted once its
-# cycle is gone (test_known_cycles_still_exist fails to say so).
-KNOWN_CYCLES: list[list[str]] = [
-    ["central.cli", "central.cli_feed", "central.cli_police"],  # shared _DB/_engine/_table
-]
-
-
 def test_product_code_has_no_import_cycle() -> None:
-    assert [c for c in cycles(dict(_graph())) if c not in KNOWN_CYCLES] == []
-
-
-def test_known_cycles_still_exist() -> None:
-    found = cycles(dict(_graph()))
-    assert [c for c in KNOWN_CYCLES if c not in found] == []
+    assert cycles(dict(_graph())) == []
 
 
 def test_the_checker_sees_imports_inside_functions(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from central.db.engine import database_exposures, make_engine
-from central.db.migrate import migrate
+from central.migrate import migrate
 from sync.files import create_private, exposure
 from terminal.config import load_config
 from terminal.doctor.file_checks import exposed_files

@@ -1,7 +1,17 @@
-"""Guests' card photos on the police pages: the customer's WLT decoder, kept at arm's length.
+"""Guests' card photos: found in a stay's stored events, and decoded by the customer's WLT
+decoder kept at arm's length. The one owner of photo logic; central/web/photos.py is the route.
 
-The decoder is closed C code of the customer's choosing (wlt/decoder.py loads it with ctypes,
-guarded by a 64 KiB output buffer, a WLT shape check and a lock). The server adds:
+Finding. Terminals carry a card's 1024-byte WLT photo in the event payload, inside the guest's
+document (`data.guests[].document.card.photo_wlt_b64` of a check-in, `data.guest.document...`
+of an added companion). A guest's photo is taken from the *latest* event of the stay carrying
+that guest's document ((device, sequence) order, as the stay's state folds), so a typed-in
+document there means no photo. Withheld events (purged payloads) carry nothing. A value that
+is not base64 is kept as empty bytes: it is a card photo that cannot be decoded, not a missing
+one. Amendments never touch the card evidence, so they are not looked at. Generic on the
+payload JSON, like central/stays/state.py: the server does not import the terminal's domain.
+
+Decoding. The decoder is closed C code of the customer's choosing (wlt/decoder.py loads it with
+ctypes, guarded by a 64 KiB output buffer, a WLT shape check and a lock). The server adds:
 
 * one daemon worker thread makes every call into the library; a request waits for at most
   `timeout_s`, so a call that hangs costs that photo ("照片无法解码"), never a request thread,
@@ -21,20 +31,82 @@ guard; run several server processes behind the proxy if the vendor's code is not
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import queue
 import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import Any
 
+from sqlalchemy import Connection, select
+
+from central.accounts.principals import Principal
+from central.db.tables import events, stays
+from central.errors import CentralError, NotFoundError
 from central.logsafe import safe
+from central.police.search import scope_ok
 from wlt.decoder import PhotoDecoderConfig, WltDecoder
 from wlt.errors import PhotoDecoderError
 
 log = logging.getLogger(__name__)
 DECODED, FAILED, NOT_CONFIGURED = "decoded", "failed", "not_configured"
 _Job = tuple[bytes, "Future[bytes]"]
+
+CARRIERS = ("check_in", "add_guest")
+
+
+def card_photos(conn: Connection, stay_id: str) -> dict[str, bytes]:
+    """guest_id -> WLT bytes, for the guests whose latest document came from a card."""
+    owner = select(stays.c.device_id).where(stays.c.stay_id == stay_id).scalar_subquery()
+    rows = conn.execute(select(events.c.kind, events.c.payload)
+                        .where(events.c.stay_id == stay_id, events.c.device_id == owner,
+                               events.c.kind.in_(CARRIERS), events.c.payload.is_not(None))
+                        .order_by(events.c.sequence)).all()
+    latest: dict[str, bytes | None] = {}
+    for row in rows:
+        data = _data(row.payload)
+        carried = data.get("guests") if row.kind == "check_in" else [data.get("guest")]
+        for guest in carried if isinstance(carried, list) else []:
+            if isinstance(guest, dict) and isinstance(guest.get("guest_id"), str) \
+                    and isinstance(guest.get("document"), dict):
+                latest[guest["guest_id"]] = _wlt(guest["document"])
+    return {guest_id: wlt for guest_id, wlt in latest.items() if wlt is not None}
+
+
+def card_photo(conn: Connection, stay_id: str, guest_id: str, who: Principal) -> bytes:
+    """One guest's WLT bytes; NotFound when the stay is outside `who`'s district (as the stay
+    page answers) or the guest has no card photo."""
+    site_code = conn.execute(select(stays.c.site_code)
+                             .where(stays.c.stay_id == stay_id)).scalar_one_or_none()
+    if site_code is None or not scope_ok(conn, who, site_code):
+        raise NotFoundError("no such stay")
+    wlt = card_photos(conn, stay_id).get(guest_id)
+    if wlt is None:
+        raise NotFoundError("no card photo for this guest")
+    return wlt
+
+
+def _wlt(document: dict[str, Any]) -> bytes | None:
+    card = document.get("card")
+    encoded = card.get("photo_wlt_b64") if isinstance(card, dict) else None
+    if not isinstance(encoded, str) or not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _data(payload: str) -> dict[str, Any]:
+    try:
+        data = json.loads(payload).get("data")
+    except (ValueError, AttributeError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class PhotoDecoding:
@@ -132,3 +204,14 @@ class PhotoDecoding:
             elif error is None and self._failing:
                 log.info("photo decoder decoding again")
             self._failing = error is not None
+
+
+def start_decoding(library: str, licence_code: int, timeout_s: float) -> PhotoDecoding:
+    """The configured decoder, its library loaded now: CentralError (the server does not
+    start) when it cannot be loaded."""
+    decoding = PhotoDecoding(library, licence_code, timeout_s)
+    try:
+        decoding.check()
+    except PhotoDecoderError as err:
+        raise CentralError(str(err), code="photo_decoder") from err
+    return decoding

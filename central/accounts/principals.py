@@ -9,11 +9,12 @@
 
 Secrets are shown once and stored as hashes only: passwords as argon2id, session cookies and API
 tokens as SHA-256 (they are 256-bit random values, so a fast hash is enough and lookups stay
-indexed). A session expires after `IDLE_S` without a request and `ABSOLUTE_S` after login. An
-API token acts with its user's current role, so disabling the user or changing the role takes
-effect at once; it is refused after its `expires_at` or once revoked (central/api_tokens.py).
-Password logins are throttled per username and client address (central/throttle.py). Who may
-manage whom (ranks, districts), and the audit of every account act: central/account_admin.py.
+indexed). A session expires after `IDLE_S` without a request and `ABSOLUTE_S` after login. An API
+token acts with its user's current role, so disabling the user or changing the role takes effect at
+once; it is refused after its `expires_at` or once revoked (central/accounts/api_tokens.py).
+Password logins are throttled per username and client address (central/accounts/login_throttle.py).
+Who may manage whom (ranks, districts), and the audit of every account act:
+central/accounts/admin.py.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from central.accounts.login_throttle import LoginThrottle, ThrottledError
+from central.clock import utc_now
 from central.db.tables import api_tokens, site_districts, sites, user_sessions, users
 from central.errors import AdminError, AuthError, ForbiddenError
-from central.throttle import LoginThrottle, ThrottledError
-from central.timefix import utc_now
 from sync.fields import format_utc
 
 ROLES: dict[str, frozenset[str]] = {

@@ -5,20 +5,21 @@ BEGIN IMMEDIATE serialises all writers), so two attempts of the same batch never
 For each event, in batch order:
 
     malformed (schema, payload hash, header vs payload)   rejected  code, field, message
-    not storable (control character, type, length, depth) rejected  (central/storable.py)
+    not storable (control character, type, length, depth) rejected  (central/devices/storable.py)
     device_id / site_code not the authenticated device's  rejected  wrong_device / wrong_site
     event_id stored already, same payload and chain hash  duplicate receipt of the first store
     event_id stored already, different hashes             rejected  id_conflict
     stay, or target_event_id, of another device           rejected  foreign_stay / _target
     otherwise                                             accepted  new receipt
 
-Ownership (central/ownership.py): the first device to write a stay_id owns the stay.
+Ownership (central/stays/ownership.py): the first device to write a stay_id owns the stay.
 
 Accepted events are inserted with the server's receive time, the measured clock offset and a
-corrected time (central/timefix.py); then the chain is checked and faults recorded
-(central/chaincheck.py), and the stays they touch are folded again (central/projection.py);
-last, each stored event gets its record in the change feed (central/feed/log.py).
-The sequence and chain are never reasons to refuse: storing wins, the fault is listed.
+corrected time (central/devices/event_time.py); then the chain is checked and faults recorded
+(central/devices/chain_faults.py), and the stays they touch are folded again
+(central/stays/state.py); last, each stored event gets its record in the change feed
+(central/feed/log.py). The sequence and chain are never reasons to refuse: storing wins, the fault
+is listed.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from central import chaincheck, projection, storable, timefix
-from central.auth import Device
 from central.db.tables import devices, events
+from central.devices import chain_faults, event_time, storable
+from central.devices.authentication import Device
 from central.errors import ForbiddenError
 from central.feed import log as feed
-from central.ownership import Ownership
+from central.stays import state
+from central.stays.ownership import Ownership
 from sync.errors import InvalidEventError
 from sync.fields import format_utc
 from sync.protocol import (
@@ -66,14 +68,14 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
            ) -> BatchAnswer:
     check_sender(device, batch.device_id, batch.site_code)
     now = format_utc(received)
-    offset = timefix.offset_ms(batch.clock, received)
+    offset = event_time.offset_ms(batch.clock, received)
     valid = [e for e in batch.events if isinstance(e, WireEvent)]
     with engine.begin() as conn:
         max_sequence = conn.execute(
             select(devices.c.max_sequence).where(devices.c.device_id == device.device_id)
             .with_for_update()).scalar_one()
-        timefix.record_anchor(conn, device.device_id, batch.clock, received)
-        anchors = timefix.load_anchors(conn, device.device_id, (e.boot_id for e in valid))
+        event_time.record_anchor(conn, device.device_id, batch.clock, received)
+        anchors = event_time.load_anchors(conn, device.device_id, (e.boot_id for e in valid))
         known = _known(conn, [e.event_id for e in valid])
         owned = Ownership.claim(conn, device, valid, now)
         results: list[EventResult] = []
@@ -90,15 +92,15 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
             results.append(result)
             if row is not None:
                 assert isinstance(item, WireEvent)
-                row["corrected_time"], row["time_source"] = timefix.corrected_time(item, anchors)
+                row["corrected_time"], row["time_source"] = event_time.corrected_time(item, anchors)
                 row.update(received_at=now, clock_offset_ms=offset)
                 rows.append(row)
                 stored.append(item)
         if rows:
             conn.execute(insert(events), rows)
         owned.keep_refused(conn)
-        max_sequence = chaincheck.check(conn, device.device_id, stored, max_sequence, now)
-        projection.refold(conn, {e.stay_id for e in stored}, now)
+        max_sequence = chain_faults.check(conn, device.device_id, stored, max_sequence, now)
+        state.refold(conn, {e.stay_id for e in stored}, now)
         conn.execute(update(devices).where(devices.c.device_id == device.device_id).values(
             last_seen_at=now, clock_offset_ms=offset, max_sequence=max_sequence,
             events_stored=devices.c.events_stored + len(rows)))

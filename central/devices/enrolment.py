@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from central.clock import utc_now
 from central.db.tables import devices, enrol_tokens, sites
 from central.errors import AdminError, TokenError
-from central.timefix import utc_now
 from sync.fields import format_utc
 from sync.messages import Enrolment, EnrolRequest
 from sync.protocol import Limits

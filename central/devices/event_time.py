@@ -1,4 +1,4 @@
-"""Server time, measured device clock offsets, and corrected event times.
+"""Measured device clock offsets, and corrected event times (server time: central/clock.py).
 
 A Raspberry Pi boots with a wrong wall clock until NTP answers, so an event recorded with
 `clock_synchronised = false` cannot be trusted for its wall time. Its monotonic time can: within
@@ -36,20 +36,21 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, select
 
+from central.clock import (  # the time_source vocabulary lives with the clock
+    DEVICE,
+    FAR_ARRIVAL,
+    FAR_MONOTONIC,
+    MONOTONIC,
+    UNCORRECTED,
+    utc_now,
+)
 from central.db.tables import boot_anchors
 from central.db.upsert import insert_ignore
 from sync.fields import format_utc, parse_utc
 from sync.protocol import SenderClock, WireEvent
 
-DEVICE, MONOTONIC, UNCORRECTED = "device", "monotonic", "uncorrected"
-FAR_MONOTONIC, FAR_ARRIVAL = "far_monotonic", "far_arrival"
-FAR = (FAR_MONOTONIC, FAR_ARRIVAL)  # the device's clock was flagged
 FUTURE_BOUND = timedelta(minutes=5)
 PROTOCOL_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def to_ns(moment: datetime) -> int:

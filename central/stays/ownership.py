@@ -14,7 +14,7 @@ first of them claims the stay. Refused events are kept whole in `foreign_events`
 if a device ever wrote a stay_id before its owner did (it would have to know the id before the
 server did, i.e. have read it off the owner's terminal), the owner's events are refused
 visibly on its terminal (`anju sync status`) and its registration is still on the server for
-an administrator, never lost. The projection folds the owner's events only (central/projection.py).
+an administrator, never lost. The projection folds the owner's events only (central/stays/state.py).
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from central.auth import Device
 from central.db.tables import events, foreign_events, stay_owners
 from central.logsafe import safe
 from sync.protocol import REJECTED, EventResult, WireEvent
@@ -38,18 +37,29 @@ FOREIGN_STAY, FOREIGN_TARGET = "foreign_stay", "foreign_target"
 _CHUNK = 500
 
 
+class Sender(Protocol):
+    """The device a batch came from (central/devices/authentication.py's Device): stays/
+    does not import devices/, which imports it."""
+
+    @property
+    def device_id(self) -> str: ...
+
+    @property
+    def site_code(self) -> str: ...
+
+
 @dataclass
 class Ownership:
     """The owners and targets one batch touches, and the events it refused."""
 
-    device: Device
+    device: Sender
     owners: dict[str, str]  # stay_id -> owning device_id
     targets: dict[str, tuple[str, str]]  # event_id -> (device_id, stay_id)
     refused: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def claim(
-        cls, conn: Connection, device: Device, batch: Sequence[WireEvent], now: str
+        cls, conn: Connection, device: Sender, batch: Sequence[WireEvent], now: str
     ) -> Ownership:
         """Claim the batch's unowned stays for the sender (first writer wins), then load the
         owners and the named targets. Only events that speak for the sender claim anything."""

@@ -1,5 +1,5 @@
 """`anju central feed ...`: feed tokens for police systems, and the reference consumer
-(registered on the `central` group; docs/feed.md)."""
+(added to the `central` group by central/cli/main.py; docs/feed.md)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from central.cli import _DB, _engine, _table, central, parse_ttl
+from central.cli.context import DB_OPTION, admin_engine, parse_ttl, print_table
 
 FEED_TOKEN_ENV = "ANJU_FEED_TOKEN"
 
 
-@central.group()
+@click.group()
 def feed() -> None:
     """The change feed: stays and their changes in commit order, for police systems."""
 
@@ -26,7 +26,7 @@ def feed_token() -> None:
 
 
 @feed_token.command("issue")
-@_DB
+@DB_OPTION
 @click.argument("system")
 @click.option(
     "--district",
@@ -44,14 +44,14 @@ def feed_token() -> None:
 )
 def token_issue(db_url: str, system: str, districts: tuple[str, ...], ttl: str, rate: int) -> None:
     """Print a new feed token for SYSTEM, shown once (its id on stderr). Audited (feed_issue)."""
-    from central import account_admin
+    from central.accounts import admin
     from central.feed import tokens
 
-    with _engine(db_url) as engine:
+    with admin_engine(db_url) as engine:
         value, row = tokens.issue(
             engine,
             system,
-            by=account_admin.operator(),
+            by=admin.operator(),
             districts=districts,
             ttl=parse_ttl(ttl, "--ttl"),
             rate_per_minute=rate,
@@ -65,35 +65,35 @@ def token_issue(db_url: str, system: str, districts: tuple[str, ...], ttl: str, 
 
 
 @feed_token.command("list")
-@_DB
+@DB_OPTION
 @click.option("--all", "show_all", is_flag=True, help="Expired and revoked tokens too.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 def token_list(db_url: str, show_all: bool, as_json: bool) -> None:
     """Feed tokens: id, system, districts, expiry, rate, state, last use (never the token)."""
     from central.feed import tokens
 
-    with _engine(db_url) as engine:
+    with admin_engine(db_url) as engine:
         rows = tokens.list_tokens(engine, live_only=not show_all)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
-    _table(
+    print_table(
         rows,
         ("id", "system", "districts", "expires_at", "rate_per_minute", "state", "last_used_at"),
     )
 
 
 @feed_token.command("revoke")
-@_DB
+@DB_OPTION
 @click.argument("token_id")
 def token_revoke(db_url: str, token_id: str) -> None:
     """Revoke a feed token by its id. Audited (feed_revoke)."""
-    from central import account_admin
+    from central.accounts import admin
     from central.feed import tokens
 
-    with _engine(db_url) as engine:
-        tokens.revoke(engine, token_id, by=account_admin.operator())
+    with admin_engine(db_url) as engine:
+        tokens.revoke(engine, token_id, by=admin.operator())
     click.echo(f"feed token {token_id} revoked")
 
 

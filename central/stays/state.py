@@ -4,9 +4,9 @@ Generic on the payload JSON (the server does not import the terminal's domain): 
 the few keys search needs, and ignores what it does not know. The fold is recomputed from all
 of a stay's events in sequence order whenever one of them arrives, so the result does not
 depend on the order batches arrived in; a stay whose check-in has not arrived yet is kept with
-`complete = false`. Times are the corrected event times (central/timefix.py).
+`complete = false`. Times are the corrected event times (central/devices/event_time.py).
 
-Only the owner's events are folded (central/ownership.py): device and site are the owner's,
+Only the owner's events are folded (central/stays/ownership.py): device and site are the owner's,
 and an event of another device stored before ownership was enforced (revision 0008) is ignored.
 
     check_in   data.room, data.guests[] (guest_id, role, name, surname_en, given_names_en,
@@ -25,9 +25,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select
 
+from central.clock import DEVICE
 from central.db.tables import events, stay_guests, stays
-from central.ownership import owners_of
-from central.timefix import DEVICE
+from central.stays.ownership import owners_of
 
 _CHUNK = 500
 NAME_KEY_LENGTH = 200  # stay_guests.name, the search key; longer names go whole in full_name

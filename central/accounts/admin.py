@@ -14,11 +14,11 @@ Scope (refused with 403 `forbidden`, nothing changed, nothing audited):
   recorded as such.
 * the CLI acts as `operator` (rank 4, any district): whoever runs it holds the database anyway.
 
-Every act writes one hash-chained audit row (central/police/audit.py) in the same transaction as
+Every act writes one hash-chained audit row (central/accounts/audit.py) in the same transaction as
 the change: action user_add, user_change, user_reset, user_disable, user_enable, user_unlock,
 token_issue, token_revoke; the query column holds the target user and what changed (never a
 password or a token, only a token's id). Disabling a user and resetting a password revoke the
-user's API tokens; enabling revives none (central/api_tokens.py).
+user's API tokens; enabling revives none (central/accounts/api_tokens.py).
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from central import api_tokens
-from central.accounts import (
+from central.accounts import api_tokens, audit
+from central.accounts.login_throttle import USER, LoginThrottle, key_of
+from central.accounts.principals import (
     OPERATOR,
     RANK,
     ROLES,
@@ -43,12 +44,10 @@ from central.accounts import (
     new_password,
     sha256,
 )
+from central.clock import utc_now
 from central.db.tables import api_tokens as api_tokens_table
 from central.db.tables import user_sessions, users
 from central.errors import AdminError, ForbiddenError
-from central.police import audit
-from central.throttle import USER, LoginThrottle, key_of
-from central.timefix import utc_now
 from sync.fields import format_utc
 
 

@@ -1,4 +1,5 @@
-"""Per-process figures for `GET /metrics`, beside the database-wide ones of central/metrics.py.
+"""Per-process figures for `GET /metrics`, beside the database-wide ones of
+central/serving/metrics.py.
 
 Each `anju central serve` process counts what it answered itself; Prometheus scrapes every
 process directly (each one a target, so each series gets its own `instance` label) and sums

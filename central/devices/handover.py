@@ -11,7 +11,7 @@ undelivered events, signed by the OLD device's secret (sync/handover.py). Checke
     part signed by the old device's secret                 403 bad_handover_signature
 
 Then the events are stored exactly as the old device's own upload would have been
-(central/ingest.py, unchanged: its device id, chain and the stays it owns), and each is
+(central/devices/ingest.py, unchanged: its device id, chain and the stays it owns), and each is
 answered as in a batch (a part sent twice: duplicates). The old device is marked replaced by
 the sender and revoked (403 device_disabled from then on: it must not write after its events
 were handed over). The same file from the same replacement may be sent again; from any other
@@ -28,9 +28,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
 
-from central import ingest
-from central.auth import Device
 from central.db.tables import devices, handovers
+from central.devices import ingest
+from central.devices.authentication import Device
 from central.errors import BadRequestError, CentralError, ForbiddenError, NotFoundError
 from central.logsafe import safe
 from sync.errors import ProtocolError

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from central import clock
 from central.db.tables import sites, stay_guests, stays
-from central.police import beijing, words
+from central.police import words
 
 _DAYS = ("date_from", "date_to")
 
@@ -78,7 +79,7 @@ def _lookups(
                     for p in (
                         row.name or row.site_code,
                         f"{row.room} 房" if row.room else "",
-                        beijing.show(row.checked_in_at)[:10],
+                        clock.show(row.checked_in_at)[:10],
                     )
                     if p
                 )

@@ -9,7 +9,7 @@ its reason here, and the rest of the batch is stored:
     invalid_text  a key or string of the payload holds a control character or a lone surrogate
                   (the text rule of sync/fields.py, the same the terminal applies at entry)
     too_deep      the payload nests deeper than MAX_JSON_DEPTH
-    wrong_type    a value the fold reads (central/projection.py) has the wrong JSON type
+    wrong_type    a value the fold reads (central/stays/state.py) has the wrong JSON type
     too_long      a value the fold stores is longer than its column
 
 Only the keys the fold reads are typed here; everything else in the payload is kept as sent.

@@ -6,7 +6,7 @@ secret and cannot be turned back into the token. A token is refused (401 `bad_to
 `expires_at` has passed or it was revoked: one by one (`revoked`), by a password reset
 (`reset`) or by disabling its user (`disabled`). Re-enabling a user revives none of them.
 Issuing and revoking are account acts, scoped and audited like the others
-(central/account_admin.py: issue_api_token, revoke_api_token); revoking needs no credentials
+(central/accounts/admin.py: issue_api_token, revoke_api_token); revoking needs no credentials
 permission, as it only takes access away.
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from central.clock import utc_now
 from central.db.tables import api_tokens
 from central.errors import AdminError
-from central.timefix import utc_now
 from sync.fields import format_utc
 
 DEFAULT_TTL = timedelta(days=90)

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from central import timefix
-from central.auth import Device
 from central.db.tables import day_reports, devices, heartbeats
-from central.ingest import check_sender
+from central.devices import event_time
+from central.devices.authentication import Device
+from central.devices.ingest import check_sender
 from central.logsafe import safe
 from central.settings import Settings
 from sync.fields import format_utc
@@ -30,12 +30,12 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
            settings: Settings) -> HeartbeatAnswer:
     check_sender(device, beat.device_id, beat.site_code)
     now = format_utc(received)
-    offset = timefix.offset_ms(beat.clock, received)
+    offset = event_time.offset_ms(beat.clock, received)
     with engine.begin() as conn:
         # The device row first, as ingest does: one lock order, no deadlock between the two.
         conn.execute(select(devices.c.device_id).where(devices.c.device_id == device.device_id)
                      .with_for_update())
-        timefix.record_anchor(conn, device.device_id, beat.clock, received)
+        event_time.record_anchor(conn, device.device_id, beat.clock, received)
         conn.execute(insert(heartbeats).values(
             device_id=device.device_id, received_at=now, software_version=beat.software_version,
             backlog=beat.backlog, oldest_queued_age_s=beat.oldest_queued_age_s,

@@ -19,7 +19,7 @@ from collections import Counter
 from sqlalchemy import Engine, func, select
 
 from central.db.tables import audit_log, devices
-from central.fleetstatus import FleetPolicy, fleet
+from central.fleet import FleetPolicy, fleet
 
 BUCKETS = (60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
 

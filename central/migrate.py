@@ -1,5 +1,9 @@
 """Alembic migrations run from code: at server start and by `anju central migrate`.
 
+The scripts are in central/db/migrations; this module sits above db/ because an upgrade past
+some revisions runs application code on the data too (the stays' state folded again, the feed
+started with snapshots), and db/ imports nothing of stays/ or feed/.
+
 All-or-nothing (each upgrade runs in one transaction, DDL included, on both backends) and
 refusing a database written by a newer Anju (a revision this code does not know).
 """
@@ -19,7 +23,7 @@ from sqlalchemy import Connection, Engine
 from central.errors import StorageError
 
 log = logging.getLogger(__name__)
-SCRIPT_LOCATION = Path(__file__).parent / "migrations"
+SCRIPT_LOCATION = Path(__file__).parent / "db" / "migrations"
 OWNERSHIP_REVISION = "0008"  # stay_owners: stays folded before it may hold foreign events
 FEED_REVISION = "0011"  # feed_log: stays held before it start the feed as snapshots
 
@@ -62,21 +66,21 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
 def _refold_contested(conn: Connection) -> None:
     """Fold again, from their owners' events only, the stays that other devices' events reached
     before ownership was enforced (0008): application code, so here rather than in the script."""
-    from central import ownership, projection
-    from central.timefix import utc_now
+    from central.clock import utc_now
+    from central.stays import ownership, state
     from sync.fields import format_utc
 
     contested = ownership.contested_stays(conn)
     if contested:
-        projection.refold(conn, contested, format_utc(utc_now()))
+        state.refold(conn, contested, format_utc(utc_now()))
         log.warning("%d stays folded again without events of devices that do not own them",
                     len(contested))
 
 
 def _feed_snapshots(conn: Connection) -> None:
     """The stays held before the feed existed start it, one snapshot record each."""
+    from central.clock import utc_now
     from central.feed import log as feed_log
-    from central.timefix import utc_now
     from sync.fields import format_utc
 
     count = feed_log.backfill(conn, format_utc(utc_now()))

@@ -1,5 +1,5 @@
 """The audit log: one append-only, hash-chained row per search, view, co-stay and export, and
-per account action (central/account_admin.py: user_add, user_change, user_reset, ...).
+per account action (central/accounts/admin.py: user_add, user_change, user_reset, ...).
 
     row_sha256 = SHA-256(prev_sha256 "\n" canonical JSON of {at, username, role, action,
                                                               reason, query, result_count})
@@ -22,12 +22,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
-from central.accounts import Principal
+from central.accounts.principals import Principal
+from central.accounts.reasons import DEFAULT_RULE, MAX_REASON, ReasonRule
+from central.clock import day_start_utc, utc_now
 from central.db.tables import audit_log
 from central.errors import BadRequestError
-from central.police.beijing import day_start_utc
-from central.police.reasons import DEFAULT_RULE, MAX_REASON, ReasonRule
-from central.timefix import utc_now
 from sync.fields import format_utc
 
 GENESIS = "0" * 64

@@ -14,12 +14,13 @@ from typing import IO, Any
 
 from sqlalchemy import Engine
 
-from central.accounts import Principal
+from central.accounts import audit
+from central.accounts.audit import DEFAULT_RULE, ReasonRule
+from central.accounts.principals import Principal
 from central.errors import BadRequestError, NotFoundError
-from central.photos import PhotoDecoding
-from central.police import audit, costay, export, exportrows, freshness, photo, stay
-from central.police.audit import DEFAULT_RULE, ReasonRule
-from central.police.bounded import bounded
+from central.police import costay, export, exportrows, freshness, photos, stay
+from central.police.photos import PhotoDecoding
+from central.police.query_deadline import bounded
 from central.police.search import SearchPage, SearchQuery, search
 from central.police.xlsx import write_xlsx
 from wlt.errors import PhotoDecoderError
@@ -51,7 +52,7 @@ def view_stay(engine: Engine, who: Principal, stay_id: str, reason: str | None,
     reason = audit.require_reason(reason, rule)
     with engine.connect() as conn, conn.begin():
         found = stay.load(conn, stay_id, who)
-        found["photos"] = photo.card_photos(conn, stay_id)  # guest_id -> WLT, decoded by the page
+        found["photos"] = photos.card_photos(conn, stay_id)  # guest_id -> WLT, decoded by the page
     audit.append(engine, who, action, reason, {"stay_id": stay_id}, 1)
     return found
 
@@ -64,7 +65,7 @@ def view_photo(engine: Engine, who: Principal, stay_id: str, guest_id: str, reas
     if not decoding.configured:
         raise NotFoundError("no photo decoder is configured", code="photo_not_configured")
     with engine.connect() as conn, conn.begin():
-        wlt = photo.card_photo(conn, stay_id, guest_id, who)
+        wlt = photos.card_photo(conn, stay_id, guest_id, who)
     try:
         png = decoding.png(wlt)
     except PhotoDecoderError as err:
