@@ -355,4 +355,5 @@ def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -
                   "resolved_at", "detail"))
 
 
-from central import cli_feed, cli_police  # noqa: E402, F401  (register feed, user, audit ...)
+# registers feed, user, audit, rollout, repo ... on the `central` group
+from central import cli_feed, cli_police, cli_rollout  # noqa: E402, F401

@@ -58,6 +58,8 @@ ACTION = {
     "user_unlock": "解除登录锁定",
     "token_issue": "签发接口令牌",
     "token_revoke": "吊销接口令牌",
+    "rollout_set": "设置软件升级",
+    "rollout_cancel": "取消软件升级",
 }
 USER_ROLE = {
     "officer": "民警",

@@ -11,7 +11,8 @@
                            (UTF-8 with BOM; /export.csv too)
     GET  /audit            supervisors: the audit log in words, filtered (user, action, days,
                            reason text), and whether its chain verifies
-    GET  /fleet            sites and devices, silent first; registrations per Beijing day (SVG);
+    GET  /fleet            sites and devices, silent first; software rollouts' progress;
+                           registrations per Beijing day (SVG);
                            a user with a district sees only its sites
     GET  /users  POST /users   supervisors, administrators: accounts in scope (central/web/users.py)
 
@@ -35,7 +36,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from central import accounts, fleetstatus
+from central import accounts, fleetstatus, rollout
 from central.bodies import read_limited
 from central.db.failures import is_unavailable, unavailable
 from central.db.tables import site_districts, sites
@@ -275,8 +276,11 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         points = await run_in_threadpool(
             lambda: fleetstatus.daily_registrations(engine, 30, site=site, district=district))
         chart = bar_chart(points, f"近30天每日登记数 {site or district or '全部'}")
+        rollouts = await run_in_threadpool(rollout.progress, engine, district)
+        updates = await run_in_threadpool(rollout.reports, engine)
         return render("fleet.html", who=who, rows=rows, chart=chart, site=site,
-                      district=district, policy=policy, total=sum(n for _, n in points))
+                      district=district, policy=policy, total=sum(n for _, n in points),
+                      rollouts=rollouts, updates=updates)
 
 
 def _site_choices(engine: Engine, who: accounts.Principal) -> list[tuple[str, str]]:
