@@ -19,11 +19,12 @@ from sync.fields import Fields
 
 VERSION_RE = re.compile(r"^[0-9][A-Za-z0-9.+~-]{0,63}$")
 # What an updater reports. pending: ordered, waiting for its slot, the window or the clerk;
-# installing / verifying: at work (a report sent between the two is rare: the services restart);
+# installing / verifying / rolling_back: at work (rarely seen: the services restart meanwhile);
 # updated: the health gate passed; rolled_back: the gate failed and the previous version is back;
 # failed: the new version could not be fetched or installed (refused signature, download error),
 # nothing changed on the terminal.
-UPDATE_STATES = ("pending", "installing", "verifying", "updated", "rolled_back", "failed")
+UPDATE_STATES = ("pending", "installing", "verifying", "rolling_back", "updated", "rolled_back",
+                 "failed")
 
 
 @dataclass(frozen=True, slots=True)
