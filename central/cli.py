@@ -131,6 +131,9 @@ def central() -> None:
 @click.option("--max-events", default=None, type=int, help="Most events in one batch.")
 @click.option("--silent-after", default=1800, show_default=True, type=int,
               help="Fleet page: seconds without a heartbeat before a terminal counts as silent.")
+@click.option("--heartbeat-interval", default=300, show_default=True,
+              type=click.IntRange(min=5, max=3600),
+              help="Seconds between heartbeats, told to every terminal in each answer.")
 @click.option("--photo-library", envvar=PHOTO_LIBRARY_ENV, default=None,
               type=click.Path(exists=True, dir_okay=False, resolve_path=True),
               help="The reader vendor's WLT photo decoder library (.so); unset: the stay page "
@@ -178,7 +181,8 @@ def central() -> None:
                    r"format such as '[A-Z]\d{4}-\d+' (default: none).")
 def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: int,
           max_body: int | None, body_timeout: float, accept_legacy_signing: bool,
-          max_events: int | None, silent_after: int, login_attempts: int,
+          max_events: int | None, silent_after: int, heartbeat_interval: int,
+          login_attempts: int,
           login_address_attempts: int, login_window: int, login_lockout: int,
           login_lockout_max: int, forwarded_allow_ips: str | None, api_token_ttl: str,
           photo_library: str | None, photo_licence_code: int, reason_min_chars: int,
@@ -200,6 +204,7 @@ def serve(db_url: str, host: str, port: int, max_in_flight: int, retry_after: in
     try:
         settings = Settings(db_url=db_url, max_in_flight=max_in_flight, retry_after_s=retry_after,
                             limits=limits, silent_after_s=silent_after,
+                            heartbeat_interval_s=heartbeat_interval,
                             body_timeout_s=body_timeout,
                             accept_legacy_signing=accept_legacy_signing,
                             login_user_limit=login_attempts,

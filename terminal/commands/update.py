@@ -16,7 +16,9 @@ from terminal.atomic_file import write_atomic
 from terminal.config import ENV_VAR, load_config
 from terminal.errors import ConfigError
 
-KEYRING = Path("/etc/anju/archive-keyring.gpg")
+# Debian's place for a repository's own key; readable by apt's sandbox user _apt, which
+# verifies the signature (a key in /etc/anju, 0750 root:anju, would not be: NO_PUBKEY).
+KEYRING = Path("/etc/apt/keyrings/anju-archive-keyring.gpg")
 _CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False,
                        path_type=Path), envvar=ENV_VAR, show_envvar=True,
                        help="Settings file (default /etc/anju/terminal.toml).")

@@ -1,8 +1,8 @@
 """Installing a version of the package: apt from the signed repository, and nothing else.
 
 The repository is named in one sources file (update.sources_file, one line, written by
-`anju update configure`): `deb [signed-by=/etc/anju/archive-keyring.gpg] URL ./`. Every apt
-call here reads only that file (`Dir::Etc::SourceList`, no sources.list.d), so an offline
+`anju update configure`): `deb [signed-by=/etc/apt/keyrings/anju-archive-keyring.gpg] URL ./`.
+Every apt call here reads only that file (`Dir::Etc::SourceList`, no sources.list.d), so an offline
 Debian mirror entry cannot fail the update and no other source can supply the package. apt
 checks the InRelease signature against the keyring, the index against Release and the .deb
 against the index: an unsigned, wrongly signed or tampered publication is refused before dpkg
