@@ -52,6 +52,9 @@ class Policy:
     gate_timeout_s: float = 180.0
     max_restarts: int = 3
     look_every_s: float = 2.0
+    # A slot due sooner than the timer's next run (10 min + jitter) is waited for here, so a
+    # terminal updates in its slot, not up to 12 minutes after it.
+    wait_for_slot_s: float = 720.0
 
 
 class Updater:
@@ -88,6 +91,14 @@ class Updater:
         now = self.clock()
         decision = decide(self.state, order, running, now, in_window=self.in_window(now),
                           busy=False)
+        if decision.action == "wait" and order is not None and now < order.due_at \
+                <= now + self.policy.wait_for_slot_s:
+            log.info("update: waiting %.0f s for this terminal's slot", order.due_at - now)
+            self.sleep(order.due_at - now)
+            order = read_order(self.order_file)  # the order may have changed meanwhile
+            now = self.clock()
+            decision = decide(self.state, order, running, now, in_window=self.in_window(now),
+                              busy=False)
         if decision.action == "install" and self.probes.busy():
             decision = decide(self.state, order, running, now, in_window=True, busy=True)
         log.info("update: %s (%s)", decision.action, decision.reason)

@@ -170,12 +170,19 @@ def test_no_heartbeat_within_the_gate_rolls_back_naming_what_is_missing(parts: t
     assert 60 <= parts[3]() - started <= 64 and parts[2].version == "0.1.0"
 
 
+def test_a_slot_due_before_the_next_timer_run_is_waited_for(parts: tuple) -> None:  # type: ignore[type-arg]
+    ordered(parts, "0.2.0", after_s=300)
+    assert updater(parts).run_once().action == "install"
+    assert parts[3]() >= T0 + 300 and parts[2].version == "0.2.0"
+
+
 def test_waits_for_its_slot_and_for_the_clerk(parts: tuple) -> None:  # type: ignore[type-arg]
-    ordered(parts, "0.2.0", after_s=600)
+    ordered(parts, "0.2.0", after_s=3600)
     first = updater(parts).run_once()
-    assert first.action == "wait" and "slot comes in 600 s" in first.reason
+    assert first.action == "wait" and "slot comes in 3600 s" in first.reason
     assert saved(parts)["report"]["state"] == "pending" and parts[2].calls == []
-    parts[3].now += 601
+    assert parts[3]() == T0  # too far off: the timer's next run comes first
+    parts[3].now += 3601
     parts[4].busy_answers = [True]
     busy = updater(parts).run_once()
     assert busy.action == "wait" and "registration is open" in busy.reason
