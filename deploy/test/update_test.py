@@ -308,16 +308,21 @@ def run_updates(fs: Rootfs, url: str, db: str, repo: Path, key: tuple[Path, str]
         took = wait_for("v3 rolled back and reported", lambda: device_row(db).get(
             "update_state") == "rolled_back" and device_row(db)["version"] == version2, 900)
         row = device_row(db)
+        check("v3: crash loop detected, v2 reinstalled by the terminal itself, reported",
+              row["update_version"] == version3 and "crash-looped" in (row["update_detail"]
+                                                                       or ""),
+              f"{took:.0f} s after the rollout: {row['update_detail']}")
+        try:  # the updater reports once the front desk is READY again: it should answer now
+            wait_for("the page answers again", lambda: watch.samples[-1][1], 30)
+            answering = True
+        except TimeoutError:
+            answering = False
         outages = watch.outages(started)
         down = sum(end - start for start, end in outages)
         span = (outages[-1][1] - outages[0][0]) if outages else 0.0
         FIGURES["rollback: rollout to rolled back, reported (s)"] = took
         FIGURES["rollback: page first down to back on v2 (s)"] = span
-        check("v3: crash loop detected, v2 reinstalled by the terminal itself, reported",
-              row["update_version"] == version3 and "crash-looped" in (row["update_detail"]
-                                                                       or ""),
-              f"{took:.0f} s after the rollout: {row['update_detail']}")
-        check("v3: the front desk answers again on v2", watch.samples[-1][1],
+        check("v3: the front desk answers again on v2", answering,
               f"down {down:.0f} s in {len(outages)} outage(s) over {span:.0f} s")
         page = fleet_page(url, db)
         device = row["device_id"]

@@ -81,6 +81,15 @@ class SystemProbes:
         except (OSError, ValueError, TypeError, AttributeError):
             return None
 
+    def revive(self) -> None:
+        """After a rollback: the package's scripts only restart running services (try-restart),
+        and a crash-looped front desk may have hit its start limit. Clear it and start both."""
+        units = [TERMINAL_UNIT, SYNC_UNIT]
+        subprocess.run(["systemctl", "reset-failed", *units], capture_output=True, check=False,
+                       timeout=30)
+        subprocess.run(["systemctl", "start", "--no-block", *units], capture_output=True,
+                       check=False, timeout=30)
+
     def look(self) -> Look:
         terminal_state, restarts = self.unit(TERMINAL_UNIT)
         sync_state, _ = self.unit(SYNC_UNIT)

@@ -46,6 +46,8 @@ class Probes(Protocol):
 
     def look(self) -> Look: ...
 
+    def revive(self) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -179,10 +181,26 @@ class Updater:
             self._save(self.state.reporting("failed", self._stamp(),
                                             f"{reason}; rollback failed: {err}"[:300]))
             return
+        self.probes.revive()
+        back = self._ready(state.previous)
         failed = tuple(dict.fromkeys((*state.failed, state.target or "")))
         self._save(replace(self.state, phase=IDLE, failed=failed).reporting(
-            "rolled_back", self._stamp(), reason[:300]))
+            "rolled_back", self._stamp(), (reason if back else
+                                           f"{reason}; {state.previous} is not READY either")
+            [:300]))
         log.warning("rolled back to %s: %s", state.previous, reason)
+
+    def _ready(self, version: str) -> bool:
+        """The front desk READY and its page answering on `version`, within the gate's time."""
+        deadline = self.clock() + self.policy.gate_timeout_s
+        while True:
+            look = self.probes.look()
+            if look.installed == version and look.terminal_state == "active/running" \
+                    and look.page_ready:
+                return True
+            if self.clock() >= deadline:
+                return False
+            self.sleep(self.policy.look_every_s)
 
     def _resume(self, running: str | None) -> None:
         state = self.state
