@@ -17,7 +17,7 @@ gate (or to the rollback if the new version is not installed); in rolling_back, 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +136,6 @@ class Look:
     page_ready: bool  # /healthz answered 200
     heartbeat_at: float | None  # wall seconds of the sync service's last accepted heartbeat
     sync_state: str = "active/running"  # anju-sync.service ActiveState/SubState
-    missing: tuple[str, ...] = field(default=())  # filled by judge for the failure text
 
 
 @dataclass(frozen=True, slots=True)

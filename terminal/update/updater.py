@@ -113,6 +113,9 @@ class Updater:
                            .reporting("pending", self._stamp(), decision.reason))
         elif decision.action == "install" and decision.version and running:
             self._update(running, decision.version)
+        elif order is None and self.state.report is not None \
+                and self.state.report.state == "pending":  # the rollout was cancelled
+            self._save(replace(self.state, target=None, report=None))
         return decision
 
     def _update(self, running: str, version: str) -> None:

@@ -207,7 +207,10 @@ def test_outside_the_window_it_waits(parts: tuple) -> None:  # type: ignore[type
     ordered(parts, "0.2.0")
     decision = updater(parts, in_window=lambda _now: False).run_once()
     assert decision.action == "wait" and decision.reason == "outside the update window"
-    assert parts[2].calls == []
+    assert parts[2].calls == [] and saved(parts)["report"]["state"] == "pending"
+    write_order(parts[1], None, parts[3]())  # the rollout was cancelled: nothing pending
+    assert updater(parts).run_once().action == "nothing"
+    assert saved(parts)["report"] is None and parts[2].calls == []
 
 
 def test_a_refused_publication_installs_nothing_and_is_reported(parts: tuple) -> None:  # type: ignore[type-arg]
