@@ -54,6 +54,7 @@ from central.db.engine import make_engine  # noqa: E402
 from central.repo import publish  # noqa: E402
 from sync.body import encode_body  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
+from sync.errors import RequestError  # noqa: E402
 from sync.messages import Heartbeat, HeartbeatAnswer  # noqa: E402
 from sync.protocol import SenderClock  # noqa: E402
 from sync.update_messages import UpdateOrder, UpdateReport  # noqa: E402
@@ -150,6 +151,7 @@ class Terminal:
     due: float | None = None  # virtual seconds
     timer_next: float = 0.0
     installing: bool = False
+    waiting: bool = False  # an updater run waits for the slot
     report: UpdateReport | None = None
     updated_at: float | None = None  # virtual: the server accepted a heartbeat of NEW
     fetches: int = 0
@@ -212,9 +214,15 @@ class Fleet:
     # -- one terminal's behaviour ---------------------------------------------------------
 
     def heartbeat(self, t: Terminal, *, again: bool = True) -> None:
-        answer: HeartbeatAnswer = t.client.heartbeat(
-            software_version=f"anju-terminal/{t.version}", backlog=0, oldest_queued_age_s=None,
-            reader_status="connected", disk_free_bytes=10**9, update=t.report)
+        try:
+            answer: HeartbeatAnswer = t.client.heartbeat(
+                software_version=f"anju-terminal/{t.version}", backlog=0,
+                oldest_queued_age_s=None, reader_status="connected", disk_free_bytes=10**9,
+                update=t.report)
+        except RequestError:  # the uploader's retry policy tries again (here: after 10 s)
+            self.errors += 1
+            self.at(self.now() + 10, lambda: self.heartbeat(t, again=again))
+            return
         now = self.now()
         with self.lock:
             self.beat_times.append(time.monotonic())
@@ -225,10 +233,7 @@ class Fleet:
         order = answer.update
         if order and (t.order is None or t.order.rollout_id != order.rollout_id):
             t.order, t.due = order, now + order.after_s * self.speed
-            # anju-update.path runs the updater at once; a slot due before the timer's next
-            # run (720 s) is waited for there (terminal/update/updater.py, wait_for_slot_s)
-            if t.due - now <= TIMER_S + TIMER_JITTER_S:
-                self.at(t.due, lambda: self.updater(t))
+            self.at(now, lambda: self.updater(t))  # anju-update.path: at once
 
     def timer(self, t: Terminal) -> None:
         self.updater(t)
@@ -236,9 +241,15 @@ class Fleet:
         self.at(t.timer_next, lambda: self.timer(t))
 
     def updater(self, t: Terminal) -> None:
-        if t.installing or t.order is None or t.version == t.order.version or t.due is None \
-                or self.now() < t.due:
+        if t.installing or t.order is None or t.version == t.order.version or t.due is None:
             return
+        if self.now() < t.due:
+            # a slot due before the timer's next run is waited for (wait_for_slot_s)
+            if t.due - self.now() <= TIMER_S + TIMER_JITTER_S and not t.waiting:
+                t.waiting = True
+                self.at(t.due, lambda: self.updater(t))
+            return
+        t.waiting = False
         if t.rng.random() < BUSY:
             t.report = UpdateReport("pending", t.order.version, t.version,
                                     "a registration is open at the front desk")
@@ -366,7 +377,8 @@ def run(args: argparse.Namespace) -> None:
                   f"{args.package_bytes / 1e6:.1f} MB + indexes); heartbeats {beats} x "
                   f"({up} B up + {down} B answer bodies) = {beats * (up + down) / 1e6:.2f} MB")
             print(f"  scheduler lateness (virtual s): p50 {late[len(late) // 2]:.1f}, p99 "
-                  f"{late[int(0.99 * (len(late) - 1))]:.1f}; request errors {fleet.errors}")
+                  f"{late[int(0.99 * (len(late) - 1))]:.1f}; requests failed and retried "
+                  f"{fleet.errors}")
             for t in terminals:
                 t.client.close()
         finally:
