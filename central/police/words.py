@@ -91,6 +91,12 @@ QUERY_KEY = {
     "expires_at": "有效期至",
     "tokens_revoked": "吊销令牌",
     "had_failures": "失败次数",
+    "version": "软件版本",
+    "scope": "升级范围",
+    "targets": "辖区或场所",
+    "percent": "终端比例（%）",
+    "spread_s": "分散时长（秒）",
+    "rollout_id": "升级批次",
 }
 GUEST_FIELD = {
     "name": "姓名",
