@@ -49,9 +49,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from central import account_admin, enrol, rollout  # noqa: E402
+from central.accounts.admin import operator  # noqa: E402
 from central.db.engine import make_engine  # noqa: E402
-from central.repo import publish  # noqa: E402
+from central.devices import enrolment as enrol  # noqa: E402
+from central.devices import rollout  # noqa: E402
+from central.devices.package_repo import publish  # noqa: E402
 from sync.body import encode_body  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 from sync.errors import RequestError  # noqa: E402
@@ -332,7 +334,7 @@ def run(args: argparse.Namespace) -> None:
             # the rollout: all terminals, spread over --spread (virtual) seconds
             made = rollout.set_rollout(engine, NEW, "all",
                                        spread_s=max(0, round(args.spread / args.speed)),
-                                       by=account_admin.operator())
+                                       by=operator())
             roll_start, roll_virtual = time.monotonic(), fleet.now()
             beats_before = len(fleet.beat_times)
             repo_before = (len(repo.times), repo.bytes)

@@ -12,15 +12,19 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
                      ─< boot_anchors one (server time, monotonic) pair per boot: time correction
                      ─< heartbeats, day_reports (nil reports)
     stays ─< stay_guests             current state folded from each stay's events (search)
-    stay_owners                      the device that first wrote each stay_id (central/ownership.py)
+    stay_owners                      the device that first wrote each stay_id
+                                     (central/stays/ownership.py)
     foreign_events                   events refused for a stay or target of another device, kept
-    users ─< user_sessions, api_tokens   police accounts (central/accounts.py); hashes only
-    audit_log                        append-only, hash-chained (central/police/audit.py)
+    users ─< user_sessions, api_tokens   police accounts (central/accounts/principals.py);
+                                     hashes only
+    audit_log                        append-only, hash-chained (central/accounts/audit.py)
     site_districts                   optional district of a site (officers limited to one)
-    login_throttle                   failed logins per username / address hash (central/throttle.py)
+    login_throttle                   failed logins per username / address hash
+                                     (central/accounts/login_throttle.py)
     feed_log                         stays and changes in commit order, for police systems (feed/)
     feed_tokens                      bearer tokens of those systems, district-limited, rate-limited
-    rollouts, update_reports         rollouts and each updater's last outcome (central/rollout.py)
+    rollouts, update_reports         rollouts and each updater's last outcome
+                                     (central/devices/rollout.py)
 """
 
 from __future__ import annotations
@@ -79,8 +83,8 @@ devices = Table(
     Column("clock_offset_ms", BigInteger),
     Column("max_sequence", BigInteger, nullable=False, default=0),
     Column("events_stored", BigInteger, nullable=False, default=0),
-    # Hand-over and decommissioning (migration 0012, central/handover.py): the replacement that
-    # delivered this device's undelivered events, and when the device was revoked.
+    # Hand-over and decommissioning (migration 0012, central/devices/handover.py): the
+    # replacement that delivered this device's undelivered events, and when the device was revoked.
     Column("replaced_by", String(64)),
     Column("replaced_at", TIME),
     Column("revoked_at", TIME),
@@ -293,9 +297,10 @@ audit_log = Table(
     Column("row_sha256", String(64), nullable=False, unique=True),
 )
 
-# Software rollouts (migration 0013, central/rollout.py): the newest active rollout that matches a
-# device names the version its heartbeat answer orders; `update_reports` keeps each device's
-# updater's last outcome (pending, updated, rolled_back, failed ...) as its heartbeat reported it.
+# Software rollouts (migration 0013, central/devices/rollout.py): the newest active rollout that
+# matches a device names the version its heartbeat answer orders; `update_reports` keeps each
+# device's updater's last outcome (pending, updated, rolled_back, failed ...) as its heartbeat
+# reported it.
 rollouts = Table(
     "rollouts", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

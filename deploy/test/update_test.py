@@ -76,7 +76,7 @@ def repack(deb: Path, version: str, out: Path, *, broken: bool = False) -> Path:
     meta = renamed / "METADATA"
     meta.write_text(re.sub(r"(?m)^Version: .*$", f"Version: {version}", meta.read_text()))
     if broken:
-        with (site / "terminal/service.py").open("a") as service:
+        with (site / "terminal/desk/frontdesk.py").open("a") as service:
             service.write(BROKEN)
     sums = []
     for path in sorted(stage.rglob("*")):
@@ -143,7 +143,7 @@ class Served:
 def set_settings(fs: Rootfs, values: dict[str, Any]) -> None:
     pairs = ", ".join(f"{k!r}: {v!r}" for k, v in values.items())
     fs.sh("/opt/anju/venv/bin/python3 -c \"import tomlkit; from pathlib import Path; "
-          "from terminal.settings_file import read_document, set_values, write_text_atomic; "
+          "from terminal.system.settings_file import read_document, set_values, write_text_atomic; "
           "p = Path('/etc/anju/terminal.toml'); d = read_document(p); "
           f"set_values(d, {{{pairs}}}); write_text_atomic(p, tomlkit.dumps(d))\"")
 

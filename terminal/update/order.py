@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from sync.update_messages import UpdateOrder
-from terminal.atomic_file import write_json_atomic
+from terminal.system.atomic_file import write_json_atomic
 from terminal.update.state import Order
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from central import account_admin, rollout
+from central.accounts.admin import operator
+from central.devices import rollout
 from sync.update_messages import UpdateReport
 from terminal.config import load_config
-from terminal.sync_service import SyncService
 from terminal.update.order import read_order
 from terminal.update.state import UpdaterState
+from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
 from tests.sync.uploader_helpers import provision
@@ -52,7 +53,7 @@ def test_order_reaches_the_updater_and_the_outcome_comes_back(admin: Admin,
         assert read_order(order_file) is None
         site = config.require_identity().site_code
         made = rollout.set_rollout(admin.engine, "0.2.0", "sites", [site], spread_s=0,
-                                   by=account_admin.operator())
+                                   by=operator())
         before = time.time()
         service.heartbeat()
         order = read_order(order_file)
@@ -71,7 +72,7 @@ def test_order_reaches_the_updater_and_the_outcome_comes_back(admin: Admin,
             "rolled_back", "0.2.0", "0.1.0", why)
         (progress,) = [p for p in rollout.progress(admin.engine) if p.rollout.id == made.id]
         assert [d["device_id"] for d in progress.rolled_back] == [terminal.device_id]
-        rollout.cancel(admin.engine, made.id, by=account_admin.operator())
+        rollout.cancel(admin.engine, made.id, by=operator())
         service.heartbeat()
         assert not order_file.exists()  # no order any more
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from central.repo import KEYRING, publish
+from central.devices.package_repo import KEYRING, publish
 from terminal.update.errors import RefusedError
 from terminal.update.installer import AptInstaller, sources_line
 
