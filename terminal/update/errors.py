@@ -1,6 +1,6 @@
 """The updater's exceptions.
 
-    UpdateError            root
+    UpdateError            root (a TerminalError)
     ├── RefusedError       apt refused the repository or the package: unsigned, wrongly signed,
     │                      hash mismatch. Nothing was installed; retrying the same files cannot
     │                      help (a fixed publication can)
@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-from terminal.errors import AnjuError
+from terminal.errors import TerminalError
 
 
-class UpdateError(AnjuError):
+class UpdateError(TerminalError):
     default_zh = "软件升级失败"
 
 
