@@ -44,7 +44,7 @@ _MINIMUMS = {"sequence": 1, "monotonic_ns": 0, "backlog": 0, "disk_free_bytes": 
              "reader_state_age_s": 0, "reader_seen_age_s": 0, "after_s": 0, "rollout_id": 1}
 _MAXIMUMS = {"reader_state_age_s": 10 * 365 * 86400, "reader_seen_age_s": 10 * 365 * 86400,
              "after_s": 366 * 86400, "rollout_id": 2**62}
-_ENUMS = {"kind": ["check_in", "add_guest", "check_out", "amend", "void"],
+_ENUMS = {"kind": ["check_in", "add_guest", "check_out", "amend", "void", "check_out_undone"],
           "reader_status": list(READER_STATES), "state": list(UPDATE_STATES),
           "withheld": ["purged", "superseded"], "status": ["accepted", "duplicate", "rejected"]}
 ERROR_SCHEMA = {
