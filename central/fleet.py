@@ -26,11 +26,14 @@ def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, 
                devices.c.disabled, devices.c.software_version, devices.c.last_seen_at,
                devices.c.last_heartbeat_at, devices.c.clock_offset_ms, devices.c.max_sequence,
                devices.c.events_stored, devices.c.replaced_by, devices.c.replaced_at,
-               devices.c.revoked_at, heartbeats.c.backlog, heartbeats.c.oldest_queued_age_s,
+               devices.c.revoked_at, devices.c.refused_at, devices.c.refused_code,
+               devices.c.refused_first_at, heartbeats.c.backlog, heartbeats.c.oldest_queued_age_s,
                heartbeats.c.reader_status, heartbeats.c.reader_detail,
                heartbeats.c.reader_since, heartbeats.c.reader_seen_at,
                heartbeats.c.disk_free_bytes,
                heartbeats.c.clock_synchronised, heartbeats.c.rejected,
+               heartbeats.c.sync_state, heartbeats.c.sync_since,
+               heartbeats.c.disk_min_free_bytes, heartbeats.c.last_error,
                func.coalesce(open_gaps.c.n, 0).label("open_gaps"),
                func.coalesce(breaks.c.n, 0).label("chain_breaks"),
                last_nil.c.day.label("last_nil_report"))
@@ -49,6 +52,15 @@ def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, 
     replaces = {r["replaced_by"]: r["device_id"] for r in rows if r["replaced_by"]}
     for row in rows:  # the other half of a hand-over: which device this one replaced
         row["replaces"] = replaces.get(row["device_id"])
+        # Refused since it was last heard from: what a silent terminal's requests met.
+        refused = row["refused_at"] is not None and (row["last_seen_at"] is None
+                                                     or row["refused_at"] > row["last_seen_at"])
+        row["refused_since"] = row["refused_first_at"] if refused else None
+        if not refused:
+            row["refused_code"] = None
+        low = row["disk_min_free_bytes"]
+        row["disk_low"] = (low is not None and row["disk_free_bytes"] is not None
+                           and row["disk_free_bytes"] < 2 * low)
     return rows
 
 

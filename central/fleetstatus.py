@@ -1,9 +1,13 @@
 """The fleet page's data: every site and device, the ones that need a technician first.
 
     order  1. silent: no heartbeat for `silent_after_s` (longest silent first), sites with no
-              device at all among them (a guesthouse that never came online)
-           2. old backlog: the oldest undelivered event older than `backlog_alarm_s`
-           3. the rest, by site
+              device at all among them (a guesthouse that never came online); beside each,
+              what the server last heard and any request it refused since (a wrong secret)
+           2. not delivering: heard from, but its last heartbeat says why events are not
+              delivered (`sync_state`: server failing on events, events rejected, backlog
+              stuck), or its signed requests were refused since (a wrong secret)
+           3. old backlog: the oldest undelivered event older than `backlog_alarm_s`
+           4. the rest, by site
 Nil reports (a day with zero check-ins reported by a working terminal) are shown as such, so a
 quiet guesthouse is not mistaken for a broken one. Nothing here is personal data. A user with a
 district (users.district) sees only that district's sites and devices, table and chart alike.
@@ -25,6 +29,7 @@ from central.timefix import utc_now
 from sync.fields import parse_utc
 
 SILENT, BACKLOG, OK, NO_DEVICE = "silent", "backlog", "ok", "no_device"
+NOT_DELIVERING = "not_delivering"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,8 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None, *,
             row["state"] = "disabled"
         elif device["last_heartbeat_at"] is None or row["silent_s"] > policy.silent_after_s:
             row["state"] = SILENT
+        elif device["sync_state"] not in (None, "ok") or device["refused_since"]:
+            row["state"] = NOT_DELIVERING
         elif row["backlog_age_s"] is not None and row["backlog_age_s"] > policy.backlog_alarm_s:
             row["state"] = BACKLOG
         else:
@@ -81,7 +88,7 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None, *,
             rows.append({"site_code": code, "site_name": site["name"],
                          "district": site["district"], "device_id": None, "state": NO_DEVICE,
                          "silent_s": None, "backlog_age_s": None})
-    rank = {SILENT: 0, NO_DEVICE: 1, BACKLOG: 2, OK: 3, "disabled": 4}
+    rank = {SILENT: 0, NO_DEVICE: 1, NOT_DELIVERING: 2, BACKLOG: 3, OK: 4, "disabled": 5}
     rows.sort(key=lambda r: (rank[r["state"]], -(r["silent_s"] or 0) if r["state"] == SILENT
                              else -(r["backlog_age_s"] or 0), r["site_code"],
                              r["device_id"] or ""))

@@ -146,6 +146,7 @@ class StoreOutbox:
         return Health(
             backlog=backlog, oldest_queued_age_s=age, rejected=rejected,
             disk_free_bytes=self.store.guard.free_bytes(),
+            disk_min_free_bytes=self.store.guard.min_free_bytes,
             clock_synchronised=clock.synchronised(),
             day_reports=tuple(DayReport(d.isoformat(), n) for d, n in sorted(counts.items())),
             reader=reader)

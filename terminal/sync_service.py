@@ -66,6 +66,8 @@ class SyncState:
     last_error_class: str | None = None  # sync.diagnosis code: unreachable, credential_refused…
     offline_since: str | None = None  # UTC, the first failed attempt of this outage
     last_attempt: str | None = None  # UTC, the last request answered or failed
+    delivery_state: str | None = None  # the last heartbeat's sync_state (sync/diagnosis.py)
+    delivery_since: str | None = None  # UTC, since when it has been in that state
 
     @classmethod
     def load(cls, path: Path) -> SyncState:
@@ -180,11 +182,24 @@ class SyncService:
         return report
 
     def heartbeat(self) -> int:
-        """Send one heartbeat; returns the interval the server asked for."""
+        """Send one heartbeat; returns the interval the server asked for. It reports the
+        delivery state (why events are not delivered, since when), and an answer does not
+        clear a batch's failure that the heartbeat cannot disprove (a server failing on
+        events, a batch refused)."""
         with self._recording():
             answer = self.uploader.heartbeat()
-        self.state.last_heartbeat = _now()
-        self._answered()
+        now = datetime.now(UTC)
+        self.state.last_heartbeat = format_utc(now)
+        code, age = self.uploader.reported  # what this heartbeat carried
+        if code != self.state.delivery_state:
+            since = now.timestamp() - age
+            self.state.delivery_since = format_utc(datetime.fromtimestamp(since, UTC))
+        self.state.delivery_state = code
+        if self.uploader.delivery_cause is not None:
+            self.state.last_attempt = self.state.last_heartbeat
+            self.state.save(self.state_path)
+        else:
+            self._answered()
         return answer.next_heartbeat_s
 
     def run(self) -> None:
