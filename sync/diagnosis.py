@@ -64,12 +64,7 @@ class Cause:
 def classify(err: BaseException) -> Cause:
     """The cause of one failed request (RetryBudgetExhausted: pass its `.last`)."""
     if isinstance(err, errors.TLSError):
-        return Cause(
-            TLS,
-            "TLS handshake with the server failed",
-            "check the server's certificate and host name against sync.server_url "
-            "and the CA bundle (sync.ca_file / the system CAs); events stay queued",
-        )
+        return _tls(str(err))
     if isinstance(err, errors.ClockSkewError):
         return Cause(
             CLOCK_REJECTED,
@@ -107,6 +102,42 @@ def classify(err: BaseException) -> Cause:
         "server unreachable",
         "will retry by itself; check the network cable, the router and that "
         "sync.server_url is right; events stay queued, nothing is lost",
+    )
+
+
+# What OpenSSL says (through Python's ssl) -> what is wrong, in words, and what to do first.
+_TLS_REASONS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("certificate has expired",),
+     "the server's certificate has expired",
+     "renew the server's certificate; if it is not expired, this terminal's clock is ahead "
+     "(timedatectl status)"),
+    (("not yet valid",),
+     "the server's certificate is not valid yet: this terminal's clock is probably behind",
+     "set the clock (timedatectl status; check NTP on the network), or check the "
+     "certificate's start date"),
+    (("mismatch", "doesn't match", "does not match"),
+     "the server's certificate is for another name than sync.server_url's host",
+     "use the name the certificate was issued for in sync.server_url, or have the "
+     "certificate reissued for this name"),
+    (("self-signed", "self signed", "unable to get local issuer", "unknown ca",
+      "certificate verify failed"),
+     "the server's certificate is not signed by a CA this terminal trusts",
+     "set sync.ca_file to the police CA bundle (the CA that signed the server's "
+     "certificate), or fix the server's certificate chain"),
+)
+
+
+def _tls(message: str) -> Cause:
+    lowered = message.lower()
+    for needles, text, first in _TLS_REASONS:
+        if any(n in lowered for n in needles):
+            return Cause(TLS, f"TLS handshake with the server failed: {text}",
+                         f"{first}; events stay queued")
+    return Cause(
+        TLS,
+        "TLS handshake with the server failed",
+        "check the server's certificate and host name against sync.server_url "
+        "and the CA bundle (sync.ca_file / the system CAs); events stay queued",
     )
 
 

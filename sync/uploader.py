@@ -127,6 +127,10 @@ class Uploader:
         self.stuck_after_s = stuck_after_s
         self._state: tuple[str, float] | None = None  # (code, monotonic since)
         self.reported: tuple[str, float] = ("ok", 0.0)  # the last heartbeat's (state, age s)
+        # Another process's delivery state to report instead of this one's (`anju doctor`
+        # sends a heartbeat for the sync service, which knows why events are not delivered).
+        # (None, None): not known, sent as absent.
+        self.delivery_override: tuple[str | None, float | None] | None = None
 
     # -- draining ----------------------------------------------------------------------------
 
@@ -322,8 +326,11 @@ class Uploader:
     def heartbeat(self) -> HeartbeatAnswer:
         """One signed heartbeat (retried like a batch; a heartbeat is idempotent too)."""
         health = self.outbox.health()
-        sync_state, sync_age = self.delivery(health.backlog, health.rejected)
-        self.reported = (sync_state, sync_age)
+        if self.delivery_override is not None:
+            sync_state, sync_age = self.delivery_override
+        else:
+            sync_state, sync_age = self.delivery(health.backlog, health.rejected)
+            self.reported = (sync_state, sync_age)
         try:
             answer = self.policy.call(lambda: self.client.heartbeat(
                 software_version=self.software_version, backlog=health.backlog,
@@ -331,7 +338,7 @@ class Uploader:
                 reader_status=self.reader_status, disk_free_bytes=health.disk_free_bytes,
                 last_error=self.last_error, rejected=health.rejected,
                 day_reports=health.day_reports, reader=health.reader, sync_state=sync_state,
-                sync_state_age_s=round(sync_age, 1),
+                sync_state_age_s=None if sync_age is None else round(sync_age, 1),
                 disk_min_free_bytes=health.disk_min_free_bytes), sleep=self.sleep,
                 on_error=self._failed)
         except RetryBudgetExhausted as err:
