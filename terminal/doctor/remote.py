@@ -136,7 +136,7 @@ def _reader_finding(port: str, status: dict[str, Any], via: str,
             "lift the card, wipe it and the reader's surface, and place it flat again; if "
             "every card fails, the reader's antenna or SAM module is failing: replace the "
             "reader; if the errors are checksum/timeouts, try another USB port or cable",
-            status,
+            {**status, "cause": "read_errors"},
         )
     baud = status.get("baud")
     if state in ("idle", "holding") and configured_baud and baud and baud != configured_baud:
@@ -148,7 +148,7 @@ def _reader_finding(port: str, status: dict[str, Any], via: str,
             f"{configured_baud}: every connection probes the wrong rate first",
             f"set reader.baud = {baud} in the settings (or 0 to probe every rate); "
             "`anju provision` writes the rate it found",
-            status,
+            {**status, "cause": "wrong_baud"},
         )
     if state in ("idle", "holding"):
         return Finding(

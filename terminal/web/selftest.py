@@ -68,6 +68,17 @@ FAULTS = {
         N_("The reader answers but its security module fails or is not authorised."),
         N_("Unplug and replug the reader; if it stays, the reader needs service."),
     ),
+    "reader.baud": (
+        N_("The reader answers at another speed (baud) than the settings say."),
+        N_("Set reader.baud to the speed shown below, or 0 to find it by itself."),
+    ),
+    "reader.read_errors": (
+        N_("The reader keeps failing to read cards."),
+        N_(
+            "Lift the card, wipe it and the reader, place it flat again; if every card "
+            "fails, the reader needs replacing."
+        ),
+    ),
     "scanner": (
         N_("The scanner is not connected."),
         N_("Check the scanner's USB cable and scanner.port."),
@@ -179,6 +190,10 @@ def fault_key(f: Finding) -> str:
     name = f.check
     if name == "reader" and (f.detail or {}).get("state") == "fault":
         return "reader.sam"
+    if name == "reader" and (f.detail or {}).get("cause") == "wrong_baud":
+        return "reader.baud"
+    if name == "reader" and (f.detail or {}).get("cause") == "read_errors":
+        return "reader.read_errors"
     if name.startswith("services"):
         return "services"
     if name in ("server.busy", "server.server_failing"):

@@ -18,6 +18,7 @@ import pytest
 
 from drivers.sim.idcard import SimulatedReader
 from drivers.sim.sam import load_sim_cards
+from terminal.doctor import Finding
 from tests.sync.uploader_helpers import Terminal
 from tests.terminal.test_doctor import central, doctor, failing, sim, term
 
@@ -171,3 +172,41 @@ def test_a_scanner_absent_present_or_held(term: Terminal, tmp_path: Path):
     found = failing(doc)["scanner"]
     assert "scanner absent" in found["what"] and "does not exist" in found["what"]
     assert "--scanner-wait" in found["todo"]
+
+
+def test_a_port_where_no_reader_answers_names_the_other_ports(term: Terminal,
+                                                              sim: SimulatedReader):
+    import os
+
+    master, slave = os.openpty()  # a serial port with something else (or nothing) on it
+    port = os.ttyname(slave)
+    os.close(slave)  # nobody holds it: only the other end is open
+    try:
+        _use_reader(term, sim.port, port)
+        code, doc = doctor(term.config_path, "--only", "reader")
+    finally:
+        os.close(master)
+    assert code == 12
+    found = failing(doc)["reader"]
+    assert "no reader answers on" in found["what"]
+    assert "wrong port?" in found["todo"] and "reader.baud unset" in found["todo"]
+
+
+def test_a_reader_port_held_by_another_process_names_it(term: Terminal, sim: SimulatedReader):
+    import serial
+
+    with serial.Serial(sim.port, exclusive=True):  # e.g. a vendor tool left running
+        code, doc = doctor(term.config_path, "--only", "reader", "--page-url",
+                           "http://127.0.0.1:9")  # no terminal service answers
+    assert code == 12
+    found = failing(doc)["reader"]
+    assert "is in use by pid" in found["what"] and "stop the other process" in found["todo"]
+
+
+def test_the_self_test_page_words_for_the_new_reader_faults():
+    from terminal.doctor import WARN
+    from terminal.web.selftest import FAULTS, fault_key
+
+    for cause, key in (("wrong_baud", "reader.baud"), ("read_errors", "reader.read_errors")):
+        finding = Finding("reader", "reader", WARN, "x", "y", {"state": "idle", "cause": cause})
+        assert fault_key(finding) == key and key in FAULTS
