@@ -34,6 +34,7 @@ def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, 
                heartbeats.c.clock_synchronised, heartbeats.c.rejected,
                heartbeats.c.sync_state, heartbeats.c.sync_since,
                heartbeats.c.disk_min_free_bytes, heartbeats.c.last_error,
+               heartbeats.c.doctor_class, heartbeats.c.doctor_at,
                func.coalesce(open_gaps.c.n, 0).label("open_gaps"),
                func.coalesce(breaks.c.n, 0).label("chain_breaks"),
                last_nil.c.day.label("last_nil_report"))

@@ -46,7 +46,8 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
             reader_since=_before(received, beat.reader_state_age_s),
             reader_seen_at=_before(received, beat.reader_seen_age_s),
             sync_state=beat.sync_state, sync_since=_before(received, beat.sync_state_age_s),
-            disk_min_free_bytes=beat.disk_min_free_bytes))
+            disk_min_free_bytes=beat.disk_min_free_bytes, doctor_class=beat.doctor_class,
+            doctor_at=_before(received, beat.doctor_age_s)))
         days = {d.date: d.check_ins for d in beat.day_reports}
         if days:
             conn.execute(delete(day_reports).where(day_reports.c.device_id == device.device_id,

@@ -115,6 +115,10 @@ class Heartbeat:
     sync_state: str | None = None
     sync_state_age_s: float | None = None
     disk_min_free_bytes: int | None = None  # below it the terminal refuses check-ins
+    # `anju doctor`'s last full run on the terminal: its worst class ("ok", "reader", "disk",
+    # … docs/doctor.md's exit-code classes) and how long ago.
+    doctor_class: str | None = None
+    doctor_age_s: float | None = None
 
     @property
     def clock_synchronised(self) -> bool:
@@ -132,7 +136,8 @@ class Heartbeat:
                 "reader_state_age_s": self.reader_state_age_s,
                 "reader_seen_age_s": self.reader_seen_age_s,
                 "sync_state": self.sync_state, "sync_state_age_s": self.sync_state_age_s,
-                "disk_min_free_bytes": self.disk_min_free_bytes}
+                "disk_min_free_bytes": self.disk_min_free_bytes,
+                "doctor_class": self.doctor_class, "doctor_age_s": self.doctor_age_s}
 
     @classmethod
     def from_json(cls, doc: Any) -> Heartbeat:
@@ -156,6 +161,8 @@ class Heartbeat:
             f.opt_text("sync_state", max_len=32, pattern=SYNC_STATE_RE),
             _age(f, "sync_state_age_s"),
             f.opt_integer("disk_min_free_bytes", minimum=0, maximum=2**62),
+            f.opt_text("doctor_class", max_len=32, pattern=SYNC_STATE_RE),
+            _age(f, "doctor_age_s"),
         )
 
 

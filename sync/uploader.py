@@ -54,6 +54,7 @@ class Health:
     day_reports: tuple[DayReport, ...] = ()  # check-ins per recent day; 0 is the nil report
     reader: ReaderReport | None = None  # None: the outbox cannot tell (Uploader.reader_status)
     disk_min_free_bytes: int | None = None  # store.min_free_bytes: below it check-ins stop
+    doctor: tuple[str, float] | None = None  # `anju doctor`'s last full run: (class, age s)
 
 
 class Outbox(Protocol):
@@ -339,7 +340,8 @@ class Uploader:
                 last_error=self.last_error, rejected=health.rejected,
                 day_reports=health.day_reports, reader=health.reader, sync_state=sync_state,
                 sync_state_age_s=None if sync_age is None else round(sync_age, 1),
-                disk_min_free_bytes=health.disk_min_free_bytes), sleep=self.sleep,
+                disk_min_free_bytes=health.disk_min_free_bytes, doctor=health.doctor),
+                sleep=self.sleep,
                 on_error=self._failed)
         except RetryBudgetExhausted as err:
             self._failed(err.last)

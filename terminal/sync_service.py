@@ -30,6 +30,7 @@ from sync.uploader import DrainReport, Uploader
 from terminal.atomic_file import write_json_atomic
 from terminal.clock import SystemClock
 from terminal.config import Config
+from terminal.doctor import last_run
 from terminal.errors import ConfigError
 from terminal.liveness import Heartbeat
 from terminal.store.database import Store
@@ -112,7 +113,7 @@ class SyncService:
         self.state = SyncState.load(self.state_path)
         clock = SystemClock()
         self.outbox = StoreOutbox(store, timezone=config["registry.timezone"],
-                                  synchronised=clock)
+                                  synchronised=clock, doctor=lambda: last_run(config))
         self.client = SyncClient(url, credentials or load_credentials(
             config["sync.credential_file"]), sender_clock=lambda: sender_clock(clock),
             ca_file=config["sync.ca_file"] or None)

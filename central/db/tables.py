@@ -237,6 +237,8 @@ heartbeats = Table(
     Column("sync_state", String(32)),
     Column("sync_since", TIME),
     Column("disk_min_free_bytes", BigInteger),
+    Column("doctor_class", String(32)),  # `anju doctor`'s last full run: worst class, or ok
+    Column("doctor_at", TIME),  # when it ran, in server time
     Index("heartbeats_device", "device_id", "received_at"),
 )
 

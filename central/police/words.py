@@ -34,6 +34,14 @@ SYNC_STATE = {
     "events_rejected": "有登记被服务器退回，等待人工处理（终端“记录”页或 anju sync status）",
     "backlog_stuck": "积压的登记长时间未能送出：请技术人员运行 anju doctor",
 }
+# `anju doctor`'s classes (docs/doctor.md's exit codes): the worst of a terminal's last full run.
+DOCTOR_CLASS = {
+    "ok": "全部正常", "settings": "设置文件有误", "credential": "设备凭据有误",
+    "reader": "读卡器或扫描枪故障", "services": "后台服务未运行或反复重启",
+    "server": "连不上中心服务器", "refused": "中心服务器拒绝本机", "clock": "时钟有误",
+    "disk": "存储空间不足", "store": "数据库完整性有误", "backlog": "登记积压或被退回",
+    "files": "文件权限过宽",
+}
 # Signed requests the server refused after it last heard from a device (central/auth.py).
 REFUSED = {
     "bad_signature": "签名不符：终端凭据错误或已被替换，需用新令牌重新注册（anju provision）",

@@ -15,13 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from terminal.commands.doctor import CHECKS
-from terminal.doctor import FAIL, OK, SKIP, WARN, Check, Context, Finding, remote, run
+from terminal.doctor import (
+    FAIL,
+    OK,
+    SKIP,
+    WARN,
+    Check,
+    Context,
+    Finding,
+    remember,
+    remote,
+    run,
+)
 from terminal.service import TerminalService
 from terminal.web.page import Page, redirect
 from terminal.web.routes_local import devices
@@ -181,7 +193,10 @@ def checks(service: TerminalService) -> list[Check]:
 
 def run_checks(service: TerminalService) -> list[Finding]:
     ctx = Context(service.config, service.store.path)
-    return run(checks(service), ctx)
+    started = time.time()
+    findings = run(checks(service), ctx)
+    remember(service.config, findings, started)  # the heartbeat reports its class
+    return findings
 
 
 def fault_key(f: Finding) -> str:

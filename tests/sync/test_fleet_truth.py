@@ -275,3 +275,27 @@ def test_the_sync_state_field_carries_a_code_never_free_text(value: str, ok: boo
         with pytest.raises(ProtocolError) as caught:
             Heartbeat.from_json(doc)
         assert caught.value.field == "sync_state"
+
+
+def test_the_last_doctor_run_reaches_the_fleet_page(terminal: Terminal, admin: Admin):
+    import subprocess
+    import sys
+
+    done = subprocess.run(  # a full run, as the technician does: no reader attached here
+        [sys.executable, "-m", "terminal.cli", "doctor", "--config", str(terminal.config_path),
+         "--json", "--server-timeout", "2"], capture_output=True, text=True, timeout=120,
+        check=False)
+    assert done.returncode == 12, done.stdout + done.stderr
+    kept = json.loads((terminal.config["sync.state_file"].parent / "doctor-last.json")
+                      .read_text("utf-8"))
+    assert kept["class"] == "reader" and "reader" in kept["failing"]
+    assert set(kept) == {"checked_at", "class", "failing"}  # names of checks, no texts
+    svc = SyncService(terminal.config, terminal.store)
+    try:
+        svc.heartbeat()
+    finally:
+        svc.close()
+    listed = devices_json(admin, terminal.device_id)
+    assert listed["doctor_class"] == "reader" and listed["doctor_at"]
+    _state, row = fleet_row(admin, terminal.device_id)
+    assert "最近一次自检" in row and "读卡器或扫描枪故障" in row
