@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.client import Credentials, SyncClient
+from sync.diagnosis import delivery_text
 from sync.errors import RequestError
 from sync.fields import format_utc
 from sync.protocol import SenderClock
@@ -192,7 +193,11 @@ class SyncService:
         now = datetime.now(UTC)
         self.state.last_heartbeat = format_utc(now)
         code, age = self.uploader.reported  # what this heartbeat carried
-        if code != self.state.delivery_state:
+        if code != self.state.delivery_state:  # a transition: logged once, as the heartbeat says
+            if code != "ok":
+                log.warning("not delivering: %s (%s)", code, delivery_text(code))
+            elif self.state.delivery_state is not None:
+                log.warning("delivering again (was %s)", self.state.delivery_state)
             since = now.timestamp() - age
             self.state.delivery_since = format_utc(datetime.fromtimestamp(since, UTC))
         self.state.delivery_state = code

@@ -144,7 +144,7 @@ def test_an_answered_heartbeat_clears_a_connection_cause_but_not_a_failing_serve
 
 
 def test_a_server_failing_on_events_is_shown_with_its_words_then_cleared(
-        terminal: Terminal, admin: Admin):
+        terminal: Terminal, admin: Admin, caplog: pytest.LogCaptureFixture):
     register(terminal, 2, check_out_every=0)
     svc = SyncService(terminal.config, terminal.store,
                       policy=RetryPolicy(initial_s=0.01, cap_s=0.01, maybe_delivered_attempts=1))
@@ -174,6 +174,8 @@ def test_a_server_failing_on_events_is_shown_with_its_words_then_cleared(
     state, row = fleet_row(admin, terminal.device_id)
     assert state == "ok" and "正常送达" in row
     assert status(terminal)["last_error"] is None
+    said = [r.getMessage() for r in caplog.records if r.name == "terminal.sync_service"]
+    assert said[-1] == "delivering again (was server_failing)"
 
 
 def test_events_the_server_rejects_are_shown_as_waiting_for_a_person(
@@ -192,7 +194,8 @@ def test_events_the_server_rejects_are_shown_as_waiting_for_a_person(
     assert "有登记被服务器退回" in row and "被退回 1 条" in row
 
 
-def test_a_backlog_not_moving_and_a_low_disk_are_shown(terminal: Terminal, admin: Admin):
+def test_a_backlog_not_moving_and_a_low_disk_are_shown(terminal: Terminal, admin: Admin,
+                                                       caplog: pytest.LogCaptureFixture):
     register(terminal, 1, check_out_every=0)
     svc = SyncService(terminal.config, terminal.store)
     try:
@@ -206,6 +209,9 @@ def test_a_backlog_not_moving_and_a_low_disk_are_shown(terminal: Terminal, admin
     assert state == "not_delivering"
     assert "积压的登记长时间未能送出" in row and "存储空间不足" in row
     assert devices_json(admin, terminal.device_id)["disk_low"] is True
+    said = [r.getMessage() for r in caplog.records if r.name == "terminal.sync_service"]
+    assert said == ["not delivering: backlog_stuck (events waiting and none delivered for a "
+                    "long time)"]
 
 
 def test_a_wrong_secret_shows_the_refusal_beside_not_heard_from_since(
