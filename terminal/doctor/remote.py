@@ -21,7 +21,7 @@ from sync.errors import RequestError
 from sync.retry import RetryBudgetExhausted, RetryPolicy
 from sync.uploader import Uploader
 from terminal import faults
-from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding
+from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding, last_run
 from terminal.errors import ConfigError
 from terminal.portcheck import candidates, diagnose
 from terminal.store.database import Store
@@ -312,7 +312,8 @@ def server(ctx: Context) -> list[Finding]:
     try:
         with Store.from_config(config, path=ctx.database) as opened:
             up = Uploader(
-                StoreOutbox(opened, timezone=config["registry.timezone"]),
+                StoreOutbox(opened, timezone=config["registry.timezone"],
+                            doctor=lambda: last_run(config)),  # the previous full run
                 client,
                 policy=RetryPolicy(not_delivered_attempts=1, maybe_delivered_attempts=1),
                 sleep=lambda _s: None,
