@@ -12,12 +12,15 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
                      ─< boot_anchors one (server time, monotonic) pair per boot: time correction
                      ─< heartbeats, day_reports (nil reports)
     stays ─< stay_guests             current state folded from each stay's events (search)
-    stay_owners                      the device that first wrote each stay_id (central/ownership.py)
+    stay_owners                      the device that first wrote each stay_id
+                                     (central/stays/ownership.py)
     foreign_events                   events refused for a stay or target of another device, kept
-    users ─< user_sessions, api_tokens   police accounts (central/accounts.py); hashes only
-    audit_log                        append-only, hash-chained (central/police/audit.py)
+    users ─< user_sessions, api_tokens   police accounts (central/accounts/principals.py);
+                                     hashes only
+    audit_log                        append-only, hash-chained (central/accounts/audit.py)
     site_districts                   optional district of a site (officers limited to one)
-    login_throttle                   failed logins per username / address hash (central/throttle.py)
+    login_throttle                   failed logins per username / address hash
+                                     (central/accounts/login_throttle.py)
     feed_log                         stays and changes in commit order, for police systems (feed/)
     feed_tokens                      bearer tokens of those systems, district-limited, rate-limited
 """
@@ -78,8 +81,8 @@ devices = Table(
     Column("clock_offset_ms", BigInteger),
     Column("max_sequence", BigInteger, nullable=False, default=0),
     Column("events_stored", BigInteger, nullable=False, default=0),
-    # Hand-over and decommissioning (migration 0012, central/handover.py): the replacement that
-    # delivered this device's undelivered events, and when the device was revoked.
+    # Hand-over and decommissioning (migration 0012, central/devices/handover.py): the
+    # replacement that delivered this device's undelivered events, and when the device was revoked.
     Column("replaced_by", String(64)),
     Column("replaced_at", TIME),
     Column("revoked_at", TIME),

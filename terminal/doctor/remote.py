@@ -14,19 +14,20 @@ import requests
 import serial
 
 from drivers.idcard.reader import CardReader
+from drivers.idcard.state import ReaderState
 from drivers.idcard.transport import SerialTransport, Timeouts
 from sync.client import SyncClient
 from sync.diagnosis import BUSY, CLOCK_REJECTED, SERVER_FAILING, TLS, UNREACHABLE, classify
 from sync.errors import RequestError
 from sync.retry import RetryBudgetExhausted, RetryPolicy
 from sync.uploader import Uploader
-from terminal import faults
 from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding, last_run
+from terminal.doctor.portcheck import candidates, diagnose
 from terminal.errors import ConfigError
-from terminal.portcheck import candidates, diagnose
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
-from terminal.sync_service import SyncState, load_credentials
+from terminal.store.outbox import StoreOutbox
+from terminal.system import faults
+from terminal.uploading.sync_service import SyncState, load_credentials
 from terminal.version import software_version
 
 UNITS = ("anju-terminal.service", "anju-sync.service")
@@ -66,7 +67,8 @@ def reader(ctx: Context) -> list[Finding]:
         # few more times (each a few ms) to tell them apart.
         for _ in range(EXTRA_POLLS):
             status = card_reader.status
-            if not status.connected or not status.failures or status.state == "replace":
+            if (not status.connected or not status.failures
+                    or status.state is ReaderState.REPLACE):
                 break
             card_reader.poll_once()
         status = card_reader.status
@@ -80,7 +82,7 @@ def reader(ctx: Context) -> list[Finding]:
         "failures": status.failures,
         "reads": status.reads,
     }
-    if not status.connected and status.state != "fault":
+    if not status.connected and status.state is not ReaderState.FAULT:
         found = diagnose(port, str(status.last_error or ""))
         if found.cause == "in_use_by_service":
             return [
@@ -121,17 +123,18 @@ def reported(ctx: Context, local: dict[str, Any]) -> list[Finding]:
 
 def _reader_finding(port: str, status: dict[str, Any], via: str,
                     configured_baud: int | None = None) -> Finding:
-    state = status.get("state")
+    state = status.get("state")  # a ReaderState, through the service's JSON
     error = status.get("last_error") or ""
     failures, reads = int(status.get("failures") or 0), int(status.get("reads") or 0)
-    if state == "replace" or (state in ("idle", "holding") and failures >= REPEATED_FAILURES
-                              and failures > reads):
+    working = (ReaderState.IDLE, ReaderState.HOLDING)
+    if state == ReaderState.REPLACE or (state in working and failures >= REPEATED_FAILURES
+                                        and failures > reads):
         return Finding(
             "reader",
             "reader",
             WARN,
             f"{via}repeated read errors on {port}: {failures} failed reads"
-            f"{' in a row' if state == 'replace' else f' against {reads} good ones'}"
+            f"{' in a row' if state == ReaderState.REPLACE else f' against {reads} good ones'}"
             f" (last: {error or 'unknown'})",
             "lift the card, wipe it and the reader's surface, and place it flat again; if "
             "every card fails, the reader's antenna or SAM module is failing: replace the "
@@ -139,7 +142,7 @@ def _reader_finding(port: str, status: dict[str, Any], via: str,
             {**status, "cause": "read_errors"},
         )
     baud = status.get("baud")
-    if state in ("idle", "holding") and configured_baud and baud and baud != configured_baud:
+    if state in working and configured_baud and baud and baud != configured_baud:
         return Finding(
             "reader",
             "reader",
@@ -150,7 +153,7 @@ def _reader_finding(port: str, status: dict[str, Any], via: str,
             "`anju provision` writes the rate it found",
             {**status, "cause": "wrong_baud"},
         )
-    if state in ("idle", "holding"):
+    if state in working:
         return Finding(
             "reader",
             "reader",
@@ -159,7 +162,7 @@ def _reader_finding(port: str, status: dict[str, Any], via: str,
             f"{status.get('sam_id')}, {status.get('baud')} baud)",
             detail=status,
         )
-    if state == "fault":
+    if state == ReaderState.FAULT:
         return Finding(
             "reader",
             "reader",

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from central.db.engine import make_engine
-from central.db.migrate import current_revision, head_revision, migrate
 from central.db.tables import MIGRATION_ONLY_INDEXES, metadata
 from central.errors import StorageError
+from central.migrate import current_revision, head_revision, migrate
 from terminal.cli import cli
 from tests.central.central_helpers import Admin
 

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from central.cli import central as central_cli
+from central.cli.main import central as central_cli
 from central.db import tables
 from sync import errors
 from sync.diagnosis import (
@@ -35,7 +35,7 @@ from sync.diagnosis import (
 from sync.retry import RetryBudgetExhausted, RetryPolicy
 from sync.uploader import Uploader
 from terminal.cli import cli
-from terminal.sync_service import SyncService
+from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import logged_in
 from tests.central.serverproc import CentralServer, sqlite_server
@@ -174,7 +174,7 @@ def test_a_server_failing_on_events_is_shown_with_its_words_then_cleared(
     state, row = fleet_row(admin, terminal.device_id)
     assert state == "ok" and "正常送达" in row
     assert status(terminal)["last_error"] is None
-    said = [r.getMessage() for r in caplog.records if r.name == "terminal.sync_service"]
+    said = [r.getMessage() for r in caplog.records if r.name == "terminal.uploading.sync_service"]
     assert said[-1] == "delivering again (was server_failing)"
 
 
@@ -209,7 +209,7 @@ def test_a_backlog_not_moving_and_a_low_disk_are_shown(terminal: Terminal, admin
     assert state == "not_delivering"
     assert "积压的登记长时间未能送出" in row and "存储空间不足" in row
     assert devices_json(admin, terminal.device_id)["disk_low"] is True
-    said = [r.getMessage() for r in caplog.records if r.name == "terminal.sync_service"]
+    said = [r.getMessage() for r in caplog.records if r.name == "terminal.uploading.sync_service"]
     assert said == ["not delivering: backlog_stuck (events waiting and none delivered for a "
                     "long time)"]
 
