@@ -19,6 +19,7 @@ KIND = {
     "check_out": "退房",
     "amend": "更正",
     "void": "作废",
+    "check_out_undone": "撤销退房",
 }
 # A terminal's delivery state (its heartbeat's sync_state, sync/diagnosis.py), for the fleet
 # page: what is wrong and what to do. An unknown (newer) code is shown as it is.

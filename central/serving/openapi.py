@@ -44,7 +44,7 @@ _MINIMUMS = {"sequence": 1, "monotonic_ns": 0, "backlog": 0, "disk_free_bytes": 
 _MAXIMUMS = {"reader_state_age_s": 10 * 365 * 86400, "reader_seen_age_s": 10 * 365 * 86400,
              "sync_state_age_s": 10 * 365 * 86400, "disk_min_free_bytes": 2**62,
              "doctor_age_s": 10 * 365 * 86400}
-_ENUMS = {"kind": ["check_in", "add_guest", "check_out", "amend", "void"],
+_ENUMS = {"kind": ["check_in", "add_guest", "check_out", "amend", "void", "check_out_undone"],
           "reader_status": list(READER_STATES),
           "withheld": ["purged", "superseded"], "status": ["accepted", "duplicate", "rejected"]}
 ERROR_SCHEMA = {
