@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ MAX_DAY_REPORTS = 31
 # The reader states a heartbeat may report (terminal/store/reader_state.py says what each means);
 # anything else is refused, so the field can never carry free text into the server's records.
 READER_STATES = ("connected", "no_reader", "fault", "stale", "unknown")
+# A delivery state (sync/diagnosis.py's codes): lower-case letters and "_", so a newer terminal's
+# new code is kept and shown as it is, and the field can never carry free text.
+SYNC_STATE_RE = re.compile(r"^[a-z_]{1,32}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,15 @@ class Heartbeat:
     reader_detail: str | None = None  # optional (terminals before it send none)
     reader_state_age_s: float | None = None
     reader_seen_age_s: float | None = None
+    # Why events are not being delivered (sync/diagnosis.py: "ok", "server_failing",
+    # "events_rejected", "backlog_stuck", …) and for how long, on the monotonic clock.
+    sync_state: str | None = None
+    sync_state_age_s: float | None = None
+    disk_min_free_bytes: int | None = None  # below it the terminal refuses check-ins
+    # `anju doctor`'s last full run on the terminal: its worst class ("ok", "reader", "disk",
+    # … docs/doctor.md's exit-code classes) and how long ago.
+    doctor_class: str | None = None
+    doctor_age_s: float | None = None
     update: UpdateReport | None = None  # the updater's last outcome (sync/update_messages.py)
 
     @property
@@ -124,6 +137,9 @@ class Heartbeat:
                 "reader_detail": self.reader_detail,
                 "reader_state_age_s": self.reader_state_age_s,
                 "reader_seen_age_s": self.reader_seen_age_s,
+                "sync_state": self.sync_state, "sync_state_age_s": self.sync_state_age_s,
+                "disk_min_free_bytes": self.disk_min_free_bytes,
+                "doctor_class": self.doctor_class, "doctor_age_s": self.doctor_age_s,
                 **({"update": self.update.to_json()} if self.update else {})}
 
     @classmethod
@@ -145,6 +161,11 @@ class Heartbeat:
             f.opt_integer("rejected", minimum=0, maximum=2**40) or 0, tuple(days),
             f.opt_text("reader_detail", max_len=200),
             _age(f, "reader_state_age_s"), _age(f, "reader_seen_age_s"),
+            f.opt_text("sync_state", max_len=32, pattern=SYNC_STATE_RE),
+            _age(f, "sync_state_age_s"),
+            f.opt_integer("disk_min_free_bytes", minimum=0, maximum=2**62),
+            f.opt_text("doctor_class", max_len=32, pattern=SYNC_STATE_RE),
+            _age(f, "doctor_age_s"),
             UpdateReport.from_json(doc["update"]) if doc.get("update") is not None else None,
         )
 

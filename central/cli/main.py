@@ -128,7 +128,8 @@ def devices() -> None:
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 def devices_list(db_url: str, as_json: bool) -> None:
-    """Devices with last contact, health and chain state."""
+    """Devices with last contact, health, why not delivering (sync_state; refused_code: a
+    signed request refused since last heard, e.g. bad_signature) and chain state."""
     from central.fleet import list_devices
 
     with admin_engine(db_url) as engine:
@@ -138,7 +139,8 @@ def devices_list(db_url: str, as_json: bool) -> None:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     columns = ("device_id", "site_code", "last_seen_at", "software_version", "backlog",
-               "events_stored", "open_gaps", "chain_breaks", "clock_offset_ms", "last_nil_report",
+               "sync_state", "sync_since", "refused_code", "refused_at", "events_stored",
+               "open_gaps", "chain_breaks", "clock_offset_ms", "last_nil_report",
                "replaced_by", "revoked_at")
     print_table(rows, columns)
 

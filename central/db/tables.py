@@ -88,6 +88,11 @@ devices = Table(
     Column("replaced_by", String(64)),
     Column("replaced_at", TIME),
     Column("revoked_at", TIME),
+    # Signed requests refused before they could be heard (migration 0013, central/auth.py): a
+    # terminal whose secret is wrong cannot heartbeat, so the server keeps the last refusal.
+    Column("refused_at", TIME),
+    Column("refused_code", String(32)),
+    Column("refused_first_at", TIME),  # the first refusal since the device was last heard
 )
 
 # One hand-over per replaced device: which device delivered its events, and how many.
@@ -233,6 +238,12 @@ heartbeats = Table(
     Column("reader_detail", String(200)),  # why no_reader / fault / stale
     Column("reader_since", TIME),  # server time: receive time minus the reported age
     Column("reader_seen_at", TIME),  # when the terminal service last confirmed the state
+    # Why events are not being delivered, and since when in server time (migration 0013).
+    Column("sync_state", String(32)),
+    Column("sync_since", TIME),
+    Column("disk_min_free_bytes", BigInteger),
+    Column("doctor_class", String(32)),  # `anju doctor`'s last full run: worst class, or ok
+    Column("doctor_at", TIME),  # when it ran, in server time
     Index("heartbeats_device", "device_id", "received_at"),
 )
 

@@ -44,7 +44,10 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
             clock_offset_ms=offset, last_error=beat.last_error,
             reader_detail=beat.reader_detail,
             reader_since=_before(received, beat.reader_state_age_s),
-            reader_seen_at=_before(received, beat.reader_seen_age_s)))
+            reader_seen_at=_before(received, beat.reader_seen_age_s),
+            sync_state=beat.sync_state, sync_since=_before(received, beat.sync_state_age_s),
+            disk_min_free_bytes=beat.disk_min_free_bytes, doctor_class=beat.doctor_class,
+            doctor_at=_before(received, beat.doctor_age_s)))
         days = {d.date: d.check_ins for d in beat.day_reports}
         if days:
             conn.execute(delete(day_reports).where(day_reports.c.device_id == device.device_id,
@@ -59,8 +62,8 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
             rollout.record_report(conn, device.device_id, beat.update, now)
         order = rollout.order_for(conn, device.device_id, device.site_code, received)
     nil_days = sorted(day for day, count in days.items() if count == 0)
-    log.info("heartbeat from %s: backlog %d, reader %s%s", safe(device.device_id), beat.backlog,
-             safe(beat.reader_status),
+    log.info("heartbeat from %s: backlog %d, delivery %s, reader %s%s", safe(device.device_id),
+             beat.backlog, safe(beat.sync_state or "-"), safe(beat.reader_status),
              f", nil report for {', '.join(nil_days)}" if nil_days else "")
     return HeartbeatAnswer(now, offset, settings.heartbeat_interval_s, order)
 

@@ -77,6 +77,9 @@ def templates() -> Environment:
     env.filters["country"] = words.country
     env.filters["kind"] = lambda kind: words.KIND.get(kind, kind)
     env.filters["status"] = lambda status: words.STATUS.get(status, status)
+    env.filters["sync_state"] = lambda code: words.SYNC_STATE.get(code, code)
+    env.filters["refused"] = lambda code: words.REFUSED.get(code, code)
+    env.filters["doctor_class"] = lambda code: words.DOCTOR_CLASS.get(code, code)
     env.filters["time_source"] = lambda source: words.TIME_SOURCE.get(source, (source, ""))
     env.filters["guest_names"] = lambda ids, guests: "、".join(
         next((g["name"] or "" for g in guests if g["guest_id"] == i), "旅客") for i in ids)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.client import Credentials, SyncClient
+from sync.diagnosis import delivery_text
 from sync.errors import RequestError
 from sync.fields import format_utc
 from sync.protocol import SenderClock
@@ -29,6 +30,7 @@ from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.update_messages import UpdateReport
 from sync.uploader import DrainReport, Uploader
 from terminal.config import Config
+from terminal.doctor import last_run
 from terminal.errors import ConfigError
 from terminal.store.database import Store
 from terminal.store.outbox import StoreOutbox
@@ -69,6 +71,8 @@ class SyncState:
     last_error_class: str | None = None  # sync.diagnosis code: unreachable, credential_refused…
     offline_since: str | None = None  # UTC, the first failed attempt of this outage
     last_attempt: str | None = None  # UTC, the last request answered or failed
+    delivery_state: str | None = None  # the last heartbeat's sync_state (sync/diagnosis.py)
+    delivery_since: str | None = None  # UTC, since when it has been in that state
 
     @classmethod
     def load(cls, path: Path) -> SyncState:
@@ -113,7 +117,7 @@ class SyncService:
         self.state = SyncState.load(self.state_path)
         clock = SystemClock()
         self.outbox = StoreOutbox(store, timezone=config["registry.timezone"],
-                                  synchronised=clock)
+                                  synchronised=clock, doctor=lambda: last_run(config))
         self.client = SyncClient(url, credentials or load_credentials(
             config["sync.credential_file"]), sender_clock=lambda: sender_clock(clock),
             ca_file=config["sync.ca_file"] or None)
@@ -184,12 +188,29 @@ class SyncService:
         return report
 
     def heartbeat(self) -> int:
-        """Send one heartbeat; returns the interval the server asked for. The answer's update
-        order goes to the updater (terminal/update/order.py)."""
+        """Send one heartbeat; returns the interval the server asked for. It reports the
+        delivery state (why events are not delivered, since when), and an answer does not
+        clear a batch's failure that the heartbeat cannot disprove (a server failing on
+        events, a batch refused). The answer's update order goes to the updater
+        (terminal/update/order.py)."""
         with self._recording():
             answer = self.uploader.heartbeat()
-        self.state.last_heartbeat = _now()
-        self._answered()
+        now = datetime.now(UTC)
+        self.state.last_heartbeat = format_utc(now)
+        code, age = self.uploader.reported  # what this heartbeat carried
+        if code != self.state.delivery_state:  # a transition: logged once, as the heartbeat says
+            if code != "ok":
+                log.warning("not delivering: %s (%s)", code, delivery_text(code))
+            elif self.state.delivery_state is not None:
+                log.warning("delivering again (was %s)", self.state.delivery_state)
+            since = now.timestamp() - age
+            self.state.delivery_since = format_utc(datetime.fromtimestamp(since, UTC))
+        self.state.delivery_state = code
+        if self.uploader.delivery_cause is not None:
+            self.state.last_attempt = self.state.last_heartbeat
+            self.state.save(self.state_path)
+        else:
+            self._answered()
         try:
             if write_order(self.config["update.order_file"], answer.update, time.time()):
                 log.info("update order: %s", f"{answer.update.version} (rollout "
