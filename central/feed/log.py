@@ -21,37 +21,47 @@ sequence is WAL-logged ahead of what it hands out) and a dump and restore.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text, tuple_
 
+from central.db import bulk
 from central.db.tables import events, feed_log, sites, stay_guests, stays
 from central.feed import records
 from central.ownership import owners_of
 
 FEED_LOCK_KEY = 0x414E4A46  # "ANJF"; the audit chain's is "ANJU"
 _CHUNK = 500
-_NEXT_POSITIONS = text(
-    "SELECT nextval(pg_get_serial_sequence('feed_log', 'position')) FROM generate_series(1, :n)"
+_COLUMNS = "event_id, stay_id, site_code, change, recorded_at, record"
+_LOCKED_INSERT = text(
+    "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:k)) "
+    f"INSERT INTO feed_log (position, {_COLUMNS}) "
+    f"SELECT nextval(pg_get_serial_sequence('feed_log', 'position')), {_COLUMNS} "
+    "FROM lock, json_populate_recordset(NULL::feed_log, CAST(:rows AS json)) WITH ORDINALITY "
+    "ORDER BY ordinality"
 )
 
 
-def record(conn: Connection, stored: Sequence[Any], now: str) -> None:
-    """Append one feed record per stored event (batch order), as the transaction's last act."""
+def record(
+    conn: Connection, stored: Sequence[Any], now: str, folded: dict[str, list[Any]] | None = None
+) -> None:
+    """Append one feed record per stored event (batch order), as the transaction's last act.
+    `folded`: the owner's events of each stored stay, as the projection read them (ingest
+    passes them: the same rows are not read twice)."""
     if not stored:
         return
     order = {e.event_id: i for i, e in enumerate(stored)}
     wanted = sorted({e.stay_id for e in stored})
     by_stay: dict[str, list[Any]] = {}
-    names: dict[str, str] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        owners = owners_of(conn, chunk)
-        for row in conn.execute(
-            select(events)
-            .where(events.c.stay_id.in_(chunk))
-            .order_by(events.c.stay_id, events.c.sequence)
+    if folded is not None:
+        by_stay = {s: sorted(folded.get(s, []), key=lambda r: r.sequence) for s in wanted}
+    else:
+        owners = owners_of(conn, wanted)
+        for row in sorted(
+            bulk.select_any(conn, list(events.c), events.c.stay_id, wanted),
+            key=lambda r: (r.stay_id, r.sequence),
         ):
             if owners.get(row.stay_id, row.device_id) == row.device_id:
                 by_stay.setdefault(row.stay_id, []).append(row)
@@ -84,13 +94,9 @@ def record(conn: Connection, stored: Sequence[Any], now: str) -> None:
         for row in rows:  # one by one: rowids in batch order, whatever the driver batches
             conn.execute(insert(feed_log).values(**row))
         return
-    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY})
-    # Under the lock: the batch's positions in one round trip, given out in batch order, then
-    # one multi-row insert, so the lock is held for two statements and the commit.
-    positions = sorted(conn.execute(_NEXT_POSITIONS, {"n": len(rows)}).scalars())
-    conn.execute(
-        insert(feed_log), [{**r, "position": p} for r, p in zip(rows, positions, strict=True)]
-    )
+    # One statement: the lock, then the batch's positions in batch order (PostgreSQL evaluates
+    # nextval() after the sort) and the rows, so the lock is held for it and the commit only.
+    conn.execute(_LOCKED_INSERT, {"k": FEED_LOCK_KEY, "rows": json.dumps(rows, ensure_ascii=False)})
 
 
 def backfill(conn: Connection, now: str) -> int:
