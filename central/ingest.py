@@ -91,7 +91,8 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
             if row is not None:
                 assert isinstance(item, WireEvent)
                 row["corrected_time"], row["time_source"] = timefix.corrected_time(item, anchors)
-                row.update(received_at=now, clock_offset_ms=offset)
+                row.update(received_at=now, clock_offset_ms=offset,
+                           stay_month=owned.months[item.stay_id])
                 rows.append(row)
                 stored.append(item)
         bulk.insert_rows(conn, events, rows)

@@ -44,6 +44,7 @@ class Ownership:
     device: Device
     owners: dict[str, str]  # stay_id -> owning device_id
     targets: dict[str, tuple[str, str]]  # event_id -> (device_id, stay_id)
+    months: dict[str, str] = field(default_factory=dict)  # stay_id -> stay_month (retention)
     refused: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -76,10 +77,15 @@ class Ownership:
             ],
             ignore=True,
         )
-        owners = owners_of(conn, wanted)
+        claims = claims_of(conn, wanted)
         if targets is None:
             targets = _targets(conn, {e.target_event_id for e in mine if e.target_event_id})
-        return cls(device, owners, dict(targets))
+        return cls(
+            device,
+            {s: owner for s, (owner, _) in claims.items()},
+            dict(targets),
+            months={s: month_of(claimed) for s, (_, claimed) in claims.items()},
+        )
 
     def check(self, event: WireEvent, received: str) -> EventResult | None:
         """The rejection of `event` when it is not the sender's to write, else None."""
@@ -148,6 +154,24 @@ def owners_of(conn: Connection, stay_ids: Iterable[str]) -> dict[str, str]:
             conn, [stay_owners.c.stay_id, stay_owners.c.device_id], stay_owners.c.stay_id, stay_ids
         )
     }
+
+
+def claims_of(conn: Connection, stay_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """stay_id -> (owning device_id, claimed_at), for those of `stay_ids` that have an owner."""
+    return {
+        row.stay_id: (row.device_id, row.claimed_at)
+        for row in bulk.select_any(
+            conn,
+            [stay_owners.c.stay_id, stay_owners.c.device_id, stay_owners.c.claimed_at],
+            stay_owners.c.stay_id,
+            stay_ids,
+        )
+    }
+
+
+def month_of(moment: str) -> str:
+    """The stay_month of a stay first seen at `moment` (UTC text): "YYYY-MM"."""
+    return moment[:7]
 
 
 def _targets(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[str, str]]:

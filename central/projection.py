@@ -69,7 +69,7 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
         "stay_id": stay_id, "device_id": first.device_id, "site_code": first.site_code,
         "room": None, "status": "in_house", "complete": False, "checked_in_at": None,
         "checked_out_at": None, "voided_at": None, "time_corrected": False,
-        "event_count": len(rows), "updated_at": now,
+        "event_count": len(rows), "updated_at": now, "stay_month": first.stay_month,
     }
     guests: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -94,7 +94,8 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
             stay.update(status="voided", voided_at=at)
     if stay["status"] == "voided" and stay["checked_out_at"]:
         stay["checked_out_at"] = None
-    return stay, [_guest_row(stay_id, g, stay["checked_in_at"]) for g in guests.values()]
+    return stay, [_guest_row(stay_id, g, stay["checked_in_at"]) | {"stay_month": first.stay_month}
+                  for g in guests.values()]
 
 
 def _data(payload: str | None) -> dict[str, Any]:

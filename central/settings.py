@@ -15,6 +15,7 @@ DB_ENV = "ANJU_CENTRAL_DB"
 READ_DB_ENV = "ANJU_CENTRAL_READ_DB"
 PHOTO_LIBRARY_ENV = "ANJU_CENTRAL_PHOTO_LIBRARY"
 PHOTO_LICENCE_ENV = "ANJU_CENTRAL_PHOTO_LICENCE_CODE"
+RETENTION_ENV = "ANJU_CENTRAL_RETENTION_DAYS"
 TOKEN_TTL_ENV = "ANJU_CENTRAL_API_TOKEN_TTL"
 
 
@@ -55,6 +56,7 @@ class Settings:
     login_max_lockout_s: int = 60 * 60  # ... up to this
     api_token_ttl_s: int = 90 * 86400  # lifetime of an API token issued on /users
     reason_min_chars: int = 4  # a search/view/export reason: at least this many characters
+    retention_days: int = 0  # `anju central purge` removes stays older; 0 = not set (refused)
     reason_pattern: str = ""  # ... and, when set, containing a match (a case-number format)
 
     def __post_init__(self) -> None:

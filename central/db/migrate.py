@@ -1,12 +1,14 @@
 """Alembic migrations run from code: at server start and by `anju central migrate`.
 
 All-or-nothing (each upgrade runs in one transaction, DDL included, on both backends) and
-refusing a database written by a newer Anju (a revision this code does not know).
+refusing a database written by a newer Anju (a revision this code does not know). On
+PostgreSQL each run also makes the coming months' partitions (central/db/partitions.py).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +18,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
+from central.db import partitions
 from central.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
             _refold_contested(conn)
         if before is not None and before < FEED_REVISION:
             _feed_snapshots(conn)
+        partitions.ensure(conn, datetime.now(UTC))  # this month's and the next ones' (0013)
     return before, head_revision()
 
 

@@ -1,0 +1,332 @@
+"""Ingest at province scale (issue 19, section 4): events/s through nginx against COPY.
+
+Run: .venv/bin/python bench/bench_ingest_scale.py [--seconds 20] [--terminals 8] [--batch 200]
+         [--fill 1000000,5000000] [--parts local,standby,stored]
+
+Every configuration is started here: `anju central serve` processes behind nginx on the sample
+site deploy/ha/nginx-anju-central.conf (TLS), on a fresh schema of the machine's PostgreSQL
+(tests/pgschema.py) or on a pair with a synchronous standby (tests/pgpair.py).
+--terminals threads (the terminal's SyncClient: signed gzip batches of --batch check-ins, one
+guest with a 1 KB photo each, built before the clock starts) upload for --seconds.
+
+1. local: the machine's PostgreSQL (synchronous_commit on, no standby), 1 and 2 app servers;
+   then the same rows (everything the two runs stored, read back) written by COPY into the
+   events table of a fresh schema: the ceiling, and ingest's ratio to it
+2. standby: a pair with a synchronous standby, 2 app servers, and COPY of the same rows into
+   its primary: the cost of "durable on two machines" against 1. and against its own COPY
+3. stored: the schema of 1. filled to each --fill count of events (one stay and one guest per
+   two events, names searchable by trigram like real ones) server-side with INSERT ... SELECT
+   generate_series (a client's COPY would put its own CPU on the same two cores), then
+   ingest again with 2 app servers: how the rate changes with the data held
+
+Prints figures and ratios, asserts nothing. The machine is shared: the load average is printed
+with every figure; compare the ratios, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from central.db.engine import make_engine  # noqa: E402
+from central.db.migrate import migrate  # noqa: E402
+from sync.errors import SyncError  # noqa: E402
+from tests.central.central_helpers import Admin  # noqa: E402
+from tests.ha.hasite import HaSite  # noqa: E402
+from tests.pgpair import PgPair  # noqa: E402
+from tests.pgschema import create_schema, drop_schema  # noqa: E402
+from tests.sync.wire_helpers import guest  # noqa: E402
+
+PHOTO = base64.b64encode(secrets.token_bytes(1024)).decode("ascii")
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f} on {os.cpu_count()} cores"
+
+
+def conninfo(url: str) -> str:
+    """A psycopg conninfo from an SQLAlchemy URL (search_path option kept)."""
+    parsed = make_url(url)
+    parts = [f"host={parsed.host}", f"port={parsed.port or 5432}", f"dbname={parsed.database}",
+             f"user={parsed.username}"]
+    options = parsed.query.get("options")
+    if options:
+        parts.append(f"options='{options}'")
+    return " ".join(parts)
+
+
+@contextmanager
+def site(db_url: str, servers: int) -> Iterator[HaSite]:
+    base = Path(tempfile.mkdtemp(prefix="anju-bench-scale-"))
+    try:
+        with HaSite(db_url, base, servers=servers) as running:
+            assert running.nginx is not None
+            os.environ["REQUESTS_CA_BUNDLE"] = str(running.nginx.ca)
+            yield running
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def ingest_rate(db_url: str, url: str, args: argparse.Namespace) -> tuple[float, float]:
+    """(events acknowledged per second, median batch round trip in ms)."""
+    with Admin(db_url, url) as admin:
+        terminals = [admin.device() for _ in range(args.terminals)]
+        per_terminal = int(args.seconds * 12_000 / args.terminals) + args.batch
+        batches = []
+        for _client, chain in terminals:  # built before the clock starts: the client's CPU
+            events = [chain.check_in(guests=[guest(name=f"压测{chain.sequence}",
+                                                   photo_wlt_b64=PHOTO)])
+                      for _ in range(per_terminal)]
+            batches.append([events[i:i + args.batch] for i in range(0, len(events), args.batch)])
+        counts = [0] * len(terminals)
+        took: list[float] = []
+        stop = time.monotonic() + args.seconds
+
+        def upload(i: int) -> None:
+            client = terminals[i][0]
+            for batch in batches[i]:
+                if time.monotonic() >= stop:
+                    return
+                while True:
+                    sent = time.monotonic()
+                    try:
+                        answer = client.send_events(batch)
+                        took.append(time.monotonic() - sent)
+                        break
+                    except SyncError:
+                        time.sleep(0.2)
+                counts[i] += sum(1 for r in answer.results if r.delivered)
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=upload, args=(i,)) for i in range(len(terminals))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+    return sum(counts) / elapsed, statistics.median(took) * 1000 if took else float("nan")
+
+
+def read_events(info: str) -> tuple[list[str], bytes]:
+    """Every stored event row, as COPY text."""
+    buffer = io.BytesIO()
+    with psycopg.connect(info) as conn, conn.cursor() as cur:
+        names = [r[0] for r in cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = 'events' ORDER BY ordinal_position")]
+        with cur.copy(f"COPY events ({', '.join(names)}) TO STDOUT") as copy:
+            for block in copy:
+                buffer.write(block)
+    return names, buffer.getvalue()
+
+
+def copy_rate(info: str, names: list[str], data: bytes) -> tuple[float, int]:
+    """(rows/s, rows) of COPY of `data` into the (migrated, empty) events table of `info`,
+    one transaction, committed."""
+    rows = data.count(b"\n")
+    with psycopg.connect(info) as conn, conn.cursor() as cur:
+        started = time.monotonic()
+        with cur.copy(f"COPY events ({', '.join(names)}) FROM STDIN") as copy:
+            view = memoryview(data)
+            for start in range(0, len(data), 1 << 20):
+                copy.write(view[start:start + (1 << 20)])
+        conn.commit()
+        return rows / (time.monotonic() - started), rows
+
+
+def fresh_migrated(prefix: str) -> tuple[str, str]:
+    url, schema = create_schema(prefix)
+    engine = make_engine(url, pooled=False)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return url, schema
+
+
+def stored_events(db_url: str) -> int:
+    with psycopg.connect(conninfo(db_url)) as conn:
+        row = conn.execute("SELECT count(*) FROM events").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+FILL = """
+INSERT INTO events (event_id, receipt, device_id, site_code, sequence, kind, stay_id,
+    wall_time, clock_synchronised, monotonic_ns, boot_id, operator, payload, payload_sha256,
+    prev_chain_sha256, chain_sha256, received_at, clock_offset_ms, corrected_time,
+    time_source, stay_month)
+SELECT md5(%(tag)s::text || i)::uuid::text, 'R' || substr(md5('r' || %(tag)s::text || i), 1, 24),
+    'FILL-' || (i %% 50000), 'FS' || (i %% 50000), %(base)s::bigint + i / 50000,
+    CASE WHEN i %% 2 = 0 THEN 'check_in' ELSE 'check_out' END,
+    md5('s' || %(tag)s::text || (i / 2))::uuid::text,
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), true, i, 'boot', '0007',
+    %(payload)s::text, md5(i::text) || md5(i::text), md5('p' || i) || md5('p' || i),
+    md5('c' || i) || md5('c' || i), to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 0,
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'device', to_char(now(), 'YYYY-MM')
+FROM generate_series(%(first)s, %(last)s) AS i
+"""
+FILL_STAYS = """
+INSERT INTO stays (stay_id, device_id, site_code, room, status, complete, checked_in_at,
+    checked_out_at, time_corrected, event_count, updated_at, stay_month)
+SELECT md5('s' || %(tag)s::text || j)::uuid::text, 'FILL-' || (j %% 50000), 'FS' || (j %% 50000),
+    (100 + j %% 40)::text, 'checked_out', true,
+    to_char(now() - (j %% 300) * interval '1 hour', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), false, 2,
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(now(), 'YYYY-MM')
+FROM generate_series(%(first)s, %(last)s) AS j
+"""
+FILL_GUESTS = """
+INSERT INTO stay_guests (stay_id, guest_id, role, name, document_type, document_number,
+    nationality, checked_in_at, stay_checked_in_at, stay_month)
+SELECT md5('s' || %(tag)s::text || j)::uuid::text,
+    md5('g' || %(tag)s::text || j)::uuid::text, 'main',
+    chr(19968 + (j * 7) %% 20000) || chr(19968 + (j * 13) %% 20000)
+        || chr(19968 + (j * 31) %% 20000),
+    '11', lpad((j * 7919 %% 1000000000000)::text, 18, '4'), 'CHN',
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(now(), 'YYYY-MM')
+FROM generate_series(%(first)s, %(last)s) AS j
+"""
+
+
+def fill(db_url: str, target: int, payload: str) -> float:
+    """Add filler events (and their stays and guests) until `target` events are stored;
+    returns rows per second of the fill."""
+    have = stored_events(db_url)
+    if have >= target:
+        return 0.0
+    tag = secrets.token_hex(4)
+    step = 500_000
+    started = time.monotonic()
+    added = 0
+    with psycopg.connect(conninfo(db_url), autocommit=True) as conn:
+        for first in range(0, target - have, step):
+            last = min(first + step, target - have) - 1
+            params = {"tag": tag, "first": first, "last": last, "payload": payload,
+                      "base": 1_000_000}
+            conn.execute(FILL, params)
+            conn.execute(FILL_STAYS, {**params, "first": first // 2, "last": last // 2})
+            conn.execute(FILL_GUESTS, {**params, "first": first // 2, "last": last // 2})
+            added += last - first + 1
+            print(f"     filled {have + added:,} events ({load()})", flush=True)
+        conn.execute("VACUUM ANALYZE events")
+        conn.execute("VACUUM ANALYZE stays")
+        conn.execute("VACUUM ANALYZE stay_guests")
+    return added / (time.monotonic() - started)
+
+
+def table_sizes(db_url: str) -> str:
+    with psycopg.connect(conninfo(db_url)) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, sum(pg_total_relation_size(i.inhrelid)) FROM pg_class c "
+            "JOIN pg_inherits i ON i.inhparent = c.oid WHERE c.relname IN "
+            "('events', 'stays', 'stay_guests') AND c.relnamespace = "
+            "CAST(current_schema() AS regnamespace) GROUP BY c.relname").fetchall()
+        feed = conn.execute("SELECT pg_total_relation_size('feed_log')").fetchone()
+    sizes = {name: int(size) for name, size in rows}
+    sizes["feed_log"] = int(feed[0]) if feed else 0
+    return ", ".join(f"{k} {v / 2**20:,.0f} MiB" for k, v in sorted(sizes.items()))
+
+
+def sample_payload(db_url: str) -> str:
+    with psycopg.connect(conninfo(db_url)) as conn:
+        row = conn.execute("SELECT payload FROM events WHERE payload IS NOT NULL LIMIT 1"
+                           ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def measure(label: str, db_url: str, servers: int, args: argparse.Namespace) -> float:
+    with site(db_url, servers) as running:
+        before = load()
+        rate, median = ingest_rate(db_url, running.url, args)
+    print(f"  {label:44} {rate:7.0f} events/s, median batch {median:6.0f} ms "
+          f"({before} -> {load()})", flush=True)
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--terminals", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--fill", default="1000000,5000000")
+    parser.add_argument("--parts", default="local,standby,stored")
+    args = parser.parse_args()
+    parts = args.parts.split(",")
+    print(f"{args.terminals} terminals, batches of {args.batch} check-ins (1 KB photo each), "
+          f"{args.seconds:g} s per figure; {load()}")
+    url, schema = fresh_migrated("bench_scale")
+    schemas = [schema]
+    try:
+        local: dict[int, float] = {}
+        if "local" in parts or "stored" in parts:
+            print("1. the machine's PostgreSQL, through nginx")
+            for servers in (1, 2):
+                local[servers] = measure(f"{servers} app server(s)", url, servers, args)
+            names, data = read_events(conninfo(url))
+            target, target_schema = fresh_migrated("bench_scale_copy")
+            schemas.append(target_schema)
+            ceiling, rows = copy_rate(conninfo(target), names, data)
+            print(f"  {'COPY of the same ' + format(rows, ',') + ' rows (ceiling)':44} "
+                  f"{ceiling:7.0f} rows/s ({load()})")
+            print(f"  ratios to COPY: 1 server {local[1] / ceiling:.2f}, 2 servers "
+                  f"{local[2] / ceiling:.2f}; 2 servers / 1 server {local[2] / local[1]:.2f}")
+        if "standby" in parts:
+            print("2. a primary with a synchronous standby (tests/pgpair.py), through nginx")
+            with PgPair.start(synchronous=True) as pair:
+                engine = make_engine(pair.url, pooled=False)
+                migrate(engine)
+                engine.dispose()
+                rate = measure("2 app servers, synchronous standby", pair.url, 2, args)
+                names, data = read_events(pair.primary.conninfo)
+                with psycopg.connect(pair.primary.conninfo, autocommit=True) as conn:
+                    conn.execute("CREATE SCHEMA bench_copy")
+                copy_url = pair.primary.url + "?options=-csearch_path%3Dbench_copy"
+                migrate_engine = make_engine(copy_url, pooled=False)
+                migrate(migrate_engine)
+                migrate_engine.dispose()
+                ceiling, rows = copy_rate(
+                    pair.primary.conninfo + " options='-csearch_path=bench_copy'", names, data)
+                print(f"  {'COPY of the same ' + format(rows, ',') + ' rows, sync standby':44} "
+                      f"{ceiling:7.0f} rows/s ({load()})")
+                ratio = f", against no standby (1.) {rate / local[2]:.2f}" if 2 in local else ""
+                print(f"  ratios: to its COPY {rate / ceiling:.2f}{ratio}")
+        if "stored" in parts:
+            print("3. events already stored (2 app servers, the schema of 1.)")
+            payload = sample_payload(url)
+            base = local.get(2)
+            for target in (int(n) for n in args.fill.split(",")):
+                speed = fill(url, target, payload)
+                print(f"     fill at {speed:,.0f} events/s (with stays, guests); "
+                      f"{table_sizes(url)}", flush=True)
+                rate = measure(f"{stored_events(url):,} events stored", url, 2, args)
+                if base:
+                    print(f"  ratio to the empty database: {rate / base:.2f}")
+    finally:
+        for name in schemas:
+            drop_schema(name)
+
+
+if __name__ == "__main__":
+    main()
