@@ -90,7 +90,7 @@ def ingest_rate(db_url: str, url: str, args: argparse.Namespace) -> tuple[float,
     """(events acknowledged per second, median batch round trip in ms)."""
     with Admin(db_url, url) as admin:
         terminals = [admin.device() for _ in range(args.terminals)]
-        per_terminal = int(args.seconds * 12_000 / args.terminals) + args.batch
+        per_terminal = int(args.seconds * args.pool_rate / args.terminals) + args.batch
         batches = []
         for _client, chain in terminals:  # built before the clock starts: the client's CPU
             events = [chain.check_in(guests=[guest(name=f"压测{chain.sequence}",
@@ -123,6 +123,8 @@ def ingest_rate(db_url: str, url: str, args: argparse.Namespace) -> tuple[float,
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
+    if elapsed < args.seconds * 0.95:
+        print(f"  (the built events ran out after {elapsed:.1f} s: raise --pool-rate)")
     return sum(counts) / elapsed, statistics.median(took) * 1000 if took else float("nan")
 
 
@@ -133,7 +135,7 @@ def read_events(info: str) -> tuple[list[str], bytes]:
         names = [r[0] for r in cur.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = "
             "current_schema() AND table_name = 'events' ORDER BY ordinal_position")]
-        with cur.copy(f"COPY events ({', '.join(names)}) TO STDOUT") as copy:
+        with cur.copy(f"COPY (SELECT {', '.join(names)} FROM events) TO STDOUT") as copy:
             for block in copy:
                 buffer.write(block)
     return names, buffer.getvalue()
@@ -183,7 +185,7 @@ SELECT md5(%(tag)s::text || i)::uuid::text, 'R' || substr(md5('r' || %(tag)s::te
     %(payload)s::text, md5(i::text) || md5(i::text), md5('p' || i) || md5('p' || i),
     md5('c' || i) || md5('c' || i), to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 0,
     to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'device', to_char(now(), 'YYYY-MM')
-FROM generate_series(%(first)s, %(last)s) AS i
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
 """
 FILL_STAYS = """
 INSERT INTO stays (stay_id, device_id, site_code, room, status, complete, checked_in_at,
@@ -193,19 +195,19 @@ SELECT md5('s' || %(tag)s::text || j)::uuid::text, 'FILL-' || (j %% 50000), 'FS'
     to_char(now() - (j %% 300) * interval '1 hour', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), false, 2,
     to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(now(), 'YYYY-MM')
-FROM generate_series(%(first)s, %(last)s) AS j
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS j
 """
 FILL_GUESTS = """
 INSERT INTO stay_guests (stay_id, guest_id, role, name, document_type, document_number,
     nationality, checked_in_at, stay_checked_in_at, stay_month)
 SELECT md5('s' || %(tag)s::text || j)::uuid::text,
     md5('g' || %(tag)s::text || j)::uuid::text, 'main',
-    chr(19968 + (j * 7) %% 20000) || chr(19968 + (j * 13) %% 20000)
-        || chr(19968 + (j * 31) %% 20000),
+    chr((19968 + (j * 7) %% 20000)::int) || chr((19968 + (j * 13) %% 20000)::int)
+        || chr((19968 + (j * 31) %% 20000)::int),
     '11', lpad((j * 7919 %% 1000000000000)::text, 18, '4'), 'CHN',
     to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(now(), 'YYYY-MM')
-FROM generate_series(%(first)s, %(last)s) AS j
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS j
 """
 
 
@@ -271,6 +273,9 @@ def main() -> None:
     parser.add_argument("--terminals", type=int, default=8)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--fill", default="1000000,5000000")
+    parser.add_argument("--pool-rate", type=float, default=4000.0,
+                        help="events built per second of --seconds (a terminal that uses "
+                             "its share up stops early: the figure says so)")
     parser.add_argument("--parts", default="local,standby,stored")
     args = parser.parse_args()
     parts = args.parts.split(",")
