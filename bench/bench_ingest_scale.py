@@ -19,6 +19,10 @@ guest with a 1 KB photo each, built before the clock starts) upload for --second
    generate_series (a client's COPY would put its own CPU on the same two cores), then
    ingest again with 2 app servers: how the rate changes with the data held
 
+4. size: --stays stays ingested in-process (a check-in of one or two guests, each with a 1 KB
+   WLT photo, then a check-out) into a fresh schema, VACUUM ANALYZE, then bytes per stay of
+   each growing table (heap, TOAST and indexes): the basis of docs/scale.md's sizes
+
 Prints figures and ratios, asserts nothing. The machine is shared: the load average is printed
 with every figure; compare the ratios, measured in the same run.
 """
@@ -267,6 +271,65 @@ def measure(label: str, db_url: str, servers: int, args: argparse.Namespace) -> 
     return rate
 
 
+def part_size(stays: int) -> None:
+    """Bytes per stay, per table, of a realistic mix ingested in-process."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from central import enrol, ingest
+    from central.auth import Device
+    from central.db import tables
+    from sync.protocol import BatchEnvelope, SenderClock
+    from tests.sync.wire_helpers import EventChain
+
+    url, schema = fresh_migrated("bench_size")
+    engine = make_engine(url)
+    try:
+        devices = []
+        for n in range(20):
+            enrol.add_site(engine, f"SZ{n}", "测试旅馆")
+            with engine.begin() as conn:
+                conn.execute(insert(tables.devices).values(
+                    device_id=f"SZ{n}-d", site_code=f"SZ{n}", secret="x", installation_id="i",
+                    enrolled_at="2025-01-01T00:00:00.000000Z", max_sequence=0,
+                    events_stored=0, disabled=False))
+            devices.append((Device(f"SZ{n}-d", f"SZ{n}", False),
+                            EventChain(f"SZ{n}-d", f"SZ{n}")))
+        guests_total = 0
+        for i in range(stays):
+            device, chain = devices[i % len(devices)]
+            party = [guest(name=f"测试{i}", photo_wlt_b64=PHOTO)]
+            if i % 2:
+                party.append(guest(name=f"同住{i}", role="companion", photo_wlt_b64=PHOTO))
+            guests_total += len(party)
+            check_in = chain.check_in(guests=party)
+            batch = [check_in, chain.check_out(check_in)]
+            now = datetime.now(UTC)
+            envelope = BatchEnvelope(device.device_id, device.site_code, SenderClock(
+                now.strftime("%Y-%m-%dT%H:%M:%S.000000Z"), True, 1, "boot-1"), batch,
+                [e.event_id for e in batch])
+            ingest.ingest(engine, device, envelope, now)
+    finally:
+        engine.dispose()
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        total = 0
+        print(f"  {stays:,} stays, {2 * stays:,} events, {guests_total:,} guests "
+              f"({guests_total / stays:.1f} per stay, 1 KB photo each); bytes per stay:")
+        for name in ("events", "stays", "stay_guests", "feed_log", "stay_owners"):
+            row = conn.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), "
+                "pg_total_relation_size(CAST(%s AS regclass))) FROM pg_class c "
+                "LEFT JOIN pg_inherits i ON i.inhparent = c.oid WHERE c.oid = "
+                "CAST(%s AS regclass)", (name, name)).fetchone()
+            assert row is not None
+            total += int(row[0])
+            print(f"    {name:12} {int(row[0]) / stays:8,.0f}")
+        print(f"    {'total':12} {total / stays:8,.0f}")
+    drop_schema(schema)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -276,11 +339,16 @@ def main() -> None:
     parser.add_argument("--pool-rate", type=float, default=4000.0,
                         help="events built per second of --seconds (a terminal that uses "
                              "its share up stops early: the figure says so)")
-    parser.add_argument("--parts", default="local,standby,stored")
+    parser.add_argument("--parts", default="local,standby,stored,size")
+    parser.add_argument("--stays", type=int, default=4000, help="stays of the size part")
     args = parser.parse_args()
     parts = args.parts.split(",")
     print(f"{args.terminals} terminals, batches of {args.batch} check-ins (1 KB photo each), "
           f"{args.seconds:g} s per figure; {load()}")
+    if parts == ["size"]:
+        print("4. size")
+        part_size(args.stays)
+        return
     url, schema = fresh_migrated("bench_scale")
     schemas = [schema]
     try:
@@ -328,6 +396,9 @@ def main() -> None:
                 rate = measure(f"{stored_events(url):,} events stored", url, 2, args)
                 if base:
                     print(f"  ratio to the empty database: {rate / base:.2f}")
+        if "size" in parts:
+            print("4. size")
+            part_size(args.stays)
     finally:
         for name in schemas:
             drop_schema(name)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -33,15 +34,24 @@ from central.timefix import DEVICE
 NAME_KEY_LENGTH = 200  # stay_guests.name, the search key; longer names go whole in full_name
 
 
+@dataclass
+class Refolded:
+    """What a refold read and made: the owner's events of each stay (sequence order) and
+    the stay's state folded from them (stay row, guest rows)."""
+
+    events: dict[str, list[Row[Any]]] = field(default_factory=dict)
+    states: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
+
+
 def refold(conn: Connection, stay_ids: Iterable[str], now: str,
-           owners: dict[str, str] | None = None) -> dict[str, list[Row[Any]]]:
+           owners: dict[str, str] | None = None) -> Refolded:
     """Fold the stays again from their events: one read of the events, one delete and one
     insert each for stays and guests, whatever the number of stays (central/db/bulk.py).
     `owners` (stay_id -> device_id) when the caller has them. Returns the folded events per
-    stay (the owner's, in sequence order), which the feed reuses."""
+    stay (the owner's, in sequence order) and the folds, which the feed reuses."""
     wanted = sorted(set(stay_ids))
     if not wanted:
-        return {}
+        return Refolded()
     rows = sorted(bulk.select_any(conn, list(events.c), events.c.stay_id, wanted),
                   key=lambda r: (r.stay_id, r.device_id, r.sequence))
     if owners is None:
@@ -52,14 +62,15 @@ def refold(conn: Connection, stay_ids: Iterable[str], now: str,
             by_stay.setdefault(row.stay_id, []).append(row)
     bulk.delete_any(conn, stay_guests.c.stay_id, wanted)
     bulk.delete_any(conn, stays.c.stay_id, wanted)
+    done = Refolded(by_stay)
     stay_rows, guest_rows = [], []
     for stay_id, stay_events in by_stay.items():
-        stay, guests = fold(stay_id, stay_events, now)
+        stay, guests = done.states[stay_id] = fold(stay_id, stay_events, now)
         stay_rows.append(stay)
         guest_rows += guests
     bulk.insert_rows(conn, stays, stay_rows)
     bulk.insert_rows(conn, stay_guests, guest_rows)
-    return by_stay
+    return done
 
 
 def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],

@@ -31,6 +31,7 @@ from central.db import bulk
 from central.db.tables import events, feed_log, sites, stay_guests, stays
 from central.feed import records
 from central.ownership import owners_of
+from central.projection import Refolded
 
 FEED_LOCK_KEY = 0x414E4A46  # "ANJF"; the audit chain's is "ANJU"
 _CHUNK = 500
@@ -45,18 +46,19 @@ _LOCKED_INSERT = text(
 
 
 def record(
-    conn: Connection, stored: Sequence[Any], now: str, folded: dict[str, list[Any]] | None = None
+    conn: Connection, stored: Sequence[Any], now: str, folded: Refolded | None = None
 ) -> None:
     """Append one feed record per stored event (batch order), as the transaction's last act.
-    `folded`: the owner's events of each stored stay, as the projection read them (ingest
-    passes them: the same rows are not read twice)."""
+    `folded`: the projection's refold of the stored stays (ingest passes it: the same rows are
+    not read twice, and a stay's last event of the batch takes the projection's fold)."""
     if not stored:
         return
     order = {e.event_id: i for i, e in enumerate(stored)}
     wanted = sorted({e.stay_id for e in stored})
     by_stay: dict[str, list[Any]] = {}
+    states = folded.states if folded is not None else {}
     if folded is not None:
-        by_stay = {s: sorted(folded.get(s, []), key=lambda r: r.sequence) for s in wanted}
+        by_stay = {s: sorted(folded.events.get(s, []), key=lambda r: r.sequence) for s in wanted}
     else:
         owners = owners_of(conn, wanted)
         for row in sorted(
@@ -77,7 +79,9 @@ def record(
         mine = next((r for r in seen if r.event_id == event.event_id), None)
         if mine is None:  # not the owner's: never folded, never fed
             continue
-        record_ = records.for_event(mine, seen, names.get(mine.site_code), now)
+        whole = len(seen) == len(by_stay[event.stay_id])  # the stay as the projection folded it
+        record_ = records.for_event(mine, seen, names.get(mine.site_code), now,
+                                    states.get(event.stay_id) if whole else None)
         rows.append(
             {
                 "event_id": event.event_id,
