@@ -90,8 +90,8 @@ def site(db_url: str, servers: int) -> Iterator[HaSite]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def ingest_rate(db_url: str, url: str, args: argparse.Namespace) -> tuple[float, float]:
-    """(events acknowledged per second, median batch round trip in ms)."""
+def ingest_rate(db_url: str, url: str, args: argparse.Namespace) -> tuple[float, float, int]:
+    """(events acknowledged per second, median batch round trip in ms, events acknowledged)."""
     with Admin(db_url, url) as admin:
         terminals = [admin.device() for _ in range(args.terminals)]
         per_terminal = int(args.seconds * args.pool_rate / args.terminals) + args.batch
@@ -129,7 +129,8 @@ def ingest_rate(db_url: str, url: str, args: argparse.Namespace) -> tuple[float,
         elapsed = time.monotonic() - started
     if elapsed < args.seconds * 0.95:
         print(f"  (the built events ran out after {elapsed:.1f} s: raise --pool-rate)")
-    return sum(counts) / elapsed, statistics.median(took) * 1000 if took else float("nan")
+    median = statistics.median(took) * 1000 if took else float("nan")
+    return sum(counts) / elapsed, median, sum(counts)
 
 
 def read_events(info: str) -> tuple[list[str], bytes]:
@@ -150,13 +151,17 @@ def copy_rate(info: str, names: list[str], data: bytes) -> tuple[float, int]:
     one transaction, committed."""
     rows = data.count(b"\n")
     with psycopg.connect(info) as conn, conn.cursor() as cur:
+        pid = conn.info.backend_pid
+        cpu = cpu_seconds(pid)
         started = time.monotonic()
         with cur.copy(f"COPY events ({', '.join(names)}) FROM STDIN") as copy:
             view = memoryview(data)
             for start in range(0, len(data), 1 << 20):
                 copy.write(view[start:start + (1 << 20)])
         conn.commit()
-        return rows / (time.monotonic() - started), rows
+        elapsed = time.monotonic() - started
+        CPU_COST.append((0.0, 1000 * (cpu_seconds(pid) - cpu) / rows))
+        return rows / elapsed, rows
 
 
 def fresh_migrated(prefix: str) -> tuple[str, str]:
@@ -262,12 +267,45 @@ def sample_payload(db_url: str) -> str:
     return str(row[0])
 
 
+CPU_COST: list[tuple[float, float]] = []  # (app, PostgreSQL) CPU ms per event, per measure()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process of this machine (PostgreSQL backends included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backends(db_url: str, application: str) -> list[int]:
+    info = conninfo(db_url) if "@/" not in db_url else None
+    with psycopg.connect(info or _primary(db_url)) as conn:
+        return [int(r[0]) for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,))]
+
+
+def _primary(db_url: str) -> str:
+    """The first host of a libpq multi-host URL (the pair's primary)."""
+    host, port = db_url.split("host=", 1)[1].split("&", 1)[0].split(":")
+    return f"host={host} port={port} user=postgres dbname={make_url(db_url).database}"
+
+
 def measure(label: str, db_url: str, servers: int, args: argparse.Namespace) -> float:
-    with site(db_url, servers) as running:
+    """Events/s through nginx; also the CPU the app servers and their PostgreSQL backends
+    spent per acknowledged event (a figure the machine's other load hardly changes)."""
+    application = f"bench_scale_{secrets.token_hex(3)}"
+    tagged = db_url + ("&" if "?" in db_url else "?") + f"application_name={application}"
+    with site(tagged, servers) as running:
+        pids = [s.process.pid for s in running.servers if s.process is not None]
+        app_before = sum(cpu_seconds(p) for p in pids)
         before = load()
-        rate, median = ingest_rate(db_url, running.url, args)
+        rate, median, events = ingest_rate(db_url, running.url, args)
+        app = sum(cpu_seconds(p) for p in pids) - app_before
+        database = sum(cpu_seconds(p) for p in backends(db_url, application))
+    CPU_COST.append((1000 * app / events, 1000 * database / events))
     print(f"  {label:44} {rate:7.0f} events/s, median batch {median:6.0f} ms "
           f"({before} -> {load()})", flush=True)
+    print(f"  {'':44} CPU per event: app {CPU_COST[-1][0]:.2f} ms, PostgreSQL "
+          f"{CPU_COST[-1][1]:.2f} ms", flush=True)
     return rate
 
 
@@ -368,7 +406,8 @@ def main() -> None:
             schemas.append(target_schema)
             ceiling, rows = copy_rate(conninfo(target), names, data)
             print(f"  {'COPY of the same ' + format(rows, ',') + ' rows (ceiling)':44} "
-                  f"{ceiling:7.0f} rows/s ({load()})")
+                  f"{ceiling:7.0f} rows/s ({load()}); PostgreSQL CPU per row "
+                  f"{CPU_COST[-1][1]:.3f} ms")
             print(f"  ratios to COPY: 1 server {local[1] / ceiling:.2f}, 2 servers "
                   f"{local[2] / ceiling:.2f}; 2 servers / 1 server {local[2] / local[1]:.2f}")
         if "standby" in parts:
@@ -388,7 +427,8 @@ def main() -> None:
                 ceiling, rows = copy_rate(
                     pair.primary.conninfo + " options='-csearch_path=bench_copy'", names, data)
                 print(f"  {'COPY of the same ' + format(rows, ',') + ' rows, sync standby':44} "
-                      f"{ceiling:7.0f} rows/s ({load()})")
+                      f"{ceiling:7.0f} rows/s ({load()}); PostgreSQL CPU per row "
+                      f"{CPU_COST[-1][1]:.3f} ms")
                 ratio = f", against no standby (1.) {rate / local[2]:.2f}" if 2 in local else ""
                 print(f"  ratios: to its COPY {rate / ceiling:.2f}{ratio}")
         if "stored" in parts:
