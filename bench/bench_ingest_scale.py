@@ -17,7 +17,8 @@ guest with a 1 KB photo each, built before the clock starts) upload for --second
 3. stored: the schema of 1. filled to each --fill count of events (one stay and one guest per
    two events, names searchable by trigram like real ones) server-side with INSERT ... SELECT
    generate_series (a client's COPY would put its own CPU on the same two cores), then
-   ingest again with 2 app servers: how the rate changes with the data held
+   ingest again with 2 app servers (--repeat times, median): how the rate and the CPU per
+   event change with the data held
 
 4. size: --stays stays ingested in-process (a check-in of one or two guests, each with a 1 KB
    WLT photo, then a check-out) into a fresh schema, VACUUM ANALYZE, then bytes per stay of
@@ -243,6 +244,7 @@ def fill(db_url: str, target: int, payload: str) -> float:
         conn.execute("VACUUM ANALYZE events")
         conn.execute("VACUUM ANALYZE stays")
         conn.execute("VACUUM ANALYZE stay_guests")
+        conn.execute("CHECKPOINT")  # else the fill's dirty pages are written during the next run
     return added / (time.monotonic() - started)
 
 
@@ -439,7 +441,9 @@ def main() -> None:
                 speed = fill(url, target, payload)
                 print(f"     fill at {speed:,.0f} events/s (with stays, guests); "
                       f"{table_sizes(url)}", flush=True)
-                rate = measure(f"{stored_events(url):,} events stored", url, 2, args)
+                stored = stored_events(url)
+                rate = statistics.median(
+                    measure(f"{stored:,} events stored", url, 2, args) for _ in range(args.repeat))
                 if base:
                     print(f"  ratio to the empty database: {rate / base:.2f}")
         if "size" in parts:
