@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 import requests  # noqa: E402
 from bench_police import load, postgres_engine  # noqa: E402
 
-from central import enrol  # noqa: E402
-from central.db.migrate import migrate  # noqa: E402
+from central.devices import enrolment  # noqa: E402
 from central.feed import log as feed_log  # noqa: E402
 from central.feed import tokens  # noqa: E402
+from central.migrate import migrate  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 from tests.central.police_helpers import OPERATOR  # noqa: E402
 from tests.central.serverproc import CentralServer  # noqa: E402
@@ -109,11 +109,11 @@ def cold_pull(server: CentralServer, token: str) -> str:
 
 def tail(server: CentralServer, engine, token: str, after: str, args) -> None:
     site = "B" + uuid.uuid4().hex[:8]
-    enrol.add_site(engine, site, "尾随测试旅馆")
+    enrolment.add_site(engine, site, "尾随测试旅馆")
     devices = []
     for _ in range(args.devices):
         client = SyncClient(server.url)
-        value = enrol.issue_token(engine, site, timedelta(hours=1))[0]
+        value = enrolment.issue_token(engine, site, timedelta(hours=1))[0]
         client.enroll(value, str(uuid.uuid4()), "bench")
         assert client.credentials is not None
         devices.append((client, EventChain(client.credentials.device_id, site)))

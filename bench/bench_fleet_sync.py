@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 from bench_sync import drop_pg, pg_url  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from central import enrol  # noqa: E402
 from central.db import tables  # noqa: E402
 from central.db.engine import make_engine  # noqa: E402
+from central.devices import enrolment  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 from sync.errors import RequestError  # noqa: E402
 from sync.protocol import WireEvent  # noqa: E402
@@ -50,8 +50,8 @@ PHOTO = base64.b64encode(secrets.token_bytes(1024)).decode("ascii")
 def make_terminal(engine: object, url: str, index: int, events: int
                   ) -> tuple[SyncClient, list[WireEvent]]:
     site = f"B{index:05d}{secrets.token_hex(2)}"
-    enrol.add_site(engine, site, f"测试旅馆{index}")
-    token = enrol.issue_token(engine, site, timedelta(hours=1))[0]
+    enrolment.add_site(engine, site, f"测试旅馆{index}")
+    token = enrolment.issue_token(engine, site, timedelta(hours=1))[0]
     client = SyncClient(url, timeout=(10, 120))
     client.enroll(token, str(uuid.uuid4()), "bench-1.0")
     assert client.credentials is not None

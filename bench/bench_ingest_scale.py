@@ -52,7 +52,7 @@ import psycopg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from central.db.engine import make_engine  # noqa: E402
-from central.db.migrate import migrate  # noqa: E402
+from central.migrate import migrate  # noqa: E402
 from sync.errors import SyncError  # noqa: E402
 from tests.central.central_helpers import Admin  # noqa: E402
 from tests.ha.hasite import HaSite  # noqa: E402
@@ -317,9 +317,9 @@ def part_size(stays: int) -> None:
 
     from sqlalchemy import insert
 
-    from central import enrol, ingest
-    from central.auth import Device
     from central.db import tables
+    from central.devices import enrolment, ingest
+    from central.devices.authentication import Device
     from sync.protocol import BatchEnvelope, SenderClock
     from tests.sync.wire_helpers import EventChain
 
@@ -328,7 +328,7 @@ def part_size(stays: int) -> None:
     try:
         devices = []
         for n in range(20):
-            enrol.add_site(engine, f"SZ{n}", "测试旅馆")
+            enrolment.add_site(engine, f"SZ{n}", "测试旅馆")
             with engine.begin() as conn:
                 conn.execute(insert(tables.devices).values(
                     device_id=f"SZ{n}-d", site_code=f"SZ{n}", secret="x", installation_id="i",

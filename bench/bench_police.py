@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, insert, text  # noqa: E402
 
-from central.accounts import Principal  # noqa: E402
+from central.accounts.principals import Principal  # noqa: E402
 from central.db.engine import make_engine  # noqa: E402
-from central.db.migrate import migrate  # noqa: E402
 from central.db.tables import devices, sites, stay_guests, stays  # noqa: E402
-from central.fleetstatus import FleetPolicy, fleet  # noqa: E402
+from central.fleet import FleetPolicy, fleet  # noqa: E402
+from central.migrate import migrate  # noqa: E402
 from central.police import costay, export, exportrows  # noqa: E402
 from central.police.search import SearchQuery, search  # noqa: E402
 from tests.central.police_helpers import gb11643  # noqa: E402

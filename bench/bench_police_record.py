@@ -43,10 +43,10 @@ import requests  # noqa: E402
 from bench_police import load, postgres_engine  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 
-from central import account_admin  # noqa: E402
+from central.accounts import admin  # noqa: E402
 from central.db.engine import make_engine  # noqa: E402
-from central.db.migrate import migrate  # noqa: E402
 from central.db.tables import events  # noqa: E402
+from central.migrate import migrate  # noqa: E402
 from sync.chain import GENESIS, canonical_json, chain_hash, sha256_hex  # noqa: E402
 from tests.central.police_helpers import OPERATOR, Browser  # noqa: E402
 from tests.central.serverproc import CentralServer  # noqa: E402
@@ -337,7 +337,7 @@ def main() -> None:
                 f"[{args.backend}] loaded {args.stays} stays and {count} events with "
                 f"payloads in {time.perf_counter() - start:.0f} s"
             )
-        account_admin.add_user(
+        admin.add_user(
             engine, f"bench-{uuid.uuid4().hex[:6]}", "officer", "pw-bench-17", by=OPERATOR
         )
         with engine.connect() as conn:

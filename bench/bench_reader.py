@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from drivers.idcard import codec, payloads
+from drivers.idcard import codec, sam_answers
 from drivers.idcard.codec import ResponseDecoder, Status
 from drivers.idcard.reader import CardReader, ReaderSettings
 from drivers.idcard.reading import CardRead
@@ -38,7 +38,7 @@ ANJU = Path(sys.executable).parent / "anju"
 def _recorded_stream() -> bytes:
     """What a reader sends during one placement: find, select, base read, no address, then idle."""
     card = load_sim_cards(CARDS)[0]
-    base = payloads.encode_base_message(card.text, card.photo)
+    base = sam_answers.encode_base_message(card.text, card.photo)
     answers = [
         codec.Response(Status.CARD_FOUND, bytes(4)),
         codec.Response(Status.SUCCESS, bytes(8)),

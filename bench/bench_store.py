@@ -34,16 +34,15 @@ from pathlib import Path
 from drivers.idcard.cards import decode_text_block, encode_text_block, synthetic_photo
 from drivers.idcard.codes import check_character
 from drivers.idcard.reading import CardType, Sex
-from terminal import queries
 from terminal.config import DeviceIdentity
+from terminal.desk.registry import Registry
 from terminal.domain.events import Kind
 from terminal.domain.fold import fold
 from terminal.domain.guests import Guest, guest_from_card
-from terminal.ids import new_id
-from terminal.registry import Registry
-from terminal.store import chain
+from terminal.store import event_chain, queries
 from terminal.store.database import Store
 from terminal.store.writer import Txn
+from terminal.system.ids import new_id
 
 IDENTITY = DeviceIdentity("bench-01", "4401040001")
 NAMES = ["张三", "李四", "王五", "欧阳娜娜", "阿卜杜热合曼·买买提", "赵六"]
@@ -230,7 +229,7 @@ def at_scale(work: Path, stays: int, in_house: int) -> None:
           f"{path.stat().st_size / stays:.0f} bytes per stay on disk")
     with store.reader() as conn:
         def fold_all() -> None:
-            fold(chain.event_from_row(r) for r in chain.iter_rows(conn))
+            fold(event_chain.event_from_row(r) for r in event_chain.iter_rows(conn))
 
         print(f"  fold every event ({2 * stays - in_house} events): {ms(timed(fold_all, 3))}")
         rows = queries.list_in_house(conn)

@@ -38,12 +38,12 @@ from bench_store import guest  # noqa: E402 - 1 KB synthetic photos, varied card
 from sync.retry import RetryPolicy, plain_exponential_wait  # noqa: E402
 from terminal.domain.events import Kind  # noqa: E402
 from terminal.domain.guests import Guest  # noqa: E402
-from terminal.ids import new_id  # noqa: E402
-from terminal.settings_file import read_document, set_values, write_text_atomic  # noqa: E402
 from terminal.store.database import Store  # noqa: E402
+from terminal.store.outbox import lean_writer  # noqa: E402
 from terminal.store.writer import Txn  # noqa: E402
-from terminal.sync_outbox import lean_writer  # noqa: E402
-from terminal.sync_service import SyncService  # noqa: E402
+from terminal.system.ids import new_id  # noqa: E402
+from terminal.system.settings_file import read_document, set_values, write_text_atomic  # noqa: E402
+from terminal.uploading.sync_service import SyncService  # noqa: E402
 from tests.central.central_helpers import Admin  # noqa: E402
 from tests.central.serverproc import CentralServer  # noqa: E402
 from tests.pgschema import PostgresUnavailable, create_schema, drop_schema  # noqa: E402

@@ -2,24 +2,24 @@
 
     GET  /api/v1/time        server clock (unsigned)
     POST /api/v1/enroll      one-time token -> device id + secret (unsigned)
-    POST /api/v1/events      signed, gzip batch -> one answer per event      (central/ingest.py)
-    POST /api/v1/heartbeat   signed device health and nil reports            (central/heartbeat.py)
+    POST /api/v1/events      signed, gzip batch -> one answer per event (central/devices/ingest.py)
+    POST /api/v1/heartbeat   signed device health and nil reports (central/devices/heartbeat.py)
     POST /api/v1/handover    signed by a replacement: a part of the old device's events,
-                             signed by the old device (central/handover.py)
+                             signed by the old device (central/devices/handover.py)
     POST /api/v1/decommission  signed: the device revokes itself (`anju wipe`)
     GET  /openapi.json       this API as OpenAPI 3.1
-    GET  /healthz            whether the database answers, bounded           (central/health.py)
+    GET  /healthz            whether the database answers, bounded   (central/serving/health.py)
     GET  /api/v1/search      police search, bearer API token, audited      (central/web/api.py)
     GET  /api/v1/feed        change feed for police systems, feed token   (central/web/feed_api.py)
     GET  /login, /search, /stay/..., /fleet, /audit ...   police pages     (central/web/pages.py)
 
-A signed request is authenticated from its headers first (device, signature over the announced
-body hash, clock, nonce: central/auth.py), so a stranger is answered 401 before a byte of its
-body is read; only then is the body read, bounded in size (413 beyond the limit, before anything
-is parsed) and in time (408 past `body_timeout_s`), and checked against the signed hash. A worker
-thread inflates, parses and stores it (SQLAlchemy is blocking). Every error, ours or the
-framework's, is answered in the one shape `{"error": {"code", "message", ...}}`; the load
-shedder and the body deadline sit in front of everything (central/shedding.py). A database that
+A signed request is authenticated from its headers first (device, signature over the announced body
+hash, clock, nonce: central/devices/authentication.py), so a stranger is answered 401 before a byte
+of its body is read; only then is the body read, bounded in size (413 beyond the limit, before
+anything is parsed) and in time (408 past `body_timeout_s`), and checked against the signed hash. A
+worker thread inflates, parses and stores it (SQLAlchemy is blocking). Every error, ours or the
+framework's, is answered in the one shape `{"error": {"code", "message", ...}}`; the load shedder
+and the body deadline sit in front of everything (central/serving/load_shedding.py). A database that
 does not answer in time (central/db/pgbounds.py) is 503 database_unavailable + Retry-After.
 """
 
@@ -39,23 +39,26 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from central import enrol, handover, health, heartbeat, ingest, openapi, shedding, timefix
-from central.auth import Authenticator, Device
-from central.bodies import read_limited
+from central import clock
 from central.db.engine import is_sqlite, make_engine
 from central.db.failures import is_unavailable, unavailable
-from central.db.migrate import migrate
 from central.db.watchdog import Watchdog
+from central.devices import enrolment, handover, heartbeat, ingest
+from central.devices.authentication import Authenticator, Device
 from central.errors import AuthError, BadRequestError, CentralError, StorageError, TooLargeError
-from central.inputguard import InputGuard
-from central.procstats import CountAnswers, ProcessStats
+from central.migrate import migrate
+from central.serving import health, load_shedding, openapi
+from central.serving.body_limit import read_limited
+from central.serving.input_guard import InputGuard
+from central.serving.load_shedding import LoadShedder
+from central.serving.process_metrics import CountAnswers, ProcessStats
 from central.settings import Settings
-from central.shedding import LoadShedder
 from central.web import api as web_api
 from central.web import feed_api
 from central.web import pages as web_pages
 from sync.body import decode_body
 from sync.errors import ProtocolError
+from sync.fields import format_utc
 from sync.messages import EnrolRequest, Heartbeat, ServerTime
 from sync.protocol import BatchEnvelope
 
@@ -109,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def signed(request: Request, limit: int) -> tuple[Device, bytes, datetime]:
         """The authenticated device and the body it signed (headers first, then the body)."""
-        received = timefix.utc_now()
+        received = clock.utc_now()
         method, path, headers = request.method, request.url.path, request.headers
         if auth.legacy_form(headers):  # an older terminal: the body first, counted once in
             raw = await read_body(request, limit, settings)
@@ -118,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return device, raw, received
         device, claim = await run_in_threadpool(auth.authenticate_headers, method, path,
                                                 headers, received.timestamp())
-        shedding.admit(request.scope)  # authenticated: counted from here, body and all
+        load_shedding.admit(request.scope)  # authenticated: counted from here, body and all
         raw = await read_body(request, limit, settings)
         if not claim.body_matches(raw):
             log.warning("body hash mismatch from device %s on %s %s", device.device_id, method,
@@ -129,8 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/v1/time", responses=openapi.answers("ServerTime"))
     async def get_time() -> JSONResponse:
-        now = timefix.utc_now()
-        return JSONResponse(ServerTime(timefix.format_utc(now), now.timestamp()).to_json())
+        now = clock.utc_now()
+        return JSONResponse(ServerTime(format_utc(now), now.timestamp()).to_json())
 
     @app.post("/api/v1/enroll", openapi_extra=openapi.body("EnrolRequest", gzip=False),
               responses=openapi.answers("Enrolment", 400, 401, 408, 409, 410, 413))
@@ -139,7 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         def work() -> dict[str, Any]:
             message = parsed(raw, request.headers, SMALL_BODY_BYTES, EnrolRequest.from_json)
-            return enrol.enrol(engine, message, limits).to_json()
+            return enrolment.enrol(engine, message, limits).to_json()
 
         return JSONResponse(await run_in_threadpool(work))
 
@@ -181,7 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               responses=openapi.answers("Decommissioned", 400, 401, 403, 408, 413))
     async def post_decommission(request: Request) -> JSONResponse:
         device, _raw, received = await signed(request, SMALL_BODY_BYTES)
-        now = timefix.format_utc(received)
+        now = format_utc(received)
         await run_in_threadpool(handover.revoke, engine, device.device_id, now)
         return JSONResponse({"device_id": device.device_id, "revoked_at": now})
 

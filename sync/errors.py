@@ -6,24 +6,27 @@ Foreign exceptions (requests, json, gzip) are mapped at the boundary in `sync/cl
     SyncError                          root: catch this to catch everything below
     ├── ProtocolError                  a message breaks wire protocol v1; retrying cannot help
     │   └── InvalidEventError          one event is malformed (.code, .field): set it aside
-    └── RequestError                   one HTTP exchange failed (.maybe_delivered, .retry_after)
-        ├── NotDeliveredError          the server certainly did not act: retry, nothing was stored
-        │   ├── ConnectError           DNS, refused, unreachable, connect timeout
-        │   │   └── TLSError           TLS handshake: certificate, name or CA refused
-        │   └── ServerBusyError        429 / 503: shed before the request was read (.retry_after)
-        ├── MaybeDeliveredError        the server may have stored it: retry (ingest is idempotent)
-        │   ├── ReadTimeoutError       sent, no complete answer in time
-        │   ├── ConnectionLostError    reset or closed mid-exchange, or an unreadable answer
-        │   └── ServerFailureError     500, 502, 504 and any other 5xx (.status)
-        └── RefusedError               4xx: the same request will be refused again (.status, .code)
-            ├── AuthenticationError    401: bad signature, unknown device, reused nonce
-            │   └── ClockSkewError     401 clock_skew (.server_time): correct the offset, re-sign
-            ├── ForbiddenError         403: wrong site, device disabled
-            ├── EnrolmentRefusedError  enrolment token unknown, used or expired (.code says which)
-            ├── TooLargeError          413: split the batch (.max_events, .max_bytes)
-            ├── SlowUploadError        408: the body did not arrive within the server's deadline;
-            │                          the same size would time out again: send less at once
-            └── BadRequestError        any other 4xx: a bug in the client
+    ├── RequestError                   one HTTP exchange failed (.maybe_delivered, .retry_after)
+    │   ├── NotDeliveredError          the server certainly did not act: retry, nothing was stored
+    │   │   ├── ConnectError           DNS, refused, unreachable, connect timeout
+    │   │   │   └── TLSError           TLS handshake: certificate, name or CA refused
+    │   │   └── ServerBusyError        429 / 503: shed before the request was read (.retry_after)
+    │   ├── MaybeDeliveredError        the server may have stored it: retry (ingest is idempotent)
+    │   │   ├── ReadTimeoutError       sent, no complete answer in time
+    │   │   ├── ConnectionLostError    reset or closed mid-exchange, or an unreadable answer
+    │   │   └── ServerFailureError     500, 502, 504 and any other 5xx (.status)
+    │   └── RefusedError               4xx: the same request will be refused again (.status, .code)
+    │       ├── AuthenticationError    401: bad signature, unknown device, reused nonce
+    │       │   └── ClockSkewError     401 clock_skew (.server_time): correct the offset, re-sign
+    │       ├── ForbiddenError         403: wrong site, device disabled
+    │       ├── EnrolmentRefusedError  enrolment token unknown, used or expired (.code says which)
+    │       ├── TooLargeError          413: split the batch (.max_events, .max_bytes)
+    │       ├── SlowUploadError        408: the body did not arrive within the server's deadline;
+    │       │                          the same size would time out again: send less at once
+    │       └── BadRequestError        any other 4xx: a bug in the client
+    ├── RetryBudgetExhausted           a budget ran out (.kind, .last: the final RequestError)
+    └── StopRequested                  the wait was interrupted: the process is shutting down
+                                       (these two: sync/retry.py, the retry loop)
 """
 
 from __future__ import annotations

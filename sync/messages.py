@@ -15,7 +15,7 @@ from sync.fields import DATE_RE, Fields
 from sync.protocol import DEFAULT_LIMITS, PROTOCOL_VERSION, Limits, SenderClock, check_protocol
 
 MAX_DAY_REPORTS = 31
-# The reader states a heartbeat may report (terminal/reader_state.py says what each means);
+# The reader states a heartbeat may report (terminal/store/reader_state.py says what each means);
 # anything else is refused, so the field can never carry free text into the server's records.
 READER_STATES = ("connected", "no_reader", "fault", "stale", "unknown")
 

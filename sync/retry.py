@@ -33,18 +33,18 @@ from typing import TypeVar
 import tenacity
 from tenacity import RetryCallState, wait_exponential, wait_random_exponential
 
-from sync.errors import MaybeDeliveredError, NotDeliveredError, RequestError
+from sync.errors import MaybeDeliveredError, NotDeliveredError, RequestError, SyncError
 
 T = TypeVar("T")
 NOT_DELIVERED = "not_delivered"
 MAYBE_DELIVERED = "maybe_delivered"
 
 
-class StopRequested(Exception):
+class StopRequested(SyncError):
     """The sleep was interrupted because the process is shutting down."""
 
 
-class RetryBudgetExhausted(Exception):
+class RetryBudgetExhausted(SyncError):
     """A budget ran out; `last` is the final error, `kind` which budget."""
 
     def __init__(self, kind: str, last: RequestError, attempts: int) -> None:

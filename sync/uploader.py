@@ -1,7 +1,7 @@
 """The uploader: drains the terminal's outbox to the central server, batch by batch.
 
 sync must not import terminal (the arrow is terminal -> sync), so the store is reached through
-the small `Outbox` protocol below; terminal/sync_outbox.py implements it over the SQLite store.
+the small `Outbox` protocol below; terminal/store/outbox.py implements it over the SQLite store.
 
 One batch:
   1. `pending` returns queued AND sent events in sequence order: an event left 'sent' by a

@@ -1,14 +1,13 @@
 """`anju`: the one command-line entry point (technicians, support, scripted installs).
 
 Each group lives in its own module under `terminal/commands/`; this file only assembles them.
-Messages are English unless a Chinese locale is set (LANG/LC_ALL starting with zh).
+Messages are English unless a Chinese locale is set (terminal/commands/language.py).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 
 import click
@@ -24,7 +23,7 @@ _GROUPS: dict[str, tuple[str, str]] = {
         "terminal.commands.card:card",
         "Read Chinese ID cards from a reader (GA 467 SAM protocol).",
     ),
-    "central": ("central.cli:central", "Central server: ingest, enrolment, fleet."),
+    "central": ("central.cli.main:central", "Central server: ingest, enrolment, fleet."),
     "clerk": (
         "terminal.commands.clerk:clerk",
         "Clerk accounts of the front-desk page (each clerk signs in as themself).",
@@ -128,15 +127,6 @@ def main() -> None:
         cli(prog_name="anju")
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-def chinese_locale() -> bool:
-    """True when the environment asks for Chinese messages."""
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(variable)
-        if value:
-            return value.lower().startswith("zh")
-    return False
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Every exception carries an English message (``str(err)``) and a Chinese one (``e
 for the clerk-facing page and the CLI in a Chinese locale. Foreign exceptions (sqlite3, OSError,
 tomllib) are mapped at the boundary with ``raise ... from err``.
 
-    AnjuError                        root: catch this to catch everything below
+    TerminalError                    root: catch this to catch everything below
     ├── ConfigError                  settings file missing, unreadable or invalid (technician's fix)
     ├── DomainError                  the request breaks a registration rule; retrying cannot help
     │   ├── ValidationError          a field is missing or malformed (.field names it)
@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 
-class AnjuError(Exception):
+class TerminalError(Exception):
     """Root of the terminal's exceptions: an English message plus a Chinese one."""
 
     default_zh = "操作失败"
@@ -47,11 +47,11 @@ class AnjuError(Exception):
         return self.message_zh if chinese else self.message
 
 
-class ConfigError(AnjuError):
+class ConfigError(TerminalError):
     default_zh = "配置文件有误"
 
 
-class DomainError(AnjuError):
+class DomainError(TerminalError):
     default_zh = "登记信息不符合规则"
 
 
@@ -98,7 +98,7 @@ class AccountError(DomainError):
     default_zh = "员工账号操作未完成"
 
 
-class StoreError(AnjuError):
+class StoreError(TerminalError):
     default_zh = "本机数据库出错"
 
 

@@ -3,7 +3,7 @@
 Generated from the settings table (terminal/config.py), so it never lists a setting that does
 not exist nor misses one. Every setting is commented out with its default: the file as
 installed means "all defaults", and `anju provision` adds the identity and the server's URL
-to the tables that are already there (terminal/settings_file.py keeps these comments).
+to the tables that are already there (terminal/system/settings_file.py keeps these comments).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Batch-shaped reads and writes: one statement per batch, whatever the batch's size.
 
-Ingest touches a few hundred rows per batch in a handful of tables (central/ingest.py). On
+Ingest touches a few hundred rows per batch in a handful of tables (central/devices/ingest.py). On
 PostgreSQL each helper below is one statement with array parameters, whose text does not
 depend on how many rows it carries (so it is compiled once and prepared by the driver):
 

@@ -4,7 +4,7 @@ SQLite: WAL, synchronous=FULL (a stored event must survive a power cut), foreign
 busy timeout, and every transaction opened with BEGIN IMMEDIATE, so concurrent requests queue
 for the write lock instead of failing on a stale read snapshot. PostgreSQL: a bounded pool and
 bounded waits (central/db/pgbounds.py); per-device ordering comes from `SELECT ... FOR UPDATE`
-on the device row (central/ingest.py).
+on the device row (central/devices/ingest.py).
 """
 
 from __future__ import annotations

@@ -12,12 +12,15 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
                      ─< boot_anchors one (server time, monotonic) pair per boot: time correction
                      ─< heartbeats, day_reports (nil reports)
     stays ─< stay_guests             current state folded from each stay's events (search)
-    stay_owners                      the device that first wrote each stay_id (central/ownership.py)
+    stay_owners                      the device that first wrote each stay_id
+                                     (central/stays/ownership.py)
     foreign_events                   events refused for a stay or target of another device, kept
-    users ─< user_sessions, api_tokens   police accounts (central/accounts.py); hashes only
-    audit_log                        append-only, hash-chained (central/police/audit.py)
+    users ─< user_sessions, api_tokens   police accounts (central/accounts/principals.py);
+                                     hashes only
+    audit_log                        append-only, hash-chained (central/accounts/audit.py)
     site_districts                   optional district of a site (officers limited to one)
-    login_throttle                   failed logins per username / address hash (central/throttle.py)
+    login_throttle                   failed logins per username / address hash
+                                     (central/accounts/login_throttle.py)
     feed_log                         stays and changes in commit order, for police systems (feed/)
     feed_tokens                      bearer tokens of those systems, district-limited, rate-limited
 """
@@ -46,11 +49,12 @@ metadata = MetaData()
 MIGRATION_ONLY_INDEXES = frozenset({"stay_guests_name_trgm", "stay_guests_name_bigrams",
                                     "stays_newest", "stays_site_newest", "stay_guests_newest"})
 
-# Retention (migration 0013, central/retention.py): a stay, its guests and its events carry the
-# month the server first saw the stay (`stay_month`, "YYYY-MM" of stay_owners.claimed_at), so
-# they are purged together. On PostgreSQL these tables are partitioned by that month (declarative
-# RANGE partitions `<table>_YYYY_MM` and `<table>_default`; the key joins each primary key and
-# unique constraint there), and a purge drops partitions; SQLite keeps plain tables.
+# Retention (migration 0013, central/stays/retention.py): a stay, its guests and its events
+# carry the month the server first saw the stay (`stay_month`, "YYYY-MM" of
+# stay_owners.claimed_at), so they are purged together. On PostgreSQL these tables are
+# partitioned by that month (declarative RANGE partitions `<table>_YYYY_MM`, and
+# `<table>_default`; the key joins each primary key and unique constraint there), and a purge
+# drops partitions; SQLite keeps plain tables.
 PARTITIONED = ("events", "stays", "stay_guests")
 
 sites = Table(
@@ -85,8 +89,8 @@ devices = Table(
     Column("clock_offset_ms", BigInteger),
     Column("max_sequence", BigInteger, nullable=False, default=0),
     Column("events_stored", BigInteger, nullable=False, default=0),
-    # Hand-over and decommissioning (migration 0012, central/handover.py): the replacement that
-    # delivered this device's undelivered events, and when the device was revoked.
+    # Hand-over and decommissioning (migration 0012, central/devices/handover.py): the
+    # replacement that delivered this device's undelivered events, and when the device was revoked.
     Column("replaced_by", String(64)),
     Column("replaced_at", TIME),
     Column("revoked_at", TIME),

@@ -27,12 +27,16 @@ from pathlib import Path
 
 import requests
 
+from central.errors import CentralError
+
 log = logging.getLogger(__name__)
 TIMEOUT_S = 60.0
 
 
-class FeedPullError(Exception):
+class FeedPullError(CentralError):
     """The server refused or the page did not arrive whole (the state is left as it was)."""
+
+    code = "feed_pull"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +180,9 @@ class Puller:
         return taken
 
 
-class _RetryAfter(Exception):
+class _RetryAfter(CentralError):
+    """A temporary refusal, waited out inside the puller (never escapes it)."""
+
     def __init__(self, seconds: float) -> None:
         super().__init__(f"retry after {seconds} s")
         self.seconds = seconds

@@ -30,8 +30,8 @@ from sqlalchemy import Connection, insert, select, text, tuple_
 from central.db import bulk
 from central.db.tables import events, feed_log, sites, stay_guests, stays
 from central.feed import records
-from central.ownership import owners_of
-from central.projection import Refolded
+from central.stays.ownership import owners_of
+from central.stays.state import Refolded
 
 FEED_LOCK_KEY = 0x414E4A46  # "ANJF"; the audit chain's is "ANJU"
 _CHUNK = 500

@@ -22,11 +22,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from central.accounts import audit
+from central.clock import show
 from central.db.tables import feed_log, site_districts
 from central.errors import BadRequestError
 from central.feed.tokens import FeedClient
-from central.police import audit, export
-from central.police.beijing import show
+from central.police import export
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000

@@ -1,7 +1,7 @@
 """A feed record: the change (an event as the stay page shows it) and the stay's state after
 it (every field the stay page shows, guests included), as one JSON object.
 
-The state is folded by central/projection.py's own `fold`, from the stay's events stored up to
+The state is folded by central/stays/state.py's own `fold`, from the stay's events stored up to
 and including this one, so a record says what the server knew right after storing its event,
 and never changes afterwards. Stored without its cursor: serving prepends it to the text.
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from central.police.record import payload_data
-from central.projection import fold
+from central.stays.state import fold
 
 STAY_KEYS = (
     "stay_id",

@@ -6,7 +6,7 @@ with a lifetime (1 minute to 366 days) and a rate (pages per minute, counted in 
 that every server process counts the same). A feed token cannot search (the search API answers
 403 `wrong_token_kind`), and a user's API token cannot pull the feed (the same answer here).
 
-Issuing and revoking are credential acts: an administrator or the CLI (account_admin's
+Issuing and revoking are credential acts: an administrator or the CLI (accounts/admin.py's
 `require_credentials`); an administrator with a district issues only tokens limited to that
 district and revokes only those. Both are audited (`feed_issue`, `feed_revoke`), never with the
 token, only its id (the first 16 hex digits of its hash).
@@ -24,14 +24,13 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from central import api_tokens
-from central.account_admin import require_credentials
-from central.accounts import FEED_TOKEN_PREFIX, OPERATOR, Principal, sha256
+from central.accounts import api_tokens, audit
+from central.accounts.admin import require_credentials
+from central.accounts.principals import FEED_TOKEN_PREFIX, OPERATOR, Principal, sha256
+from central.clock import utc_now
 from central.db.tables import api_tokens as user_tokens
 from central.db.tables import feed_tokens
 from central.errors import AdminError, AuthError, CentralError, ForbiddenError
-from central.police import audit
-from central.timefix import utc_now
 from sync.fields import format_utc
 
 PREFIX = FEED_TOKEN_PREFIX
@@ -40,7 +39,7 @@ DEFAULT_RATE = 120  # pages per minute
 WINDOW_S = 60.0
 
 
-class RateLimited(CentralError):
+class RateLimitedError(CentralError):
     status, code = 429, "rate_limited"
 
 
@@ -173,7 +172,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
 
 def authenticate(engine: Engine, authorization: str | None) -> FeedClient:
     """The system behind `Authorization: Bearer anjufeed_...`, its page counted against its
-    rate: AuthError 401, ForbiddenError 403 (a user's API token), RateLimited 429."""
+    rate: AuthError 401, ForbiddenError 403 (a user's API token), RateLimitedError 429."""
     scheme, _, value = (authorization or "").partition(" ")
     value = value.strip()
     if scheme.lower() != "bearer" or not value:
@@ -207,7 +206,8 @@ def authenticate(engine: Engine, authorization: str | None) -> FeedClient:
         count = 1 if fresh else row.window_count + 1
         if count > row.rate_per_minute:
             wait = max(1, int(row.window_start_s + WINDOW_S - now_s + 0.999))
-            raise RateLimited(f"more than {row.rate_per_minute} pages a minute", retry_after_s=wait)
+            raise RateLimitedError(f"more than {row.rate_per_minute} pages a minute",
+                                   retry_after_s=wait)
         conn.execute(
             update(feed_tokens)
             .where(feed_tokens.c.token_sha256 == key)

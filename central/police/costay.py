@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from central.accounts import Principal
+from central.accounts.principals import Principal
 from central.db.tables import stays
-from central.police.bounded import bounded
+from central.police.query_deadline import bounded
 from central.police.search import attach_guests, district_filter
 from central.police.stay import guest_of, load
 

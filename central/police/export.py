@@ -27,9 +27,9 @@ from typing import IO, Any
 
 from sqlalchemy import Connection
 
-from central.accounts import Principal
-from central.police.bounded import bounded
+from central.accounts.principals import Principal
 from central.police.exportrows import DOCUMENT_NUMBER, HEADER, Value
+from central.police.query_deadline import bounded
 from central.police.search import SearchQuery, statement
 
 BOM = "\ufeff"

@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from central import clock
 from central.db.tables import events, sites
-from central.police import beijing, record, words
+from central.police import record, words
 from central.police.search import attach_guests
 
 CHUNK = 500
@@ -195,7 +196,7 @@ def _stay_rows(
 
 
 def _time(stamp: str | None) -> datetime | None:
-    shown = beijing.show(stamp)
+    shown = clock.show(stamp)
     try:
         return datetime.fromisoformat(shown) if shown else None
     except ValueError:

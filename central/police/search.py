@@ -24,12 +24,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, or_, select
 
-from central.accounts import Principal
+from central.accounts.principals import Principal
+from central.clock import day_start_utc
 from central.db.tables import site_districts, sites, stay_guests, stays
 from central.errors import BadRequestError
-from central.police.beijing import day_start_utc
-from central.police.bounded import bounded
 from central.police.freshness import Freshness
+from central.police.query_deadline import bounded
 
 PER_PAGE = 20
 PROBE_LIMIT = 3000  # guest matches beyond which a search walks stays newest first

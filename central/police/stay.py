@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select, tuple_
 
-from central.accounts import Principal
+from central import clock
+from central.accounts.principals import Principal
 from central.db.tables import chain_faults, events, sites, stay_guests, stays
 from central.errors import NotFoundError
-from central.police import beijing, record, words
+from central.police import record, words
 from central.police.search import attach_guests, scope_ok, shown_guest
 
 # date_checks: the terminal's clock was not trusted, its date rules only warned (docs/time.md)
@@ -44,7 +45,7 @@ def describe(stay: dict[str, Any]) -> None:
     registered = record.guests_as_registered(stay["events"])
     names = {g["guest_id"]: g.get("name") or "" for g in stay["guests"]}
     names |= {gid: g.get("name") or names.get(gid, "") for gid, g in registered.items()}
-    day = beijing.show(stay.get("checked_in_at"))[:10] or None
+    day = clock.show(stay.get("checked_in_at"))[:10] or None
     for guest in stay["guests"]:
         fields = registered.get(guest["guest_id"])
         guest["fields"] = fields
@@ -56,7 +57,7 @@ def describe(stay: dict[str, Any]) -> None:
     for event in stay["events"]:
         if event["kind"] == "amend" and not event["withheld"]:
             event["amendment"] = record.amendment(event["data"], names)
-    when = beijing.show(stay.get("checked_in_at"))[:10]
+    when = clock.show(stay.get("checked_in_at"))[:10]
     stay["title"] = " ".join(p for p in (stay.get("site_name") or stay["site_code"],
                                          f"{stay['room']} 房" if stay.get("room") else "",
                                          when) if p)

@@ -1,6 +1,6 @@
 """`GET /api/v1/search`: the police search for integration, with a bearer API token;
 `GET /api/v1/stay/{id}?reason=`: one stay with every registered field (audited `api_view`); and
-`GET /metrics` for Prometheus (central/metrics.py, central/procstats.py).
+`GET /metrics` for Prometheus (central/serving/metrics.py, central/serving/process_metrics.py).
 
 Query parameters: document, name, from, to, site, room, card_type, nationality, page,
 per_page, and a required reason. The answer is JSON stays with their guests, newest first:
@@ -25,10 +25,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from central import accounts, metrics
+from central.accounts import principals
 from central.db.failures import is_unavailable
-from central.fleetstatus import FleetPolicy
-from central.police import service, words
+from central.fleet import FleetPolicy
+from central.police import acts, words
+from central.serving import metrics
 from central.settings import Settings
 from sync.fields import TEXT_PATTERN, UUID_RE
 
@@ -76,8 +77,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         params = dict(request.query_params)
 
         def work() -> dict[str, Any]:
-            who = accounts.token_principal(engine, request.headers.get("authorization"))
-            _query, page = service.run_search(engine, who, params, action="api_search",
+            who = principals.token_principal(engine, request.headers.get("authorization"))
+            _query, page = acts.run_search(engine, who, params, action="api_search",
                                               timeout_s=settings.query_timeout_s,
                                               rule=settings.reason_rule(),
                                               read_engine=app.state.read_engine,
@@ -96,8 +97,8 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
     async def api_stay(request: Request,
                        stay_id: Annotated[str, Path(pattern=UUID_RE.pattern)]) -> JSONResponse:
         def work() -> dict[str, Any]:
-            who = accounts.token_principal(engine, request.headers.get("authorization"))
-            found = service.view_stay(engine, who, stay_id, request.query_params.get("reason"),
+            who = principals.token_principal(engine, request.headers.get("authorization"))
+            found = acts.view_stay(engine, who, stay_id, request.query_params.get("reason"),
                                       settings.query_timeout_s, action="api_view",
                                       rule=settings.reason_rule())
             return stay_record_json(found)

@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
-from central.accounts import Principal, session_principal
+from central.accounts.principals import Principal, session_principal
 from central.errors import AuthError, CentralError
 
 SESSION_COOKIE = "anju_session"

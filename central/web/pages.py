@@ -35,15 +35,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from central import accounts, fleetstatus
-from central.bodies import read_limited
+from central import clock, fleet
+from central.accounts import audit, principals
+from central.accounts.login_throttle import LoginThrottle, ThrottledError
 from central.db.failures import is_unavailable, unavailable
 from central.db.tables import site_districts, sites
 from central.errors import AuthError, BadRequestError, CentralError
-from central.police import audit, auditview, beijing, service, words
+from central.police import acts, audit_view, words
 from central.police import search as search_module
+from central.serving.body_limit import read_limited
 from central.settings import Settings
-from central.throttle import LoginThrottle, ThrottledError
 from central.web import guard, photos, users
 from central.web.chart import bar_chart
 from sync.fields import format_utc, text_problem
@@ -68,7 +69,7 @@ _SEARCH_KEYS = ("document", "name", "from", "to", "site", "room", "card_type", "
 def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(("html",)))
-    env.filters["bj"] = beijing.show
+    env.filters["bj"] = clock.show
     env.globals["choices"] = words.choices
     env.filters["doctype"] = words.document_type
     env.filters["country"] = words.country
@@ -84,7 +85,7 @@ def templates() -> Environment:
 
 def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
     env = templates()
-    policy = fleetstatus.FleetPolicy(settings.silent_after_s, settings.backlog_alarm_s)
+    policy = fleet.FleetPolicy(settings.silent_after_s, settings.backlog_alarm_s)
     timeout = settings.query_timeout_s
     rule = settings.reason_rule()
     throttle = LoginThrottle(engine, settings.throttle_policy())
@@ -116,7 +117,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
                               who=None)
         return wrapped
 
-    async def who_of(request: Request) -> accounts.Principal:
+    async def who_of(request: Request) -> principals.Principal:
         return await run_in_threadpool(guard.principal, engine, request)
 
     users.install(app, engine, render, page, _form,
@@ -145,7 +146,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
             raise guard.CsrfError("login form token mismatch")
         host = request.client.host if request.client else None
         try:
-            cookie, _who = await run_in_threadpool(accounts.login, engine,
+            cookie, _who = await run_in_threadpool(principals.login, engine,
                                                    form.get("username", ""),
                                                    form.get("password", ""), throttle, host)
         except ThrottledError as err:
@@ -166,7 +167,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
     async def logout(request: Request) -> Response:
         who = await who_of(request)
         guard.check_csrf(who, (await _form(request)).get("csrf"))
-        await run_in_threadpool(accounts.logout, engine, request.cookies[guard.SESSION_COOKIE])
+        await run_in_threadpool(principals.logout, engine, request.cookies[guard.SESSION_COOKIE])
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(guard.SESSION_COOKIE, path="/")
         return response
@@ -184,7 +185,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         guard.check_csrf(who, request.query_params.get("csrf"))
         try:
             _query, result = await run_in_threadpool(
-                lambda: service.run_search(engine, who, params, timeout_s=timeout, rule=rule,
+                lambda: acts.run_search(engine, who, params, timeout_s=timeout, rule=rule,
                                            read_engine=app.state.read_engine,
                                            stale_after_s=settings.read_db_stale_after_s))
         except CentralError as err:
@@ -207,7 +208,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         if request.url.path.endswith(".csv"):
             params.setdefault("format", "csv")
         out, media, filename = await run_in_threadpool(
-            lambda: service.export_file(engine, who, params, timeout, rule,
+            lambda: acts.export_file(engine, who, params, timeout, rule,
                                         read_engine=app.state.read_engine))
 
         def chunks() -> Iterator[bytes]:
@@ -226,7 +227,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         guard.check_csrf(who, request.query_params.get("csrf"))
         reason = request.query_params.get("reason")
         found = await run_in_threadpool(
-            lambda: service.view_stay(engine, who, stay_id, reason, timeout, rule=rule))
+            lambda: acts.view_stay(engine, who, stay_id, reason, timeout, rule=rule))
         shown = await run_in_threadpool(decoding.states, found["photos"])
         return render("stay.html", who=who, stay=found, reason=reason, photos=shown)
 
@@ -236,7 +237,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         who = await who_of(request)
         guard.check_csrf(who, request.query_params.get("csrf"))
         reason = request.query_params.get("reason")
-        result = await run_in_threadpool(service.co_stay, engine, who, stay_id, guest_id,
+        result = await run_in_threadpool(acts.co_stay, engine, who, stay_id, guest_id,
                                          reason, timeout, rule)
         return render("costay.html", who=who, result=result, reason=reason)
 
@@ -256,7 +257,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
                                   params["reason"] or None)
         rows = await run_in_threadpool(
             lambda: audit.rows(engine, limit=AUDIT_PAGE, before_id=before, where=where))
-        shown = await run_in_threadpool(auditview.render, engine, rows)
+        shown = await run_in_threadpool(audit_view.render, engine, rows)
         chain = await run_in_threadpool(audit.verify, engine)
         older = rows[-1]["id"] if len(rows) == AUDIT_PAGE else None
         return render("audit.html", who=who, rows=shown, chain=chain, params=params,
@@ -264,22 +265,22 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
 
     @app.get("/fleet", include_in_schema=False)
     @page
-    async def fleet(request: Request) -> Response:
+    async def fleet_page(request: Request) -> Response:
         who = await who_of(request)
         who.require("fleet")
         site = request.query_params.get("site") or None
         district = request.query_params.get("district") or who.district
-        await run_in_threadpool(fleetstatus.check_scope, engine, who.district, site, district)
+        await run_in_threadpool(fleet.check_scope, engine, who.district, site, district)
         rows = await run_in_threadpool(
-            lambda: fleetstatus.fleet(engine, policy, district=district))
+            lambda: fleet.fleet(engine, policy, district=district))
         points = await run_in_threadpool(
-            lambda: fleetstatus.daily_registrations(engine, 30, site=site, district=district))
+            lambda: fleet.daily_registrations(engine, 30, site=site, district=district))
         chart = bar_chart(points, f"近30天每日登记数 {site or district or '全部'}")
         return render("fleet.html", who=who, rows=rows, chart=chart, site=site,
                       district=district, policy=policy, total=sum(n for _, n in points))
 
 
-def _site_choices(engine: Engine, who: accounts.Principal) -> list[tuple[str, str]]:
+def _site_choices(engine: Engine, who: principals.Principal) -> list[tuple[str, str]]:
     """(code, name) of the sites the user may search, for the site field's suggestions."""
     query = select(sites.c.code, sites.c.name).order_by(sites.c.name)
     if who.district is not None:
@@ -299,7 +300,7 @@ def _message(err: CentralError) -> str:
 def _throttled(err: ThrottledError) -> str:
     """The same words whether or not the user exists: when, in Beijing time, to try again."""
     minute_after = -(-int(err.until_s) // 60) * 60  # rounded up: not refused at that minute
-    until = beijing.show(format_utc(datetime.fromtimestamp(minute_after, UTC)))[:16]
+    until = clock.show(format_utc(datetime.fromtimestamp(minute_after, UTC)))[:16]
     minutes = -(-int(err.detail["retry_after_s"]) // 60)
     return f"登录失败次数过多，已暂时锁定。请于 {until}（北京时间，约 {minutes} 分钟后）再试。"
 

@@ -16,35 +16,30 @@ from fastapi.responses import Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from central import accounts
-from central.errors import CentralError
-from central.photos import PhotoDecoding
-from central.police import service
+from central.accounts import principals
+from central.police import acts, photos
+from central.police.photos import PhotoDecoding
 from central.settings import Settings
 from central.web import guard
-from wlt.errors import PhotoDecoderError
 
 PageHandler = Callable[..., Awaitable[Response]]
 
 
 def install(app: FastAPI, engine: Engine, settings: Settings,
             page: Callable[[PageHandler], PageHandler],
-            who_of: Callable[[Request], Awaitable[accounts.Principal]]) -> PhotoDecoding:
-    """The photo route; returns the decoding the stay page uses. Loads the configured library
-    now: CentralError (the server does not start) when it cannot be loaded."""
-    decoding = PhotoDecoding(settings.photo_library, settings.photo_licence_code,
-                             settings.photo_timeout_s)
-    try:
-        decoding.check()
-    except PhotoDecoderError as err:
-        raise CentralError(str(err), code="photo_decoder") from err
+            who_of: Callable[[Request], Awaitable[principals.Principal]]) -> PhotoDecoding:
+    """The photo route (the photo logic is central/police/photos.py); returns the decoding the
+    stay page uses. Loads the configured library now: CentralError (the server does not start)
+    when it cannot be loaded."""
+    decoding = photos.start_decoding(settings.photo_library, settings.photo_licence_code,
+                                     settings.photo_timeout_s)
 
     @app.get("/stay/{stay_id}/photo/{guest_id}", include_in_schema=False)
     @page
     async def photo(request: Request, stay_id: str, guest_id: str) -> Response:
         who = await who_of(request)
         guard.check_csrf(who, request.query_params.get("csrf"))
-        png = await run_in_threadpool(service.view_photo, engine, who, stay_id, guest_id,
+        png = await run_in_threadpool(acts.view_photo, engine, who, stay_id, guest_id,
                                       request.query_params.get("reason"), decoding,
                                       settings.reason_rule())
         return Response(png, media_type="image/png", headers={

@@ -32,7 +32,7 @@ from typing import Any
 from PIL import Image
 
 from drivers.barcode.errors import BackendUnavailableError
-from drivers.barcode.payloads import decode_bytes
+from drivers.barcode.interpret import decode_bytes
 
 BACKENDS = ("pyzbar", "zxing")
 _ZBAR_CFG_BINARY = 4  # zbar >= 0.23 (libzbar0 in Debian 12): hand over QR bytes unconverted

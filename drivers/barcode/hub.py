@@ -40,8 +40,8 @@ from PIL import Image
 
 from drivers.barcode.errors import InputDeviceError
 from drivers.barcode.image import ImageDecoder
+from drivers.barcode.interpret import Interpretation, Rules, classify
 from drivers.barcode.mrz import UNSUPPORTED
-from drivers.barcode.payloads import Interpretation, Rules, classify
 from drivers.barcode.serial_scanner import Scan, SerialScanner
 from drivers.barcode.wedge import WedgeScanner
 

@@ -35,16 +35,19 @@ Recovery and refusal: line endings, stray control characters, spaces and lower c
 normalised; lines are recognised by their lengths. What is never repaired: an `O` where a
 digit belongs is reported (code `letter_o`), not turned into `0`, because the clerk must look
 at the document; a malformed date becomes `None` with a problem, never an exception.
-The three-line Chinese travel-permit MRZs (not ICAO) are handled in `permits.py`.
+The three-line Chinese travel-permit MRZs (not ICAO) are handled in `permits.py`; the imports
+run one way: mrz -> permits -> mrzfields (which holds `MrzResult`), and mrz -> mrzfields.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date
 
+from drivers.barcode import permits
 from drivers.barcode.mrzfields import (
+    VISAS,
+    MrzResult,
     Problem,
     check_digit,
     digits_problem,
@@ -54,51 +57,11 @@ from drivers.barcode.mrzfields import (
 )
 
 FORMATS = {"TD1": (3, 30), "TD2": (2, 36), "TD3": (2, 44)}
-VISAS = {"TD3": "MRV-A", "TD2": "MRV-B"}  # same sizes, told apart by the document code V
 UNSUPPORTED = "UNSUPPORTED"
 _ICAO_CODES = {"TD1": "ACI", "TD2": "ACI", "TD3": "P"}
 _NOT_ICAO = {("TD2", "IDFRA"): "French national identity card (pre-2021 layout, not ICAO)"}
 _VALID = re.compile(r"^[A-Z0-9<]+$")
 _SEXES = {"M": "M", "F": "F", "X": "X", "<": None}
-
-
-@dataclass(frozen=True, slots=True)
-class MrzResult:
-    """One parsed MRZ. `problems` lists every failing field by name; `valid` = none are errors.
-
-    `verified` is False for formats whose checks we cannot run (prefill only).
-    """
-
-    format: str  # TD1 | TD2 | TD3 | MRV-A | MRV-B | CN_PERMIT | UNSUPPORTED
-    lines: tuple[str, ...]
-    fields: dict[str, object]
-    problems: tuple[Problem, ...] = ()
-    verified: bool = True
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def valid(self) -> bool:
-        return self.verified and not any(p.severity == "error" for p in self.problems)
-
-    @property
-    def visa(self) -> bool:
-        return self.format in VISAS.values()
-
-    @property
-    def failing_fields(self) -> frozenset[str]:
-        return frozenset(p.field for p in self.problems if p.severity == "error")
-
-    def guest(self) -> dict[str, object]:
-        """The passport-guest view: the fields the foreign-guest form is prefilled with."""
-        keys = ("surname", "given_names", "nationality", "document_type", "document_number",
-                "birth_date", "sex", "expiry_date", "issuing_state")  # fmt: skip
-        guest = {key: self.fields.get(key) for key in keys}
-        for key in ("birth_date", "expiry_date"):
-            value = guest[key]
-            guest[key] = value.isoformat() if isinstance(value, date) else None
-        guest["mrz_verified"] = self.valid
-        guest["mrz_problems"] = [p.field + ":" + p.code for p in self.problems]
-        return guest
 
 
 def normalise(text: str) -> list[str]:
@@ -140,8 +103,6 @@ def parse(text: str, *, today: date | None = None) -> MrzResult | None:
     MRZ-shaped lines of no known layout give an `UNSUPPORTED` result, so the clerk is told
     "unsupported document" rather than shown a passport that failed its checks.
     """
-    from drivers.barcode import permits  # one-way: permits imports mrzfields, not us
-
     today = today or date.today()
     found = split_lines(text)
     if found is None:

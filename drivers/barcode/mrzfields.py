@@ -1,4 +1,4 @@
-"""MRZ field primitives shared by the ICAO parser and the travel-permit recogniser.
+"""MRZ field primitives and the result type, shared by the ICAO parser and the permit recogniser.
 
 Check digit (ICAO 9303 part 3, 4.9): each character's value (0-9 digits, A-Z = 10..35,
 `<` = 0) times the weights 7, 3, 1 repeating, summed, modulo 10. Because 7, 3 and 1 are coprime
@@ -9,11 +9,12 @@ an `O` where only digits belong is reported on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
 _WEIGHTS = (7, 3, 1)
+VISAS = {"TD3": "MRV-A", "TD2": "MRV-B"}  # same sizes, told apart by the document code V
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,45 @@ class Problem:
     code: str  # check_digit | letter_o | not_digits | malformed_date | unknown_part | invalid ...
     message: str
     severity: Literal["error", "warning"] = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class MrzResult:
+    """One parsed MRZ. `problems` lists every failing field by name; `valid` = none are errors.
+
+    `verified` is False for formats whose checks we cannot run (prefill only).
+    """
+
+    format: str  # TD1 | TD2 | TD3 | MRV-A | MRV-B | CN_PERMIT | UNSUPPORTED
+    lines: tuple[str, ...]
+    fields: dict[str, object]
+    problems: tuple[Problem, ...] = ()
+    verified: bool = True
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def valid(self) -> bool:
+        return self.verified and not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def visa(self) -> bool:
+        return self.format in VISAS.values()
+
+    @property
+    def failing_fields(self) -> frozenset[str]:
+        return frozenset(p.field for p in self.problems if p.severity == "error")
+
+    def guest(self) -> dict[str, object]:
+        """The passport-guest view: the fields the foreign-guest form is prefilled with."""
+        keys = ("surname", "given_names", "nationality", "document_type", "document_number",
+                "birth_date", "sex", "expiry_date", "issuing_state")  # fmt: skip
+        guest = {key: self.fields.get(key) for key in keys}
+        for key in ("birth_date", "expiry_date"):
+            value = guest[key]
+            guest[key] = value.isoformat() if isinstance(value, date) else None
+        guest["mrz_verified"] = self.valid
+        guest["mrz_problems"] = [p.field + ":" + p.code for p in self.problems]
+        return guest
 
 
 def char_value(ch: str) -> int | None:

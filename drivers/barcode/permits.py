@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from drivers.barcode.mrzfields import Problem, parse_name
+from drivers.barcode.mrzfields import MrzResult, Problem, parse_name
 
 PREFIXES = {"CS": "hk_macau", "CT": "taiwan"}
 _NUMBERS = {
@@ -29,10 +29,8 @@ _NAME = re.compile(r"^[A-Z]+(<[A-Z]+)*<<[A-Z<]*$")
 NOTE = "non-ICAO travel permit MRZ: prefill only, not verified; check every field on the card"
 
 
-def parse(lines: list[str]) -> object | None:
+def parse(lines: list[str]) -> MrzResult | None:
     """A prefill-only `MrzResult` for a CS/CT permit MRZ, or None if it is not one."""
-    from drivers.barcode.mrz import MrzResult
-
     if not 2 <= len(lines) <= 3 or lines[0][:2] not in PREFIXES:
         return None
     if not all(26 <= len(line) <= 36 for line in lines):

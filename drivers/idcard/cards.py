@@ -16,6 +16,7 @@ not a name: `authority` holds that code (as `CardRead` documents) and
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -25,8 +26,8 @@ from drivers.idcard import layouts
 from drivers.idcard.codes import format_date, id_number_issues, nation_name
 from drivers.idcard.errors import CardDecodeError, FrameError
 from drivers.idcard.layouts import LAYOUTS, decode_ucs2, pad_field, parse_count, parse_date
-from drivers.idcard.payloads import split_appended_addresses
 from drivers.idcard.reading import PHOTO_SIZE, TEXT_BLOCK_SIZE, CardRead, CardType, Sex
+from drivers.idcard.sam_answers import split_appended_addresses
 
 LONG_TERM = "长期"
 ADDRESS_ENTRY_SIZE = 70  # one appended address: 35 UCS-2 chars
@@ -127,6 +128,26 @@ def decode_text_block(
         nationality=text["nationality"] or None, address=None, authority=None,
         pass_number=None, issue_count=parse_count("issue_count", text["issue_count"]), **common,
     )  # fmt: skip
+
+
+def card_from_json(data: dict[str, Any]) -> CardRead:
+    """Rebuild a reading from `CardRead.to_json()` output, re-decoding the raw text block."""
+    try:
+        text_block = base64.b64decode(data["text_block_b64"], validate=True)
+        photo = base64.b64decode(data["photo_wlt_b64"], validate=True)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CardDecodeError(
+            "card JSON lacks text_block_b64/photo_wlt_b64 (print it with --unmasked)"
+        ) from err
+    fingerprint_b64 = data.get("fingerprint_b64")
+    fingerprint = base64.b64decode(fingerprint_b64) if fingerprint_b64 else None
+    return decode_text_block(
+        text_block,
+        photo,
+        fingerprint=fingerprint,
+        appended_addresses=tuple(data.get("appended_addresses") or ()),
+        sam_id=data.get("sam_id"),
+    )
 
 
 def encode_text_block(fields: Mapping[str, Any]) -> bytes:

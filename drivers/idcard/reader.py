@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from drivers.idcard import codec, payloads
+from drivers.idcard import codec, sam_answers
 from drivers.idcard.cards import decode_appended_addresses, decode_text_block, format_sam_id
 from drivers.idcard.codec import Status
 from drivers.idcard.errors import (
@@ -36,6 +36,7 @@ from drivers.idcard.errors import (
     TransportError,
 )
 from drivers.idcard.reading import CardRead
+from drivers.idcard.state import ReaderState
 from drivers.idcard.transport import SerialTransport
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class ReaderSettings:
 class ReaderStatus:
     """What the page and `anju card info` show about the reader."""
 
-    state: str = "disconnected"  # disconnected | idle | holding | replace | fault
+    state: ReaderState = ReaderState.DISCONNECTED
     port: str = ""
     connected: bool = False
     baud: int | None = None
@@ -145,10 +146,10 @@ class CardReader:
         return None
 
     def _fault(self, err: Exception) -> None:
-        if self._status.state != "fault":
+        if self._status.state is not ReaderState.FAULT:
             log.error("reader on %s cannot work: %s", self.transport.url, err)
         self.transport.close()  # re-probe later with backoff: a power cycle may cure it
-        self._set(state="fault", connected=False, last_error=str(err))
+        self._set(state=ReaderState.FAULT, connected=False, last_error=str(err))
         self._schedule_retry()
 
     def _no_answer(self, err: Exception) -> None:
@@ -185,7 +186,7 @@ class CardReader:
         # re-probe caused by line noise) is the same placement; lifting it clears the hold.
         self._absent, self._failed = 0, 0
         self._set(
-            state="idle", connected=True, baud=baud, sam_id=sam_id, last_error=None,
+            state=ReaderState.IDLE, connected=True, baud=baud, sam_id=sam_id, last_error=None,
             reconnects=reconnects,
         )
         return True
@@ -194,7 +195,7 @@ class CardReader:
         if self._status.connected or self._status.last_error is None:
             log.warning("reader on %s unavailable: %s", self.transport.url, err)
         self.transport.close()
-        self._set(state="disconnected", connected=False, baud=None, last_error=str(err))
+        self._set(state=ReaderState.DISCONNECTED, connected=False, baud=None, last_error=str(err))
         self._schedule_retry()
 
     def _schedule_retry(self) -> None:
@@ -243,11 +244,11 @@ class CardReader:
         self._pending = False
         identity = f"{card.card_type}:{card.id_number}:{card.photo_sha256}"
         if identity == self._held:
-            if self._status.state != "holding":
-                self._set(state="holding", last_error=None)
+            if self._status.state is not ReaderState.HOLDING:
+                self._set(state=ReaderState.HOLDING, last_error=None)
             return None
         self._held = identity
-        self._set(state="holding", reads=self._status.reads + 1, last_error=None)
+        self._set(state=ReaderState.HOLDING, reads=self._status.reads + 1, last_error=None)
         self._on_card(card)
         return card
 
@@ -258,7 +259,7 @@ class CardReader:
             codec.READ_BASE_FINGERPRINT if self.settings.read_fingerprint else codec.READ_BASE
         )
         response = self._expect(command)
-        message = payloads.decode_base_message(
+        message = sam_answers.decode_base_message(
             response.data, with_fingerprint=self.settings.read_fingerprint
         )
         addresses: tuple[str, ...] = ()
@@ -283,20 +284,20 @@ class CardReader:
 
     def _card_absent(self) -> None:
         if self._held is None and not self._pending:
-            if self._status.state == "replace" and self._failed:
+            if self._status.state is ReaderState.REPLACE and self._failed:
                 self._failed = 0
-                self._set(state="idle")
+                self._set(state=ReaderState.IDLE)
             return
         self._absent += 1
         if self._absent >= self.settings.absent_polls:
             self._held, self._pending, self._absent, self._failed = None, False, 0, 0
-            self._set(state="idle")
+            self._set(state=ReaderState.IDLE)
 
     def _read_failed(self, reason: str) -> None:
         self._failed += 1
         failures = self._status.failures + 1
         if self._failed >= self.settings.replace_after:
-            self._set(state="replace", failures=failures, last_error=reason)
+            self._set(state=ReaderState.REPLACE, failures=failures, last_error=reason)
         else:
             self._set(failures=failures, last_error=reason)
 

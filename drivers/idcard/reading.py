@@ -1,8 +1,9 @@
 """The typed result of reading one card: what every layer above the driver consumes.
 
 `CardRead.to_json()` is the JSON form printed by `anju card read --json --unmasked` and read back by
-`anju stays check-in --card FILE`; `CardRead.from_json()` reverses it. When the raw text block is
-present, `from_json` decodes it again rather than trusting the printed fields.
+`anju stays check-in --card FILE`; `cards.card_from_json()` reverses it, decoding the raw text
+block again rather than trusting the printed fields. This module is the value type only: it
+imports no decoder (cards.py imports it, never the reverse).
 """
 
 from __future__ import annotations
@@ -117,27 +118,3 @@ class CardRead:
                 base64.b64encode(self.fingerprint).decode("ascii") if self.fingerprint else None
             ),
         }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CardRead:
-        """Rebuild a reading from `to_json()` output, re-decoding the raw text block."""
-        from drivers.idcard.cards import decode_text_block  # cards imports this module
-
-        try:
-            text_block = base64.b64decode(data["text_block_b64"], validate=True)
-            photo = base64.b64decode(data["photo_wlt_b64"], validate=True)
-        except (KeyError, TypeError, ValueError) as err:
-            from drivers.idcard.errors import CardDecodeError
-
-            raise CardDecodeError(
-                "card JSON lacks text_block_b64/photo_wlt_b64 (print it with --unmasked)"
-            ) from err
-        fingerprint_b64 = data.get("fingerprint_b64")
-        fingerprint = base64.b64decode(fingerprint_b64) if fingerprint_b64 else None
-        return decode_text_block(
-            text_block,
-            photo,
-            fingerprint=fingerprint,
-            appended_addresses=tuple(data.get("appended_addresses") or ()),
-            sam_id=data.get("sam_id"),
-        )

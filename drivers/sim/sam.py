@@ -39,7 +39,7 @@ from drivers.idcard.codec import (
     Status,
     command_for,
 )
-from drivers.idcard.payloads import encode_base_message
+from drivers.idcard.sam_answers import encode_base_message
 from drivers.sim.cardfile import load_card_file
 
 CardLeftMode = Literal["answers", "silent"]

@@ -19,12 +19,13 @@ import click
 
 from drivers.idcard.reader import CardReader, ReaderSettings, ReaderStatus
 from drivers.idcard.reading import CardRead
+from drivers.idcard.state import ReaderState
 from drivers.idcard.transport import SerialTransport
 from sync.privacy import redact
-from terminal.cli import chinese_locale
+from terminal.commands.language import chinese_locale
 from terminal.config import ENV_VAR, load_config
+from terminal.doctor.portcheck import diagnose
 from terminal.errors import ConfigError
-from terminal.portcheck import diagnose
 
 EXIT_NO_READER = 2
 EXIT_NO_CARD = 3
@@ -190,7 +191,7 @@ def watch(port: str, baud: str | None, as_json: bool, unmasked: bool, poll: floa
             click.echo("")
 
     def report(status: ReaderStatus) -> None:
-        if status.state in ("disconnected", "replace", "fault"):
+        if status.state in (ReaderState.DISCONNECTED, ReaderState.REPLACE, ReaderState.FAULT):
             click.echo(f"[reader {status.state}: {status.last_error}]", err=True)
 
     transport = SerialTransport(port, baud=int(baud) if baud else None)

@@ -1,4 +1,4 @@
-"""`anju clerk owner|list`: the technician's side of the clerk accounts (terminal/clerks.py).
+"""`anju clerk owner|list`: the technician's side of the clerk accounts (terminal/desk/clerks.py).
 
 The owner then manages the clerks on the page (工号管理). PINs are read from a prompt (never
 an argument: it would stay in the shell history and the process list) or from stdin.
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from terminal.clerks import Accounts
 from terminal.commands.context import open_store, reporting, store_options
+from terminal.desk.clerks import Accounts
 
 
 @click.group()

@@ -15,9 +15,9 @@ from typing import Any
 
 import click
 
-from terminal.cli import chinese_locale
+from terminal.commands.language import chinese_locale
 from terminal.config import ENV_VAR, Config, load_config
-from terminal.errors import AnjuError, ConfigError, DomainError
+from terminal.errors import ConfigError, DomainError, TerminalError
 from terminal.store.database import Store
 
 EXIT_REFUSED = 1
@@ -45,7 +45,7 @@ def open_store(config_path: Path | None, db_path: Path | None, **kwargs: Any) ->
     return Store.from_config(config, path=path, **kwargs)
 
 
-def fail(err: AnjuError) -> None:
+def fail(err: TerminalError) -> None:
     message = err.localized(chinese_locale())
     click.echo(f"error: {message}", err=True)
     if isinstance(err, ConfigError):
@@ -58,5 +58,5 @@ def reporting() -> Iterator[None]:
     """Turn the terminal's exceptions into a one-line message and an exit code."""
     try:
         yield
-    except AnjuError as err:
+    except TerminalError as err:
         fail(err)

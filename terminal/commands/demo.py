@@ -17,7 +17,6 @@ import itertools
 import re
 import shutil
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -169,14 +168,16 @@ def _auto_confirm(page_url: str, rooms: itertools.chain[str] | object) -> int:
 
 
 def _summary(work: Path, confirmed: int) -> None:
+    from terminal.store import outbox, queries
+    from terminal.store.database import ReadOnlyStore
+    from terminal.store.outbox import OutboxState
+
     stays = delivered = 0
     database = work / "terminal.db"
     if database.exists():
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-            stays = conn.execute("SELECT count(*) FROM stay_view").fetchone()[0]
-            delivered = conn.execute(
-                "SELECT count(*) FROM outbox WHERE state = 'acknowledged'").fetchone()[0]
-        conn.close()
+        with ReadOnlyStore(database).reader() as conn:
+            stays = queries.count_stays(conn)
+            delivered = outbox.count(conn, OutboxState.ACKNOWLEDGED)
     line = f"stopped: {stays} registrations saved, {delivered} events delivered to the server"
     if confirmed:
         line += f" ({confirmed} confirmed by the auto-clerk)"

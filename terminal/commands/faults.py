@@ -1,4 +1,4 @@
-"""`anju faults record|show|clear`: services systemd gave up on (terminal/faults.py).
+"""`anju faults record|show|clear`: services systemd gave up on (terminal/system/faults.py).
 
 `record` is what anju-failure@.service runs (systemd/): its options default to the environment
 systemd gives an OnFailure= unit, and the directory to the unit's $STATE_DIRECTORY.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from terminal import faults
+from terminal.system import faults
 
 _DIR = click.option(
     "--dir",

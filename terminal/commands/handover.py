@@ -19,12 +19,12 @@ import click
 from sync.client import SyncClient
 from sync.errors import RequestError, SyncError
 from sync.fields import format_utc
-from terminal import handover as core
-from terminal.atomic_file import write_json_atomic
 from terminal.commands.context import EXIT_REFUSED, reporting
 from terminal.config import ENV_VAR, load_config
 from terminal.errors import ConfigError
-from terminal.sync_service import load_credentials
+from terminal.system.atomic_file import write_json_atomic
+from terminal.uploading import handover as core
+from terminal.uploading.sync_service import load_credentials
 
 _CONFIG = click.option(
     "--config",

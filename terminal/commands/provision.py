@@ -36,14 +36,11 @@ import click
 from sync.client import SyncClient
 from sync.errors import EnrolmentRefusedError, MaybeDeliveredError, RequestError
 from sync.messages import Enrolment
-from terminal.atomic_file import write_json_atomic
 from terminal.commands.context import EXIT_CONFIG, EXIT_REFUSED, reporting
 from terminal.config import ENV_VAR, Config, config_path, from_mapping
 from terminal.doctor import FAIL, OK, WARN, Context
 from terminal.doctor.local import disk
-from terminal.doctor.remote import OFFSET_LIMIT_S
-from terminal.errors import ConfigError
-from terminal.provision_checks import (
+from terminal.doctor.provision_checks import (
     PORTS_ENV,
     Step,
     ca_missing,
@@ -53,7 +50,10 @@ from terminal.provision_checks import (
     plain_http_refused,
     refused,
 )
-from terminal.settings_file import read_document, set_values, write_text_atomic
+from terminal.doctor.remote import OFFSET_LIMIT_S
+from terminal.errors import ConfigError
+from terminal.system.atomic_file import write_json_atomic
+from terminal.system.settings_file import read_document, set_values, write_text_atomic
 from terminal.version import software_version
 
 ORDER = ("settings", "server", "enrolment", "clock", "reader", "scanner", "disk", "heartbeat")

@@ -13,23 +13,23 @@ from typing import Any
 
 import click
 
+from drivers.idcard.cards import card_from_json
 from drivers.idcard.errors import IdCardError
-from drivers.idcard.reading import CardRead
 from sync.privacy import redact
-from terminal import queries
-from terminal.cli import chinese_locale
 from terminal.commands.context import (
     open_store,
     reporting,
     settings,
     store_options,
 )
+from terminal.commands.language import chinese_locale
+from terminal.desk.registry import Registry, Saved
 from terminal.domain.checks import Finding, Override
 from terminal.domain.guests import COMPANION, MAIN, Guest, guest_from_card
 from terminal.errors import BlockedError, ValidationError
-from terminal.ids import new_id
-from terminal.registry import Registry, Saved
+from terminal.store import queries
 from terminal.store.database import Store
+from terminal.system.ids import new_id
 
 # Amended fields whose values are not personal data and may be printed masked or not.
 _PLAIN_FIELDS = {"room", "expected_check_out", "sex", "nationality", "role", "relationship",
@@ -176,7 +176,7 @@ def show(config_path: Path | None, db_path: Path | None, stay_id: str, as_json: 
 
 def _card_guest(path: Path, role: str) -> Guest:
     try:
-        card = CardRead.from_json(json.loads(path.read_text("utf-8")))
+        card = card_from_json(json.loads(path.read_text("utf-8")))
     except (OSError, ValueError, IdCardError) as err:
         raise ValidationError(f"{path}: not a card reading ({err})", f"{path}：不是有效的读卡结果",
                               field="card") from err

@@ -15,7 +15,7 @@ from terminal.commands.context import (
     settings,
     store_options,
 )
-from terminal.store import db, migrations
+from terminal.store import connection, migrations
 from terminal.store import purge as retention
 from terminal.store import verify as verifier
 from terminal.store.database import Store
@@ -42,7 +42,7 @@ def migrate(config_path: Path | None, db_path: Path | None) -> None:
     """Upgrade the schema; all steps or none, after a backup next to the file."""
     with reporting():
         config, path = settings(config_path, db_path)
-        conn = db.connect(path, readonly=True)
+        conn = connection.connect(path, readonly=True)
         try:
             before = migrations.schema_version(conn)
         finally:
@@ -67,7 +67,7 @@ def downgrade(config_path: Path | None, db_path: Path | None, target: int) -> No
     services, before installing an older release that refuses this schema)."""
     with reporting():
         _config, path = settings(config_path, db_path)
-        conn = db.connect(path)
+        conn = connection.connect(path)
         try:
             before = migrations.schema_version(conn)
             backup = migrations.backup(conn, path) if before > target else None
@@ -88,12 +88,7 @@ def verify(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
     """Check schema, integrity, every hash, sequence and the projection; exit 1 on any fault."""
     with reporting():
         _config, path = settings(config_path, db_path)
-        conn = db.connect(path, readonly=True)
-        try:
-            faults = verifier.verify(conn)
-            events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        finally:
-            conn.close()
+        faults, events = verifier.verify_file(path)
     if as_json:
         click.echo(json.dumps({"ok": not faults, "events": events, "faults": [
             {"code": f.code, "event_id": f.event_id, "sequence": f.sequence,

@@ -19,15 +19,16 @@ import click
 
 from sync.diagnosis import by_code, classify
 from sync.errors import RequestError
+from sync.fields import parse_utc
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from sync.uploader import DrainReport
-from terminal import sdnotify
 from terminal.commands.context import EXIT_REFUSED, reporting, settings, store_options
-from terminal.file_checks import warn_exposed_files
-from terminal.liveness import Watchdog
+from terminal.doctor.file_checks import warn_exposed_files
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox, lean_writer
-from terminal.sync_service import SyncService, SyncState
+from terminal.store.outbox import StoreOutbox, lean_writer
+from terminal.system import sdnotify
+from terminal.system.liveness import Watchdog
+from terminal.uploading.sync_service import SyncService, SyncState
 
 
 @click.group()
@@ -58,7 +59,7 @@ def run(config_path: Path | None, db_path: Path | None) -> None:
         warn_exposed_files(*settings(config_path, db_path))
         service = _service(config_path, db_path, stop=stop)
         # Type=notify: started once the settings, store and credential are in hand; the
-        # watchdog pings only while the upload loop progresses (terminal/liveness.py).
+        # watchdog pings only while the upload loop progresses (terminal/system/liveness.py).
         watchdog = Watchdog([service.alive.loop])
         sdnotify.notify("READY=1\nSTATUS=uploading")
         watchdog.start()
@@ -139,7 +140,7 @@ def local_time(utc_text: str | None, zone: ZoneInfo) -> str:
     if not utc_text:
         return ""
     try:
-        at = datetime.fromisoformat(utc_text.replace("Z", "+00:00"))
+        at = parse_utc(utc_text)
     except ValueError:
         return utc_text
     local = at.astimezone(zone)

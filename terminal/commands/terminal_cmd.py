@@ -2,8 +2,8 @@
 
 `terminal run` is what systemd starts (systemd/anju-terminal.service, Type=notify): it reports
 READY once the page listens; the watchdog pings only while the reader loop, the store writer and
-the event loop progress (terminal/liveness.py). SIGTERM and Ctrl-C end the pages' event streams
-and stop it between two requests; the reader thread and the store are closed last.
+the event loop progress (terminal/system/liveness.py). SIGTERM and Ctrl-C end the pages' event
+streams and stop it between two requests; the reader thread and the store are closed last.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def run(config_path: Path | None, db_path: Path | None, simulate: bool, cycle: b
     import uvicorn
 
     from drivers.sim.sam import load_sim_cards
-    from terminal.file_checks import warn_exposed_files
-    from terminal.service import TerminalService
+    from terminal.desk.frontdesk import TerminalService
+    from terminal.doctor.file_checks import warn_exposed_files
     from terminal.web.app import create_app
     from terminal.web.server import Server
 

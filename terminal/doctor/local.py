@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sync.diagnosis import by_code
-from terminal import checkday, clock
+from sync.fields import parse_utc
+from terminal.desk import checkday
 from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding
-from terminal.file_checks import exposed_files
-from terminal.store import db
+from terminal.doctor.file_checks import exposed_files
+from terminal.store import connection
 from terminal.store import verify as verifier
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
-from terminal.sync_service import SyncState
+from terminal.store.outbox import StoreOutbox
+from terminal.system import clock
+from terminal.uploading.sync_service import SyncState
 
 # Backlog "not moving": events older than this and no answered request for as long.
 BACKLOG_STUCK_S = 15 * 60
@@ -95,7 +97,7 @@ def clock_state(ctx: Context) -> list[Finding]:
         synced = clock.SystemClock().synchronised()
     newest = None
     if ctx.database is not None and ctx.database.exists():
-        conn = db.connect(ctx.database, readonly=True)
+        conn = connection.connect(ctx.database, readonly=True)
         try:
             newest = checkday.newest_event_time(conn)
         finally:
@@ -179,12 +181,7 @@ def store(ctx: Context) -> list[Finding]:
                 "start the terminal service once (it creates the store) or set store.database",
             )
         ]
-    conn = db.connect(ctx.database, readonly=True)
-    try:
-        faults = verifier.verify(conn)
-        events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-    finally:
-        conn.close()
+    faults, events = verifier.verify_file(ctx.database)
     if faults:
         return [
             Finding(
@@ -276,7 +273,7 @@ def _age_s(utc_text: str | None, now: datetime) -> float | None:
     if not utc_text:
         return None
     try:
-        at = datetime.fromisoformat(utc_text.replace("Z", "+00:00"))
+        at = parse_utc(utc_text)
     except ValueError:
         return None
     return max(0.0, (now - at).total_seconds())

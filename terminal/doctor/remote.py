@@ -12,19 +12,20 @@ from typing import Any
 import requests
 
 from drivers.idcard.reader import CardReader
+from drivers.idcard.state import ReaderState
 from drivers.idcard.transport import SerialTransport
 from sync.client import SyncClient
 from sync.diagnosis import BUSY, CLOCK_REJECTED, SERVER_FAILING, TLS, UNREACHABLE, classify
 from sync.errors import RequestError
 from sync.retry import RetryBudgetExhausted, RetryPolicy
 from sync.uploader import Uploader
-from terminal import faults
 from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding
+from terminal.doctor.portcheck import candidates, diagnose
 from terminal.errors import ConfigError
-from terminal.portcheck import candidates, diagnose
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
-from terminal.sync_service import load_credentials
+from terminal.store.outbox import StoreOutbox
+from terminal.system import faults
+from terminal.uploading.sync_service import load_credentials
 from terminal.version import software_version
 
 UNITS = ("anju-terminal.service", "anju-sync.service")
@@ -66,7 +67,7 @@ def reader(ctx: Context) -> list[Finding]:
         "last_error": status.last_error,
         "failures": status.failures,
     }
-    if not status.connected and status.state != "fault":
+    if not status.connected and status.state is not ReaderState.FAULT:
         found = diagnose(port, str(status.last_error or ""))
         if found.cause == "in_use_by_service":
             return [
@@ -105,9 +106,9 @@ def reported(ctx: Context, local: dict[str, Any]) -> list[Finding]:
 
 
 def _reader_finding(port: str, status: dict[str, Any], via: str) -> Finding:
-    state = status.get("state")
+    state = status.get("state")  # a ReaderState, through the service's JSON
     error = status.get("last_error") or ""
-    if state in ("idle", "holding", "replace"):
+    if state in (ReaderState.IDLE, ReaderState.HOLDING, ReaderState.REPLACE):
         return Finding(
             "reader",
             "reader",
@@ -116,7 +117,7 @@ def _reader_finding(port: str, status: dict[str, Any], via: str) -> Finding:
             f"{status.get('sam_id')}, {status.get('baud')} baud)",
             detail=status,
         )
-    if state == "fault":
+    if state == ReaderState.FAULT:
         return Finding(
             "reader",
             "reader",

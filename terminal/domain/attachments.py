@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from terminal.domain import serial
+from terminal.domain import jsonform
 
 # The check digits each ICAO format carries (TD3 also covers the personal number).
 MRZ_CHECKS = {
@@ -43,8 +43,8 @@ class Attachment:
     source: str = ""  # "serial:...", "image:pyzbar", ...
 
     def to_json(self) -> dict[str, Any]:
-        return serial.to_json(self)
+        return jsonform.to_json(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Attachment:
-        return serial.from_json(cls, data)
+        return jsonform.from_json(cls, data)

@@ -5,9 +5,9 @@ passed, and only with a reason the record keeps), WARN and INFO are shown and re
 are pure: the registry passes in what they need to know about the house (documents in house,
 occupants of the room) and "today" in the guesthouse's time zone.
 
-While the device clock is not trusted (terminal/clock.py, docs/time.md) "today" is only the latest
-day we can vouch for, so the rules in DATE_RULES cannot be sure: `downgrade` turns each into a
-warning the clerk confirms (`needs_confirm`), and the finding keeps what it was and why.
+While the device clock is not trusted (terminal/system/clock.py, docs/time.md) "today" is only
+the latest day we can vouch for, so the rules in DATE_RULES cannot be sure: `downgrade` turns
+each into a warning the clerk confirms (`needs_confirm`), and the finding keeps what it was and why.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class Finding:
     guest_id: str | None = None
     overridable: bool = False
     downgraded_from: str | None = None  # the rule's own severity, when the clock made it a warning
-    downgraded_because: str | None = None  # terminal.clock UNSYNCHRONISED | IMPLAUSIBLE
+    downgraded_because: str | None = None  # terminal.system.clock UNSYNCHRONISED | IMPLAUSIBLE
 
     @property
     def blocks(self) -> bool:

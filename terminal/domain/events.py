@@ -41,7 +41,7 @@ class Event:
     kind: Kind
     stay_id: str
     target_event_id: str | None  # amend / void: the event they correct
-    wall_time: str  # UTC, terminal.clock.format_utc
+    wall_time: str  # UTC, sync.fields.format_utc
     clock_synchronised: bool
     monotonic_ns: int
     boot_id: str

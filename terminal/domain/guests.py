@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from drivers.idcard.reading import CardRead
-from terminal.domain import serial
+from terminal.domain import jsonform
 from terminal.domain.documents import Document, document_from_card
 
 MAIN = "main"
@@ -58,11 +58,11 @@ class Guest:
         return self.name or latin
 
     def to_json(self) -> dict[str, Any]:
-        return serial.to_json(self)
+        return jsonform.to_json(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Guest:
-        return serial.from_json(cls, data)
+        return jsonform.from_json(cls, data)
 
 
 def guest_from_card(

@@ -19,17 +19,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.files import create_private
-from terminal.clock import Clock, SystemClock
 from terminal.config import Config, DeviceIdentity
 from terminal.errors import StoreError
-from terminal.store import compat, db, migrations
+from terminal.store import compat, connection, migrations
 from terminal.store.disk import DiskGuard
 from terminal.store.writer import Writer
+from terminal.system.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 log = logging.getLogger(__name__)
+
+
+class ReadOnlyStore:
+    """Reader connections only: no writer, no migration, nothing written (an SD card mounted on
+    a laptop, a stopped terminal's store); what StoreOutbox and the queries read through."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        conn = connection.connect(self.path, readonly=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
 
 class Store:
@@ -68,10 +84,10 @@ class Store:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
             create_private(path)  # personal data: 0600 whatever the umask (and so -wal, -shm)
-        conn = db.connect(path, busy_timeout_ms=busy_timeout_ms)
+        conn = connection.connect(path, busy_timeout_ms=busy_timeout_ms)
         try:
             if quick_check:
-                db.quick_check(conn)
+                connection.quick_check(conn)
             if create or migrate:
                 if migrate and 0 < migrations.schema_version(conn) < migrations.LATEST:
                     log.info("backup before migrating: %s", migrations.backup(conn, path))
@@ -97,7 +113,7 @@ class Store:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        conn = db.connect(self.path, busy_timeout_ms=self.busy_timeout_ms, readonly=True)
+        conn = connection.connect(self.path, busy_timeout_ms=self.busy_timeout_ms, readonly=True)
         try:
             yield conn
         finally:

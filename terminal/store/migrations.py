@@ -25,11 +25,11 @@ log = logging.getLogger(__name__)
 
 def _rebuild_projection(conn: sqlite3.Connection) -> None:
     from terminal.domain.fold import fold
-    from terminal.store import chain, projection
+    from terminal.store import event_chain, stay_views
 
-    events = (chain.event_from_row(r) for r in chain.iter_rows(conn))
+    events = (event_chain.event_from_row(r) for r in event_chain.iter_rows(conn))
     for stay in fold(events).values():
-        projection.write(conn, stay)
+        stay_views.write(conn, stay)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from terminal.clock import format_utc
+from sync.fields import format_utc
 from terminal.domain.stays import Stay
-from terminal.store import projection
+from terminal.store import stay_views
 from terminal.store.database import Store
 from terminal.store.writer import Txn
 
@@ -52,7 +52,7 @@ def purge(store: Store, *, retention_days: int, now: datetime | None = None) -> 
             stay: Stay | None = txn.load_stay(stay_id)
             if stay is not None:
                 txn.conn.execute("DELETE FROM guest_view WHERE stay_id = ?", (stay_id,))
-                projection.write(txn.conn, stay)
+                stay_views.write(txn.conn, stay)
             events += count
             payload_bytes += size
         result = PurgeResult(len(stay_ids), events, payload_bytes)

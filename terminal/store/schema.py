@@ -171,7 +171,8 @@ V2 = [
 ]
 
 # v3: the state of the devices as the terminal service last saw them (one row per component,
-# "reader" for now), for the uploader's heartbeat in its own process (terminal/reader_state.py).
+# "reader" for now), for the uploader's heartbeat in its own process
+# (terminal/store/reader_state.py).
 # Overwritten in place: a status, not a record; nothing personal.
 V3 = [
     """CREATE TABLE device_status (
@@ -187,8 +188,8 @@ V3 = [
 ]
 
 # v4: failed clerk sign-ins on the front-desk page, so the waits they impose survive a restart
-# (terminal/web/throttle.py). One row per client address (or "global"): a counter, not a record;
-# no PIN and no staff number, only the address the attempts came from.
+# (terminal/web/signin_throttle.py). One row per client address (or "global"): a counter, not a
+# record; no PIN and no staff number, only the address the attempts came from.
 V4 = [
     """CREATE TABLE login_throttle (
         scope TEXT PRIMARY KEY,
@@ -200,9 +201,9 @@ V4 = [
     ) WITHOUT ROWID""",
 ]
 
-# v5: clerk accounts on the front-desk page (terminal/clerks.py): each clerk signs in with their
-# own staff number and PIN, so the operator on every event is who they say they are. The PIN is
-# kept as an argon2id hash only; accounts are disabled, never deleted (old events name them).
+# v5: clerk accounts on the front-desk page (terminal/desk/clerks.py): each clerk signs in with
+# their own staff number and PIN, so the operator on every event is who they say they are. The
+# PIN is kept as an argon2id hash only; accounts are disabled, never deleted (old events name them).
 V5 = [
     """CREATE TABLE clerks (
         staff_no TEXT PRIMARY KEY CHECK (length(staff_no) BETWEEN 1 AND 12),

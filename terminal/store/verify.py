@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -17,8 +18,8 @@ import sqlite_utils
 from terminal.domain.events import GENESIS, Event, chain_hash, sha256_hex
 from terminal.domain.fold import apply
 from terminal.domain.stays import Stay
-from terminal.errors import AnjuError, CorruptionError, SchemaTooNewError
-from terminal.store import chain, compat, db, migrations, projection, schema
+from terminal.errors import CorruptionError, SchemaTooNewError, TerminalError
+from terminal.store import compat, connection, event_chain, migrations, schema, stay_views
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +36,22 @@ class Fault:
         return f"{self.code}: {where}: {self.message}"
 
 
+def verify_file(path: Path) -> tuple[list[Fault], int]:
+    """Every check on a read-only connection to the database at `path`, and its event count
+    (`anju store verify`, `anju doctor`)."""
+    conn = connection.connect(path, readonly=True)
+    try:
+        return verify(conn), conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def verify(conn: sqlite3.Connection, *, full_integrity: bool = True) -> list[Fault]:
     faults = _schema(conn)
     if any(f.code in ("schema_version", "schema_table") for f in faults):
         return faults  # the checks below would only trip over a wrong schema
     try:
-        db.quick_check(conn, full=full_integrity)
+        connection.quick_check(conn, full=full_integrity)
     except CorruptionError as err:
         return [Fault("integrity", str(err))]
     faults += [Fault("foreign_key", f"{row[0]} row {row[1]} -> {row[2]}")
@@ -71,10 +82,10 @@ def _chain(conn: sqlite3.Connection) -> list[Fault]:
     faults: list[Fault] = []
     heads: dict[str, tuple[int, str]] = {}
     rows = conn.execute(
-        f"SELECT {', '.join(chain.ROW_COLUMNS)}, o.event_id IS NOT NULL FROM events e "
+        f"SELECT {', '.join(event_chain.ROW_COLUMNS)}, o.event_id IS NOT NULL FROM events e "
         "LEFT JOIN outbox o USING (event_id) ORDER BY device_id, sequence")
     for *values, has_outbox in rows:
-        row = dict(zip(chain.ROW_COLUMNS, values, strict=True))
+        row = dict(zip(event_chain.ROW_COLUMNS, values, strict=True))
         event_id, seq = row["event_id"], row["sequence"]
 
         def fault(code: str, message: str, event_id: str = event_id, seq: int = seq) -> None:
@@ -104,8 +115,8 @@ def _check_payload(row: dict[str, Any], fault: Any) -> None:
     except ValueError:
         fault("payload_json", "payload is not JSON")
         return
-    stored = chain.header_values(chain.event_from_row(tuple(row.values())))
-    columns = tuple(row[c] for c in chain.HEADER_COLUMNS)
+    stored = event_chain.header_values(event_chain.event_from_row(tuple(row.values())))
+    columns = tuple(row[c] for c in event_chain.HEADER_COLUMNS)
     if stored != columns or "data" not in doc:
         fault("header_mismatch", "columns differ from the payload's header")
 
@@ -113,16 +124,16 @@ def _check_payload(row: dict[str, Any], fault: Any) -> None:
 def _projection(conn: sqlite3.Connection) -> list[Fault]:
     faults: list[Fault] = []
     stays: dict[str, Stay] = {}
-    for row in chain.iter_rows(conn):
-        event: Event = chain.event_from_row(row)
+    for row in event_chain.iter_rows(conn):
+        event: Event = event_chain.event_from_row(row)
         try:
             apply(stays, event)
-        except AnjuError as err:
+        except TerminalError as err:
             faults.append(Fault("fold", str(err), event.event_id, event.sequence))
     seen = {r[0] for r in conn.execute("SELECT stay_id FROM stay_view")}
     for stay_id, stay in stays.items():
-        expected_stay, expected_guests = projection.rows_for(stay)
-        actual_stay, actual_guests = projection.read(conn, stay_id)
+        expected_stay, expected_guests = stay_views.rows_for(stay)
+        actual_stay, actual_guests = stay_views.read(conn, stay_id)
         if actual_stay != expected_stay:
             faults.append(Fault("projection", "stay_view differs from the fold", stay_id=stay_id))
         if actual_guests != expected_guests:

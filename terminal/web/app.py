@@ -25,8 +25,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drivers.sim.sam import SimCard, load_sim_cards
-from terminal import clerks, liveness, sdnotify
-from terminal.service import TerminalService
+from terminal.desk import clerks
+from terminal.desk.frontdesk import TerminalService
+from terminal.desk.notices import CLOSING, Notice
+from terminal.system import liveness, sdnotify
 from terminal.web import (
     guard,
     i18n,
@@ -36,9 +38,8 @@ from terminal.web import (
     routes_records,
     routes_scan,
     selftest,
-    throttle,
+    signin_throttle,
 )
-from terminal.web.hub import CLOSING, Notice
 from terminal.web.page import LANG_COOKIE, SESSION_COOKIE, Page, read_form, redirect
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    """Sign in as one's own account, throttled (terminal/web/throttle.py): during a wait the
+    """Sign in as one's own account, throttled (terminal/web/signin_throttle.py): during a wait the
     PIN is not compared; the hash is compared off the event loop (argon2 takes a moment)."""
     page: Page = request.app.state.page
     form = await read_form(request)
@@ -129,7 +130,7 @@ async def login(request: Request) -> Response:
         account=known.staff_no if known else None)
     if outcome.changes:
         try:
-            await asyncio.to_thread(throttle.save, page.service.store, outcome.changes)
+            await asyncio.to_thread(signin_throttle.save, page.service.store, outcome.changes)
         except Exception as err:  # kept in memory all the same; a sign-in must not fail on it
             log.warning("failed sign-ins not stored: %s", type(err).__name__)
     if not outcome.ok:

@@ -15,7 +15,7 @@ from sync.fields import text_problem
 from terminal.domain.codes import code_tables
 from terminal.domain.documents import MANUAL, Document, Visa
 from terminal.domain.guests import MAIN, Guest
-from terminal.ids import new_id
+from terminal.system.ids import new_id
 from terminal.web.page import Form
 from terminal.web.views import zh
 

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from terminal import clerks
-from terminal.errors import AnjuError, TextRefusedError
-from terminal.service import TerminalService
-from terminal.web import guard, i18n, status, throttle
+from terminal.desk import clerks
+from terminal.desk.frontdesk import TerminalService
+from terminal.errors import TerminalError, TextRefusedError
+from terminal.web import guard, i18n, signin_throttle, status
 from terminal.web.routes_local import loopback
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,9 @@ class Page:
         self.config = service.config
         self.sessions = Sessions(service.config["web.idle_lock_s"])
         with service.store.reader() as conn:  # failed sign-ins survive a restart (schema v4)
-            self.throttle = throttle.LoginThrottle(
-                throttle.ThrottlePolicy.from_config(service.config), counters=throttle.load(conn))
+            self.throttle = signin_throttle.LoginThrottle(
+                signin_throttle.ThrottlePolicy.from_config(service.config),
+                counters=signin_throttle.load(conn))
         self.zone = ZoneInfo(service.config["registry.timezone"])
         self.tokens = guard.Tokens()
         self.accounts = clerks.Accounts(service.store)
@@ -121,7 +122,7 @@ class Page:
     def gettext(self, request: Request) -> Callable[[str], str]:
         return i18n.gettext_for(self.locale(request))
 
-    def error_text(self, request: Request, err: AnjuError) -> str:
+    def error_text(self, request: Request, err: TerminalError) -> str:
         """A registry error in the clerk's words; a refused text through the catalogs."""
         if isinstance(err, TextRefusedError):
             _ = self.gettext(request)
@@ -133,7 +134,7 @@ class Page:
 
     @property
     def pin_required(self) -> bool:
-        """Sign-in is on as soon as one clerk account is active (terminal/clerks.py)."""
+        """Sign-in is on as soon as one clerk account is active (terminal/desk/clerks.py)."""
         return self.accounts.any_active()
 
     def is_owner(self, request: Request) -> bool:

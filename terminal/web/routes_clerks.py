@@ -11,9 +11,9 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from terminal.clerks import normal_staff_no
+from terminal.desk.clerks import normal_staff_no
 from terminal.errors import AccountError
-from terminal.web import throttle
+from terminal.web import signin_throttle
 from terminal.web.page import Page, read_form, redirect
 
 
@@ -47,7 +47,7 @@ async def change(request: Request) -> Response:
         account=owner,
     )
     if outcome.changes:
-        await asyncio.to_thread(throttle.save, page.service.store, outcome.changes)
+        await asyncio.to_thread(signin_throttle.save, page.service.store, outcome.changes)
     if not outcome.ok:
         return await _render(page, request, error=_("The owner's PIN is wrong."), form=form)
     try:

@@ -15,15 +15,15 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from terminal.desk.draft import MinorLink
+from terminal.desk.registry import Saved
+from terminal.desk.scans import apply_scan
 from terminal.domain.checks import Finding, Override
 from terminal.domain.codes import code_tables
-from terminal.errors import AnjuError, BlockedError
-from terminal.registry import Saved
+from terminal.errors import BlockedError, TerminalError
 from terminal.web import forms
-from terminal.web.draft import MinorLink
 from terminal.web.page import Form, Page, read_form, redirect
 from terminal.web.routes_scan import manual_scan_context
-from terminal.web.scans import apply_scan
 from terminal.web.views import code_name, guest_view
 from wlt.errors import PhotoDecoderError
 
@@ -150,7 +150,7 @@ async def confirm(request: Request) -> Response:
         rest = [f for f in err.findings if (f.code, f.guest_id) not in context["previewed"]]
         return page.render(request, "_checkin_form.html", room=room, findings=rest,
                            error=_("Not saved yet: see below."), **context)
-    except AnjuError as err:
+    except TerminalError as err:
         return page.render(request, "_checkin_form.html", room=room,
                            error=page.error_text(request, err), **context)
     draft.clear()

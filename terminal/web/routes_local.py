@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 if TYPE_CHECKING:
-    from terminal.service import TerminalService
+    from terminal.desk.frontdesk import TerminalService
     from terminal.web.page import Page
 
 

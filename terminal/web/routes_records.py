@@ -7,7 +7,7 @@ clerk to recognise the guest. Every write goes through the registry and answers 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,8 +15,9 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from terminal import queries
-from terminal.errors import AnjuError
+from sync.fields import format_utc
+from terminal.errors import TerminalError
+from terminal.store import queries
 from terminal.web.page import Page, read_form, redirect
 from terminal.web.views import delivery_by_stay, local_time, masked
 
@@ -24,7 +25,7 @@ AMENDABLE = ("room", "expected_check_out")
 GUEST_AMENDABLE = ("phone", "address", "name")
 
 
-def _err(page: Page, request: Request, err: AnjuError) -> str:
+def _err(page: Page, request: Request, err: TerminalError) -> str:
     return page.error_text(request, err)
 
 
@@ -36,7 +37,7 @@ async def _write(page: Page, request: Request, work: Callable[[str], Any]) -> st
         return _("Sign in first.")
     try:
         await anyio.to_thread.run_sync(lambda: work(operator))
-    except AnjuError as err:
+    except TerminalError as err:
         return _err(page, request, err)
     page.service.hub.publish("status", backlog=True)
     return None
@@ -125,7 +126,7 @@ def _day_bounds(day: str, zone: ZoneInfo) -> tuple[str, str] | None:
     except ValueError:
         return None
     return tuple(  # type: ignore[return-value]
-        (start + timedelta(days=n)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        format_utc(start + timedelta(days=n))
         for n in (0, 1))
 
 
@@ -168,7 +169,7 @@ async def stay_detail(request: Request, *, message: str = "", error: str = "",
     stay_id = request.path_params["stay_id"]
     try:
         detail = await anyio.to_thread.run_sync(lambda: page.service.registry.show(stay_id))
-    except AnjuError as err:
+    except TerminalError as err:
         return page.render(request, "stay.html", detail=None, error=_err(page, request, err))
     stay = detail.stay
     guests = [{"guest_id": gid, "name": g.guest.display_name, "role": g.guest.role,
@@ -243,7 +244,7 @@ async def void(request: Request) -> Response:
     _ = page.gettext(request)
     try:
         stay = (await anyio.to_thread.run_sync(lambda: page.service.registry.show(stay_id))).stay
-    except AnjuError as err:
+    except TerminalError as err:
         return await stay_detail(request, error=_err(page, request, err))
     names = "、".join(g.guest.display_name or "?" for g in stay.guests.values())
     room = stay.room or "—"

@@ -19,8 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from drivers.barcode import mrzbuild
 from drivers.barcode.errors import DecodeError
-from terminal.web.page import Form, Page
-from terminal.web.scans import (
+from terminal.desk.scans import (
     FIELD_LABELS,
     PREFILL,
     KeptScan,
@@ -28,6 +27,7 @@ from terminal.web.scans import (
     prefill_values,
     visa_values,
 )
+from terminal.web.page import Form, Page
 
 MAX_IMAGE_BYTES = 12 * 1024 * 1024  # a phone photo fits; anything bigger is refused
 

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from drivers.idcard.state import ReaderState
 from terminal.commands.doctor import CHECKS
+from terminal.desk.frontdesk import TerminalService
 from terminal.doctor import FAIL, OK, SKIP, WARN, Check, Context, Finding, remote, run
-from terminal.service import TerminalService
 from terminal.web.page import Page, redirect
 from terminal.web.routes_local import devices
 
@@ -177,7 +178,7 @@ def fault_key(f: Finding) -> str:
     if "did not finish within" in f.what:
         return "unfinished"
     name = f.check
-    if name == "reader" and (f.detail or {}).get("state") == "fault":
+    if name == "reader" and (f.detail or {}).get("state") == ReaderState.FAULT:
         return "reader.sam"
     if name.startswith("services"):
         return "services"

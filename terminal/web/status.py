@@ -1,7 +1,7 @@
 """The status bar: reader, server, backlog, clock, disk — in words a clerk understands.
 
-`Health` is gathered by the service (cheap reads: an index count, statvfs, adjtimex); `items()`
-turns it into what the bar shows in the page's language, each problem with what to do.
+`Health` is gathered by the front desk (terminal/desk/health.py); `items()` turns it into what the
+bar shows in the page's language, each problem with what to do.
 """
 
 from __future__ import annotations
@@ -9,26 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from drivers.idcard.state import ReaderState
+from terminal.desk.health import Health
+
 OK, WARN, BAD = "ok", "warn", "bad"
 BACKLOG_WARN_S = 3600  # an hour undelivered: worth telling the clerk, not yet alarming
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    reader_state: str  # drivers.idcard.reader.ReaderStatus.state
-    reader_sam_id: str | None
-    server_reachable: bool | None  # None: not provisioned or not probed yet
-    backlog: int
-    oldest_age_s: float | None
-    rejected: int
-    clock_synchronised: bool
-    disk_free_bytes: int
-    disk_min_bytes: int
-    clock_plausible: bool = True  # not before the release date or the newest event (clock.py)
-    # Why the uploader's last request was refused when a person must act (sync.diagnosis code:
-    # credential_refused, clock_rejected, tls, refused); None when it was answered or is only
-    # waiting for the network. The server is "reachable" only if it accepts this terminal.
-    server_refusal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +65,12 @@ def _clock(h: Health, _: Callable[[str], str]) -> Item:
 
 
 def _reader(h: Health, _: Callable[[str], str]) -> Item:
-    if h.reader_state in ("idle", "holding"):
+    if h.reader_state in (ReaderState.IDLE, ReaderState.HOLDING):
         return Item("reader", OK, _("Card reader connected"), detail=h.reader_sam_id or "")
-    if h.reader_state == "replace":
+    if h.reader_state is ReaderState.REPLACE:
         return Item("reader", WARN, _("Card not read"),
                     _("Lift the card and place it flat on the reader again."))
-    if h.reader_state == "fault":
+    if h.reader_state is ReaderState.FAULT:
         return Item("reader", BAD, _("Card reader fault"),
                     _("Unplug the reader, plug it in again; if it stays, call the technician."))
     return Item("reader", BAD, _("Card reader not connected"),

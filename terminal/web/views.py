@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sync.fields import parse_utc
 from sync.privacy import mask_id_number
+from terminal.desk.draft import DraftGuest
 from terminal.domain.codes import code_tables
-from terminal.web.draft import DraftGuest
+from terminal.store import outbox
+from terminal.store.outbox import OutboxState
 
 CARD_TYPE_NAMES = {
     "resident": ("Resident ID card", "居民身份证"),
@@ -112,14 +115,13 @@ def _visa_line(visa: Any, locale: str) -> str:
 def local_time(utc_text: str | None, zone: ZoneInfo, *, with_date: bool = True) -> str:
     if not utc_text:
         return ""
-    at = datetime.fromisoformat(utc_text.replace("Z", "+00:00")).astimezone(zone)
+    at = parse_utc(utc_text).astimezone(zone)
     return at.strftime("%m-%d %H:%M" if with_date else "%H:%M")
 
 
 def local_day(utc_text: str, zone: ZoneInfo) -> str:
     """The guesthouse's calendar day of a UTC time ("today" is the clerk's today)."""
-    return datetime.fromisoformat(utc_text.replace("Z", "+00:00")).astimezone(zone).date(
-    ).isoformat()
+    return parse_utc(utc_text).astimezone(zone).date().isoformat()
 
 
 def masked(number: str | None) -> str:
@@ -138,21 +140,17 @@ class DeliverySummary:
 
 def delivery_by_stay(conn: sqlite3.Connection, stay_ids: list[str]) -> dict[str, DeliverySummary]:
     """One state per stay: rejected beats queued beats delivered (what needs the clerk most)."""
-    out: dict[str, DeliverySummary] = {}
-    if not stay_ids:
-        return out
-    marks = ",".join("?" * len(stay_ids))
-    rows = conn.execute(
-        "SELECT e.stay_id, o.state, o.receipt, o.reject_code, o.reject_field, o.reject_message, "
-        "o.acknowledged_at "
-        f"FROM events e JOIN outbox o USING (event_id) WHERE e.stay_id IN ({marks}) "
-        "ORDER BY e.seq_id", stay_ids).fetchall()
-    rank = {"rejected": 3, "queued": 2, "sent": 2, "acknowledged": 1, "superseded": 0}
-    for stay_id, state, receipt, code, field, message, acked in rows:
-        current = out.get(stay_id)
-        name = {"sent": "queued", "acknowledged": "delivered"}.get(state, state)
-        summary = DeliverySummary(name, receipt, code, field, message, acked)
-        if current is None or rank[state] >= rank.get(
-                {"delivered": "acknowledged"}.get(current.state, current.state), 0):
-            out[stay_id] = summary
-    return out
+    out: dict[str, tuple[int, DeliverySummary]] = {}
+    for row in outbox.delivery_rows(conn, stay_ids):
+        rank = _RANK[row.state]
+        current = out.get(row.stay_id)
+        if current is None or rank >= current[0]:
+            out[row.stay_id] = rank, DeliverySummary(
+                _SHOWN_AS.get(row.state, row.state.value), row.receipt, row.reject_code,
+                row.reject_field, row.reject_message, row.acknowledged_at)
+    return {stay_id: shown for stay_id, (_, shown) in out.items()}
+
+
+_RANK = {OutboxState.REJECTED: 3, OutboxState.QUEUED: 2, OutboxState.SENT: 2,
+         OutboxState.ACKNOWLEDGED: 1, OutboxState.SUPERSEDED: 0}
+_SHOWN_AS = {OutboxState.SENT: "queued", OutboxState.ACKNOWLEDGED: "delivered"}

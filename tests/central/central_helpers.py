@@ -14,9 +14,9 @@ from typing import Any
 import requests
 from sqlalchemy import Engine, select
 
-from central import enrol
 from central.db import tables
 from central.db.engine import make_engine
+from central.devices import enrolment
 from sync import signing
 from sync.body import encode_body
 from sync.client import Credentials, SyncClient
@@ -82,12 +82,12 @@ class Admin:
 
     def site(self, name: str = "测试旅馆") -> str:
         code = "T" + secrets.token_hex(5)
-        enrol.add_site(self.engine, code, name)
+        enrolment.add_site(self.engine, code, name)
         return code
 
     def token(self, site: str, ttl: timedelta = timedelta(hours=1),
               now: datetime | None = None) -> str:
-        return enrol.issue_token(self.engine, site, ttl, now=now)[0]
+        return enrolment.issue_token(self.engine, site, ttl, now=now)[0]
 
     def client(self, **kwargs: Any) -> SyncClient:
         client = SyncClient(self.url, **kwargs)

@@ -16,13 +16,13 @@ from typing import Any
 import requests
 from sqlalchemy import Engine
 
-from central import account_admin
+from central.accounts import admin
 from tests.central.central_helpers import Reply
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-OPERATOR = account_admin.operator()  # the CLI's actor: sets up users and tokens for tests
+OPERATOR = admin.operator()  # the CLI's actor: sets up users and tokens for tests
 
 
 def gb11643(first17: str) -> str:
@@ -101,7 +101,7 @@ class PoliceUser:
 def make_user(engine: Engine, role: str, district: str | None = None) -> PoliceUser:
     name = f"{role[:3]}-{secrets.token_hex(4)}"
     password = "pw-" + secrets.token_hex(8)
-    account_admin.add_user(engine, name, role, password, district, by=OPERATOR)
+    admin.add_user(engine, name, role, password, district, by=OPERATOR)
     return PoliceUser(name, password, role)
 
 
@@ -117,7 +117,7 @@ def logged_in(base: str, engine: Engine, role: str, district: str | None = None
 
 def api_token(engine: Engine, username: str) -> str:
     """A new API token of the user, issued as the CLI does."""
-    return str(account_admin.issue_api_token(engine, username, by=OPERATOR)[0])
+    return str(admin.issue_api_token(engine, username, by=OPERATOR)[0])
 
 
 def stay_ids(html: str) -> list[str]:

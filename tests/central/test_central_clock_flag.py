@@ -1,13 +1,14 @@
-"""A device whose clock claims to be synchronised but is impossible (central/timefix.py), on
-both backends: an event stamped in the year 9999 was stored as checked in then and came first
-in every newest-first police list."""
+"""A device whose clock claims to be synchronised but is impossible (central/devices/event_time.py),
+on both backends: an event stamped in the year 9999 was stored as checked in then and came first in
+every newest-first police list."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
 
-from central import timefix
+from central import clock
+from central.devices import event_time
 from sync.fields import format_utc, parse_utc
 from sync.protocol import SenderClock
 from tests.central.central_helpers import Admin, fetch
@@ -59,13 +60,13 @@ def test_a_synchronised_clock_in_the_year_9999_is_flagged_and_not_pinned_first(
     after = time.time()
 
     rows = {r["event_id"]: r for r in central.rows("events", device_id=device)}
-    assert rows[yesterday.event_id]["time_source"] == timefix.DEVICE
+    assert rows[yesterday.event_id]["time_source"] == event_time.DEVICE
     corrected = rows[far_same_boot.event_id]
-    assert corrected["time_source"] == timefix.FAR_MONOTONIC
+    assert corrected["time_source"] == event_time.FAR_MONOTONIC
     assert abs(parse_utc(corrected["corrected_time"]).timestamp() - (before - 60)) < 5
     assert corrected["wall_time"] == far_same_boot.wall_time  # what the device said is kept
     arrival = rows[far_no_anchor.event_id]
-    assert arrival["time_source"] == timefix.FAR_ARRIVAL
+    assert arrival["time_source"] == event_time.FAR_ARRIVAL
     assert before - 1 <= parse_utc(arrival["corrected_time"]).timestamp() <= after + 1
 
     # Newest first: the honest stay of two hours ago is not pushed below year-9999 stays; each
@@ -82,8 +83,8 @@ def test_a_synchronised_clock_before_the_protocol_existed_is_flagged(central: Ad
     event = chain.check_in()
     client.send_events([event])
     (row,) = central.rows("events", event_id=event.event_id)
-    assert row["time_source"] in timefix.FAR
-    assert parse_utc(row["corrected_time"]) >= timefix.PROTOCOL_EPOCH
+    assert row["time_source"] in clock.FAR
+    assert parse_utc(row["corrected_time"]) >= event_time.PROTOCOL_EPOCH
 
 
 def test_the_bounds_are_what_the_docs_say() -> None:
@@ -91,14 +92,15 @@ def test_the_bounds_are_what_the_docs_say() -> None:
     arrived = datetime(2026, 6, 1, 12, tzinfo=UTC)
     chain = EventChain("dev-x", "4401060001", boot_id="b", wall=arrived + timedelta(minutes=4))
     skewed = chain.check_in()
-    assert timefix.corrected_time(skewed, {}, arrived) == (skewed.wall_time, timefix.DEVICE)
+    assert event_time.corrected_time(skewed, {}, arrived) == (skewed.wall_time, event_time.DEVICE)
     chain.wall = arrived + timedelta(minutes=6)
     late = chain.check_in()
-    assert timefix.corrected_time(late, {}, arrived) == (format_utc(arrived), timefix.FAR_ARRIVAL)
+    assert event_time.corrected_time(late, {}, arrived) == (format_utc(arrived),
+                                                           event_time.FAR_ARRIVAL)
     chain.synchronised = False
     chain.wall = arrived + timedelta(days=1)
     unsynced = chain.check_in()
-    assert timefix.corrected_time(unsynced, {}, arrived)[1] == timefix.FAR_ARRIVAL
+    assert event_time.corrected_time(unsynced, {}, arrived)[1] == event_time.FAR_ARRIVAL
     chain.wall = datetime(1970, 1, 1, tzinfo=UTC)
     old = chain.check_in()  # unsynchronised and in the past: kept, flagged as unverified
-    assert timefix.corrected_time(old, {}, arrived) == (old.wall_time, timefix.UNCORRECTED)
+    assert event_time.corrected_time(old, {}, arrived) == (old.wall_time, event_time.UNCORRECTED)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from central.timefix import utc_now
+from central.clock import utc_now
 from sync.errors import EnrolmentRefusedError
 from tests.central.central_helpers import Admin, assert_error
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from central import heartbeat
-from central.auth import Device
+from central.devices import heartbeat
+from central.devices.authentication import Device
 from central.logsafe import safe
 from central.settings import Settings
 from sync.body import encode_body
@@ -20,7 +20,7 @@ from tests.central.central_helpers import Admin, assert_error, signed_post
 from tests.central.police_helpers import Browser
 from tests.central.serverproc import CentralServer
 
-FORGED = "2025-03-01 10:00:00 WARNING central.auth: forged line"
+FORGED = "2025-03-01 10:00:00 WARNING central.devices.authentication: forged line"
 
 
 def heartbeat_body(chain_device: str, site: str, reader_status: str) -> bytes:
@@ -88,7 +88,7 @@ def test_the_heartbeat_log_line_escapes_what_the_device_sent(
         "ok\nWARNING forged",
         10**9,
     )  # fits the column (32)
-    with caplog.at_level(logging.INFO, logger="central.heartbeat"):
+    with caplog.at_level(logging.INFO, logger="central.devices.heartbeat"):
         heartbeat.record(
             central.engine,
             Device(creds.device_id, creds.site_code, False),
@@ -96,7 +96,7 @@ def test_the_heartbeat_log_line_escapes_what_the_device_sent(
             datetime.now(UTC),
             Settings(db_url=central.db_url),
         )
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "central.heartbeat"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "central.devices.heartbeat"]
     assert "\n" not in line and "reader ok\\nWARNING forged" in line
 
 

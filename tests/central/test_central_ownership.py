@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from central import accounts
+from central.accounts import principals
 from sync.protocol import BatchAnswer, WireEvent
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import id_number, logged_in, unique_name
@@ -21,7 +21,7 @@ def results(answer: BatchAnswer) -> list[tuple[str, str | None]]:
 def site_in_district(central: Admin, name: str) -> tuple[str, str]:
     site = central.site(name)
     district = "D-" + site
-    accounts.set_site_district(central.engine, site, district)
+    principals.set_site_district(central.engine, site, district)
     return site, district
 
 

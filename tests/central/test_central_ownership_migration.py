@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert, select
 
 from central.db import tables
 from central.db.engine import make_engine
-from central.db.migrate import alembic_config, current_revision, head_revision, migrate
+from central.migrate import alembic_config, current_revision, head_revision, migrate
 from central.police.stay import history
 from sync.protocol import WireEvent
 from tests.central.police_helpers import id_number, unique_name

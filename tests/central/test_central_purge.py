@@ -16,13 +16,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, insert, select, text
 
-from central import enrol, ingest, retention
-from central.auth import Device
+from central.accounts import audit
 from central.db import partitions
 from central.db.engine import make_engine
-from central.db.migrate import migrate
 from central.db.tables import devices, events, feed_log, stay_guests, stays
-from central.police import audit
+from central.devices import enrolment, ingest
+from central.devices.authentication import Device
+from central.migrate import migrate
+from central.stays import retention
 from sync.protocol import BatchEnvelope, SenderClock
 from terminal.cli import cli
 from tests.pgschema import pg_schema_url
@@ -50,7 +51,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 class Terminal:
     def __init__(self, engine: Engine, name: str) -> None:
-        enrol.add_site(engine, f"S-{name}", "测试旅馆")
+        enrolment.add_site(engine, f"S-{name}", "测试旅馆")
         with engine.begin() as conn:
             conn.execute(insert(devices).values(
                 device_id=f"D-{name}", site_code=f"S-{name}", secret="x", installation_id="i",

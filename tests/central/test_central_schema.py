@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from sqlalchemy import Table, UniqueConstraint, text
 
 from central.db.engine import make_engine
-from central.db.migrate import current_revision, head_revision, migrate
 from central.db.tables import MIGRATION_ONLY_INDEXES, PARTITIONED, metadata
 from central.errors import StorageError
+from central.migrate import current_revision, head_revision, migrate
 from terminal.cli import cli
 from tests.central.central_helpers import Admin
 

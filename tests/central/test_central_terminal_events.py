@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sync.privacy import mask_id_number
 from sync.protocol import ACCEPTED, WireEvent
-from terminal.clock import FixedClock
 from terminal.config import DeviceIdentity
-from terminal.registry import Registry
+from terminal.desk.registry import Registry
 from terminal.store.database import Store
+from terminal.system.clock import FixedClock
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
 from tests.terminal.registry_helpers import START, card_guest, passport_guest

@@ -1,5 +1,5 @@
-"""Login throttling (central/throttle.py): the state transitions as pure functions, without
-sleeping, then the stored counters on both backends with an explicit clock."""
+"""Login throttling (central/accounts/login_throttle.py): the state transitions as pure
+functions, without sleeping, then the stored counters on both backends with an explicit clock."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, insert, select
 
-from central import account_admin
-from central.db.tables import login_throttle
-from central.throttle import (
+from central.accounts import admin
+from central.accounts.login_throttle import (
     ADDRESS,
     USER,
     Counter,
@@ -25,6 +24,7 @@ from central.throttle import (
     key_of,
     reserve,
 )
+from central.db.tables import login_throttle
 from terminal.cli import cli
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import OPERATOR, make_user
@@ -189,7 +189,7 @@ def test_unlock_and_password_reset_lift_a_lock(central: Admin) -> None:
     throttle.succeeded(throttle.reserve(police.username, None, T0 + 1), T0 + 1)  # allowed again
     for _ in range(3):
         throttle.failed(throttle.reserve(police.username, None, T0 + 2), T0 + 2)
-    account_admin.reset_password(central.engine, police.username, by=OPERATOR)
+    admin.reset_password(central.engine, police.username, by=OPERATOR)
     throttle.reserve(police.username, None, T0 + 3)
     unknown = CliRunner().invoke(cli, ["central", "user", "unlock", "nobody-" + police.username,
                                        "--db", central.db_url])

@@ -12,10 +12,10 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import insert, select
 
+from central.accounts import audit
 from central.db.engine import make_engine
-from central.db.migrate import alembic_config, migrate
 from central.db.tables import feed_log, sites, stay_guests, stays
-from central.police import audit
+from central.migrate import alembic_config, migrate
 from tests.central.central_helpers import Admin
 from tests.central.feed_helpers import feed_token, page, pull_all, records
 from tests.central.serverproc import CentralServer

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from central import ingest
-from central.auth import Device
+from central.clock import utc_now
 from central.db.engine import make_engine
-from central.timefix import utc_now
+from central.devices import ingest
+from central.devices.authentication import Device
 from sync.protocol import Batch, BatchEnvelope, SenderClock
 from tests.central.central_helpers import Admin
 from tests.central.feed_helpers import feed_token, pull_all

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from central.accounts import Principal
+from central.accounts import audit
+from central.accounts.principals import Principal
 from central.db.tables import feed_tokens
 from central.errors import ForbiddenError
 from central.feed import tokens
-from central.police import audit
 from sync.fields import format_utc
 from terminal.cli import cli
 from tests.central.central_helpers import Admin, assert_error, fetch
@@ -46,7 +46,7 @@ def test_a_feed_token_cannot_search_and_a_search_token_cannot_pull(central: Admi
 def test_a_district_token_sees_only_its_districts_stays(central: Admin) -> None:
     inside, outside = central.site(), central.site()
     for code, district in ((inside, "天河"), (outside, "越秀")):
-        from central.accounts import set_site_district
+        from central.accounts.principals import set_site_district
 
         set_site_district(central.engine, code, district)
     for code in (inside, outside):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from central import account_admin
+from central.accounts import admin
 from central.db.tables import user_sessions
 from tests.central.central_helpers import Admin, assert_error, fetch
 from tests.central.police_helpers import OPERATOR, Browser, api_token, logged_in, make_user
@@ -34,7 +34,7 @@ def test_wrong_password_unknown_user_and_disabled_account_are_refused(central: A
     assert Browser(central.url).login("nobody-" + user.username, "x").status_code == 401
     browser = Browser(central.url)
     assert browser.login(user.username, user.password).status_code == 303
-    account_admin.set_disabled(central.engine, user.username, by=OPERATOR)
+    admin.set_disabled(central.engine, user.username, by=OPERATOR)
     assert browser.get("/search").status_code == 303  # the live session ended with it
     refused = Browser(central.url).login(user.username, user.password)
     assert refused.status_code == 401 and "账号已停用" in refused.text
@@ -128,7 +128,7 @@ def test_api_search_needs_a_valid_token_of_a_role_that_may_search(central: Admin
     missing_reason = fetch("GET", url, params={"document": "x"},
                            headers={"Authorization": f"Bearer {token}"})
     assert_error(missing_reason, 400, "missing_reason")
-    account_admin.set_disabled(central.engine, officer.username, by=OPERATOR)
+    admin.set_disabled(central.engine, officer.username, by=OPERATOR)
     assert_error(fetch("GET", url, params=params, headers={"Authorization": f"Bearer {token}"}),
                  401, "bad_token")
 

@@ -10,7 +10,7 @@ import json
 import re
 import secrets
 
-from central.police import audit
+from central.accounts import audit
 from tests.central.central_helpers import Admin, fetch
 from tests.central.police_helpers import Browser, api_token, logged_in, make_user
 

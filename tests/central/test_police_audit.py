@@ -14,12 +14,11 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from central import accounts
-from central.accounts import Principal
+from central.accounts import audit, principals
+from central.accounts.principals import Principal
 from central.db.engine import make_engine
-from central.db.migrate import migrate
 from central.db.tables import audit_log
-from central.police import audit
+from central.migrate import migrate
 from terminal.cli import cli
 from tests.central.central_helpers import Admin, fetch
 from tests.central.police_helpers import Browser, id_number, logged_in
@@ -157,4 +156,4 @@ def test_cli_users_tokens_and_audit_list(central: Admin) -> None:
     moved = runner.invoke(cli, ["central", "site", "district", site, "天河", *db])
     assert moved.exit_code == 0
     assert central.rows("site_districts", site_code=site)[0]["district"] == "天河"
-    assert accounts.ROLES["technician"] == frozenset({"fleet"})
+    assert principals.ROLES["technician"] == frozenset({"fleet"})

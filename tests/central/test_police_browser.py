@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from central import account_admin
+from central.accounts import admin
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import OPERATOR, id_number, unique_name
 from tests.central.record_helpers import full_stay
@@ -74,7 +74,7 @@ def test_login_search_stay_export_and_fleet(site_server: CentralServer, chromium
         others = [chain.check_in(str(900 + i), [guest(unique_name(), id_number())])
                   for i in range(4)]
         client.send_events([first, *others])
-        account_admin.add_user(central.engine, "browser-officer", "officer", "pw-browser-1",
+        admin.add_user(central.engine, "browser-officer", "officer", "pw-browser-1",
                                by=OPERATOR)
         context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
                                        locale="zh-CN", accept_downloads=True)
@@ -139,7 +139,7 @@ def test_stay_page_shows_the_card_photo(photo_server: CentralServer, chromium: o
             wlt_block("browser")).decode("ascii")}
         first = chain.check_in("809", [card, typed])
         client.send_events([first])
-        account_admin.add_user(central.engine, "photo-officer", "officer", "pw-browser-2",
+        admin.add_user(central.engine, "photo-officer", "officer", "pw-browser-2",
                                by=OPERATOR)
         context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
                                        locale="zh-CN")
@@ -177,7 +177,7 @@ def test_an_administrator_manages_an_officer_and_its_tokens_on_the_users_page(
     """The /users forms as a browser submits them: add, change, issue and revoke a token."""
     central = Admin(site_server.db_url, site_server.url)
     try:
-        account_admin.add_user(central.engine, "browser-admin", "administrator", "pw-browser-3",
+        admin.add_user(central.engine, "browser-admin", "administrator", "pw-browser-3",
                                by=OPERATOR)
         context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
                                        locale="zh-CN")
@@ -246,7 +246,7 @@ def test_the_whole_record_in_words_prints_and_is_audited_in_words(
         adult = guests["adult"]
         client.send_events(events)
         for role in ("officer", "supervisor"):
-            account_admin.add_user(central.engine, f"record-{role}", role, "pw-record-1",
+            admin.add_user(central.engine, f"record-{role}", role, "pw-record-1",
                                    by=OPERATOR)
         context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
                                        locale="zh-CN")

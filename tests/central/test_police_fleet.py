@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
-from central.police.beijing import BEIJING
+from central import fleet
+from central.clock import BEIJING
 from sync.messages import DayReport
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import id_number, logged_in, unique_name
-from tests.sync.wire_helpers import guest
+from tests.sync.wire_helpers import EventChain, guest
 
 
 def beat(client: object, *, backlog: int = 0, oldest: float | None = None,
@@ -114,7 +117,7 @@ def test_chart_counts_beijing_days_so_16_utc_is_midnight(central: Admin) -> None
 
 
 def test_the_chart_window_is_thirty_beijing_days_ending_today_in_beijing(central: Admin) -> None:
-    from central.fleetstatus import daily_registrations
+    from central.fleet import daily_registrations
 
     client, chain = central.device()
     now = datetime(2025, 3, 10, 16, 30, tzinfo=UTC)  # 2025-03-11 00:30 in Beijing
@@ -134,19 +137,38 @@ def test_the_chart_window_is_thirty_beijing_days_ending_today_in_beijing(central
     assert sum(n for _day, n in points) == 3
 
 
-def test_a_user_with_a_district_sees_only_its_sites_devices_and_chart(central: Admin) -> None:
-    from central import accounts
+class TwoDistricts(NamedTuple):
+    ours: str
+    theirs: str
+    site_ours: str
+    site_theirs: str
+    chain_ours: EventChain
+    chain_theirs: EventChain
+
+
+def two_districts(central: Admin, *, gap: bool = False) -> TwoDistricts:
+    """A site and a terminal in each of two new districts: 2 check-ins in ours, 3 in theirs
+    (with `gap`, sent around a missing sequence number: a chain fault of theirs)."""
+    from central.accounts import principals
 
     ours, theirs = "辖区" + secrets.token_hex(3), "辖区" + secrets.token_hex(3)
     site_ours, site_theirs = central.site("本辖区旅馆"), central.site("外辖区旅馆")
-    site_none = central.site("无辖区旅馆")
-    accounts.set_site_district(central.engine, site_ours, ours)
-    accounts.set_site_district(central.engine, site_theirs, theirs)
+    principals.set_site_district(central.engine, site_ours, ours)
+    principals.set_site_district(central.engine, site_theirs, theirs)
     client_ours, chain_ours = central.device(site_ours)
     client_theirs, chain_theirs = central.device(site_theirs)
     chain_ours.wall = chain_theirs.wall = datetime.now(UTC) - timedelta(hours=1)
     client_ours.send_events(chain_ours.stays(2))
-    client_theirs.send_events(chain_theirs.stays(3))
+    stays = chain_theirs.stays(4 if gap else 3)
+    client_theirs.send_events([stays[0], *stays[2:]] if gap else stays)
+    beat(client_ours)
+    beat(client_theirs)
+    return TwoDistricts(ours, theirs, site_ours, site_theirs, chain_ours, chain_theirs)
+
+
+def test_a_user_with_a_district_sees_only_its_sites_devices_and_chart(central: Admin) -> None:
+    ours, theirs, site_ours, site_theirs, chain_ours, chain_theirs = two_districts(central)
+    site_none = central.site("无辖区旅馆")
     for role in ("officer", "technician"):
         browser, _user = logged_in(central.url, central.engine, role, district=ours)
         page = browser.get("/fleet")
@@ -192,3 +214,35 @@ def test_a_day_report_is_shown_beside_what_the_server_received_that_day(central:
     assert f"{today}：终端报 2 次入住" in row and "服务器已收到 3 次" in row
     assert "之后的入住下次心跳计入" in row and "人次" not in page.text
     assert "30天合计 3 次入住" in page.text
+
+
+def test_every_fleet_query_applies_the_district_filter(central: Admin) -> None:
+    """Every query of central/fleet.py (the page, the chart, `devices list`, `faults`) takes a
+    district, and with one answers nothing of another district's sites and terminals: the
+    filter was once applied in only one of two fleet modules."""
+    queries = {name: fn for name, fn in vars(fleet).items()
+               if inspect.isfunction(fn) and fn.__module__ == fleet.__name__
+               and not name.startswith("_") and "engine" in inspect.signature(fn).parameters
+               and name != "check_scope"}  # the page's refusal, tested above
+    assert set(queries) >= {"fleet", "list_devices", "daily_registrations", "chain_fault_list"}
+    assert [name for name, fn in queries.items()
+            if "district" not in inspect.signature(fn).parameters] == []
+    ours, theirs, _site_ours, site_theirs, chain_ours, chain_theirs = two_districts(
+        central, gap=True)
+
+    def ask(name: str, district: str | None) -> object:
+        fn = queries[name]
+        if name == "fleet":
+            return fn(central.engine, fleet.FleetPolicy(), district=district)
+        return fn(central.engine, district=district)
+
+    for name in queries:
+        everything, narrowed = repr(ask(name, None)), repr(ask(name, ours))
+        assert chain_theirs.device_id not in narrowed and site_theirs not in narrowed, name
+        if name in ("fleet", "list_devices", "chain_fault_list"):
+            assert chain_theirs.device_id in everything, name  # the filter, not an empty answer
+        if name in ("fleet", "list_devices"):
+            assert chain_ours.device_id in narrowed, name
+    assert sum(n for _day, n in ask("daily_registrations", ours)) == 2  # type: ignore[attr-defined]
+    assert sum(n for _day, n in ask("daily_registrations", theirs)) == 3  # type: ignore[attr-defined]
+

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import update
 
+from central.accounts.login_throttle import USER, key_of
 from central.db.tables import login_throttle
-from central.throttle import USER, key_of
 from sync.privacy import mask_name
 from tests.central.central_helpers import Admin, Reply
 from tests.central.police_helpers import Browser, make_user

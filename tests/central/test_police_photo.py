@@ -22,8 +22,8 @@ import pytest
 import requests
 from PIL import Image
 
-from central import accounts
-from central.photos import DECODED, FAILED, NOT_CONFIGURED, PhotoDecoding
+from central.accounts import principals
+from central.police.photos import DECODED, FAILED, NOT_CONFIGURED, PhotoDecoding
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import Browser, id_number, logged_in, unique_name
 from tests.central.serverproc import CentralServer
@@ -163,7 +163,7 @@ def test_a_technician_and_another_district_are_refused(with_photos: Admin) -> No
     technician, tech_user = logged_in(with_photos.url, with_photos.engine, "technician")
     refused = fetch(technician, f"{url}&csrf={technician.csrf}")
     assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
-    accounts.set_site_district(with_photos.engine, site, "越秀")
+    principals.set_site_district(with_photos.engine, site, "越秀")
     outsider, out_user = logged_in(with_photos.url, with_photos.engine, "officer", "天河")
     hidden = fetch(outsider, f"{url}&csrf={outsider.csrf}")
     assert hidden.status_code == 404

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from central import accounts
+from central.accounts import principals
 from tests.central.central_helpers import Admin, assert_error, fetch
 from tests.central.police_helpers import (
     api_token,
@@ -120,7 +120,7 @@ def test_an_officer_limited_to_a_district_sees_nothing_outside_it(central: Admin
     number = id_number()
     inside, outside = central.site("东区客栈"), central.site("西区客栈")
     district = "D-" + inside
-    accounts.set_site_district(central.engine, inside, district)
+    principals.set_site_district(central.engine, inside, district)
     stays = {}
     for site in (inside, outside):
         client, chain = central.device(site)
@@ -176,7 +176,7 @@ def test_a_search_without_a_reason_or_a_filter_is_refused_and_not_audited(
 
 
 def test_dates_are_beijing_days(central: Admin) -> None:
-    from central.police.beijing import day_start_utc, show
+    from central.clock import day_start_utc, show
 
     assert show("2025-04-01T16:30:00.000000Z") == "2025-04-02 00:30:00"
     assert day_start_utc("2025-04-02") == "2025-04-01T16:00:00.000000Z"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from central import accounts
-from central.accounts import Principal
+from central.accounts import principals
+from central.accounts.principals import Principal
 from central.police import export, search
 from central.police.search import SearchQuery
 from tests.central.central_helpers import Admin
@@ -40,7 +40,7 @@ def seeded(central: Admin) -> dict[str, Any]:
     two of them), at hours that collide, plus a stay whose check-in has not arrived."""
     marker = new_id()[:6].upper()  # the server's database is shared by the tests
     sites = [central.site("甲区客栈"), central.site("乙区客栈")]
-    accounts.set_site_district(central.engine, sites[0], "D-" + sites[0])
+    principals.set_site_district(central.engine, sites[0], "D-" + sites[0])
     expected: list[tuple[datetime, str]] = []
     for n, site in enumerate(sites):
         client, chain = central.device(site)

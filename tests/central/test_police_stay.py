@@ -7,7 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from central.police import beijing
+from central import clock
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import id_number, logged_in, stay_ids, unique_name
 from tests.sync.wire_helpers import EventChain, guest
@@ -34,7 +34,7 @@ def test_stay_page_shows_guests_history_and_provenance(central: Admin) -> None:
     assert page.status_code == 200, page.text
     text = page.text
     for expected in (name, number, "302", "已作废", "登记错房号", "clerk-li", "重复登记",
-                     "clerk-wang", chain.device_id, beijing.show(first.wall_time)):
+                     "clerk-wang", chain.device_id, clock.show(first.wall_time)):
         assert expected in text, expected
     assert text.count(">通过<") == 3 and "未通过" not in text  # each event's chain verifies
     (row,) = central.rows("audit_log", username=user.username)
@@ -109,7 +109,7 @@ def test_a_query_past_its_time_bound_is_cut_off(central: Admin) -> None:
     import pytest
     from sqlalchemy import text
 
-    from central.police.bounded import QueryTimeoutError, bounded
+    from central.police.query_deadline import QueryTimeoutError, bounded
 
     slow = ("SELECT pg_sleep(2)" if central.engine.dialect.name == "postgresql" else
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000)"

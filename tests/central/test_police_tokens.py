@@ -15,10 +15,10 @@ from alembic import command
 from click.testing import CliRunner, Result
 from sqlalchemy import insert, update
 
+from central.accounts import audit
 from central.db.engine import make_engine
-from central.db.migrate import alembic_config, migrate
 from central.db.tables import api_tokens, users
-from central.police import audit
+from central.migrate import alembic_config, migrate
 from sync.fields import format_utc, parse_utc
 from terminal.cli import cli
 from tests.central.central_helpers import Admin, fetch

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
+from central.accounts.audit import require_reason
+from central.accounts.reasons import ReasonRule
+from central.clock import BEIJING
 from central.errors import BadRequestError
-from central.police.audit import require_reason
-from central.police.beijing import BEIJING
-from central.police.reasons import ReasonRule
 from central.settings import Settings
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import id_number, logged_in, unique_name

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import requests
 from sqlalchemy import Engine, func, select
 
+from central.accounts import audit
 from central.db.engine import make_engine
 from central.db.tables import chain_faults, events
-from central.police import audit
 from sync.client import SyncClient
 from sync.errors import SyncError
 from tests.central.central_helpers import Admin

@@ -15,9 +15,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from central.accounts import audit
+from central.accounts.login_throttle import ADDRESS, key_of
 from central.db.tables import login_throttle
-from central.police import audit
-from central.throttle import ADDRESS, key_of
 from tests.central.central_helpers import Admin, assert_error, batch_body, fetch, signed_post
 from tests.central.police_helpers import (
     Browser,

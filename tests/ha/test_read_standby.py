@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from central.police import audit
+from central.accounts import audit
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import (
     Browser,

@@ -23,7 +23,7 @@ from terminal.cli import cli
 from terminal.config import load_config
 from terminal.store import verify
 from terminal.store.database import Store
-from terminal.sync_service import SyncService
+from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.powercut import workload
 from tests.powercut.powerfs import PowerFS

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from terminal.config import load_config
-from terminal.registry import Registry
+from terminal.desk.registry import Registry
 from terminal.store.database import Store
 from tests.terminal.registry_helpers import card_guest
 

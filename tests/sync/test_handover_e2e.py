@@ -22,7 +22,7 @@ from central.fleet import list_devices
 from sync.client import Credentials, SyncClient
 from sync.errors import ForbiddenError
 from terminal.cli import cli
-from terminal.sync_service import SyncService, load_credentials
+from terminal.uploading.sync_service import SyncService, load_credentials
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import logged_in
 from tests.central.serverproc import CentralServer

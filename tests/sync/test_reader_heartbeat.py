@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from terminal.cli import cli
-from terminal.sync_service import SyncService
+from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import logged_in
 from tests.central.serverproc import CentralServer

@@ -20,7 +20,7 @@ from sync.protocol import BatchAnswer, EventResult, WireEvent
 from sync.retry import RetryPolicy, StopRequested
 from sync.uploader import Uploader
 from terminal.cli import cli
-from terminal.sync_service import SyncService
+from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer, free_port, sqlite_server
 from tests.sync.test_uploader_unit import MemoryOutbox, events

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from sync.chain import chain_hash, sha256_hex
 from terminal.cli import cli
-from terminal.registry import Registry
-from terminal.store.chain import chain_head
+from terminal.desk.registry import Registry
+from terminal.store.event_chain import chain_head
 from terminal.store.writer import Txn
-from terminal.sync_service import SyncService
+from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
 from tests.sync import test_uploader_e2e as e2e

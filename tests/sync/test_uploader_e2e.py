@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from sync.protocol import EventResult, WireEvent
 from sync.uploader import Health
 from terminal.cli import cli
-from terminal.registry import Registry
-from terminal.sync_outbox import StoreOutbox
-from terminal.sync_service import SyncService, load_credentials
+from terminal.desk.registry import Registry
+from terminal.store.outbox import StoreOutbox
+from terminal.uploading.sync_service import SyncService, load_credentials
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer, free_port
 from tests.sync.uploader_helpers import (

@@ -14,7 +14,7 @@ import pytest
 
 from sync.retry import RetryPolicy
 from sync.uploader import DrainReport
-from terminal.sync_service import SyncService
+from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
 from tests.sync.faultproxy import BEHAVIOURS, FaultProxy

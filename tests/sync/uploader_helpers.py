@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from central.db import tables
 from terminal.cli import cli
 from terminal.config import Config, load_config
-from terminal.registry import Registry
+from terminal.desk.registry import Registry
 from terminal.store.database import Store
 from tests import pgschema
 from tests.central.central_helpers import Admin

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from terminal.clock import FixedClock
-from terminal.registry import Registry
+from terminal.desk.registry import Registry
+from terminal.system.clock import FixedClock
 from tests.terminal.registry_helpers import START, open_store
 
 

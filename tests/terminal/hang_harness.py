@@ -23,8 +23,8 @@ def _armed(name: str) -> bool:
 
 
 def _patch() -> None:
-    import terminal.service as service
-    import terminal.sync_service as sync_service
+    import terminal.desk.frontdesk as service
+    import terminal.uploading.sync_service as sync_service
     from drivers.idcard.reader import CardReader
     from sync.client import SyncClient
 

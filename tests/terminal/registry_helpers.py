@@ -8,13 +8,15 @@ from pathlib import Path
 
 from drivers.idcard.codes import check_character, id_number_issues
 from drivers.idcard.reading import CardRead, CardType, Sex
-from terminal.clock import FixedClock
+from sync.protocol import ACCEPTED, EventResult
 from terminal.config import DeviceIdentity
+from terminal.desk.registry import Registry
 from terminal.domain.documents import MANUAL, Document, Visa
 from terminal.domain.guests import Guest, guest_from_card
-from terminal.ids import new_id
-from terminal.registry import Registry
 from terminal.store.database import Store
+from terminal.store.outbox import StoreOutbox
+from terminal.system.clock import FixedClock
+from terminal.system.ids import new_id
 
 IDENTITY = DeviceIdentity("gz-test-01", "4401040001")
 START = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Guangzhou
@@ -94,3 +96,13 @@ def card_file(path: Path, name: str = "张三", *, birth: date = date(1990, 5, 1
     reading = decode_text_block(block, synthetic_photo(f"{name}{serial}"))
     path.write_text(json.dumps(reading.to_json(), ensure_ascii=False), "utf-8")
     return path
+
+
+def acknowledge_all(store: Store, receipt_prefix: str = "R") -> int:
+    """Send and acknowledge everything pending through the live outbox (as the uploader would)."""
+    outbox = StoreOutbox(store)
+    events = [e for e in outbox.pending(1_000_000, 1 << 40) if e.withheld is None]
+    outbox.mark_sent([e.event_id for e in events])
+    outbox.record([EventResult(e.event_id, ACCEPTED, receipt=f"{receipt_prefix}-{e.event_id}")
+                   for e in events])
+    return len(events)

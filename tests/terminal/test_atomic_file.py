@@ -1,4 +1,5 @@
-"""terminal/atomic_file.py: the one writer of files that must survive (power cuts: powercut/)."""
+"""terminal/system/atomic_file.py: the one writer of files that must survive
+(power cuts: powercut/)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from terminal import atomic_file
-from terminal.atomic_file import write_atomic, write_json_atomic
-from terminal.sync_service import SyncState
+from terminal.system import atomic_file
+from terminal.system.atomic_file import write_atomic, write_json_atomic
+from terminal.uploading.sync_service import SyncState
 
 
 def test_a_secret_gets_exactly_its_mode_whatever_the_umask(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Clerk accounts (terminal/clerks.py): hashed PINs, the owner, the shared-PIN migration on a
+"""Clerk accounts (terminal/desk/clerks.py): hashed PINs, the owner, the shared-PIN migration on a
 real old file, and the sign-in throttle's per-account counters (no sleeping)."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from terminal.clerks import SEED_OWNER, Accounts
+from terminal.desk.clerks import SEED_OWNER, Accounts
 from terminal.errors import AccountError
 from terminal.store import migrations
 from terminal.store.database import Store
-from terminal.web.throttle import LoginThrottle, ThrottlePolicy
+from terminal.web.signin_throttle import LoginThrottle, ThrottlePolicy
 from tests.terminal.registry_helpers import IDENTITY, open_store
 
 FIXTURE = Path(__file__).with_name("fixtures") / "registry_v1.db"

@@ -143,7 +143,7 @@ def test_sync_status_prints_local_times_with_the_zone(tmp_path: Path) -> None:
 def test_a_lock_held_by_a_process_we_may_not_inspect_names_the_service(tmp_path: Path) -> None:
     """As a technician's own user: the service's open files are not readable, its command line
     is; a lock error then names the service, and no lock names nothing."""
-    from terminal.portcheck import diagnose
+    from terminal.doctor.portcheck import diagnose
 
     port = tmp_path / "ttyUSB0"
     port.write_bytes(b"")

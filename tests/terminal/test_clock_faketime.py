@@ -16,7 +16,7 @@ import pytest
 
 from drivers.idcard.cards import decode_text_block, encode_text_block, synthetic_photo
 from drivers.idcard.reading import Sex
-from terminal.clock import BUILD_DATE, IMPLAUSIBLE
+from terminal.system.clock import BUILD_DATE, IMPLAUSIBLE
 from tests.terminal.registry_helpers import id_number
 from tests.web.desk import write_settings
 

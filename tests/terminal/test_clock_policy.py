@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 
 from drivers.idcard.reading import Sex
-from terminal import clock as clockmod
-from terminal.clock import (
+from terminal.desk.registry import Registry
+from terminal.domain.guests import Guardian
+from terminal.errors import BlockedError
+from terminal.system import clock as clockmod
+from terminal.system.clock import (
     BUILD_DATE,
     IMPLAUSIBLE,
     NOT_BEFORE,
@@ -27,9 +30,6 @@ from terminal.clock import (
     Instant,
     assess,
 )
-from terminal.domain.guests import Guardian
-from terminal.errors import BlockedError
-from terminal.registry import Registry
 from tests.terminal.registry_helpers import card_guest, registry
 
 EPOCH = datetime(1970, 1, 1, 0, 0, 5, tzinfo=UTC)

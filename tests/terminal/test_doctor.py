@@ -20,9 +20,9 @@ import pytest
 from drivers.idcard.codec import Status
 from drivers.sim.idcard import SimulatedReader
 from sync.protocol import EventResult
-from terminal import faults
 from terminal.doctor import FAIL, OK, Check, Context, Finding, exit_code, remote, run
-from terminal.sync_outbox import StoreOutbox
+from terminal.store.outbox import StoreOutbox
+from terminal.system import faults
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer, free_port, sqlite_server
 from tests.sync.uploader_helpers import Terminal, provision, register

@@ -1,5 +1,6 @@
-"""Service faults recorded for `anju doctor` and the heartbeat (terminal/faults.py), through the
-command anju-failure@.service runs with the environment systemd gives an OnFailure= unit."""
+"""Service faults recorded for `anju doctor` and the heartbeat (terminal/system/faults.py),
+through the command anju-failure@.service runs with the environment systemd gives an
+OnFailure= unit."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from terminal import faults
 from terminal.cli import cli
+from terminal.system import faults
 
 MONITOR = {
     "MONITOR_UNIT": "anju-terminal.service",

@@ -1,7 +1,7 @@
 """Issue 14, finding 10: files holding personal data or secrets are created 0600 whatever the
 umask (the store with its side files and migration backups, the central SQLite database, the
 device credential), and `anju terminal run`, `anju sync run` and `anju central serve` warn at
-start about any such file other users can open (sync/files.py, terminal/file_checks.py)."""
+start about any such file other users can open (sync/files.py, terminal/doctor/file_checks.py)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from central.db.engine import database_exposures, make_engine
-from central.db.migrate import migrate
+from central.migrate import migrate
 from sync.files import create_private, exposure
-from terminal.atomic_file import write_json_atomic
 from terminal.config import load_config
-from terminal.file_checks import exposed_files
+from terminal.doctor.file_checks import exposed_files
 from terminal.store import migrations
 from terminal.store.database import Store
+from terminal.system.atomic_file import write_json_atomic
 from tests.central.serverproc import CentralServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,7 +189,7 @@ def test_terminal_run_and_sync_run_warn_about_open_files_at_start(tmp_path: Path
         ("store", tmp_path / "terminal.db"),
     ):
         assert (
-            f"WARNING terminal.file_checks: {what} {path} is open to other users "
+            f"WARNING terminal.doctor.file_checks: {what} {path} is open to other users "
             f"(mode 0644): run chmod 600 {path}"
         ) in content
     assert PIN not in content

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from terminal.clock import FixedClock
 from terminal.config import from_mapping
 from terminal.store.database import Store
-from terminal.web import throttle
-from terminal.web.throttle import GLOBAL, LOCAL, Counter, LoginThrottle, ThrottlePolicy
+from terminal.system.clock import FixedClock
+from terminal.web import signin_throttle
+from terminal.web.signin_throttle import GLOBAL, LOCAL, Counter, LoginThrottle, ThrottlePolicy
 
 POLICY = ThrottlePolicy(free_attempts=3, global_free_attempts=5, delay_s=5, cap_s=60,
                         forget_s=600)
@@ -39,11 +39,11 @@ def guard(now: Now) -> LoginThrottle:
     return LoginThrottle(POLICY, clock=now)
 
 
-def wrong(guard: LoginThrottle, host: str = LAN) -> throttle.Outcome:
+def wrong(guard: LoginThrottle, host: str = LAN) -> signin_throttle.Outcome:
     return guard.attempt(host, lambda: False)
 
 
-def right(guard: LoginThrottle, host: str = LAN) -> throttle.Outcome:
+def right(guard: LoginThrottle, host: str = LAN) -> signin_throttle.Outcome:
     return guard.attempt(host, lambda: True)
 
 
@@ -79,7 +79,7 @@ def test_the_policy_from_the_settings() -> None:
     (None, "address:?"), ("testclient", "address:testclient"),
 ])
 def test_client_addresses_map_to_counters(host: str | None, scope: str) -> None:
-    assert throttle.scope_of(host) == scope
+    assert signin_throttle.scope_of(host) == scope
 
 
 def test_a_wait_refuses_even_the_right_pin_without_comparing_it(guard, now) -> None:
@@ -152,7 +152,7 @@ def test_counters_are_forgotten_after_the_quiet_time(guard, now) -> None:
 
 
 def test_the_address_counters_are_bounded(now, monkeypatch) -> None:
-    monkeypatch.setattr(throttle, "MAX_COUNTERS", 10)
+    monkeypatch.setattr(signin_throttle, "MAX_COUNTERS", 10)
     guard = LoginThrottle(ThrottlePolicy(global_free_attempts=1000), clock=now)
     for i in range(15):
         now.s += 1
@@ -162,7 +162,7 @@ def test_the_address_counters_are_bounded(now, monkeypatch) -> None:
 
 
 def test_failures_are_logged_without_the_pin(guard, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="terminal.web.throttle")
+    caplog.set_level(logging.INFO, logger="terminal.web.signin_throttle")
     pin = "80417263"
     for _ in range(3):
         guard.attempt(LAN, lambda: pin == "x")
@@ -183,20 +183,20 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def test_counters_survive_a_restart_in_the_same_boot(store, guard, now) -> None:
     for _ in range(3):
-        throttle.save(store, wrong(guard).changes)
+        signin_throttle.save(store, wrong(guard).changes)
     with store.reader() as conn:
         rows = conn.execute("SELECT * FROM login_throttle ORDER BY scope").fetchall()
         assert [r[:3] for r in rows] == [(f"address:{LAN}", 3, 5.0), (GLOBAL, 3, 0.0)]
         assert all(r[5] == "boot-1" for r in rows)
         now.s += 2  # restarted 2 s after the third failure
-        counters = throttle.load(conn, now=now.s, boot_id="boot-1")
+        counters = signin_throttle.load(conn, now=now.s, boot_id="boot-1")
     restarted = LoginThrottle(POLICY, counters=counters, clock=now)
     assert restarted.wait_s(LAN) == pytest.approx(3)
     assert restarted.attempt(LAN, lambda: True).refused
     now.s += 3
     signed_in = restarted.attempt(LAN, lambda: True)
     assert signed_in.ok
-    throttle.save(store, signed_in.changes)
+    signin_throttle.save(store, signed_in.changes)
     with store.reader() as conn:
         assert [r[0] for r in conn.execute("SELECT scope FROM login_throttle")] == [GLOBAL]
 
@@ -204,10 +204,10 @@ def test_counters_survive_a_restart_in_the_same_boot(store, guard, now) -> None:
 def test_a_counter_from_an_earlier_boot_restarts_its_wait(store, guard, now) -> None:
     for _ in range(4):
         outcome = wrong(guard)
-        throttle.save(store, outcome.changes)
+        signin_throttle.save(store, outcome.changes)
         now.s += outcome.wait_s
     assert outcome.wait_s == 10
     with store.reader() as conn:
-        counters = throttle.load(conn, now=5.0, boot_id="boot-2")  # monotonic restarted at 0
+        counters = signin_throttle.load(conn, now=5.0, boot_id="boot-2")  # monotonic restarted at 0
     assert counters[f"address:{LAN}"] == Counter(4, 5.0, 10.0)
     assert counters[GLOBAL] == Counter(4, 5.0, 0.0)

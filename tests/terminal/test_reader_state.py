@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from drivers.idcard.reader import ReaderStatus
+from drivers.idcard.state import ReaderState
 from sync.messages import ReaderReport
-from terminal import reader_state
-from terminal.clock import FixedClock, Instant
+from terminal.store import reader_state
 from terminal.store.database import Store
-from terminal.sync_outbox import StoreOutbox
+from terminal.store.outbox import StoreOutbox
+from terminal.system.clock import FixedClock, Instant
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -52,11 +53,13 @@ def read(store: Store, now: Instant, **kwargs: float) -> ReaderReport:
 ])
 def test_reader_states_map_to_heartbeat_states(state: str, error: str | None,
                                                expected: tuple[str, str | None]) -> None:
-    assert reader_state.classify(ReaderStatus(state=state, last_error=error)) == expected
+    status = ReaderStatus(state=ReaderState(state), last_error=error)
+    assert reader_state.classify(status) == expected
 
 
 def test_a_long_number_in_a_reason_is_masked_and_the_reason_bounded() -> None:
-    status = ReaderStatus(state="fault", last_error="bad frame 44010419900307123X " + "x" * 300)
+    status = ReaderStatus(state=ReaderState.FAULT,
+                          last_error="bad frame 44010419900307123X " + "x" * 300)
     state, detail = reader_state.classify(status)
     assert state == "fault" and detail is not None
     assert "19900307" not in detail and "4401" in detail and len(detail) == 200
@@ -105,17 +108,17 @@ def test_the_recorder_writes_changes_and_confirmations(store: Store, clock: Fixe
     recorder = reader_state.ReaderStateRecorder(store)
     recorder.flush()  # nothing heard from the reader yet: nothing written
     assert read(store, later(clock, 0)).status == "unknown"
-    recorder.update(ReaderStatus(state="idle", connected=True))
+    recorder.update(ReaderStatus(state=ReaderState.IDLE, connected=True))
     recorder.flush()
     first = read(store, later(clock, 0))
     assert first.status == "connected"
-    recorder.update(ReaderStatus(state="holding", connected=True))  # still "connected"
+    recorder.update(ReaderStatus(state=ReaderState.HOLDING, connected=True))  # still "connected"
     clock.monotonic_ns += 50 * 10**9
     recorder.flush()
     again = read(store, later(clock, 0))
     assert again.status == "connected" and again.seen_age_s == pytest.approx(0, abs=0.01)
     assert again.state_age_s == pytest.approx(50, abs=0.1)  # the same state since the start
-    recorder.update(ReaderStatus(state="fault", last_error="SAM not authorised"))
+    recorder.update(ReaderStatus(state=ReaderState.FAULT, last_error="SAM not authorised"))
     recorder.flush()
     fault = read(store, later(clock, 0))
     assert (fault.status, fault.detail) == ("fault", "SAM not authorised")
@@ -126,7 +129,8 @@ def test_the_recorder_thread_writes_promptly_and_stops(store: Store, clock: Fixe
     recorder = reader_state.ReaderStateRecorder(store, seen_every_s=0.05)
     recorder.start()
     try:
-        recorder.update(ReaderStatus(state="disconnected", last_error="no reader answers"))
+        recorder.update(ReaderStatus(state=ReaderState.DISCONNECTED,
+                                     last_error="no reader answers"))
         for _ in range(200):
             if read(store, later(clock, 0)).status == "no_reader":
                 break
@@ -141,7 +145,7 @@ def test_a_failing_write_never_reaches_the_reader_thread(store: Store, clock: Fi
                                                           caplog: pytest.LogCaptureFixture
                                                           ) -> None:
     recorder = reader_state.ReaderStateRecorder(store)
-    recorder.update(ReaderStatus(state="idle", connected=True))
+    recorder.update(ReaderStatus(state=ReaderState.IDLE, connected=True))
     store.guard.min_free_bytes = 2**62  # the disk guard refuses every write
     recorder.flush()
     recorder.flush()

@@ -1,13 +1,13 @@
-"""The records search (terminal/queries.py search_stays): a name fragment, a room, a document
+"""The records search (terminal/store/queries.py search_stays): a name fragment, a room, a document
 number, a day; names of guests who left are found from the events; input is never SQL."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from terminal import queries
-from terminal.clock import FixedClock
-from terminal.registry import Registry
+from terminal.desk.registry import Registry
+from terminal.store import queries
+from terminal.system.clock import FixedClock
 from tests.terminal.registry_helpers import START, card_guest, id_number
 
 

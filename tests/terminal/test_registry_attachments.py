@@ -8,16 +8,16 @@ import pytest
 
 from drivers.barcode import mrzbuild
 from drivers.barcode.hub import ScanEvent
-from drivers.barcode.payloads import classify
+from drivers.barcode.interpret import classify
 from drivers.barcode.serial_scanner import Scan
+from terminal.desk.registry import Registry
+from terminal.desk.scans import KeptScan, apply_scan, attachment, evidence, prefill_values
 from terminal.domain.attachments import Attachment
 from terminal.domain.documents import MANUAL, SCAN
 from terminal.domain.events import Event, Kind
 from terminal.domain.fold import fold
 from terminal.errors import InvalidEventError
-from terminal.registry import Registry
 from terminal.store import verify
-from terminal.web.scans import KeptScan, apply_scan, attachment, evidence, prefill_values
 from tests.terminal.registry_helpers import passport_guest
 
 FIELDS = mrzbuild.MrzFields(surname="MARTIN", given_names="CLAIRE", document_number="12AB34567",

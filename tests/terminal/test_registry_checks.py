@@ -8,13 +8,13 @@ from datetime import date
 import pytest
 
 from drivers.idcard.reading import Sex
-from terminal import queries
+from terminal.desk.registry import Registry
 from terminal.domain.checks import RULES, Override
 from terminal.domain.documents import MANUAL, Document, Visa
 from terminal.domain.guests import Guardian, Guest
 from terminal.errors import BlockedError
-from terminal.ids import new_id
-from terminal.registry import Registry
+from terminal.store import queries
+from terminal.system.ids import new_id
 from tests.terminal.registry_helpers import card_guest, id_number, passport_guest
 
 

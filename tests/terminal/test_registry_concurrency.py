@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from terminal.clock import FixedClock
-from terminal.registry import Registry
+from terminal.desk.registry import Registry
 from terminal.store import verify
+from terminal.system.clock import FixedClock
 from tests.terminal.registry_helpers import START, card_guest, open_store
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from terminal import clock, ids
+from sync.fields import format_utc, parse_utc
 from terminal.config import SETTINGS, load_config
 from terminal.errors import ConfigError
+from terminal.system import clock, ids
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -80,6 +81,6 @@ def test_clock_reading_has_every_part():
     instant = clock.SystemClock().now()
     assert instant.wall.tzinfo is not None and instant.monotonic_ns > 0
     assert isinstance(instant.synchronised, bool) and instant.boot_id
-    assert clock.parse_utc(clock.format_utc(instant.wall)) == instant.wall
+    assert parse_utc(format_utc(instant.wall)) == instant.wall
     assert clock.read_boot_id(Path("/nonexistent")) == "unknown"
     assert clock.kernel_synchronised() in (True, False, None)

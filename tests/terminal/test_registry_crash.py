@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from terminal import queries
+from terminal.desk.registry import Registry
 from terminal.domain.codes import code_tables
-from terminal.registry import Registry
-from terminal.store import verify
+from terminal.store import queries, verify
 from terminal.store.database import Store
 from tests.terminal.registry_helpers import IDENTITY, card_guest
 

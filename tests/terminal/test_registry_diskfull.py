@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from terminal.desk.registry import Registry
 from terminal.errors import DiskSpaceError, StoreError, StoreFullError
-from terminal.registry import Registry
 from terminal.store import verify
 from terminal.store.database import Store
 from tests.terminal.registry_helpers import IDENTITY, card_guest

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from terminal import queries
+from terminal.desk.registry import Registry
 from terminal.errors import InvalidEventError, StayNotFoundError, ValidationError
-from terminal.registry import Registry
+from terminal.store import queries
 from tests.terminal.registry_helpers import card_guest
 
 

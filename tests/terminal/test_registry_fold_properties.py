@@ -10,14 +10,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from terminal import queries
-from terminal.clock import FixedClock
+from terminal.desk.registry import Registry
 from terminal.domain.events import Event
 from terminal.domain.fold import fold
 from terminal.errors import DomainError
-from terminal.registry import Registry
-from terminal.store import chain, outbox, purge, verify
-from tests.terminal.registry_helpers import START, card_guest, open_store
+from terminal.store import event_chain, purge, queries, verify
+from terminal.system.clock import FixedClock
+from tests.terminal.registry_helpers import START, acknowledge_all, card_guest, open_store
 
 ROOMS = ["101", "102", "201"]
 NAMES = ["张三", "李四", "𠀾明", "Ωmega"]
@@ -80,7 +79,7 @@ def run(reg: Registry, ops: list[tuple], model: dict[str, str]) -> None:
 
 def all_events(reg: Registry) -> list[Event]:
     with reg.store.reader() as conn:
-        return [chain.event_from_row(r) for r in chain.iter_rows(conn)]
+        return [event_chain.event_from_row(r) for r in event_chain.iter_rows(conn)]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,7 +101,7 @@ def test_any_call_sequence_folds_consistently_and_survives_purge(ops):
             # Folding the payloads read back gives the same state as folding twice.
             assert fold(all_events(reg)) == folded
 
-            outbox.acknowledge_all(store.writer)
+            acknowledge_all(store)
             result = purge.purge(store, retention_days=0, now=clock.wall + timedelta(days=1))
             assert result.stays == len(folded) - len(model)
             with store.reader() as conn:

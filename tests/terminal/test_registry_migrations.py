@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from terminal import queries
+from terminal.desk.registry import Registry
 from terminal.errors import MigrationError, SchemaOutdatedError, SchemaTooNewError
-from terminal.registry import Registry
-from terminal.store import migrations, verify
+from terminal.store import migrations, queries, verify
 from terminal.store.database import Store
 from tests.terminal.registry_helpers import IDENTITY, card_guest, open_store
 

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from terminal import queries
-from terminal.clock import FixedClock
+from terminal.desk.registry import Registry
 from terminal.errors import PurgedError
-from terminal.registry import Registry
-from terminal.store import outbox, purge, verify
-from tests.terminal.registry_helpers import card, card_guest
+from terminal.store import purge, queries, verify
+from terminal.system.clock import FixedClock
+from tests.terminal.registry_helpers import acknowledge_all, card, card_guest
 
 DAY = timedelta(days=1)
 
@@ -31,7 +30,7 @@ def test_purge_waits_for_check_out_retention_and_acknowledgement(reg: Registry, 
     later = clock.wall + 30 * DAY + timedelta(seconds=1)
     # Not acknowledged yet: nothing goes, however old.
     assert purge.purge(reg.store, retention_days=30, now=later + 365 * DAY).stays == 0
-    outbox.acknowledge_all(reg.store.writer)
+    acknowledge_all(reg.store)
     assert purge.purge(reg.store, retention_days=30, now=later - 2 * DAY).stays == 0
     result = purge.purge(reg.store, retention_days=30, now=later)
     assert (result.stays, result.events) == (1, 2) and result.payload_bytes > 1000
@@ -50,7 +49,7 @@ def test_purged_data_is_gone_from_the_file_and_the_log_has_counts_only(
     reg.check_out(saved.stay_id, operator="C01")
     photo_b64 = base64.b64encode(reading.photo_wlt).decode()
     assert reading.id_number.encode() in file_bytes(db_path)
-    outbox.acknowledge_all(reg.store.writer)
+    acknowledge_all(reg.store)
     with caplog.at_level(logging.INFO, logger="terminal.store.purge"):
         purge.purge(reg.store, retention_days=0, now=clock.wall + DAY)
     content = file_bytes(db_path)
@@ -63,7 +62,7 @@ def test_purged_data_is_gone_from_the_file_and_the_log_has_counts_only(
 def test_a_purged_stay_cannot_change_and_is_not_purged_twice(reg: Registry, clock: FixedClock):
     saved = reg.check_in(room="101", guests=[card_guest()], operator="C01")
     reg.void(saved.stay_id, reason="误登记", operator="C01")
-    outbox.acknowledge_all(reg.store.writer)
+    acknowledge_all(reg.store)
     assert purge.purge(reg.store, retention_days=0, now=clock.wall + DAY).stays == 1
     assert purge.purge(reg.store, retention_days=0, now=clock.wall + DAY).stays == 0
     with pytest.raises(PurgedError):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from terminal.desk.registry import Registry
 from terminal.domain.events import chain_hash
-from terminal.registry import Registry
 from terminal.store.schema import OUTBOX_STATES, OUTBOX_TRANSITIONS
 from tests.terminal.registry_helpers import card_guest
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from terminal.registry import Registry
+from terminal.desk.registry import Registry
 from terminal.store import verify
 from tests.terminal.registry_helpers import card_guest
 

@@ -1,4 +1,5 @@
-"""terminal/settings_file.py: the technician's settings file edited in place, written atomically."""
+"""terminal/system/settings_file.py: the technician's settings file edited in place,
+written atomically."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from terminal import atomic_file
 from terminal.errors import ConfigError
-from terminal.settings_file import read_document, set_values, write_text_atomic
+from terminal.system import atomic_file
+from terminal.system.settings_file import read_document, set_values, write_text_atomic
 
 TECHNICIAN = """\
 # Guesthouse 12, front desk. Ask Li before changing anything below.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from drivers.idcard.state import ReaderState
+from terminal.desk.health import Health
 from terminal.web import i18n
-from terminal.web.status import BAD, OK, WARN, Health, items
+from terminal.web.status import BAD, OK, WARN, items
 
-GOOD = Health(reader_state="idle", reader_sam_id="05.01-20101117-0001234567-3000000000",
+GOOD = Health(reader_state=ReaderState.IDLE, reader_sam_id="05.01-20101117-0001234567-3000000000",
               server_reachable=True, backlog=0, oldest_age_s=None, rejected=0,
               clock_synchronised=True, disk_free_bytes=10 << 30, disk_min_bytes=64 << 20)
 
@@ -24,7 +26,7 @@ def test_all_good_is_all_green() -> None:
 def test_problems_come_with_what_to_do() -> None:
     from dataclasses import replace
 
-    bad = replace(GOOD, reader_state="disconnected", server_reachable=False, backlog=3,
+    bad = replace(GOOD, reader_state=ReaderState.DISCONNECTED, server_reachable=False, backlog=3,
                   oldest_age_s=7200, clock_synchronised=False, disk_free_bytes=1 << 20)
     shown = _by_key(bad)
     for key, level in (("reader", BAD), ("server", WARN), ("backlog", WARN), ("clock", WARN),
@@ -105,7 +107,7 @@ def test_the_status_bar_reads_the_uploaders_refusal(tmp_path) -> None:
     import json
     from types import SimpleNamespace
 
-    from terminal.service import TerminalService
+    from terminal.desk.frontdesk import TerminalService
 
     state = tmp_path / "sync-state.json"
     fake = SimpleNamespace(config={"sync.server_url": "http://central", "sync.state_file": state})

@@ -53,7 +53,7 @@ def test_sigterm_ends_open_event_streams_cleanly_and_at_once(tmp_path: Path) -> 
 def test_closing_reaches_every_stream_even_a_stuck_one_and_late_ones() -> None:
     import asyncio
 
-    from terminal.web.hub import CLOSING, QUEUE_LIMIT, Hub
+    from terminal.desk.notices import CLOSING, QUEUE_LIMIT, Hub
 
     async def scenario() -> list[str]:
         hub = Hub()

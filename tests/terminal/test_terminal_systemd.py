@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 import pytest
 
-from terminal import sdnotify
 from terminal.cli import cli
+from terminal.system import sdnotify
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "anju-terminal.service"

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from terminal.cli import cli
+from terminal.desk.registry import Registry
 from terminal.errors import TextRefusedError
-from terminal.registry import Registry
 from terminal.web import forms, i18n
 from terminal.web.page import Form
 from tests.terminal.registry_helpers import card_file, card_guest

@@ -1,4 +1,4 @@
-"""The watchdog pings only while the loops that matter progress (terminal/liveness.py).
+"""The watchdog pings only while the loops that matter progress (terminal/system/liveness.py).
 
 Unit level: deadlines, the pinger's decision. Process level: the real `anju terminal run` (with
 its simulated reader on a pty) and `anju sync run` under a notify-socket listener, as systemd
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from terminal import liveness
 from terminal.store.database import Store
+from terminal.system import liveness
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = [sys.executable, "-c", "from tests.terminal.hang_harness import main; main()"]

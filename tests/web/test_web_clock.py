@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from drivers.idcard.reading import Sex
-from terminal.clock import BUILD_DATE
+from terminal.system.clock import BUILD_DATE
 from tests.terminal.registry_helpers import id_number
 from tests.web.conftest import shoot
 from tests.web.desk import Desk, write_settings

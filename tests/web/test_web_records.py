@@ -92,7 +92,7 @@ def test_rejected_registration_shows_reason_field_and_alarm(page, desk: Desk) ->
     import sqlite3
 
     _check_in(page, desk, 5, "305")
-    # What the uploader writes when the server refuses an event (terminal/sync_outbox.py).
+    # What the uploader writes when the server refuses an event (terminal/store/outbox.py).
     conn = sqlite3.connect(desk.work / "terminal.db", isolation_level=None)
     try:
         at = "2026-01-01T00:00:00.000Z"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from terminal.clerks import Accounts
 from terminal.config import load_config
+from terminal.desk.clerks import Accounts
 from terminal.doctor import FAIL, WARN, Finding
 from terminal.store.database import Store
 from terminal.web import selftest

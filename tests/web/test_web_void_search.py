@@ -128,7 +128,7 @@ def test_receipt_is_shown_as_uploaded_with_its_time(page, signed_in: tuple[Desk,
     desk, taps = signed_in
     _check_in(page, desk, taps, 5, "305")
     conn = sqlite3.connect(desk.work / "terminal.db", isolation_level=None)
-    try:  # what the uploader writes when the server's receipt comes (terminal/sync_outbox.py)
+    try:  # what the uploader writes when the server's receipt comes (terminal/store/outbox.py)
         conn.execute(
             "UPDATE outbox SET state = 'sent', sent_at = '2026-01-01T00:00:00.000Z', attempts = 1"
         )

@@ -1,4 +1,4 @@
-"""Alembic environment: always online, on the connection handed over by central/db/migrate.py."""
+"""Alembic environment: always online, on the connection handed over by central/migrate.py."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from barcode.writer import ImageWriter
 from PIL import Image
 
 from drivers.barcode import backends, synth
-from drivers.barcode.payloads import classify
+from drivers.barcode.interpret import classify
 
 pytest.importorskip("zxingcpp")
 

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
+from drivers.barcode.interpret import Rules, classify, decode_bytes
 from drivers.barcode.mrzbuild import MrzFields, td3
-from drivers.barcode.payloads import Rules, classify, decode_bytes
 
 TODAY = date(2026, 11, 28)
 

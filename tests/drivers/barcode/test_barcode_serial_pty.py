@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from drivers.barcode.errors import PortUnavailableError
+from drivers.barcode.interpret import classify
 from drivers.barcode.lines import FRAMINGS
 from drivers.barcode.mrzbuild import MrzFields, td1, td3
-from drivers.barcode.payloads import classify
 from drivers.barcode.serial_scanner import Scan, SerialScanner
 from drivers.sim.scanner import SimulatedScanner, default_payloads
 

@@ -37,7 +37,7 @@ from drivers.idcard.codec import (
     xor_checksum,
 )
 from drivers.idcard.errors import ChecksumError, FrameError, IdCardError
-from drivers.idcard.payloads import (
+from drivers.idcard.sam_answers import (
     BaseMessage,
     decode_base_message,
     encode_base_message,

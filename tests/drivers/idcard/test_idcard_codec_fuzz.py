@@ -19,7 +19,7 @@ from drivers.idcard.codec import (
     xor_checksum,
 )
 from drivers.idcard.errors import FrameError
-from drivers.idcard.payloads import (
+from drivers.idcard.sam_answers import (
     FINGERPRINT_MAX,
     PHOTO_MAX,
     TEXT_MAX,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from drivers.idcard import codec, payloads
+from drivers.idcard import codec, sam_answers
 from drivers.idcard.cards import encode_text_block, synthetic_photo
 from drivers.idcard.codec import Command, Request, Response, ResponseDecoder, Status
 from drivers.sim.faults import FaultPlan
@@ -163,7 +163,7 @@ def test_read_base_with_fingerprint(sim: SimulatedReader, host: Host, size: int,
     sim.place(card)
     frame = read_card(host, codec.READ_BASE_FINGERPRINT).to_bytes()
     assert len(frame) == total and int.from_bytes(frame[5:7], "big") == length
-    message = payloads.decode_base_message(frame[10:-1], with_fingerprint=True)
+    message = sam_answers.decode_base_message(frame[10:-1], with_fingerprint=True)
     assert message.text == card.text and message.photo == card.photo
     assert message.fingerprint == card.fingerprint and len(card.fingerprint) == size
 
@@ -314,7 +314,7 @@ def test_patient_host_gets_through_wire_faults(spec: str) -> None:
                 assert client.patient(codec.FIND_CARD).status == Status.CARD_FOUND
                 assert client.patient(codec.SELECT_CARD).status == Status.SUCCESS
                 response = client.patient(codec.READ_BASE_FINGERPRINT)
-                message = payloads.decode_base_message(response.data, with_fingerprint=True)
+                message = sam_answers.decode_base_message(response.data, with_fingerprint=True)
                 assert message.fingerprint == card.fingerprint
             stats = client.decoder.stats
             if "noise" in spec:

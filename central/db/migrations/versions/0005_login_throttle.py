@@ -1,5 +1,6 @@
 """Login throttling: failed password attempts per username and per client address (as SHA-256
-keys), kept in the database so every server process counts the same (central/throttle.py).
+keys), kept in the database so every server process counts the same
+(central/accounts/login_throttle.py).
 
 Revision ID: 0005
 Revises: 0004

@@ -1,4 +1,4 @@
-"""Ownership of stays: the device that first wrote a stay_id owns it (central/ownership.py).
+"""Ownership of stays: the device that first wrote a stay_id owns it (central/stays/ownership.py).
 
 `stay_owners` records it once per stay; ingest refuses any other device's event for the stay,
 or naming another device's event as its target, and keeps the refused event whole in
@@ -8,7 +8,7 @@ stay_id, whichever device sent it, so another site's device could rewrite, void 
 Existing stays get as owner the device of their first event received (ties: device id, then
 sequence): the rule ingest applies from now on. Events of other devices stored before this
 revision stay in `events` but are no longer folded; the stays they touched are folded again by
-central/db/migrate.py right after this upgrade, in the same transaction (the projection is
+central/migrate.py right after this upgrade, in the same transaction (the projection is
 application code, so it is not run from here).
 
 Revision ID: 0008

@@ -1,4 +1,4 @@
-"""API tokens expire and say why they were revoked (central/api_tokens.py).
+"""API tokens expire and say why they were revoked (central/accounts/api_tokens.py).
 
 `expires_at`: a token is refused from then on. Tokens issued before this revision had no end;
 they are given one 90 days from the upgrade (the default lifetime), so integrations keep working

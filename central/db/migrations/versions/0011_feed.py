@@ -5,7 +5,7 @@ event and its stay's state after it). `feed_tokens`: bearer tokens of the consum
 apart from users' API tokens (a feed token cannot search, a search token cannot pull the feed).
 
 A database that already holds stays gets one `snapshot` record per stay, its state as it
-stands, in check-in order: written by central/db/migrate.py right after this upgrade, in the
+stands, in check-in order: written by central/migrate.py right after this upgrade, in the
 same transaction (the records are built by application code, so not from here).
 
 Revision ID: 0011

@@ -1,8 +1,9 @@
 """Retention by month: events, stays and stay_guests carry `stay_month`; partitioned on PostgreSQL.
 
 `stay_month` ("YYYY-MM") is the month the server first saw the stay: its owner's claimed_at
-(central/ownership.py), else its first event's received_at, else the stay's updated_at. A stay,
-its guests and its events share it, so a purge removes them together (central/retention.py).
+(central/stays/ownership.py), else its first event's received_at, else the stay's updated_at.
+A stay, its guests and its events share it, so a purge removes them together
+(central/stays/retention.py).
 
 * PostgreSQL: each table is rebuilt as a declarative partitioned table, PARTITION BY RANGE
   (stay_month), one partition per month present in the data and for the current month and the
@@ -30,7 +31,7 @@ depends_on: str | None = None
 TABLES = ("events", "stays", "stay_guests")
 KEYS = {"events": ("event_id",), "stays": ("stay_id",), "stay_guests": ("stay_id", "guest_id")}
 UNIQUE = {"events": ("receipt",)}
-AHEAD = 2  # months created ahead of the current one (central/retention.py keeps it so)
+AHEAD = 2  # months created ahead of the current one (central/stays/retention.py keeps it so)
 
 
 def _month_after(month: str) -> str:
