@@ -24,7 +24,7 @@ DB_ENV = "ANJU_CENTRAL_DB"
 READ_DB_ENV = "ANJU_CENTRAL_READ_DB"
 PHOTO_LIBRARY_ENV = "ANJU_CENTRAL_PHOTO_LIBRARY"
 PHOTO_LICENCE_ENV = "ANJU_CENTRAL_PHOTO_LICENCE_CODE"
-RETENTION_ENV = "ANJU_CENTRAL_RETENTION_DAYS"
+RETENTION_ENV = "ANJU_CENTRAL_RETENTION_DAYS"  # read by `anju central purge`, not by serve
 TOKEN_TTL_ENV = "ANJU_CENTRAL_API_TOKEN_TTL"
 REASON_MIN_CHARS_ENV = "ANJU_CENTRAL_REASON_MIN_CHARS"
 REASON_PATTERN_ENV = "ANJU_CENTRAL_REASON_PATTERN"
@@ -159,10 +159,6 @@ class Settings:
     reason_min_chars: int = setting(
         4, "A search/view/export reason needs at least this many characters (refuses "
         "placeholders like 核查).", "--reason-min-chars", env=REASON_MIN_CHARS_ENV)
-    retention_days: int = setting(
-        0, "Days `anju central purge` keeps stays (whole months, rounded up); 0: not set, the "
-        "purge refuses. Read by the purge (--retention-days, $" + RETENTION_ENV + "), not by "
-        "`serve`.", None, minimum=0)
     reason_pattern: str = setting(
         "", r"A regular expression every reason must contain, e.g. a case number format "
         r"such as '[A-Z]\d{4}-\d+'; empty: none.", "--reason-pattern", env=REASON_PATTERN_ENV)

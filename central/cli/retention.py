@@ -8,13 +8,13 @@ import click
 
 from central.cli.context import DB_OPTION, admin_engine, fail
 from central.errors import CentralError
-from central.settings import RETENTION_ENV, Settings
+from central.settings import RETENTION_ENV
 
 
 @click.command("purge")
 @DB_OPTION
 @click.option("--retention-days", envvar=RETENTION_ENV, type=click.IntRange(min=0),
-              default=lambda: Settings().retention_days,
+              default=0,
               help=f"Keep stays first seen within this many days (rounded to whole months, up); "
                    f"default ${RETENTION_ENV}. Required: there is no built-in retention.")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
