@@ -26,8 +26,9 @@ from sync.errors import InvalidEventError, ProtocolError
 from sync.fields import SHA256_RE, UUID_RE, Fields, format_utc, text_problem
 
 PROTOCOL_VERSION = 1
-KINDS = ("check_in", "add_guest", "check_out", "amend", "void")
-TARGETED_KINDS = ("amend", "void")  # these, and only these, name the event they correct
+KINDS = ("check_in", "add_guest", "check_out", "amend", "void", "check_out_undone")
+# these, and only these, name the event they correct (check_out_undone: the check-out it undoes)
+TARGETED_KINDS = ("amend", "void", "check_out_undone")
 WITHHELD_REASONS = ("purged", "superseded")  # why an event travels without its payload
 HEADER_FIELDS = ("event_id", "device_id", "site_code", "sequence", "kind", "stay_id",
                  "target_event_id", "wall_time", "clock_synchronised", "monotonic_ns", "boot_id",
@@ -149,7 +150,8 @@ class WireEvent:
             raise f.fail("kind", f"must be one of {', '.join(KINDS)}")
         target = f.opt_text("target_event_id", max_len=36, pattern=UUID_RE)
         if (kind in TARGETED_KINDS) != (target is not None):
-            raise f.fail("target_event_id", "required for amend and void, and only for them")
+            raise f.fail("target_event_id",
+                         "required for amend, void and check_out_undone, and only for them")
         payload = f.opt_text("payload", max_len=4 * limits.max_event_bytes)
         if payload is not None and len(payload.encode("utf-8")) > limits.max_event_bytes:
             raise f.fail("payload", f"larger than {limits.max_event_bytes} bytes", "too_large")

@@ -45,7 +45,7 @@ def check(event: WireEvent, data: dict[str, Any] | None) -> None:
             _guest(guest, f"guests[{index}]")
     elif event.kind == "add_guest":
         _guest(data.get("guest"), "guest")
-    elif event.kind == "check_out":
+    elif event.kind in ("check_out", "check_out_undone"):
         for index, guest_id in enumerate(_list(data, "guest_ids")):
             _text(guest_id, f"guest_ids[{index}]", GUEST_ID_MAX, required=True)
     elif event.kind == "amend":

@@ -19,6 +19,7 @@ KIND = {
     "check_out": "退房",
     "amend": "更正",
     "void": "作废",
+    "check_out_undone": "撤销退房",
 }
 SEVERITY = {"block": "拦截", "warn": "警告", "info": "提示"}
 SOURCE = {"card": "读卡", "manual": "手工录入", "scan": "扫描证件机读码"}

@@ -40,7 +40,7 @@ _MINIMUMS = {"sequence": 1, "monotonic_ns": 0, "backlog": 0, "disk_free_bytes": 
              "rejected": 0, "check_ins": 0, "oldest_queued_age_s": 0, "next_heartbeat_s": 1,
              "reader_state_age_s": 0, "reader_seen_age_s": 0}
 _MAXIMUMS = {"reader_state_age_s": 10 * 365 * 86400, "reader_seen_age_s": 10 * 365 * 86400}
-_ENUMS = {"kind": ["check_in", "add_guest", "check_out", "amend", "void"],
+_ENUMS = {"kind": ["check_in", "add_guest", "check_out", "amend", "void", "check_out_undone"],
           "reader_status": list(READER_STATES),
           "withheld": ["purged", "superseded"], "status": ["accepted", "duplicate", "rejected"]}
 ERROR_SCHEMA = {

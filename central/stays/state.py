@@ -13,6 +13,8 @@ and an event of another device stored before ownership was enforced (revision 00
                nationality, document.type_code, document.number)
     add_guest  data.guest
     check_out  data.guest_ids[]: the stay is checked out when no guest is left in house
+    check_out_undone  target_event_id: that check-out's guests, still out by it, are in house
+               again (and so the stay); an undo of anything else changes nothing
     amend      data.field ("room", "guest.<id>.<key>", "guest.<id>.document.<key>"), data.new
     void       the stay is voided
 """
@@ -96,9 +98,17 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
         elif row.kind == "check_out":
             for guest_id in _list(data.get("guest_ids")):
                 if isinstance(guest_id, str):
-                    guests.setdefault(guest_id, {"guest_id": guest_id, "doc": {}})["out"] = at
+                    entry = guests.setdefault(guest_id, {"guest_id": guest_id, "doc": {}})
+                    entry.update(out=at, out_by=row.event_id)
             if guests and all(g.get("out") for g in guests.values()):
                 stay.update(status="checked_out", checked_out_at=at)
+        elif row.kind == "check_out_undone":
+            back = [g for g in guests.values() if row.target_event_id and
+                    g.get("out_by") == row.target_event_id]
+            for entry in back:
+                entry.update(out=None, out_by=None)
+            if back and stay["status"] == "checked_out":
+                stay.update(status="in_house", checked_out_at=None)
         elif row.kind == "amend":
             _amend(stay, guests, data)
         elif row.kind == "void":

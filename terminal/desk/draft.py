@@ -3,6 +3,11 @@
 One terminal, one clerk, one party at a time: the draft lives in the service's memory, so a
 page reloaded mid-registration shows the same guests. It holds full personal data only until
 the check-in is saved or cleared.
+
+A minor's guardian who is not here has no document in the party, and the terminal has no
+keyboard: the clerk arms "read the guardian's card" for that minor (`arm_guardian`), and the
+next card placed fills the guardian's name (as the card spells it, whole) instead of joining
+the party (`place_card`). Only the name is kept: the guardian's ID number is not asked for.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Literal
 
 from drivers.idcard.reading import CardRead
 from terminal.domain.attachments import Attachment
@@ -47,10 +53,38 @@ class Draft:
         self._attachments: list[Attachment] = []  # scanned QR / booking codes for this party
         self.version = 0
         self.stay_id = new_id()  # chosen up front: a retried confirm cannot save twice
+        self._guardian_for: str | None = None  # the minor whose guardian's card comes next
+        self._guardian_names: dict[str, str] = {}  # minor's guest_id -> name from a card
 
     def snapshot(self) -> tuple[int, list[DraftGuest]]:
         with self._lock:
             return self.version, list(self._guests)
+
+    def place_card(self, card: CardRead) -> Literal["guest", "duplicate", "guardian"]:
+        """A card on the reader: the armed minor's guardian, else a guest of the party."""
+        with self._lock:
+            minor = self._guardian_for
+            own = {d.card.id_number for d in self._guests if d.card is not None}
+            if minor is not None and card.id_number not in own:
+                self._guardian_names[minor] = card.name
+                self._guardian_for = None
+                self.version += 1
+                return "guardian"
+        return "guest" if self.add_card(card) else "duplicate"
+
+    def arm_guardian(self, guest_id: str | None) -> bool:
+        """The next card is `guest_id`'s guardian (None: not any more); False if no such guest."""
+        with self._lock:
+            if guest_id is not None and all(d.guest.guest_id != guest_id for d in self._guests):
+                return False
+            self._guardian_for = guest_id
+            self.version += 1
+            return True
+
+    def guardian_state(self) -> tuple[str | None, dict[str, str]]:
+        """(the minor armed for a guardian's card or None, names read from guardians' cards)."""
+        with self._lock:
+            return self._guardian_for, dict(self._guardian_names)
 
     def add_card(self, card: CardRead) -> bool:
         """Add a card's holder; False when the same document is already in the party."""
@@ -99,6 +133,9 @@ class Draft:
     def remove(self, guest_id: str) -> None:
         with self._lock:
             self._guests = [d for d in self._guests if d.guest.guest_id != guest_id]
+            self._guardian_names.pop(guest_id, None)
+            if self._guardian_for == guest_id:
+                self._guardian_for = None
             if self._guests and all(d.guest.role != MAIN for d in self._guests):
                 first = self._guests[0]
                 self._guests[0] = replace(first, guest=replace(first.guest, role=MAIN))
@@ -108,6 +145,8 @@ class Draft:
         with self._lock:
             self._guests = []
             self._attachments = []
+            self._guardian_for = None
+            self._guardian_names = {}
             self.version += 1
             self.stay_id = new_id()
 

@@ -130,9 +130,10 @@ class TerminalService:
     # ---- callbacks from the reader thread ---------------------------------------------------
 
     def _on_card(self, card: CardRead) -> None:
-        added = self.draft.add_card(card)
+        placed = self.draft.place_card(card)
         log.info("card read: %s %s%s", card.card_type, mask_id_number(card.id_number),
-                 "" if added else " (already in this party)")
+                 {"guest": "", "duplicate": " (already in this party)",
+                  "guardian": " (a minor's guardian: name only)"}[placed])
         self.hub.publish("draft", version=self.draft.version)
 
     def _on_scan(self, event: ScanEvent) -> None:

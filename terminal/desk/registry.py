@@ -3,6 +3,7 @@
     check_in      a new stay: room, main guest and companions, findings recorded
     add_guest     a companion arriving later
     check_out     per guest, per stay, per room, or a list of stays (group), in one transaction
+    undo_check_out  a check-out taken back within a few minutes (a new event, nothing deleted)
     amend         one field: old value, new value, reason
     void          the whole stay, with a reason; its undelivered events are superseded
     list_in_house, list_stays, show    reads, on reader connections (terminal/store/queries.py)
@@ -31,10 +32,11 @@ from terminal.domain.attachments import Attachment
 from terminal.domain.checks import Finding, Override
 from terminal.domain.codes import code_tables
 from terminal.domain.events import Kind
+from terminal.domain.fold import undoable
 from terminal.domain.guests import Guest
 from terminal.domain.stays import IN_HOUSE, Stay
 from terminal.errors import BlockedError, InvalidEventError, StayNotFoundError, ValidationError
-from terminal.store import queries, stay_views
+from terminal.store import event_chain, queries, stay_views
 from terminal.store.database import Store
 from terminal.store.writer import Txn
 from terminal.system.clock import Instant, Trust
@@ -159,6 +161,32 @@ class Registry:
 
         return self.store.writer.transaction(work)
 
+    def undo_check_out(self, check_out_event_id: str, *, operator: str,
+                       within_s: float | None = None) -> Saved:
+        """Take a check-out back (a new `check_out_undone` event; nothing is deleted): its
+        guests are in house again. `within_s`: refused once that long has passed since the
+        check-out, measured on the monotonic clock of the same boot (a wall clock set after
+        the check-out cannot widen or shut the window; after a reboot it is shut)."""
+        _require_operator(operator)
+
+        def work(txn: Txn) -> Saved:
+            row = event_chain.event_header(txn.conn, check_out_event_id)
+            if row is None or row.kind is not Kind.CHECK_OUT:
+                raise StayNotFoundError(f"no check-out {check_out_event_id}", "找不到该退房记录")
+            stay = _load(txn, row.stay_id)
+            instant = txn.now()
+            if within_s is not None and (instant.boot_id != row.boot_id or
+                                         instant.monotonic_ns - row.monotonic_ns > within_s * 1e9):
+                raise InvalidEventError(f"check-out {check_out_event_id}: too late to undo",
+                                        "退房已超过可撤销的时限")
+            data = {"guest_ids": undoable(stay, check_out_event_id)}
+            event = txn.append({stay.stay_id: stay}, kind=Kind.CHECK_OUT_UNDONE,
+                               stay_id=stay.stay_id, data=data, operator=operator,
+                               target_event_id=check_out_event_id, instant=instant)
+            return Saved(stay.stay_id, (event.event_id,))
+
+        return self.store.writer.transaction(work)
+
     def amend(
         self, stay_id: str, *, field: str, old: Any, new: Any, reason: str, operator: str
     ) -> Saved:
@@ -226,6 +254,13 @@ class Registry:
     def list_in_house(self) -> list[queries.StayRow]:
         with self.store.reader() as conn:
             return queries.list_in_house(conn)
+
+    def recent_check_outs(self, within_s: float) -> list[queries.RecentCheckOut]:
+        """Check-outs of the last `within_s` seconds (this boot) that can still be undone."""
+        instant = self.store.writer.clock.now()
+        since = instant.monotonic_ns - int(within_s * 1e9)
+        with self.store.reader() as conn:
+            return queries.recent_check_outs(conn, instant.boot_id, since)
 
     def list_stays(self, *, limit: int = 100) -> list[queries.StayRow]:
         with self.store.reader() as conn:

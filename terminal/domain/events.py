@@ -30,6 +30,7 @@ class Kind(enum.StrEnum):
     CHECK_OUT = "check_out"
     AMEND = "amend"
     VOID = "void"
+    CHECK_OUT_UNDONE = "check_out_undone"  # a check-out taken back (target: the check-out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class Event:
     sequence: int  # per device, from 1, no gaps
     kind: Kind
     stay_id: str
-    target_event_id: str | None  # amend / void: the event they correct
+    target_event_id: str | None  # amend / void / undo: the event they correct
     wall_time: str  # UTC, sync.fields.format_utc
     clock_synchronised: bool
     monotonic_ns: int

@@ -47,7 +47,7 @@ def apply(stays: dict[str, Stay], event: Event) -> Stay:
     if stay.status == VOIDED:
         raise _invalid(event, "the stay was voided", "该入住记录已作废")
     handler = {Kind.ADD_GUEST: _add_guest, Kind.CHECK_OUT: _check_out, Kind.AMEND: _amend,
-               Kind.VOID: _void}[event.kind]
+               Kind.VOID: _void, Kind.CHECK_OUT_UNDONE: _undo_check_out}[event.kind]
     handler(stay, event)
     stay.event_ids.append(event.event_id)
     return stay
@@ -109,8 +109,28 @@ def _check_out(stay: Stay, event: Event) -> None:
             raise _invalid(event, "guest not in house", "该住客不在住")
     for guest_id in guest_ids:
         stay.guests[guest_id].checked_out_at = event.wall_time
+        stay.guests[guest_id].checked_out_by = event.event_id
     if not stay.guests_in_house():
         stay.status, stay.checked_out_at = CHECKED_OUT, event.wall_time
+
+
+def undoable(stay: Stay, check_out_event_id: str) -> list[str]:
+    """The guests a check-out took out who are still out by it ([]: nothing to undo)."""
+    return [gid for gid, g in stay.guests.items() if g.checked_out_by == check_out_event_id]
+
+
+def _undo_check_out(stay: Stay, event: Event) -> None:
+    """A check-out taken back: its guests (all of them, as it named them) are in house again.
+    Only the latest state counts: a check-out undone already, or not this stay's, is refused."""
+    guest_ids = list((event.data or {}).get("guest_ids", []))
+    back = undoable(stay, event.target_event_id or "")
+    if not back or sorted(guest_ids) != sorted(back):
+        raise _invalid(event, "no such check-out to undo, or undone already",
+                       "没有可撤销的退房")
+    for guest_id in back:
+        stay.guests[guest_id].checked_out_at = None
+        stay.guests[guest_id].checked_out_by = None
+    stay.status, stay.checked_out_at = IN_HOUSE, None
 
 
 def _void(stay: Stay, event: Event) -> None:
@@ -196,6 +216,8 @@ def _apply_purged(stays: dict[str, Stay], event: Event) -> Stay:
         stay.purged = True
     if event.kind is Kind.CHECK_OUT:
         stay.checked_out_at = event.wall_time
+    elif event.kind is Kind.CHECK_OUT_UNDONE:
+        stay.checked_out_at = None  # a purged stay is over: a later check-out follows
     elif event.kind is Kind.VOID:
         stay.status, stay.voided_at = VOIDED, event.wall_time
     stay.event_ids.append(event.event_id)

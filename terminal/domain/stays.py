@@ -20,6 +20,7 @@ class GuestStay:
     added_event_id: str
     checked_in_at: str
     checked_out_at: str | None = None
+    checked_out_by: str | None = None  # the check-out event, which an undo names
 
     @property
     def in_house(self) -> bool:

@@ -72,6 +72,17 @@ def header_values(event: Event) -> tuple[Any, ...]:
             event.monotonic_ns, event.boot_id, event.operator)
 
 
+def event_header(conn: sqlite3.Connection, event_id: str) -> Event | None:
+    """One event's header (its payload left out: `data` is None), or None if there is none."""
+    row = conn.execute(f"SELECT {', '.join(HEADER_COLUMNS)} FROM events WHERE event_id = ?",
+                       (event_id,)).fetchone()
+    if row is None:
+        return None
+    header = dict(zip(HEADER_COLUMNS, row, strict=True))
+    return Event(**{**header, "kind": Kind(header["kind"]),
+                    "clock_synchronised": bool(header["clock_synchronised"]), "data": None})
+
+
 def event_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Event:
     """The event as stored: from its payload when present, else from the header columns."""
     values = dict(zip(ROW_COLUMNS, row, strict=True))

@@ -32,6 +32,48 @@ def _rebuild_projection(conn: sqlite3.Connection) -> None:
         stay_views.write(conn, stay)
 
 
+def _events_sql(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'events'"
+                       ).fetchone()
+    return str(row[0])
+
+
+def _rewrite_events_checks(conn: sqlite3.Connection, pairs: Sequence[tuple[str, str]]) -> None:
+    """Replace CHECK texts of the events table in place (schema.py, "v7"); every text must be
+    there exactly once, so a schema edited by hand fails the migration instead of half of it."""
+    sql = _events_sql(conn)
+    for old, new in pairs:
+        if sql.count(old) != 1:
+            raise MigrationError(f"events table: expected the constraint {old!r} once")
+        sql = sql.replace(old, new)
+    cookie = int(conn.execute("PRAGMA schema_version").fetchone()[0])
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        conn.execute("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'events'",
+                     (sql,))
+        conn.execute(f"PRAGMA schema_version = {cookie + 1}")  # other connections re-read it
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
+    problem = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    if problem != "ok":
+        raise MigrationError(f"events table after widening its checks: {problem}")
+
+
+def _widen_kinds(conn: sqlite3.Connection) -> None:
+    _rewrite_events_checks(conn, [(schema.KINDS_V1, schema.KINDS_V7),
+                                  (schema.TARGETED_V1, schema.TARGETED_V7)])
+
+
+def _narrow_kinds(conn: sqlite3.Connection) -> None:
+    """The way back from 7: only while no check-out was undone (an older program could not
+    read that event); otherwise refused, and the newer program keeps the store."""
+    if conn.execute("SELECT 1 FROM events WHERE kind = 'check_out_undone' LIMIT 1").fetchone():
+        raise MigrationError("the store holds undone check-outs (check_out_undone), which "
+                             "programs before schema version 7 cannot read")
+    _rewrite_events_checks(conn, [(schema.KINDS_V7, schema.KINDS_V1),
+                                  (schema.TARGETED_V7, schema.TARGETED_V1)])
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One schema step. `breaking`: an older program writing after it would corrupt the store
@@ -44,6 +86,7 @@ class Migration:
     breaking: bool = False
     down: Sequence[str] = ()
     refresh: Callable[[sqlite3.Connection], None] | None = None
+    undo: Callable[[sqlite3.Connection], None] | None = None  # a way back that needs Python
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -58,6 +101,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "clerk accounts (staff number, hashed PIN, owner)", schema.V5,
               down=schema.DOWN[5]),
     Migration(6, "compatible series: oldest writer recorded", schema.V6, down=schema.DOWN[6]),
+    # Expand-only: a looser CHECK; an older writer never writes the new kind. It cannot read
+    # one either, so the way back is refused once a check-out was undone (docs/registry.md).
+    Migration(7, "events: check_out_undone kind", [], _widen_kinds, undo=_narrow_kinds),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -124,7 +170,7 @@ def downgrade(conn: sqlite3.Connection, target: int) -> list[int]:
         raise SchemaTooNewError(f"schema version {current} is newer than this program's "
                                 f"{LATEST}: downgrade with the program that migrated it")
     undo = [m for m in reversed(MIGRATIONS) if target < m.version <= current]
-    if target < 1 or any(not m.down for m in undo):
+    if target < 1 or any(not m.down and m.undo is None for m in undo):
         raise MigrationError(f"no way back from schema version {current} to {target}")
     if not undo:
         return []
@@ -133,6 +179,8 @@ def downgrade(conn: sqlite3.Connection, target: int) -> list[int]:
         for migration in undo:
             for statement in migration.down:
                 conn.execute(statement)
+            if migration.undo is not None:
+                migration.undo(conn)
             conn.execute("DELETE FROM schema_migrations WHERE version = ?", (migration.version,))
         if compat.has_record(conn):
             compat.record(conn, min_writer_version=compat.min_writer(MIGRATIONS, target),

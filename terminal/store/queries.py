@@ -10,8 +10,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from terminal.domain.fold import apply
-from terminal.domain.stays import Stay
+from terminal.domain.fold import apply, undoable
+from terminal.domain.stays import VOIDED, Stay
 from terminal.errors import StayNotFoundError
 from terminal.store import event_chain
 
@@ -58,6 +58,35 @@ class Delivery:
 class StayDetail:
     stay: Stay
     delivery: list[Delivery]
+
+
+@dataclass(frozen=True, slots=True)
+class RecentCheckOut:
+    """A check-out that can still be undone: who left (as the check-out named them), where."""
+
+    event_id: str
+    stay_id: str
+    room: str
+    names: tuple[str, ...]
+    at: str  # UTC wall time of the check-out
+
+
+def recent_check_outs(conn: sqlite3.Connection, boot_id: str, since_monotonic_ns: int,
+                      *, limit: int = 20) -> list[RecentCheckOut]:
+    """Check-outs of this boot at or after `since_monotonic_ns` whose guests are all still
+    out by them (not undone, no void since), newest first."""
+    rows = conn.execute(
+        "SELECT event_id, stay_id, wall_time FROM events WHERE kind = 'check_out' "
+        "AND boot_id = ? AND monotonic_ns >= ? ORDER BY seq_id DESC LIMIT ?",
+        (boot_id, since_monotonic_ns, limit)).fetchall()
+    out = []
+    for event_id, stay_id, at in rows:
+        stay = show(conn, stay_id).stay
+        back = undoable(stay, event_id)
+        if back and stay.status != VOIDED and not stay.purged:
+            names = tuple(stay.guests[g].guest.display_name or "?" for g in back)
+            out.append(RecentCheckOut(event_id, stay_id, stay.room or "—", names, at))
+    return out
 
 
 _STAY_COLUMNS = (

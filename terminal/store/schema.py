@@ -228,6 +228,18 @@ V6 = [
     )""",
 ]
 
+# v7: the `check_out_undone` kind (a check-out taken back; target_event_id: the check-out).
+# SQLite cannot ALTER a CHECK, and the events table cannot be copied (append-only triggers,
+# foreign keys from outbox): the two CHECKs are widened in place in sqlite_schema, the
+# procedure SQLite documents for loosening a constraint (lang_altertable.html, "otheralter"),
+# which changes no stored row. migrations.py does it (the schema cookie must be bumped).
+KINDS_V1 = "CHECK (kind IN ('check_in', 'add_guest', 'check_out', 'amend', 'void'))"
+KINDS_V7 = ("CHECK (kind IN ('check_in', 'add_guest', 'check_out', 'amend', 'void', "
+            "'check_out_undone'))")
+TARGETED_V1 = "CHECK ((kind IN ('amend', 'void')) = (target_event_id IS NOT NULL))"
+TARGETED_V7 = ("CHECK ((kind IN ('amend', 'void', 'check_out_undone')) "
+               "= (target_event_id IS NOT NULL))")
+
 # The way back of each migration (`anju store downgrade`): events and outbox rows are never
 # touched, so every event written since survives a downgrade. Going below 5 drops the clerk
 # accounts (the release before them signs in with the shared `web.clerk_pin`; the `.bak` copy

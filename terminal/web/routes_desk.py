@@ -39,7 +39,9 @@ def party_context(page: Page, request: Request, form: Form | None = None) -> dic
     by_guest: dict[str, list[Finding]] = {}
     for f in preview:
         by_guest.setdefault(f.guest_id or "", []).append(f)
+    guardian_for, guardian_names = page.service.draft.guardian_state()
     return {"guests": guests, "draft_version": version, "relationships": relationships,
+            "guardian_for": guardian_for, "guardian_names": guardian_names,
             "guest_findings": by_guest, "previewed": {(f.code, f.guest_id) for f in preview},
             "preview_confirm": any(f.needs_confirm for f in preview),
             "override_presets": override_presets(page.gettext(request)),
@@ -70,6 +72,16 @@ async def remove_guest(request: Request) -> Response:
     page: Page = request.app.state.page
     page.service.draft.remove(request.path_params["guest_id"])
     page.service.hub.publish("draft", version=page.service.draft.version)
+    return page.render(request, "_party.html", **party_context(page, request))
+
+
+async def arm_guardian(request: Request) -> Response:
+    """Toggle "the next card is this minor's guardian" (terminal/web/draft.py)."""
+    page: Page = request.app.state.page
+    draft = page.service.draft
+    guest_id = request.path_params["guest_id"]
+    draft.arm_guardian(None if draft.guardian_state()[0] == guest_id else guest_id)
+    page.service.hub.publish("draft", version=draft.version)
     return page.render(request, "_party.html", **party_context(page, request))
 
 

@@ -23,6 +23,10 @@ from terminal.web.views import delivery_by_stay, local_time, masked
 
 AMENDABLE = ("room", "expected_check_out")
 GUEST_AMENDABLE = ("phone", "address", "name")
+# The on-screen keypad each field is typed on (app.js): letters and digits for a room (A301),
+# the date with its dashes added, digits for a phone; text fields start on letters and digits.
+KEYPAD = {"room": "alnum", "expected_check_out": "date", "phone": "digits",
+          "address": "alnum", "name": "alnum"}
 
 
 def _err(page: Page, request: Request, err: TerminalError) -> str:
@@ -43,17 +47,27 @@ async def _write(page: Page, request: Request, work: Callable[[str], Any]) -> st
     return None
 
 
+def _undo_window_s(page: Page) -> float:
+    return float(page.config["web.undo_check_out_minutes"]) * 60
+
+
 async def in_house(request: Request, *, message: str = "", error: str = "",
                    pending: dict[str, Any] | None = None, ticked: tuple[str, ...] = ()
                    ) -> Response:
     page: Page = request.app.state.page
     stays = await anyio.to_thread.run_sync(page.service.registry.list_in_house)
+    window = _undo_window_s(page)
+    recent = (await anyio.to_thread.run_sync(page.service.registry.recent_check_outs, window)
+              if window > 0 else [])
     rows = [{"stay": s, "since": local_time(s.checked_in_at, page.zone),
              "guests": [{"guest_id": g.guest_id, "role": g.role, "name": g.name or "",
                          "number": masked(g.document_number)} for g in s.guests]}
             for s in stays]
+    undo = [{"event_id": r.event_id, "room": r.room, "names": "、".join(r.names),
+             "at": local_time(r.at, page.zone)} for r in recent]
     return page.render(request, "inhouse.html", rows=rows, message=message, error=error,
-                       pending=pending, ticked=ticked,
+                       pending=pending, ticked=ticked, undo=undo,
+                       undo_minutes=page.config["web.undo_check_out_minutes"],
                        guest_total=sum(len(r["guests"]) for r in rows),
                        room_total=len({s.room for s in stays}))
 
@@ -104,6 +118,31 @@ async def _check_out(request: Request, what: str) -> Response:
             stay_ids, operator=op))
     message = "" if error else _("{names} checked out of room {room}.").format(
         names=names, room=rooms)
+    return await in_house(request, message=message, error=error or "")
+
+
+async def undo_check_out(request: Request) -> Response:
+    """Take back a check-out of the last few minutes: first a confirmation naming the guests
+    and the room, then (confirmed=yes) a `check_out_undone` event; the room is in house again."""
+    page: Page = request.app.state.page
+    form = await read_form(request)
+    _ = page.gettext(request)
+    event_id = form.get("out_event")
+    window = _undo_window_s(page)
+    recent = await anyio.to_thread.run_sync(page.service.registry.recent_check_outs, window)
+    chosen = next((r for r in recent if r.event_id == event_id), None)
+    if chosen is None or window <= 0:
+        return await in_house(request, error=_("This check-out can no longer be undone."))
+    names, room = "、".join(chosen.names), chosen.room
+    if form.get("confirmed") != "yes":
+        return await in_house(request, pending={
+            "what": "undo", "vals": {"out_event": event_id, "confirmed": "yes"},
+            "text": _("Undo the check-out of {names} (room {room})? They will be in house "
+                      "again.").format(names=names, room=room)})
+    error = await _write(page, request, lambda op: page.service.registry.undo_check_out(
+        event_id, operator=op, within_s=window))
+    message = "" if error else _("Check-out undone: {names} in room {room} again.").format(
+        names=names, room=room)
     return await in_house(request, message=message, error=error or "")
 
 
@@ -179,20 +218,38 @@ async def stay_detail(request: Request, *, message: str = "", error: str = "",
     _ = page.gettext(request)
     labels = {"room": _("Room"), "expected_check_out": _("Expected check-out"),
               "phone": _("Phone"), "address": _("Address"), "name": _("Name")}
-    fields = [(f, labels[f]) for f in AMENDABLE] + [
-        (f"guest.{g['guest_id']}.{f}", f"{g['name']} · {labels[f]}") for g in guests
-        for f in GUEST_AMENDABLE]
-    names = {f: label for f, label in fields}
+    fields = [{"field": f, "label": labels[f], "kp": KEYPAD[f], "current": _shown_raw(stay, f)}
+              for f in AMENDABLE] + [
+        {"field": f"guest.{g['guest_id']}.{f}", "label": f"{g['name']} · {labels[f]}",
+         "kp": KEYPAD[f], "current": _shown_raw(stay, f"guest.{g['guest_id']}.{f}")}
+        for g in guests for f in GUEST_AMENDABLE]
+    names = {f["field"]: f["label"] for f in fields}
     amends = {a.event_id: {"label": names.get(a.field, a.field), "old": _shown(a.old),
                            "new": _shown(a.new), "reason": a.reason} for a in stay.amendments}
     acked = {d.event_id: local_time(d.acknowledged_at, page.zone) for d in detail.delivery}
     kinds = {"check_in": _("Check-in"), "add_guest": _("Companion added"),
-             "check_out": _("Check-out"), "amend": _("Correction"), "void": _("Void")}
+             "check_out": _("Check-out"), "amend": _("Correction"), "void": _("Void"),
+             "check_out_undone": _("Check-out undone")}
     return page.render(request, "stay.html", detail=detail, stay=stay, guests=guests,
                        kinds=kinds, amends=amends, acked=acked,
                        fields=fields, at=local_time(stay.checked_in_at, page.zone),
                        message=message, error=error, pending=pending,
-                       void_presets=void_presets(_))
+                       void_presets=void_presets(_), amend_presets=amend_presets(_))
+
+
+def _shown_raw(stay: Any, field: str) -> str:
+    """The field's current value as the clerk edits it ("" when empty or unreadable)."""
+    try:
+        value = _current(stay, field)
+    except (KeyError, ValueError):
+        return ""
+    return "" if value is None else str(value)
+
+
+def amend_presets(_: Callable[[str], str]) -> list[str]:
+    """The common reasons to correct, one tap each (free text stays possible)."""
+    return [_("Typing error"), _("Guest changed rooms"), _("Guest extended the stay"),
+            _("Phone number added")]
 
 
 def _shown(value: Any) -> str:
@@ -212,8 +269,14 @@ async def amend(request: Request) -> Response:
     page: Page = request.app.state.page
     stay_id = request.path_params["stay_id"]
     form = await read_form(request)
-    field, new, reason = form.get("field"), form.get("new"), form.get("reason")
+    field, new, reason = form.get("field"), form.get("new").strip(), form.get("reason")
     _ = page.gettext(request)
+    if field == "expected_check_out" and new:
+        try:
+            date.fromisoformat(new)
+        except ValueError:  # the page's own words, never a stack trace
+            return await stay_detail(request, error=_(
+                "Expected check-out: write it as 2026-12-06."))
 
     def work(op: str) -> Any:
         stay = page.service.registry.show(stay_id).stay

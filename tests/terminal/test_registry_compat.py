@@ -38,15 +38,15 @@ from tests.terminal.registry_helpers import card_file
 
 ROOT = Path(__file__).parents[2]
 PACKAGES = ("terminal", "sync", "drivers", "wlt")
-NEWEST = re.compile(r"\n    Migration\(6, [^\n]*\n")
-NEXT_EXPAND = """    Migration(7, "stay count (a next release)", [
+NEWEST = re.compile(r"\n    Migration\(7, [^\n]*\n")
+NEXT_EXPAND = """    Migration(8, "stay count (a next release)", [
         "CREATE TABLE stay_count (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)",
         "INSERT INTO stay_count VALUES (1, (SELECT count(*) FROM stay_view))"],
         down=["DROP TABLE stay_count"],
         refresh=lambda conn: conn.execute("UPDATE stay_count SET n = "
                                           "(SELECT count(*) FROM stay_view)")),
 """
-NEXT_BREAKING = """    Migration(7, "stay notes every writer must keep (a next release)", [
+NEXT_BREAKING = """    Migration(8, "stay notes every writer must keep (a next release)", [
         "CREATE TABLE stay_notes (stay_id TEXT PRIMARY KEY, note TEXT)"],
         breaking=True, down=["DROP TABLE stay_notes"]),
 """

@@ -29,12 +29,14 @@ operation = st.one_of(
     st.tuples(st.just("check_out_room"), st.sampled_from(ROOMS)),
     st.tuples(st.just("amend_room"), st.integers(0, 9), st.sampled_from(ROOMS)),
     st.tuples(st.just("void"), st.integers(0, 9)),
+    st.tuples(st.just("undo_check_out"), st.integers(0, 9)),
 )
 
 
 def run(reg: Registry, ops: list[tuple], model: dict[str, str]) -> None:
     """Apply `ops`; the model tracks which stays must be in house (refusals change nothing)."""
     stays: list[str] = []
+    rooms: dict[str, str] = {}  # each stay's room, in house or not
     serial = 0
     for op in ops:
         serial += 10
@@ -46,7 +48,7 @@ def run(reg: Registry, ops: list[tuple], model: dict[str, str]) -> None:
                           for i in range(op[2])]
                 saved = reg.check_in(room=op[1], guests=guests, operator="C01")
                 stays.append(saved.stay_id)
-                model[saved.stay_id] = op[1]
+                model[saved.stay_id] = rooms[saved.stay_id] = op[1]
             elif pick is None:
                 continue
             elif op[0] == "add_guest":
@@ -68,7 +70,13 @@ def run(reg: Registry, ops: list[tuple], model: dict[str, str]) -> None:
                 old = model.get(stay_id, "?")
                 reg.amend(stay_id, field="room", old=old, new=op[2], reason="换房",
                           operator="C01")
-                model[stay_id] = op[2]
+                model[stay_id] = rooms[stay_id] = op[2]
+            elif op[0] == "undo_check_out":  # the stay's latest check-out still out, if any
+                stay_id = pick(op[1])
+                recent = [r for r in reg.recent_check_outs(3600) if r.stay_id == stay_id]
+                if recent:
+                    reg.undo_check_out(recent[0].event_id, operator="C01", within_s=3600)
+                    model[stay_id] = rooms[stay_id]
             elif op[0] == "void":
                 stay_id = pick(op[1])
                 reg.void(stay_id, reason="误登记", operator="C01")

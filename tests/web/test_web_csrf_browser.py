@@ -104,7 +104,7 @@ def test_the_page_works_with_its_token_and_a_hostile_page_gets_nothing(
     page.select_option("#amend select[name=field]", "room")
     page.fill("#amend input[name=new]", "209")
     page.fill("#amend input[name=reason]", "房号输错")
-    page.click("#amend button")
+    page.click("#amend-save")
     page.wait_for_selector("text=更正已保存。")
     page.goto(desk.url + "/records?day=today")
     page.click("nav a.lang")  # the language switch comes back to this very page

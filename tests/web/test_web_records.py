@@ -62,7 +62,7 @@ def test_amend_then_void(page, desk: Desk) -> None:
     page.select_option("#amend select[name=field]", "room")
     page.fill("#amend input[name=new]", "302")
     page.fill("#amend input[name=reason]", "房号输错")
-    page.click("#amend button")
+    page.click("#amend-save")
     page.wait_for_selector("text=更正已保存。")
     assert "302" in page.inner_text("h2")
     shoot(page, "stay-detail")

@@ -110,13 +110,13 @@ def test_records_search_names_rows_and_amendments(page, signed_in: tuple[Desk, T
     page.goto(desk.url + "/records?q=测试甲")
     taps.tap("tr.link")
     page.wait_for_selector("#amend")
-    page.select_option("#amend select[name=field]", "room")
-    page.fill("#amend input[name=new]", "102")
-    page.fill("#amend input[name=reason]", "房号输错")
-    page.click("#amend button")
+    assert page.input_value("#amend-new") == "101"  # the current value, ready to correct
+    taps.keys("⌫2", "#amend-kp")  # on the keypad, no keyboard
+    taps.tap("#amend .chip:has-text('录入错误')")
+    taps.tap("#amend-save")
     page.wait_for_selector("text=更正已保存。")
     change = page.inner_text("tr[data-event=amend]")
-    assert "房号：101 → 102" in change and "房号输错" in change
+    assert "房号：101 → 102" in change and "录入错误" in change
     shoot(page, "stay-amended")
     page.goto(desk.url + "/records")
     shoot(page, "records-names")

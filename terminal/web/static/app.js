@@ -118,9 +118,9 @@
   }
 
   function typeKey(input, k) {
-    var max = input.maxLength > 0 ? input.maxLength : 40;
+    var max = input.maxLength > 0 ? input.maxLength : 400;  // names: never cut by the pad
     var v = input.value;
-    if (k === "C") v = "";
+    if (k === "CLR") v = "";  // the clear key (the letter C types a C)
     else if (k === "⌫") v = v.slice(0, -1);
     else if (v.length < max) v += k === "␣" ? " " : k;
     if (input.dataset.kp === "date") {
@@ -132,6 +132,59 @@
     input.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
+  // Pinyin (中 on the letters panel): letters build a syllable, the characters it may be
+  // (static/pinyin.json, terminal/web/pinyin_table.py) are offered a few at a time, and the
+  // one tapped is typed as it is. The table is fetched on the first 中 only.
+  var PAGE = 5;
+  var pinyinTable = null;
+  function loadPinyin(done) {
+    if (pinyinTable) { done(); return; }
+    fetch("/static/pinyin.json", { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (t) { pinyinTable = t; done(); })
+      .catch(function () { pinyinTable = {}; done(); });
+  }
+  function candidates(buffer) {
+    if (!buffer || !pinyinTable) return [];
+    if (pinyinTable[buffer]) return Array.from(pinyinTable[buffer]);
+    var out = [];  // a syllable not finished yet: every syllable it begins
+    Object.keys(pinyinTable).forEach(function (s) {
+      if (s.indexOf(buffer) === 0) out = out.concat(Array.from(pinyinTable[s]));
+    });
+    return Array.from(new Set(out));
+  }
+  function showCands(pad) {
+    var box = pad.querySelector(".kp-cands");
+    var buffer = pad.dataset.buffer || "";
+    var all = candidates(buffer);
+    var pages = Math.max(1, Math.ceil(all.length / PAGE));
+    var page = parseInt(pad.dataset.page || "0", 10) % pages;  // › goes round to the first
+    pad.dataset.page = String(page);
+    box.querySelector(".kp-buffer").textContent = buffer;
+    var list = box.querySelector(".kp-cand-list");
+    list.innerHTML = "";
+    all.slice(page * PAGE, page * PAGE + PAGE).forEach(function (c) {
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "key kp-cand"; b.dataset.key = "CAND"; b.dataset.char = c;
+      b.textContent = c;
+      list.appendChild(b);
+    });
+    box.querySelector("[data-key=NEXT]").disabled = pages < 2;
+  }
+  function pinyinKey(pad, input, k, key) {
+    var buffer = pad.dataset.buffer || "";
+    if (k === "CAND") { typeKey(input, key.dataset.char); buffer = ""; pad.dataset.page = "0"; }
+    else if (k === "NEXT") pad.dataset.page = String(parseInt(pad.dataset.page || "0", 10) + 1); else if (k === "⌫" && buffer) { buffer = buffer.slice(0, -1); pad.dataset.page = "0"; }
+    else if (/^[A-Z]$/.test(k) && buffer.length < 6) { buffer += k.toLowerCase(); pad.dataset.page = "0"; }
+    else if (k === "␣" && buffer) {  // as on a phone: space takes the first candidate
+      var first = candidates(buffer)[0];
+      if (first) typeKey(input, first);
+      buffer = "";
+    } else if (!/^[A-Z]$/.test(k)) { typeKey(input, k); }
+    pad.dataset.buffer = buffer;
+    showCands(pad);
+  }
+
   document.addEventListener("click", function (ev) {
     var key = ev.target.closest && ev.target.closest(".key");
     var pad = key && key.closest(".keypad");
@@ -140,10 +193,25 @@
     if (k === "ABC" || k === "123") {  // letters and digits share the keypad's place
       pad.querySelector(".kp-letters").hidden = k !== "ABC";
       pad.querySelector(".kp-digits").hidden = k === "ABC";
+      var cands = pad.querySelector(".kp-cands");
+      if (cands) cands.hidden = k !== "ABC" || pad.dataset.pinyin !== "on";
+      return;
+    }
+    if (k === "PY") {
+      var on = pad.dataset.pinyin !== "on";
+      pad.dataset.pinyin = on ? "on" : "";
+      pad.dataset.buffer = "";
+      key.setAttribute("aria-pressed", on ? "true" : "false");
+      loadPinyin(function () { pad.querySelector(".kp-cands").hidden = !on; showCands(pad); });
       return;
     }
     var input = kpInput(pad);
-    if (input) typeKey(input, k);
+    if (!input) return;
+    if (pad.dataset.pinyin === "on" && !pad.querySelector(".kp-letters").hidden) {
+      pinyinKey(pad, input, k, key);
+      return;
+    }
+    typeKey(input, k);
   });
 
   // What the clerk typed on the check-in form (room, guardian, reasons) survives the party's
@@ -194,6 +262,17 @@
       if (hit && o.value && !first) first = o;
     });
     if (q && first) list.value = first.value;  // the best match is chosen, visibly
+  });
+
+  // A field chooser (the amend form): the value input takes the chosen field's keypad mode
+  // and its current value, ready to be corrected on the keypad.
+  document.addEventListener("change", function (ev) {
+    var target = ev.target.dataset && $(ev.target.dataset.kpSwitch);
+    if (!target) return;
+    var option = ev.target.selectedOptions[0];
+    target.dataset.kp = option.dataset.kp || "alnum";
+    target.value = option.dataset.current || "";
+    target.focus();
   });
 
   // Preset choices (reasons, relationships): a tap fills the field; free text stays possible.
