@@ -25,6 +25,10 @@ tomllib) are mapped at the boundary with ``raise ... from err``.
         │   └── MigrationError       a migration failed and was rolled back as a whole
         ├── CorruptionError          quick_check / integrity_check did not answer "ok"
         └── VerificationError        chain, hashes, sequence or projection do not verify (.faults)
+
+    Defined where they are raised, under the same root:
+    ├── FormError                    terminal/web/forms.py: a typed value the page cannot use
+    └── DemoError                    terminal/commands/demo_procs.py: a part of the demo failed
 """
 
 from __future__ import annotations

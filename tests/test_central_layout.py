@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_layers import cycles
+
 ROOT = Path(__file__).parents[1]
 CENTRAL = ROOT / "central"
 
@@ -100,41 +102,6 @@ def graph() -> dict[str, set[str]]:
     found = modules()
     return {name: {m for m in imports_of(path, found) if m.split(".")[0] == "central"
                    and m != name} for name, path in found.items()}
-
-
-def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one node (Tarjan), each sorted."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(edges.get(node, ())):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
-    return found
 
 
 def test_every_part_has_its_rule() -> None:

@@ -24,7 +24,7 @@ from terminal.doctor.portcheck import candidates, diagnose
 from terminal.errors import ConfigError
 from terminal.store.database import Store
 from terminal.store.outbox import StoreOutbox
-from terminal.system import faults
+from terminal.system import service_faults
 from terminal.uploading.sync_service import load_credentials
 from terminal.version import software_version
 
@@ -221,7 +221,7 @@ def services(ctx: Context) -> list[Finding]:
             out.append(Finding(f"services.{unit}", "services", OK, f"{unit} running", detail=props))
     if ctx.config is not None:
         directory = Path(ctx.config["sync.state_file"]).parent
-        for unit, entry in sorted(faults.load(directory)["units"].items()):
+        for unit, entry in sorted(service_faults.load(directory)["units"].items()):
             out.append(
                 Finding(
                     f"services.faults.{unit}",
