@@ -23,6 +23,8 @@ def purge(db_url: str, retention_days: int, dry_run: bool, as_json: bool) -> Non
     """Remove stays older than the retention, with their guests, events (photos), feed
     records and refused events: month partitions dropped on PostgreSQL, rows deleted on
     SQLite; audited (action purge). Also makes the coming months' partitions."""
+    from central.accounts import audit
+    from central.accounts.admin import operator
     from central.clock import utc_now
     from central.stays import retention
 
@@ -31,7 +33,15 @@ def purge(db_url: str, retention_days: int, dry_run: bool, as_json: bool) -> Non
             f"no retention set: pass --retention-days N or set {RETENTION_ENV}")
     with admin_engine(db_url) as engine:
         try:
-            done = retention.purge(engine, utc_now(), retention_days, dry_run=dry_run)
+            with engine.begin() as conn:  # the removal and its audit row: both or neither
+                now = utc_now()
+                if dry_run:
+                    done = retention.plan(conn, now, retention_days)
+                else:
+                    done = retention.purge_in(conn, now, retention_days)
+                    audit.append_in(conn, operator(), retention.ACTION,
+                                    f"retention {retention_days} days",
+                                    retention.audit_query(done), done.rows["events"])
         except CentralError as err:
             raise fail(err) from err
     if as_json:

@@ -17,7 +17,8 @@ event stays refused for other devices), chain_faults, devices, the audit log.
 PostgreSQL drops the month partitions (central/db/partitions.py): no row-by-row delete, no
 table bloat, no vacuum debt; rows of old months in the default partition are deleted. SQLite
 deletes rows. One transaction, with the audit row that records what was purged (action
-`purge`, by the operating-system user: central/account_admin.py). Dropping a partition locks
+`purge`, by the operating-system user), which `anju central purge` adds to it
+(central/cli/retention.py: stays/ does not import accounts/). Dropping a partition locks
 the table for the moment of the commit: ingest waits that long (lock_timeout bounds it).
 """
 
@@ -27,11 +28,8 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import Connection, delete, func, select, text
 
-from central.accounts import audit
-from central.accounts.admin import operator
-from central.accounts.principals import Principal
 from central.db import partitions
 from central.db.tables import PARTITIONED, feed_log, foreign_events
 
@@ -107,31 +105,30 @@ def plan(conn: Connection, now: datetime, retention_days: int) -> PurgePlan:
     return result
 
 
-def purge(engine: Engine, now: datetime, retention_days: int, *, dry_run: bool = False,
-          who: Principal | None = None) -> PurgePlan:
-    """Remove what `plan` lists, audited, in one transaction; `dry_run`: only the plan."""
-    with engine.begin() as conn:
-        result = plan(conn, now, retention_days)
-        if dry_run:
-            return result
-        for name in result.partitions:
-            conn.execute(text(f"DROP TABLE {name}"))
-        start = f"{result.keep_from}-01T00:00:00.000000Z"
-        for table in PARTITIONED:
-            target = f"{table}_default" if partitions.is_partitioned(conn) else table
-            conn.execute(text(f"DELETE FROM {target} WHERE stay_month < :m"),
-                         {"m": result.keep_from})
-        conn.execute(delete(feed_log).where(feed_log.c.position <= _last_feed(conn, start)))
-        conn.execute(delete(foreign_events).where(foreign_events.c.received_at < start))
-        result.created = partitions.ensure(conn, now)
-        audit.append_in(conn, who or operator(), ACTION, f"retention {retention_days} days",
-                        {"keep_from": result.keep_from, "months": ",".join(result.months),
-                         "partitions": ",".join(result.partitions),
-                         **{f"rows_{t}": n for t, n in result.rows.items()}},
-                        result.rows.get("events", 0))
+def purge_in(conn: Connection, now: datetime, retention_days: int) -> PurgePlan:
+    """Remove what `plan` lists, in the caller's transaction (the CLI adds the audit row to
+    it: central/cli/retention.py), and make the coming months' partitions."""
+    result = plan(conn, now, retention_days)
+    for name in result.partitions:
+        conn.execute(text(f"DROP TABLE {name}"))
+    start = f"{result.keep_from}-01T00:00:00.000000Z"
+    for table in PARTITIONED:
+        target = f"{table}_default" if partitions.is_partitioned(conn) else table
+        conn.execute(text(f"DELETE FROM {target} WHERE stay_month < :m"),
+                     {"m": result.keep_from})
+    conn.execute(delete(feed_log).where(feed_log.c.position <= _last_feed(conn, start)))
+    conn.execute(delete(foreign_events).where(foreign_events.c.received_at < start))
+    result.created = partitions.ensure(conn, now)
     log.info("purge: kept from %s, removed months %s, rows %s", result.keep_from,
              ",".join(result.months) or "none", result.rows)
     return result
+
+
+def audit_query(result: PurgePlan) -> dict[str, object]:
+    """What the audit row of a purge records."""
+    return {"keep_from": result.keep_from, "months": ",".join(result.months),
+            "partitions": ",".join(result.partitions),
+            **{f"rows_{t}": n for t, n in result.rows.items()}}
 
 
 def _last_feed(conn: Connection, start: str) -> int:
