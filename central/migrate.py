@@ -63,7 +63,7 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
             _refold_contested(conn)
         if before is not None and before < FEED_REVISION:
             _feed_snapshots(conn)
-        partitions.ensure(conn, datetime.now(UTC))  # this month's and the next ones' (0013)
+        partitions.ensure(conn, datetime.now(UTC))  # this month's and the next ones' (0014)
     return before, head_revision()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sync.fields import DATE_RE, Fields
 from sync.protocol import DEFAULT_LIMITS, PROTOCOL_VERSION, Limits, SenderClock, check_protocol
+from sync.update_messages import UpdateOrder, UpdateReport
 
 MAX_DAY_REPORTS = 31
 # The reader states a heartbeat may report (terminal/store/reader_state.py says what each means);
@@ -106,6 +107,7 @@ class Heartbeat:
     reader_detail: str | None = None  # optional (terminals before it send none)
     reader_state_age_s: float | None = None
     reader_seen_age_s: float | None = None
+    update: UpdateReport | None = None  # the updater's last outcome (sync/update_messages.py)
 
     @property
     def clock_synchronised(self) -> bool:
@@ -121,7 +123,8 @@ class Heartbeat:
                 "day_reports": [d.to_json() for d in self.day_reports],
                 "reader_detail": self.reader_detail,
                 "reader_state_age_s": self.reader_state_age_s,
-                "reader_seen_age_s": self.reader_seen_age_s}
+                "reader_seen_age_s": self.reader_seen_age_s,
+                **({"update": self.update.to_json()} if self.update else {})}
 
     @classmethod
     def from_json(cls, doc: Any) -> Heartbeat:
@@ -142,6 +145,7 @@ class Heartbeat:
             f.opt_integer("rejected", minimum=0, maximum=2**40) or 0, tuple(days),
             f.opt_text("reader_detail", max_len=200),
             _age(f, "reader_state_age_s"), _age(f, "reader_seen_age_s"),
+            UpdateReport.from_json(doc["update"]) if doc.get("update") is not None else None,
         )
 
 
@@ -164,18 +168,22 @@ class HeartbeatAnswer:
     server_time: str
     clock_offset_ms: int
     next_heartbeat_s: int
+    update: UpdateOrder | None = None  # the rollout that applies to this device, if any
 
     def to_json(self) -> dict[str, Any]:
         return {"protocol": PROTOCOL_VERSION, "server_time": self.server_time,
                 "clock_offset_ms": self.clock_offset_ms,
-                "next_heartbeat_s": self.next_heartbeat_s}
+                "next_heartbeat_s": self.next_heartbeat_s,
+                **({"update": self.update.to_json()} if self.update else {})}
 
     @classmethod
     def from_json(cls, doc: Any) -> HeartbeatAnswer:
         f = Fields(doc)
         check_protocol(f)
+        order = doc.get("update")
         return cls(f.time("server_time"), f.integer("clock_offset_ms"),
-                   f.integer("next_heartbeat_s", minimum=1))
+                   f.integer("next_heartbeat_s", minimum=1),
+                   UpdateOrder.from_json(order) if order is not None else None)
 
 
 @dataclass(frozen=True, slots=True)

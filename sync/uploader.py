@@ -37,6 +37,7 @@ from sync.errors import RequestError, SlowUploadError, TooLargeError
 from sync.messages import DayReport, HeartbeatAnswer, ReaderReport
 from sync.protocol import DEFAULT_LIMITS, REJECTED, EventResult, Limits, WireEvent
 from sync.retry import AttemptHistory, RetryBudgetExhausted, RetryPolicy
+from sync.update_messages import UpdateReport
 
 log = logging.getLogger(__name__)
 HELD_BACK = "held_back"  # a local verdict: the server kept failing on this event alone
@@ -118,6 +119,8 @@ class Uploader:
         # Called when last_error, its cause or the online state changes (the service persists
         # them at once: a call retrying for ever never returns to say so).
         self.on_change: Callable[[], None] | None = None
+        # The updater's last outcome, sent in each heartbeat (terminal/update/)
+        self.update_report: Callable[[], UpdateReport | None] | None = None
 
     # -- draining ----------------------------------------------------------------------------
 
@@ -291,7 +294,8 @@ class Uploader:
                 oldest_queued_age_s=health.oldest_queued_age_s,
                 reader_status=self.reader_status, disk_free_bytes=health.disk_free_bytes,
                 last_error=self.last_error, rejected=health.rejected,
-                day_reports=health.day_reports, reader=health.reader), sleep=self.sleep,
+                day_reports=health.day_reports, reader=health.reader,
+                update=self.update_report() if self.update_report else None), sleep=self.sleep,
                 on_error=self._failed)
         except RetryBudgetExhausted as err:
             self._failed(err.last)

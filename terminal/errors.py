@@ -15,6 +15,7 @@ tomllib) are mapped at the boundary with ``raise ... from err``.
     │   ├── PurgedError              the stay's personal data was purged; it can no longer change
     │   └── AccountError             a clerk account change refused (bad staff number or PIN,
     │                                unknown account, the owner disabled)
+    ├── UpdateError                  the updater (terminal/update/errors.py: refused, install)
     └── StoreError                   the SQLite store failed
         ├── DiskSpaceError           free space below the threshold: refused before writing
         │                            (retry after freeing space; nothing was written)

@@ -5,4 +5,5 @@ main.py      the group: serve, migrate, site, token, devices, faults; adds the o
 accounts.py  user, audit, site district
 feed.py      feed tokens and the reference consumer
 retention.py purge (the retention)
+updates.py   rollout (set, status, list, cancel) and repo publish (docs/updates.md)
 """

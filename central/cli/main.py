@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from central.cli import accounts, feed, retention
+from central.cli import accounts, feed, retention, updates
 from central.cli.context import (
     DB_OPTION,
     CentralGroup,
@@ -182,4 +182,6 @@ central.add_command(accounts.user)
 central.add_command(accounts.audit)
 central.add_command(feed.feed)
 central.add_command(retention.purge)
+central.add_command(updates.rollout)
+central.add_command(updates.repo)
 site.add_command(accounts.site_district)

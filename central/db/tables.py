@@ -23,6 +23,8 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
                                      (central/accounts/login_throttle.py)
     feed_log                         stays and changes in commit order, for police systems (feed/)
     feed_tokens                      bearer tokens of those systems, district-limited, rate-limited
+    rollouts, update_reports         rollouts and each updater's last outcome
+                                     (central/devices/rollout.py)
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ metadata = MetaData()
 MIGRATION_ONLY_INDEXES = frozenset({"stay_guests_name_trgm", "stay_guests_name_bigrams",
                                     "stays_newest", "stays_site_newest", "stay_guests_newest"})
 
-# Retention (migration 0013, central/stays/retention.py): a stay, its guests and its events
+# Retention (migration 0014, central/stays/retention.py): a stay, its guests and its events
 # carry the month the server first saw the stay (`stay_month`, "YYYY-MM" of
 # stay_owners.claimed_at), so they are purged together. On PostgreSQL these tables are
 # partitioned by that month (declarative RANGE partitions `<table>_YYYY_MM`, and
@@ -304,6 +306,34 @@ audit_log = Table(
     Column("result_count", Integer, nullable=False),
     Column("prev_sha256", String(64), nullable=False),
     Column("row_sha256", String(64), nullable=False, unique=True),
+)
+
+# Software rollouts (migration 0013, central/devices/rollout.py): the newest active rollout that
+# matches a device names the version its heartbeat answer orders; `update_reports` keeps each
+# device's updater's last outcome (pending, updated, rolled_back, failed ...) as its heartbeat
+# reported it.
+rollouts = Table(
+    "rollouts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(64), nullable=False),
+    Column("scope", String(16), nullable=False),  # all | district | sites | percent
+    Column("targets", Text),  # JSON list of districts or site codes; NULL for all / percent
+    Column("percent", Integer),  # scope percent: devices whose stable bucket is below it
+    Column("spread_s", Integer, nullable=False),  # slots spread over this long from created_at
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("cancelled_at", TIME),
+)
+
+update_reports = Table(
+    "update_reports", metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("previous", String(64)),
+    Column("detail", String(300)),
+    Column("at", TIME),  # device clock
+    Column("received_at", TIME, nullable=False),
 )
 
 login_throttle = Table(

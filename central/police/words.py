@@ -59,6 +59,8 @@ ACTION = {
     "user_unlock": "解除登录锁定",
     "token_issue": "签发接口令牌",
     "token_revoke": "吊销接口令牌",
+    "rollout_set": "设置软件升级",
+    "rollout_cancel": "取消软件升级",
 }
 USER_ROLE = {
     "officer": "民警",
@@ -90,6 +92,12 @@ QUERY_KEY = {
     "expires_at": "有效期至",
     "tokens_revoked": "吊销令牌",
     "had_failures": "失败次数",
+    "version": "软件版本",
+    "scope": "升级范围",
+    "targets": "辖区或场所",
+    "percent": "终端比例（%）",
+    "spread_s": "分散时长（秒）",
+    "rollout_id": "升级批次",
 }
 GUEST_FIELD = {
     "name": "姓名",

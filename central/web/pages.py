@@ -11,7 +11,8 @@
                            (UTF-8 with BOM; /export.csv too)
     GET  /audit            supervisors: the audit log in words, filtered (user, action, days,
                            reason text), and whether its chain verifies
-    GET  /fleet            sites and devices, silent first; registrations per Beijing day (SVG);
+    GET  /fleet            sites and devices, silent first; software rollouts' progress;
+                           registrations per Beijing day (SVG);
                            a user with a district sees only its sites
     GET  /users  POST /users   supervisors, administrators: accounts in scope (central/web/users.py)
 
@@ -40,6 +41,7 @@ from central.accounts import audit, principals
 from central.accounts.login_throttle import LoginThrottle, ThrottledError
 from central.db.failures import is_unavailable, unavailable
 from central.db.tables import site_districts, sites
+from central.devices import rollout
 from central.errors import AuthError, BadRequestError, CentralError
 from central.police import acts, audit_view, words
 from central.police import search as search_module
@@ -276,8 +278,11 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         points = await run_in_threadpool(
             lambda: fleet.daily_registrations(engine, 30, site=site, district=district))
         chart = bar_chart(points, f"近30天每日登记数 {site or district or '全部'}")
+        rollouts = await run_in_threadpool(rollout.progress, engine, district)
+        updates = await run_in_threadpool(rollout.reports, engine)
         return render("fleet.html", who=who, rows=rows, chart=chart, site=site,
-                      district=district, policy=policy, total=sum(n for _, n in points))
+                      district=district, policy=policy, total=sum(n for _, n in points),
+                      rollouts=rollouts, updates=updates)
 
 
 def _site_choices(engine: Engine, who: principals.Principal) -> list[tuple[str, str]]:

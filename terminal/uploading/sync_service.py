@@ -26,6 +26,7 @@ from sync.errors import RequestError
 from sync.fields import format_utc
 from sync.protocol import SenderClock
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
+from sync.update_messages import UpdateReport
 from sync.uploader import DrainReport, Uploader
 from terminal.config import Config
 from terminal.errors import ConfigError
@@ -34,6 +35,8 @@ from terminal.store.outbox import StoreOutbox
 from terminal.system.atomic_file import write_json_atomic
 from terminal.system.clock import SystemClock
 from terminal.system.liveness import Heartbeat
+from terminal.update.order import write_order
+from terminal.update.state import UpdaterState
 from terminal.version import software_version
 
 log = logging.getLogger(__name__)
@@ -122,6 +125,7 @@ class SyncService:
             max_batch_bytes=config["sync.batch_max_bytes"], sleep=self._sleep,
             software_version=software_version())
         self.uploader.on_change = self._record_error
+        self.uploader.update_report = self._update_report
 
     def close(self) -> None:
         self.client.close()
@@ -180,12 +184,24 @@ class SyncService:
         return report
 
     def heartbeat(self) -> int:
-        """Send one heartbeat; returns the interval the server asked for."""
+        """Send one heartbeat; returns the interval the server asked for. The answer's update
+        order goes to the updater (terminal/update/order.py)."""
         with self._recording():
             answer = self.uploader.heartbeat()
         self.state.last_heartbeat = _now()
         self._answered()
+        try:
+            if write_order(self.config["update.order_file"], answer.update, time.time()):
+                log.info("update order: %s", f"{answer.update.version} (rollout "
+                         f"{answer.update.rollout_id}, slot in {answer.update.after_s} s)"
+                         if answer.update else "none")
+        except OSError as err:
+            log.warning("update order not written: %s", err)
         return answer.next_heartbeat_s
+
+    def _update_report(self) -> UpdateReport | None:
+        """The updater's last outcome (its state file, root's, world-readable)."""
+        return UpdaterState.load(self.config["update.state_dir"] / "state.json").report
 
     def run(self) -> None:
         """Until `stop` is set: drain, heartbeat when due, poll when idle."""
