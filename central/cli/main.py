@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from central.cli import accounts, feed, updates
+from central.cli import accounts, feed, retention, updates
 from central.cli.context import (
     DB_OPTION,
     CentralGroup,
@@ -183,6 +183,7 @@ def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -
 central.add_command(accounts.user)
 central.add_command(accounts.audit)
 central.add_command(feed.feed)
+central.add_command(retention.purge)
 central.add_command(updates.rollout)
 central.add_command(updates.repo)
 site.add_command(accounts.site_district)

@@ -51,6 +51,14 @@ metadata = MetaData()
 MIGRATION_ONLY_INDEXES = frozenset({"stay_guests_name_trgm", "stay_guests_name_bigrams",
                                     "stays_newest", "stays_site_newest", "stay_guests_newest"})
 
+# Retention (migration 0014, central/stays/retention.py): a stay, its guests and its events
+# carry the month the server first saw the stay (`stay_month`, "YYYY-MM" of
+# stay_owners.claimed_at), so they are purged together. On PostgreSQL these tables are
+# partitioned by that month (declarative RANGE partitions `<table>_YYYY_MM`, and
+# `<table>_default`; the key joins each primary key and unique constraint there), and a purge
+# drops partitions; SQLite keeps plain tables.
+PARTITIONED = ("events", "stays", "stay_guests")
+
 sites = Table(
     "sites", metadata,
     Column("code", String(32), primary_key=True),
@@ -138,6 +146,7 @@ events = Table(
     Column("clock_offset_ms", BigInteger),
     Column("corrected_time", TIME, nullable=False),
     Column("time_source", String(16), nullable=False),  # device | monotonic | uncorrected
+    Column("stay_month", String(7), nullable=False),  # retention: see PARTITIONED
     Index("events_device_sequence", "device_id", "sequence"),
     Index("events_stay", "stay_id"),
 )
@@ -178,6 +187,7 @@ stays = Table(
     Column("time_corrected", Boolean, nullable=False),
     Column("event_count", Integer, nullable=False),
     Column("updated_at", TIME, nullable=False),
+    Column("stay_month", String(7), nullable=False),
     Index("stays_site_room", "site_code", "room", "checked_in_at"),  # room search, co-stay
 )
 
@@ -217,6 +227,7 @@ stay_guests = Table(
     Column("checked_out_at", TIME),
     Column("stay_checked_in_at", TIME),  # the stay's, for newest-first walks (migration 0004)
     Column("full_name", Text),  # the whole name when longer than `name` (migration 0007)
+    Column("stay_month", String(7), nullable=False),
     Index("stay_guests_document", "document_number"),
     Index("stay_guests_name", "name"),
 )
