@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from central.cli import accounts, feed
+from central.cli import accounts, feed, retention, updates
 from central.cli.context import (
     DB_OPTION,
     JSON_OPTION,
@@ -128,14 +128,16 @@ def devices() -> None:
 @DB_OPTION
 @JSON_OPTION
 def devices_list(db_url: str, as_json: bool) -> None:
-    """Devices with last contact, health and chain state."""
+    """Devices with last contact, health, why not delivering (sync_state; refused_code: a
+    signed request refused since last heard, e.g. bad_signature) and chain state."""
     from central.fleet import list_devices
 
     with admin_engine(db_url) as engine:
         rows = list_devices(engine)
     print_rows(rows, ("device_id", "site_code", "last_seen_at", "software_version", "backlog",
-                      "events_stored", "open_gaps", "chain_breaks", "clock_offset_ms",
-                      "last_nil_report", "replaced_by", "revoked_at"), as_json)
+                      "sync_state", "sync_since", "refused_code", "refused_at", "events_stored",
+                      "open_gaps", "chain_breaks", "clock_offset_ms", "last_nil_report",
+                      "replaced_by", "revoked_at"), as_json)
 
 
 @devices.command("revoke")
@@ -172,4 +174,7 @@ def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -
 central.add_command(accounts.user)
 central.add_command(accounts.audit)
 central.add_command(feed.feed)
+central.add_command(retention.purge)
+central.add_command(updates.rollout)
+central.add_command(updates.repo)
 site.add_command(accounts.site_district)
