@@ -1,4 +1,4 @@
-"""Monthly partitions of events, stays and stay_guests on PostgreSQL (migration 0014).
+"""Monthly partitions of events, stays and stay_guests on PostgreSQL (migration 0015).
 
 Each table is PARTITION BY RANGE (stay_month) with one partition per month, named
 `<table>_YYYY_MM`, and a DEFAULT partition `<table>_default` that catches a month without
@@ -39,7 +39,7 @@ def month_after(month: str) -> str:
 
 
 def is_partitioned(conn: Connection) -> bool:
-    """Are the tables partitioned here (PostgreSQL at revision 0014 or later)?"""
+    """Are the tables partitioned here (PostgreSQL at revision 0015 or later)?"""
     if conn.dialect.name != "postgresql":
         return False
     kind = conn.execute(

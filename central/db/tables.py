@@ -51,7 +51,7 @@ metadata = MetaData()
 MIGRATION_ONLY_INDEXES = frozenset({"stay_guests_name_trgm", "stay_guests_name_bigrams",
                                     "stays_newest", "stays_site_newest", "stay_guests_newest"})
 
-# Retention (migration 0014, central/stays/retention.py): a stay, its guests and its events
+# Retention (migration 0015, central/stays/retention.py): a stay, its guests and its events
 # carry the month the server first saw the stay (`stay_month`, "YYYY-MM" of
 # stay_owners.claimed_at), so they are purged together. On PostgreSQL these tables are
 # partitioned by that month (declarative RANGE partitions `<table>_YYYY_MM`, and

@@ -1,7 +1,7 @@
 """Retention: `anju central purge` removes stays older than the retention, whole.
 
 A stay, its guests and its events carry `stay_month`, the month the server first saw the stay
-(migration 0014). A purge with a retention of N days removes every stay whose month ended
+(migration 0015). A purge with a retention of N days removes every stay whose month ended
 before the day N days ago, together with everything personal kept for it:
 
     events (photos included: they travel inside the check-in's payload), stays, stay_guests

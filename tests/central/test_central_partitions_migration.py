@@ -1,4 +1,4 @@
-"""Migration 0014 on a database holding stays (both backends): every row is kept and gets its
+"""Migration 0015 on a database holding stays (both backends): every row is kept and gets its
 stay's month (the owner's claim, else the first event's arrival, else the stay's last fold);
 on PostgreSQL the tables become partitioned, one partition per month held plus the coming
 ones, with their indexes, and the keys still refuse a duplicate."""
@@ -24,7 +24,7 @@ from tests.sync.wire_helpers import EventChain, guest
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database at revision 0013 (before stay_month)."""
+    """A database at revision 0014 (before stay_month)."""
     if request.param == "sqlite":
         urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'central.db'}"])
     else:
@@ -33,7 +33,7 @@ def old_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
     config = alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0013")
+        command.upgrade(config, "0014")
     try:
         yield engine
     finally:

@@ -1,6 +1,6 @@
 """Retention (issue 19): `anju central purge` removes stays older than the retention, whole
 (stay, guests, events with their photos, feed records), keeps the newer ones, and writes an
-audit row; on PostgreSQL by dropping month partitions (migration 0014), on SQLite by deletes.
+audit row; on PostgreSQL by dropping month partitions (migration 0015), on SQLite by deletes.
 
 Old data is made by ingesting in-process with an old receive time: the server's time is what
 dates a stay (stay_owners.claimed_at -> stay_month)."""

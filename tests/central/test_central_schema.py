@@ -31,7 +31,7 @@ def test_migrations_build_exactly_the_declared_tables(central: Admin) -> None:
 
 def _expected(difference: tuple[Any, ...]) -> bool:
     """Differences the declared tables cannot say: indexes made by migrations for one dialect,
-    and on PostgreSQL the monthly partitions (migration 0014), whose tables and indexes
+    and on PostgreSQL the monthly partitions (migration 0015), whose tables and indexes
     reflect as tables of their own, and the partition key in the unique constraint."""
     kind, item = difference[0], difference[1]
     table = item if isinstance(item, Table) else getattr(item, "table", None)

@@ -12,8 +12,8 @@ A stay, its guests and its events share it, so a purge removes them together
   again, as they were (pg_indexes), on the partitioned table. A purge then drops partitions.
 * SQLite: a plain column, filled in; a purge deletes rows.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision: str | None = "0013"
+revision = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | None = None
 depends_on: str | None = None
 
