@@ -49,10 +49,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from central import rollout  # noqa: E402
 from central.accounts.admin import operator  # noqa: E402
 from central.db.engine import make_engine  # noqa: E402
 from central.devices import enrolment as enrol  # noqa: E402
-from central.devices import rollout  # noqa: E402
 from central.devices.package_repo import publish  # noqa: E402
 from sync.body import encode_body  # noqa: E402
 from sync.client import SyncClient  # noqa: E402

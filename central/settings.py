@@ -68,7 +68,8 @@ class Settings:
         "postgresql+psycopg://user@host:5432/db.", "--db", env=DB_ENV,
         shown="sqlite:///var/central.db")
     host: str = setting("127.0.0.1", "Address the server listens on.", "--host")
-    port: int = setting(8600, "TCP port the server listens on.", "--port", minimum=1)
+    port: int = setting(8600, "TCP port the server listens on (0: any free port).", "--port",
+                        minimum=0)
     forwarded_allow_ips: str | None = setting(
         None, "Reverse proxies trusted for X-Forwarded-For (the client address that login "
         "throttling counts); unset: $FORWARDED_ALLOW_IPS, else 127.0.0.1.",

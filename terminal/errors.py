@@ -15,7 +15,10 @@ tomllib) are mapped at the boundary with ``raise ... from err``.
     │   ├── PurgedError              the stay's personal data was purged; it can no longer change
     │   └── AccountError             a clerk account change refused (bad staff number or PIN,
     │                                unknown account, the owner disabled)
-    ├── UpdateError                  the updater (terminal/update/errors.py: refused, install)
+    ├── UpdateError                  the updater (terminal/update/errors.py)
+    │   ├── RefusedError             apt refused the repository or the package: retrying the
+    │   │                            same files cannot help
+    │   └── InstallError             fetching or installing failed otherwise: retried later
     └── StoreError                   the SQLite store failed
         ├── DiskSpaceError           free space below the threshold: refused before writing
         │                            (retry after freeing space; nothing was written)

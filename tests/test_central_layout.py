@@ -7,7 +7,7 @@ the import graph of its modules or of its parts.
     police -> accounts      fleet, stays, accounts -> db, clock, errors, logsafe
 
 A part is a folder of central/ (devices, stays, accounts, police, feed, serving, web, cli, db)
-or a module at its root (app, settings, errors, clock, logsafe, migrate, fleet).
+or a module at its root (app, settings, errors, clock, logsafe, migrate, fleet, rollout).
 (tests/test_layers.py checks the arrows between the top-level packages.)
 """
 
@@ -39,6 +39,10 @@ FORBIDDEN: dict[str, set[str]] = {
     "feed": {"devices", "web", "fleet", "serving", "cli", "app", "migrate"},
     "fleet": {"devices", "stays", "accounts", "police", "feed", "web", "serving", "cli", "app",
               "migrate"},
+    # software rollouts: an administrator's orders (audited), read by the heartbeat's answer
+    # and the fleet page; nothing of what terminals send or of the police
+    "rollout": {"devices", "stays", "police", "feed", "fleet", "web", "serving", "cli", "app",
+                "migrate", "settings"},
     "serving": {"devices", "stays", "accounts", "police", "feed", "web", "cli", "app",
                 "migrate"},
     "web": {"devices", "stays", "cli", "app", "migrate"},

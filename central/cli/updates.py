@@ -39,8 +39,8 @@ def _parse_spread(value: str) -> int:
 def rollout_set(db_url: str, version: str, everyone: bool, districts: tuple[str, ...],
                 sites: tuple[str, ...], percent: int | None, spread: str) -> None:
     """Order VERSION (a version published in the repository) for a set of devices."""
+    from central import rollout as rollouts
     from central.accounts.admin import operator
-    from central.devices import rollout as rollouts
 
     chosen = [name for name, given in (("all", everyone), ("district", districts),
                                        ("sites", sites), ("percent", percent)) if given]
@@ -62,8 +62,8 @@ def rollout_set(db_url: str, version: str, everyone: bool, districts: tuple[str,
 @click.argument("rollout_id", type=int)
 def rollout_cancel(db_url: str, rollout_id: int) -> None:
     """Stop ordering a rollout's version (updated devices keep it; set an older one to undo)."""
+    from central import rollout as rollouts
     from central.accounts.admin import operator
-    from central.devices import rollout as rollouts
 
     with admin_engine(db_url) as engine:
         try:
@@ -77,7 +77,7 @@ def rollout_cancel(db_url: str, rollout_id: int) -> None:
 @DB_OPTION
 def rollout_list(db_url: str) -> None:
     """Every rollout, newest first."""
-    from central.devices import rollout as rollouts
+    from central import rollout as rollouts
 
     with admin_engine(db_url) as engine:
         rows = [{"id": r.id, "version": r.version, "to": r.describe(), "spread_s": r.spread_s,
@@ -92,7 +92,7 @@ def rollout_list(db_url: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
 def rollout_status(db_url: str, as_json: bool) -> None:
     """Each active rollout's progress: targeted, updated, pending, rolled back, failed."""
-    from central.devices import rollout as rollouts
+    from central import rollout as rollouts
 
     with admin_engine(db_url) as engine:
         items = rollouts.progress_json(rollouts.progress(engine))

@@ -24,7 +24,7 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
     feed_log                         stays and changes in commit order, for police systems (feed/)
     feed_tokens                      bearer tokens of those systems, district-limited, rate-limited
     rollouts, update_reports         rollouts and each updater's last outcome
-                                     (central/devices/rollout.py)
+                                     (central/rollout.py)
 """
 
 from __future__ import annotations
@@ -319,7 +319,7 @@ audit_log = Table(
     Column("row_sha256", String(64), nullable=False, unique=True),
 )
 
-# Software rollouts (migration 0013, central/devices/rollout.py): the newest active rollout that
+# Software rollouts (migration 0013, central/rollout.py): the newest active rollout that
 # matches a device names the version its heartbeat answer orders; `update_reports` keeps each
 # device's updater's last outcome (pending, updated, rolled_back, failed ...) as its heartbeat
 # reported it.

@@ -1,6 +1,6 @@
 """POST /api/v1/heartbeat: device health, and the nil report that tells a silent terminal from
 an empty guesthouse. The answer carries the software rollout that applies to the device, if
-any (central/devices/rollout.py), and the heartbeat the device's updater's last outcome. Each
+any (central/rollout.py), and the heartbeat the device's updater's last outcome. Each
 heartbeat is kept (history for the fleet view) and summarised on the device row (last seen, software
 version, clock offset). `day_reports` carry the number of check-ins per local day; a report of
 zero is the nil report: "this terminal worked, nobody checked in". A day reported again (the
@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from central import rollout
 from central.db.tables import day_reports, devices, heartbeats
-from central.devices import event_time, rollout
+from central.devices import event_time
 from central.devices.authentication import Device
 from central.devices.ingest import check_sender
 from central.logsafe import safe

@@ -36,12 +36,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from central import clock, fleet
+from central import clock, fleet, rollout
 from central.accounts import audit, principals
 from central.accounts.login_throttle import LoginThrottle, ThrottledError
 from central.db.failures import is_unavailable, unavailable
 from central.db.tables import site_districts, sites
-from central.devices import rollout
 from central.errors import AuthError, BadRequestError, CentralError
 from central.police import acts, audit_view, words
 from central.police import search as search_module

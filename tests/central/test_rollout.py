@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from central.devices import rollout
-from central.devices.rollout import Rollout, bucket, choose, matches, order
+from central import rollout
+from central.rollout import Rollout, bucket, choose, matches, order
 from sync.update_messages import UpdateReport
 from terminal.cli import cli
 from tests.central.central_helpers import Admin

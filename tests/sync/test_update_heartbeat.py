@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from central import rollout
 from central.accounts.admin import operator
-from central.devices import rollout
 from sync.update_messages import UpdateReport
 from terminal.config import load_config
 from terminal.update.order import read_order

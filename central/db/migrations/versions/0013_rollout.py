@@ -2,7 +2,7 @@
 
 `rollouts`: one row per `anju central rollout set` (all, a district, sites or a percentage of
 the fleet, spread over `spread_s`); the newest active one that matches a device wins
-(central/devices/rollout.py). `update_reports`: each device's updater's last outcome, from its
+(central/rollout.py). `update_reports`: each device's updater's last outcome, from its
 heartbeat. New tables only: an older server ignores them.
 
 Revision ID: 0013
