@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-ha lint bench lock clean system-packages deb lint-deb test-package test-arm64
+.PHONY: demo test test-ha lint bench lock clean system-packages deb lint-deb test-package test-update test-arm64
 
 $(STAMP): pyproject.toml requirements.lock deploy/ensure-debian-packages.sh
 	@sh deploy/ensure-debian-packages.sh
@@ -54,6 +54,13 @@ deb: $(STAMP)
 test-package: $(STAMP)
 	@ANJU_PACKAGE_TOOLS=1 sh deploy/ensure-debian-packages.sh
 	$(BIN)/python deploy/test/install_test.py --arch amd64
+	$(BIN)/python deploy/test/update_test.py --deb dist/anju-terminal_$$($(BIN)/python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')_amd64.deb
+
+# Updates end to end (docs/updates.md): signed repository, rollout, health gate, rollback, in the
+# booted root filesystem. Part of test-package; alone: make test-update.
+test-update: $(STAMP)
+	@ANJU_PACKAGE_TOOLS=1 sh deploy/ensure-debian-packages.sh
+	$(BIN)/python deploy/test/update_test.py
 
 test-arm64: $(STAMP)
 	@ANJU_PACKAGE_TOOLS=1 sh deploy/ensure-debian-packages.sh

@@ -11,7 +11,10 @@ Figures and goals:
 2. outage: `anju sync run` (poll 1 s, backoff 1..5 s) with the server SIGKILLed and one
    event registered after: time until `anju sync status --json` says offline (goal: within
    one retry window = poll interval + first attempt); the server restarted on the same port:
-   time until the backlog is 0 (goal: within one backoff cap, 5 s, + a poll)
+   time until the backlog is 0 (goal: within one backoff cap, 5 s, + a poll); the same for
+   the page: the terminal service (`anju terminal run`, its status as `/local/health` and
+   the status bar read it) saying "server unreachable" and then "reachable" again (its probe
+   runs every min(10 s, 2 x poll interval) = 2 s here)
 The bench prints figures; it asserts nothing.
 """
 
@@ -114,15 +117,40 @@ def main() -> None:
         server.stop()
 
 
+def page_says(url: str) -> object:
+    """The page's view of the server: /local/health's server_reachable (None: no answer)."""
+    import requests
+
+    try:
+        return requests.get(url + "/local/health", timeout=2).json().get("server_reachable")
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def until(condition: object, limit_s: float) -> float:
+    started = time.monotonic()
+    while not condition() and time.monotonic() - started < limit_s:  # type: ignore[operator]
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
 def outage(config: Path, server: CentralServer, work: Path) -> None:
+    from tests.web.desk import Desk
+
     env = {**os.environ, "ANJU_CONFIG": str(config)}
     with open(work / "sync.log", "ab") as log:
         uploader = subprocess.Popen(
             [*ANJU, "sync", "run"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
+    desk = Desk(work, config, simulate=True)
     try:
         time.sleep(3)  # the first heartbeat and an empty drain
+        until(lambda: page_says(desk.url) is True, 15)
+        killed = time.monotonic()
         server.stop(signal.SIGKILL)
+        page_down = until(lambda: page_says(desk.url) is False, 60)
+        print(f"outage shown by the page after {page_down:5.2f} s (its probe every 2 s here; "
+              "10 s with the default poll interval)")
         from terminal.config import load_config
         from terminal.store.database import Store
 
@@ -139,18 +167,22 @@ def outage(config: Path, server: CentralServer, work: Path) -> None:
             f"outage noticed by `sync status` after {noticed:5.2f} s (retry window: poll 1 s "
             "+ first attempt; goal within it)"
         )
+        print(f"  (the server was killed {down - killed:5.2f} s before the event was registered)")
         server.start()
         back = time.monotonic()
         while status(config).get("backlog") and time.monotonic() - back < 120:
             time.sleep(0.1)
         drained = time.monotonic() - back
         print(f"backlog drained after the server came back: {drained:5.2f} s (backoff cap 5 s)")
+        page_up = until(lambda: page_says(desk.url) is True, 60) + drained
+        print(f"page shows the server reachable again after {page_up:5.2f} s")
         lines = (work / "sync.log").read_text("utf-8", "replace").splitlines()
         print(
             f"log lines for the outage: {sum('offline since' in x for x in lines)} 'offline "
             f"since', {sum('back online' in x for x in lines)} 'back online'"
         )
     finally:
+        desk.stop()
         uploader.send_signal(signal.SIGTERM)
         uploader.wait(15)
 

@@ -128,7 +128,7 @@ def load_rows(engine: Engine, n_stays: int, n_sites: int, rng: random.Random) ->
                 "room": str(rng.randrange(101, 130)), "status": "checked_out",
                 "complete": True, "checked_in_at": fmt(checked_in),
                 "checked_out_at": fmt(checked_out), "voided_at": None, "time_corrected": False,
-                "event_count": 2, "updated_at": now})
+                "event_count": 2, "updated_at": now, "stay_month": fmt(checked_in)[:7]})
             for g in range(rng.choice((1, 1, 1, 2, 2, 3))):
                 name, doc_type, number, nationality = person(rng)
                 guest_id = str(uuid.uuid4())
@@ -137,7 +137,7 @@ def load_rows(engine: Engine, n_stays: int, n_sites: int, rng: random.Random) ->
                     else "companion", "name": name, "document_type": doc_type,
                     "document_number": number, "nationality": nationality,
                     "checked_in_at": fmt(checked_in), "checked_out_at": fmt(checked_out),
-                    "stay_checked_in_at": fmt(checked_in)})
+                    "stay_checked_in_at": fmt(checked_in), "stay_month": fmt(checked_in)[:7]})
         write_rows(engine, stay_rows, guest_rows)
 
 

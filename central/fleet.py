@@ -6,9 +6,13 @@ the chart), each with the same district filter (`_in_district`).
 The page orders the devices so that the ones that need a technician come first:
 
     order  1. silent: no heartbeat for `silent_after_s` (longest silent first), sites with no
-              device at all among them (a guesthouse that never came online)
-           2. old backlog: the oldest undelivered event older than `backlog_alarm_s`
-           3. the rest, by site
+              device at all among them (a guesthouse that never came online); beside each,
+              what the server last heard and any request it refused since (a wrong secret)
+           2. not delivering: heard from, but its last heartbeat says why events are not
+              delivered (`sync_state`: server failing on events, events rejected, backlog
+              stuck), or its signed requests were refused since (a wrong secret)
+           3. old backlog: the oldest undelivered event older than `backlog_alarm_s`
+           4. the rest, by site
 Nil reports (a day with zero check-ins reported by a working terminal) are shown as such, so a
 quiet guesthouse is not mistaken for a broken one. Nothing here is personal data. A user with a
 district (users.district) sees only that district's sites and devices, table and chart alike.
@@ -36,6 +40,7 @@ from central.errors import NotFoundError
 from sync.fields import parse_utc
 
 SILENT, BACKLOG, OK, NO_DEVICE = "silent", "backlog", "ok", "no_device"
+NOT_DELIVERING = "not_delivering"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +66,15 @@ def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, 
                devices.c.disabled, devices.c.software_version, devices.c.last_seen_at,
                devices.c.last_heartbeat_at, devices.c.clock_offset_ms, devices.c.max_sequence,
                devices.c.events_stored, devices.c.replaced_by, devices.c.replaced_at,
-               devices.c.revoked_at, heartbeats.c.backlog, heartbeats.c.oldest_queued_age_s,
+               devices.c.revoked_at, devices.c.refused_at, devices.c.refused_code,
+               devices.c.refused_first_at, heartbeats.c.backlog, heartbeats.c.oldest_queued_age_s,
                heartbeats.c.reader_status, heartbeats.c.reader_detail,
                heartbeats.c.reader_since, heartbeats.c.reader_seen_at,
                heartbeats.c.disk_free_bytes,
                heartbeats.c.clock_synchronised, heartbeats.c.rejected,
+               heartbeats.c.sync_state, heartbeats.c.sync_since,
+               heartbeats.c.disk_min_free_bytes, heartbeats.c.last_error,
+               heartbeats.c.doctor_class, heartbeats.c.doctor_at,
                func.coalesce(open_gaps.c.n, 0).label("open_gaps"),
                func.coalesce(breaks.c.n, 0).label("chain_breaks"),
                last_nil.c.day.label("last_nil_report"))
@@ -83,6 +92,15 @@ def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, 
     replaces = {r["replaced_by"]: r["device_id"] for r in rows if r["replaced_by"]}
     for row in rows:  # the other half of a hand-over: which device this one replaced
         row["replaces"] = replaces.get(row["device_id"])
+        # Refused since it was last heard from: what a silent terminal's requests met.
+        refused = row["refused_at"] is not None and (row["last_seen_at"] is None
+                                                     or row["refused_at"] > row["last_seen_at"])
+        row["refused_since"] = row["refused_first_at"] if refused else None
+        if not refused:
+            row["refused_code"] = None
+        low = row["disk_min_free_bytes"]
+        row["disk_low"] = (low is not None and row["disk_free_bytes"] is not None
+                           and row["disk_free_bytes"] < 2 * low)
     return rows
 
 
@@ -139,6 +157,8 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None, *,
             row["state"] = "disabled"
         elif device["last_heartbeat_at"] is None or row["silent_s"] > policy.silent_after_s:
             row["state"] = SILENT
+        elif device["sync_state"] not in (None, "ok") or device["refused_since"]:
+            row["state"] = NOT_DELIVERING
         elif row["backlog_age_s"] is not None and row["backlog_age_s"] > policy.backlog_alarm_s:
             row["state"] = BACKLOG
         else:
@@ -149,7 +169,7 @@ def fleet(engine: Engine, policy: FleetPolicy, now: datetime | None = None, *,
             rows.append({"site_code": code, "site_name": site["name"],
                          "district": site["district"], "device_id": None, "state": NO_DEVICE,
                          "silent_s": None, "backlog_age_s": None})
-    rank = {SILENT: 0, NO_DEVICE: 1, BACKLOG: 2, OK: 3, "disabled": 4}
+    rank = {SILENT: 0, NO_DEVICE: 1, NOT_DELIVERING: 2, BACKLOG: 3, OK: 4, "disabled": 5}
     rows.sort(key=lambda r: (rank[r["state"]], -(r["silent_s"] or 0) if r["state"] == SILENT
                              else -(r["backlog_age_s"] or 0), r["site_code"],
                              r["device_id"] or ""))

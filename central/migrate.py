@@ -5,12 +5,14 @@ some revisions runs application code on the data too (the stays' state folded ag
 started with snapshots), and db/ imports nothing of stays/ or feed/.
 
 All-or-nothing (each upgrade runs in one transaction, DDL included, on both backends) and
-refusing a database written by a newer Anju (a revision this code does not know).
+refusing a database written by a newer Anju (a revision this code does not know). On
+PostgreSQL each run also makes the coming months' partitions (central/db/partitions.py).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -20,6 +22,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
+from central.db import partitions
 from central.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
             _refold_contested(conn)
         if before is not None and before < FEED_REVISION:
             _feed_snapshots(conn)
+        partitions.ensure(conn, datetime.now(UTC))  # this month's and the next ones' (0014)
     return before, head_revision()
 
 

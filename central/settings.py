@@ -24,6 +24,7 @@ DB_ENV = "ANJU_CENTRAL_DB"
 READ_DB_ENV = "ANJU_CENTRAL_READ_DB"
 PHOTO_LIBRARY_ENV = "ANJU_CENTRAL_PHOTO_LIBRARY"
 PHOTO_LICENCE_ENV = "ANJU_CENTRAL_PHOTO_LICENCE_CODE"
+RETENTION_ENV = "ANJU_CENTRAL_RETENTION_DAYS"  # read by `anju central purge`, not by serve
 TOKEN_TTL_ENV = "ANJU_CENTRAL_API_TOKEN_TTL"
 REASON_MIN_CHARS_ENV = "ANJU_CENTRAL_REASON_MIN_CHARS"
 REASON_PATTERN_ENV = "ANJU_CENTRAL_REASON_PATTERN"
@@ -67,7 +68,8 @@ class Settings:
         "postgresql+psycopg://user@host:5432/db.", "--db", env=DB_ENV,
         shown="sqlite:///var/central.db")
     host: str = setting("127.0.0.1", "Address the server listens on.", "--host")
-    port: int = setting(8600, "TCP port the server listens on.", "--port", minimum=1)
+    port: int = setting(8600, "TCP port the server listens on (0: any free port).", "--port",
+                        minimum=0)
     forwarded_allow_ips: str | None = setting(
         None, "Reverse proxies trusted for X-Forwarded-For (the client address that login "
         "throttling counts); unset: $FORWARDED_ALLOW_IPS, else 127.0.0.1.",

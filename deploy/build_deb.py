@@ -94,7 +94,9 @@ def spec(name: str) -> Spec:
             "[central]",
             _units(central=True),
             base,
-            "nginx",
+            # nginx: the TLS front and the package repository; apt-utils and gpg: `anju central
+            # repo publish` (apt-ftparchive, signing)
+            "nginx, apt-utils, gpg",
             "central server for Anju terminals (ingest, fleet, police search)",
             "Receives the registrations of the guesthouses' terminals, enrols\n"
             "devices and serves the police workspace. Runs behind a TLS-terminating\n"

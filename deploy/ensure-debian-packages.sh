@@ -47,6 +47,12 @@ command -v psql >/dev/null 2>&1 || need="$need postgresql-client"
 # LibreOffice headless; the terminal and the server never run it. Skipped where absent.
 command -v soffice >/dev/null 2>&1 || need="$need libreoffice-calc-nogui"
 # --- end of the test-only block
+# --- updates (issue 13, section 1: tests/terminal/test_update_apt.py) ---
+# A signed apt repository made with Debian's tools (apt-ftparchive from apt-utils, gpg) and
+# fetched by the real apt-get; the central server's `anju central repo publish` uses the same.
+command -v apt-ftparchive >/dev/null 2>&1 || need="$need apt-utils"
+command -v gpg >/dev/null 2>&1 || need="$need gpg"
+# --- end updates ---
 # The udev rules' test runs the real udevadm against recorded adapters shown by umockdev.
 command -v udevadm >/dev/null 2>&1 || need="$need udev"
 command -v umockdev-run >/dev/null 2>&1 || need="$need umockdev"

@@ -46,6 +46,7 @@ from sync.messages import (
     ServerTime,
 )
 from sync.protocol import Batch, BatchAnswer, SenderClock, WireEvent
+from sync.update_messages import UpdateReport
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,10 @@ class SyncClient:
         self, *, software_version: str, backlog: int, oldest_queued_age_s: float | None,
         reader_status: str, disk_free_bytes: int, last_error: str | None = None,
         rejected: int = 0, day_reports: Sequence[DayReport] = (),
-        reader: ReaderReport | None = None,
+        reader: ReaderReport | None = None, sync_state: str | None = None,
+        sync_state_age_s: float | None = None, disk_min_free_bytes: int | None = None,
+        doctor: tuple[str, float] | None = None,
+        update: UpdateReport | None = None,
     ) -> HeartbeatAnswer:
         """`reader`, when given, says more than `reader_status` (its status is sent instead)."""
         creds = self._require_credentials()
@@ -170,7 +174,9 @@ class SyncClient:
             report = Heartbeat(
                 creds.device_id, creds.site_code, self._sender_clock(), software_version,
                 backlog, oldest_queued_age_s, more.status, disk_free_bytes, last_error,
-                rejected, tuple(day_reports), more.detail, more.state_age_s, more.seen_age_s)
+                rejected, tuple(day_reports), more.detail, more.state_age_s, more.seen_age_s,
+                sync_state, sync_state_age_s, disk_min_free_bytes,
+                doctor[0] if doctor else None, doctor[1] if doctor else None, update)
             return encode_body(report.to_json())
 
         return HeartbeatAnswer.from_json(

@@ -8,16 +8,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sync.fields import DATE_RE, Fields
 from sync.protocol import DEFAULT_LIMITS, PROTOCOL_VERSION, Limits, SenderClock, check_protocol
+from sync.update_messages import UpdateOrder, UpdateReport
 
 MAX_DAY_REPORTS = 31
 # The reader states a heartbeat may report (terminal/store/reader_state.py says what each means);
 # anything else is refused, so the field can never carry free text into the server's records.
 READER_STATES = ("connected", "no_reader", "fault", "stale", "unknown")
+# A delivery state (sync/diagnosis.py's codes): lower-case letters and "_", so a newer terminal's
+# new code is kept and shown as it is, and the field can never carry free text.
+SYNC_STATE_RE = re.compile(r"^[a-z_]{1,32}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,16 @@ class Heartbeat:
     reader_detail: str | None = None  # optional (terminals before it send none)
     reader_state_age_s: float | None = None
     reader_seen_age_s: float | None = None
+    # Why events are not being delivered (sync/diagnosis.py: "ok", "server_failing",
+    # "events_rejected", "backlog_stuck", …) and for how long, on the monotonic clock.
+    sync_state: str | None = None
+    sync_state_age_s: float | None = None
+    disk_min_free_bytes: int | None = None  # below it the terminal refuses check-ins
+    # `anju doctor`'s last full run on the terminal: its worst class ("ok", "reader", "disk",
+    # … docs/doctor.md's exit-code classes) and how long ago.
+    doctor_class: str | None = None
+    doctor_age_s: float | None = None
+    update: UpdateReport | None = None  # the updater's last outcome (sync/update_messages.py)
 
     @property
     def clock_synchronised(self) -> bool:
@@ -121,7 +136,11 @@ class Heartbeat:
                 "day_reports": [d.to_json() for d in self.day_reports],
                 "reader_detail": self.reader_detail,
                 "reader_state_age_s": self.reader_state_age_s,
-                "reader_seen_age_s": self.reader_seen_age_s}
+                "reader_seen_age_s": self.reader_seen_age_s,
+                "sync_state": self.sync_state, "sync_state_age_s": self.sync_state_age_s,
+                "disk_min_free_bytes": self.disk_min_free_bytes,
+                "doctor_class": self.doctor_class, "doctor_age_s": self.doctor_age_s,
+                **({"update": self.update.to_json()} if self.update else {})}
 
     @classmethod
     def from_json(cls, doc: Any) -> Heartbeat:
@@ -142,6 +161,12 @@ class Heartbeat:
             f.opt_integer("rejected", minimum=0, maximum=2**40) or 0, tuple(days),
             f.opt_text("reader_detail", max_len=200),
             _age(f, "reader_state_age_s"), _age(f, "reader_seen_age_s"),
+            f.opt_text("sync_state", max_len=32, pattern=SYNC_STATE_RE),
+            _age(f, "sync_state_age_s"),
+            f.opt_integer("disk_min_free_bytes", minimum=0, maximum=2**62),
+            f.opt_text("doctor_class", max_len=32, pattern=SYNC_STATE_RE),
+            _age(f, "doctor_age_s"),
+            UpdateReport.from_json(doc["update"]) if doc.get("update") is not None else None,
         )
 
 
@@ -164,18 +189,22 @@ class HeartbeatAnswer:
     server_time: str
     clock_offset_ms: int
     next_heartbeat_s: int
+    update: UpdateOrder | None = None  # the rollout that applies to this device, if any
 
     def to_json(self) -> dict[str, Any]:
         return {"protocol": PROTOCOL_VERSION, "server_time": self.server_time,
                 "clock_offset_ms": self.clock_offset_ms,
-                "next_heartbeat_s": self.next_heartbeat_s}
+                "next_heartbeat_s": self.next_heartbeat_s,
+                **({"update": self.update.to_json()} if self.update else {})}
 
     @classmethod
     def from_json(cls, doc: Any) -> HeartbeatAnswer:
         f = Fields(doc)
         check_protocol(f)
+        order = doc.get("update")
         return cls(f.time("server_time"), f.integer("clock_offset_ms"),
-                   f.integer("next_heartbeat_s", minimum=1))
+                   f.integer("next_heartbeat_s", minimum=1),
+                   UpdateOrder.from_json(order) if order is not None else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,11 +32,12 @@ from typing import Protocol
 
 from sync.body import split_batches
 from sync.client import SyncClient
-from sync.diagnosis import Cause, classify
+from sync.diagnosis import CONNECTION, STUCK_AFTER_S, Cause, classify, delivery_state
 from sync.errors import RequestError, SlowUploadError, TooLargeError
 from sync.messages import DayReport, HeartbeatAnswer, ReaderReport
 from sync.protocol import DEFAULT_LIMITS, REJECTED, EventResult, Limits, WireEvent
 from sync.retry import AttemptHistory, RetryBudgetExhausted, RetryPolicy
+from sync.update_messages import UpdateReport
 
 log = logging.getLogger(__name__)
 HELD_BACK = "held_back"  # a local verdict: the server kept failing on this event alone
@@ -53,6 +54,8 @@ class Health:
     clock_synchronised: bool
     day_reports: tuple[DayReport, ...] = ()  # check-ins per recent day; 0 is the nil report
     reader: ReaderReport | None = None  # None: the outbox cannot tell (Uploader.reader_status)
+    disk_min_free_bytes: int | None = None  # store.min_free_bytes: below it check-ins stop
+    doctor: tuple[str, float] | None = None  # `anju doctor`'s last full run: (class, age s)
 
 
 class Outbox(Protocol):
@@ -95,7 +98,7 @@ class Uploader:
         limits: Limits = DEFAULT_LIMITS, max_batch_events: int = 200,
         max_batch_bytes: int = 1024 * 1024, sleep: Callable[[float], object] = time.sleep,
         software_version: str = "anju-terminal", reader_status: str = "unknown",
-        hold_after: int = 3,
+        hold_after: int = 3, stuck_after_s: float = STUCK_AFTER_S,
     ) -> None:
         self.outbox = outbox
         self.client = client
@@ -118,6 +121,20 @@ class Uploader:
         # Called when last_error, its cause or the online state changes (the service persists
         # them at once: a call retrying for ever never returns to say so).
         self.on_change: Callable[[], None] | None = None
+        # The updater's last outcome, sent in each heartbeat (terminal/update/)
+        self.update_report: Callable[[], UpdateReport | None] | None = None
+        # Delivery (events, not heartbeats): why the last batch failed, since when, and when
+        # events last moved; the heartbeat's sync_state is made of them (`delivery`).
+        self.delivery_cause: Cause | None = None
+        self._delivery_failed_at: float | None = None  # monotonic: first failed batch
+        self._progress_at = time.monotonic()  # a batch answered, or nothing pending
+        self.stuck_after_s = stuck_after_s
+        self._state: tuple[str, float] | None = None  # (code, monotonic since)
+        self.reported: tuple[str, float] = ("ok", 0.0)  # the last heartbeat's (state, age s)
+        # Another process's delivery state to report instead of this one's (`anju doctor`
+        # sends a heartbeat for the sync service, which knows why events are not delivered).
+        # (None, None): not known, sent as absent.
+        self.delivery_override: tuple[str | None, float | None] | None = None
 
     # -- draining ----------------------------------------------------------------------------
 
@@ -133,6 +150,7 @@ class Uploader:
             limit = self._narrow or self.max_batch_events
             events = self.outbox.pending(limit, self.max_batch_bytes)
             if not events:
+                self._progress_at = time.monotonic()  # nothing waits: nothing is stuck
                 break
             # Usually one batch; more when withheld headers pushed it past the server's limit.
             for batch in split_batches(events, self.limits):
@@ -151,10 +169,10 @@ class Uploader:
         try:
             answer = self.policy.call(lambda: self.client.send_events(batch),
                                       history=report.history, sleep=self.sleep,
-                                      on_error=self._failed)
+                                      on_error=self._delivery_failed)
         except TooLargeError as err:
             if len(batch) == 1:  # cannot be split further: a technician must look at it
-                self._failed(err)
+                self._delivery_failed(err)
                 raise
             # The server's limit is lower than ours: lower ours for good (no widening back
             # into the same 413), to what it says or else by half.
@@ -166,7 +184,7 @@ class Uploader:
             return False
         except SlowUploadError as err:
             if len(batch) == 1:
-                self._failed(err)
+                self._delivery_failed(err)
                 raise
             self._halve(len(batch), err)  # the link is too slow for the server's deadline
             return False
@@ -180,13 +198,16 @@ class Uploader:
                 if strikes >= self.hold_after:
                     self._suspect = (alone[0], err)  # the next round probes past it
                     return False
-            self._failed(err.last)
+            self._delivery_failed(err.last)
             raise
         except RequestError as err:
-            self._failed(err)
+            self._delivery_failed(err)
             raise
         self.outbox.record(answer.results)
         self._succeeded()
+        self.delivery_cause = None
+        self._delivery_failed_at = None
+        self._progress_at = time.monotonic()
         if self._narrow is not None:
             self._narrow = min(self._narrow * 2, self.max_batch_events)  # widen again
             if self._narrow >= self.max_batch_events:
@@ -222,7 +243,7 @@ class Uploader:
             if index is None:
                 return
             self._strikes.pop(suspect, None)
-            self._failed(exhausted.last)
+            self._delivery_failed(exhausted.last)
             raise exhausted
         self._suspect = None
         try:
@@ -269,6 +290,30 @@ class Uploader:
         if changed and self.on_change is not None:
             self.on_change()
 
+    def _delivery_failed(self, err: RequestError) -> None:
+        """A batch failed: the connection's state, and the delivery's cause for the heartbeat."""
+        self._failed(err)
+        self.delivery_cause = self.cause
+        if self._delivery_failed_at is None:
+            self._delivery_failed_at = time.monotonic()
+
+    def delivery(self, backlog: int, rejected: int) -> tuple[str, float]:
+        """The delivery state the heartbeat carries (sync/diagnosis.py) and its age in
+        seconds: since the first failed batch, since events last moved (backlog_stuck), or
+        since this process first saw the state."""
+        now = time.monotonic()
+        stalled = now - self._progress_at if backlog else None
+        code = delivery_state(self.delivery_cause, backlog=backlog, rejected=rejected,
+                              stalled_s=stalled, stuck_after_s=self.stuck_after_s)
+        if self._state is None or self._state[0] != code:
+            since = now
+            if self.delivery_cause is not None and self._delivery_failed_at is not None:
+                since = self._delivery_failed_at
+            elif stalled is not None and code != "ok":
+                since = self._progress_at
+            self._state = (code, since)
+        return code, max(0.0, now - self._state[1])
+
     def _succeeded(self) -> None:
         if self._offline_since is not None:
             minutes = (time.monotonic() - self._offline_since) / 60
@@ -285,13 +330,22 @@ class Uploader:
     def heartbeat(self) -> HeartbeatAnswer:
         """One signed heartbeat (retried like a batch; a heartbeat is idempotent too)."""
         health = self.outbox.health()
+        if self.delivery_override is not None:
+            sync_state, sync_age = self.delivery_override
+        else:
+            sync_state, sync_age = self.delivery(health.backlog, health.rejected)
+            self.reported = (sync_state, sync_age)
         try:
             answer = self.policy.call(lambda: self.client.heartbeat(
                 software_version=self.software_version, backlog=health.backlog,
                 oldest_queued_age_s=health.oldest_queued_age_s,
                 reader_status=self.reader_status, disk_free_bytes=health.disk_free_bytes,
                 last_error=self.last_error, rejected=health.rejected,
-                day_reports=health.day_reports, reader=health.reader), sleep=self.sleep,
+                day_reports=health.day_reports, reader=health.reader, sync_state=sync_state,
+                sync_state_age_s=None if sync_age is None else round(sync_age, 1),
+                disk_min_free_bytes=health.disk_min_free_bytes, doctor=health.doctor,
+                update=self.update_report() if self.update_report else None),
+                sleep=self.sleep,
                 on_error=self._failed)
         except RetryBudgetExhausted as err:
             self._failed(err.last)
@@ -300,4 +354,7 @@ class Uploader:
             self._failed(err)
             raise
         self._succeeded()
+        if self.delivery_cause is not None and self.delivery_cause.code in CONNECTION:
+            self.delivery_cause = None  # this answer disproves it; the next batch will tell
+            self._delivery_failed_at = None
         return answer

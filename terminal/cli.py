@@ -69,6 +69,10 @@ _GROUPS: dict[str, tuple[str, str]] = {
         "terminal.commands.terminal_cmd:terminal",
         "The front-desk service (reader, store, page).",
     ),
+    "update": (
+        "terminal.commands.update:update",
+        "Software updates from the central side: signed packages, health gate, rollback.",
+    ),
     "wipe": (
         "terminal.commands.handover:wipe",
         "Decommission: revoke this device, then erase its registrations and credential.",

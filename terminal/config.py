@@ -223,6 +223,24 @@ SETTINGS: tuple[Setting, ...] = (
             _int_at_least(64)),
     Setting("camera.photo_quality", 80, "JPEG quality of the live photo (1-95).",
             _int_at_least(1)),
+    Setting("update.window", "",
+            "Local hours the updater may install in, HH:MM-HH:MM (may wrap midnight); empty: "
+            "any time (never while a registration is open).",
+            _pattern(r"|([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]",
+                     "empty or HH:MM-HH:MM")),
+    Setting("update.gate_timeout_s", 180,
+            "Seconds a new version has to reach READY and get a heartbeat accepted; else it is "
+            "rolled back.", _int_at_least(10)),
+    Setting("update.max_restarts", 3,
+            "Restarts of the front desk after an update that count as a crash loop (rollback).",
+            _int_at_least(1)),
+    Setting("update.order_file", "/var/lib/anju/update-target.json",
+            "Where the uploader writes the rollout's order for the updater.", _path),
+    Setting("update.state_dir", "/var/lib/anju-update",
+            "The updater's state (root's): state.json, the kept packages for a rollback.", _path),
+    Setting("update.sources_file", "/etc/apt/sources.list.d/anju.list",
+            "The apt sources file naming the signed repository (`anju update configure`).",
+            _path),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -15,6 +15,10 @@ tomllib) are mapped at the boundary with ``raise ... from err``.
     │   ├── PurgedError              the stay's personal data was purged; it can no longer change
     │   └── AccountError             a clerk account change refused (bad staff number or PIN,
     │                                unknown account, the owner disabled)
+    ├── UpdateError                  the updater (terminal/update/errors.py)
+    │   ├── RefusedError             apt refused the repository or the package: retrying the
+    │   │                            same files cannot help
+    │   └── InstallError             fetching or installing failed otherwise: retried later
     └── StoreError                   the SQLite store failed
         ├── DiskSpaceError           free space below the threshold: refused before writing
         │                            (retry after freeing space; nothing was written)
@@ -25,6 +29,10 @@ tomllib) are mapped at the boundary with ``raise ... from err``.
         │   └── MigrationError       a migration failed and was rolled back as a whole
         ├── CorruptionError          quick_check / integrity_check did not answer "ok"
         └── VerificationError        chain, hashes, sequence or projection do not verify (.faults)
+
+    Defined where they are raised, under the same root:
+    ├── FormError                    terminal/web/forms.py: a typed value the page cannot use
+    └── DemoError                    terminal/commands/demo_procs.py: a part of the demo failed
 """
 
 from __future__ import annotations

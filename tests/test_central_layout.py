@@ -7,7 +7,7 @@ the import graph of its modules or of its parts.
     police -> accounts      fleet, stays, accounts -> db, clock, errors, logsafe
 
 A part is a folder of central/ (devices, stays, accounts, police, feed, serving, web, cli, db)
-or a module at its root (app, settings, errors, clock, logsafe, migrate, fleet).
+or a module at its root (app, settings, errors, clock, logsafe, migrate, fleet, rollout).
 (tests/test_layers.py checks the arrows between the top-level packages.)
 """
 
@@ -19,6 +19,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
+from tests.test_layers import cycles
 
 ROOT = Path(__file__).parents[1]
 CENTRAL = ROOT / "central"
@@ -37,6 +39,10 @@ FORBIDDEN: dict[str, set[str]] = {
     "feed": {"devices", "web", "fleet", "serving", "cli", "app", "migrate"},
     "fleet": {"devices", "stays", "accounts", "police", "feed", "web", "serving", "cli", "app",
               "migrate"},
+    # software rollouts: an administrator's orders (audited), read by the heartbeat's answer
+    # and the fleet page; nothing of what terminals send or of the police
+    "rollout": {"devices", "stays", "police", "feed", "fleet", "web", "serving", "cli", "app",
+                "migrate", "settings"},
     "serving": {"devices", "stays", "accounts", "police", "feed", "web", "cli", "app",
                 "migrate"},
     "web": {"devices", "stays", "cli", "app", "migrate"},
@@ -100,41 +106,6 @@ def graph() -> dict[str, set[str]]:
     found = modules()
     return {name: {m for m in imports_of(path, found) if m.split(".")[0] == "central"
                    and m != name} for name, path in found.items()}
-
-
-def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one node (Tarjan), each sorted."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(edges.get(node, ())):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
-    return found
 
 
 def test_every_part_has_its_rule() -> None:

@@ -4,4 +4,6 @@ context.py   what every command shares: options from the settings table, --db, t
 main.py      the group: serve, migrate, site, token, devices, faults; adds the others
 accounts.py  user, audit, site district
 feed.py      feed tokens and the reference consumer
+retention.py purge (the retention)
+updates.py   rollout (set, status, list, cancel) and repo publish (docs/updates.md)
 """

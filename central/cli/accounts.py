@@ -4,14 +4,19 @@ central/cli/main.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import click
 
-from central.cli.context import DB_OPTION, admin_engine, print_table, setting_option
+from central.cli.context import (
+    DB_OPTION,
+    JSON_OPTION,
+    admin_engine,
+    print_rows,
+    setting_option,
+)
 
 _ROLES = click.Choice(["officer", "supervisor", "technician", "administrator"])
 
@@ -76,7 +81,7 @@ def user_set(db_url: str, name: str, role: str | None, district: str | None,
 
 @user.command("list")
 @DB_OPTION
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@JSON_OPTION
 def user_list(db_url: str, as_json: bool) -> None:
     """Users with role, district, state and their number of live API tokens."""
     from central.accounts import admin
@@ -84,12 +89,8 @@ def user_list(db_url: str, as_json: bool) -> None:
     keep = ("username", "role", "district", "disabled", "created_at", "password_set_at")
     rows = [{**{k: r[k] for k in keep}, "live_tokens": len(r["tokens"])}
             for r in _admin_call(db_url, admin.list_users)]
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    print_table(rows, ("username", "role", "district", "disabled", "password_set_at",
-                       "live_tokens"))
+    print_rows(rows, ("username", "role", "district", "disabled", "password_set_at",
+                      "live_tokens"), as_json)
 
 
 @user.command("disable")
@@ -157,19 +158,15 @@ def user_api_token(db_url: str, name: str, api_token_ttl_s: int) -> None:
 @DB_OPTION
 @click.argument("name", required=False)
 @click.option("--all", "show_all", is_flag=True, help="Expired and revoked tokens too.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@JSON_OPTION
 def user_tokens(db_url: str, name: str | None, show_all: bool, as_json: bool) -> None:
     """API tokens (of one user, or of all): id, created, expires, state (never the token)."""
     from central.accounts import api_tokens
 
     with admin_engine(db_url) as engine:
         rows = api_tokens.list_tokens(engine, [name] if name else None, live_only=not show_all)
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    print_table(rows, ("id", "username", "created_at", "expires_at", "state", "revoked_at",
-                  "revoked_reason"))
+    print_rows(rows, ("id", "username", "created_at", "expires_at", "state", "revoked_at",
+                      "revoked_reason"), as_json)
 
 
 @user.command("revoke-token")
@@ -205,7 +202,7 @@ def audit() -> None:
 
 @audit.command("list")
 @DB_OPTION
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@JSON_OPTION
 @click.option("--limit", default=100, show_default=True, type=int)
 @click.option("--user", "username", default=None, help="Only this user's acts.")
 def audit_list(db_url: str, as_json: bool, limit: int, username: str | None) -> None:
@@ -214,11 +211,8 @@ def audit_list(db_url: str, as_json: bool, limit: int, username: str | None) -> 
 
     with admin_engine(db_url) as engine:
         rows = audit_log.rows(engine, limit=limit, username=username)
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    print_table(rows, ("id", "at", "username", "role", "action", "reason", "query", "result_count"))
+    print_rows(rows, ("id", "at", "username", "role", "action", "reason", "query",
+                      "result_count"), as_json)
 
 
 @audit.command("verify")

@@ -7,6 +7,7 @@ never each other; main.py assembles the groups."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import typing
 from collections.abc import Callable, Iterator
@@ -166,6 +167,19 @@ class CentralGroup(click.Group):
                 raise
             raise click.ClickException(unavailable(err, 0).message.replace(
                 "retry later", "is it running and reachable? (--db)")) from err
+
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True,
+                           help="JSON lines instead of a table.")
+
+
+def print_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], as_json: bool) -> None:
+    """Rows as JSON lines (every field), or as a table of `columns`."""
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    print_table(rows, columns)
 
 
 def print_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:

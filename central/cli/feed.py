@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 from pathlib import Path
 
 import click
 
-from central.cli.context import DB_OPTION, admin_engine, parse_ttl, print_table
+from central.cli.context import (
+    DB_OPTION,
+    JSON_OPTION,
+    admin_engine,
+    parse_ttl,
+    print_rows,
+)
 
 FEED_TOKEN_ENV = "ANJU_FEED_TOKEN"
 
@@ -67,21 +72,15 @@ def token_issue(db_url: str, system: str, districts: tuple[str, ...], ttl: str, 
 @feed_token.command("list")
 @DB_OPTION
 @click.option("--all", "show_all", is_flag=True, help="Expired and revoked tokens too.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@JSON_OPTION
 def token_list(db_url: str, show_all: bool, as_json: bool) -> None:
     """Feed tokens: id, system, districts, expiry, rate, state, last use (never the token)."""
     from central.feed import tokens
 
     with admin_engine(db_url) as engine:
         rows = tokens.list_tokens(engine, live_only=not show_all)
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    print_table(
-        rows,
-        ("id", "system", "districts", "expires_at", "rate_per_minute", "state", "last_used_at"),
-    )
+    print_rows(rows, ("id", "system", "districts", "expires_at", "rate_per_minute", "state",
+                      "last_used_at"), as_json)
 
 
 @feed_token.command("revoke")

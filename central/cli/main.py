@@ -8,21 +8,21 @@ an explicit URL does, and says so).
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import click
 
-from central.cli import accounts, feed
+from central.cli import accounts, feed, retention, updates
 from central.cli.context import (
     DB_OPTION,
+    JSON_OPTION,
     CentralGroup,
     admin_engine,
     check_database,
     fail,
     parse_ttl,
-    print_table,
+    print_rows,
     settings_options,
 )
 from central.db.engine import database_exposures, make_engine
@@ -126,21 +126,18 @@ def devices() -> None:
 
 @devices.command("list")
 @DB_OPTION
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@JSON_OPTION
 def devices_list(db_url: str, as_json: bool) -> None:
-    """Devices with last contact, health and chain state."""
+    """Devices with last contact, health, why not delivering (sync_state; refused_code: a
+    signed request refused since last heard, e.g. bad_signature) and chain state."""
     from central.fleet import list_devices
 
     with admin_engine(db_url) as engine:
         rows = list_devices(engine)
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    columns = ("device_id", "site_code", "last_seen_at", "software_version", "backlog",
-               "events_stored", "open_gaps", "chain_breaks", "clock_offset_ms", "last_nil_report",
-               "replaced_by", "revoked_at")
-    print_table(rows, columns)
+    print_rows(rows, ("device_id", "site_code", "last_seen_at", "software_version", "backlog",
+                      "sync_state", "sync_since", "refused_code", "refused_at", "events_stored",
+                      "open_gaps", "chain_breaks", "clock_offset_ms", "last_nil_report",
+                      "replaced_by", "revoked_at"), as_json)
 
 
 @devices.command("revoke")
@@ -162,7 +159,7 @@ def devices_revoke(db_url: str, device_id: str) -> None:
 @DB_OPTION
 @click.option("--device", "device_id", default=None, help="Only this device.")
 @click.option("--open", "open_only", is_flag=True, help="Only gaps not filled yet.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@JSON_OPTION
 def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -> None:
     """Sequence gaps and chain breaks recorded on ingest (device, sequence range)."""
     from central.fleet import chain_fault_list
@@ -170,15 +167,14 @@ def faults(db_url: str, device_id: str | None, open_only: bool, as_json: bool) -
     with admin_engine(db_url) as engine:
         rows = [r for r in chain_fault_list(engine, device_id)
                 if not (open_only and (r["kind"] != "gap" or r["resolved_at"]))]
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    print_table(rows, ("device_id", "kind", "first_sequence", "last_sequence", "detected_at",
-                  "resolved_at", "detail"))
+    print_rows(rows, ("device_id", "kind", "first_sequence", "last_sequence", "detected_at",
+                      "resolved_at", "detail"), as_json)
 
 
 central.add_command(accounts.user)
 central.add_command(accounts.audit)
 central.add_command(feed.feed)
+central.add_command(retention.purge)
+central.add_command(updates.rollout)
+central.add_command(updates.repo)
 site.add_command(accounts.site_district)

@@ -23,6 +23,8 @@ The Alembic migrations in central/db/migrations create exactly this (a test comp
                                      (central/accounts/login_throttle.py)
     feed_log                         stays and changes in commit order, for police systems (feed/)
     feed_tokens                      bearer tokens of those systems, district-limited, rate-limited
+    rollouts, update_reports         rollouts and each updater's last outcome
+                                     (central/rollout.py)
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ metadata = MetaData()
 # with NULLS LAST on PostgreSQL, covering on both (migration 0004).
 MIGRATION_ONLY_INDEXES = frozenset({"stay_guests_name_trgm", "stay_guests_name_bigrams",
                                     "stays_newest", "stays_site_newest", "stay_guests_newest"})
+
+# Retention (migration 0015, central/stays/retention.py): a stay, its guests and its events
+# carry the month the server first saw the stay (`stay_month`, "YYYY-MM" of
+# stay_owners.claimed_at), so they are purged together. On PostgreSQL these tables are
+# partitioned by that month (declarative RANGE partitions `<table>_YYYY_MM`, and
+# `<table>_default`; the key joins each primary key and unique constraint there), and a purge
+# drops partitions; SQLite keeps plain tables.
+PARTITIONED = ("events", "stays", "stay_guests")
 
 sites = Table(
     "sites", metadata,
@@ -86,6 +96,11 @@ devices = Table(
     Column("replaced_by", String(64)),
     Column("replaced_at", TIME),
     Column("revoked_at", TIME),
+    # Signed requests refused before they could be heard (migration 0013, central/auth.py): a
+    # terminal whose secret is wrong cannot heartbeat, so the server keeps the last refusal.
+    Column("refused_at", TIME),
+    Column("refused_code", String(32)),
+    Column("refused_first_at", TIME),  # the first refusal since the device was last heard
 )
 
 # One hand-over per replaced device: which device delivered its events, and how many.
@@ -131,6 +146,7 @@ events = Table(
     Column("clock_offset_ms", BigInteger),
     Column("corrected_time", TIME, nullable=False),
     Column("time_source", String(16), nullable=False),  # device | monotonic | uncorrected
+    Column("stay_month", String(7), nullable=False),  # retention: see PARTITIONED
     Index("events_device_sequence", "device_id", "sequence"),
     Index("events_stay", "stay_id"),
 )
@@ -171,6 +187,7 @@ stays = Table(
     Column("time_corrected", Boolean, nullable=False),
     Column("event_count", Integer, nullable=False),
     Column("updated_at", TIME, nullable=False),
+    Column("stay_month", String(7), nullable=False),
     Index("stays_site_room", "site_code", "room", "checked_in_at"),  # room search, co-stay
 )
 
@@ -210,6 +227,7 @@ stay_guests = Table(
     Column("checked_out_at", TIME),
     Column("stay_checked_in_at", TIME),  # the stay's, for newest-first walks (migration 0004)
     Column("full_name", Text),  # the whole name when longer than `name` (migration 0007)
+    Column("stay_month", String(7), nullable=False),
     Index("stay_guests_document", "document_number"),
     Index("stay_guests_name", "name"),
 )
@@ -231,6 +249,12 @@ heartbeats = Table(
     Column("reader_detail", String(200)),  # why no_reader / fault / stale
     Column("reader_since", TIME),  # server time: receive time minus the reported age
     Column("reader_seen_at", TIME),  # when the terminal service last confirmed the state
+    # Why events are not being delivered, and since when in server time (migration 0013).
+    Column("sync_state", String(32)),
+    Column("sync_since", TIME),
+    Column("disk_min_free_bytes", BigInteger),
+    Column("doctor_class", String(32)),  # `anju doctor`'s last full run: worst class, or ok
+    Column("doctor_at", TIME),  # when it ran, in server time
     Index("heartbeats_device", "device_id", "received_at"),
 )
 
@@ -293,6 +317,34 @@ audit_log = Table(
     Column("result_count", Integer, nullable=False),
     Column("prev_sha256", String(64), nullable=False),
     Column("row_sha256", String(64), nullable=False, unique=True),
+)
+
+# Software rollouts (migration 0013, central/rollout.py): the newest active rollout that
+# matches a device names the version its heartbeat answer orders; `update_reports` keeps each
+# device's updater's last outcome (pending, updated, rolled_back, failed ...) as its heartbeat
+# reported it.
+rollouts = Table(
+    "rollouts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(64), nullable=False),
+    Column("scope", String(16), nullable=False),  # all | district | sites | percent
+    Column("targets", Text),  # JSON list of districts or site codes; NULL for all / percent
+    Column("percent", Integer),  # scope percent: devices whose stable bucket is below it
+    Column("spread_s", Integer, nullable=False),  # slots spread over this long from created_at
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("cancelled_at", TIME),
+)
+
+update_reports = Table(
+    "update_reports", metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("previous", String(64)),
+    Column("detail", String(300)),
+    Column("at", TIME),  # device clock
+    Column("received_at", TIME, nullable=False),
 )
 
 login_throttle = Table(

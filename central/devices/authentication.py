@@ -19,6 +19,12 @@ Checks, in this order, each with its own 401 code so a technician can tell them 
 
 The signature is checked before the clock, so only a device holding its secret learns that its
 clock is off; the nonce is recorded last, so a refused request does not burn it.
+
+A known device refused with bad_signature or clock_skew is remembered on its row (`refused_at`,
+`refused_code`, `refused_first_at`; at most one write per device per REFUSAL_WRITE_INTERVAL_S):
+such a terminal cannot send a heartbeat, and the fleet page shows the refusal beside "not heard
+from since" (a clock_skew the terminal then corrects is followed by an accepted request, and
+the page shows a refusal only when it is newer than the device's last accepted request).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, case, delete, func, or_, select, update
 
 from central.db.tables import devices, nonces
 from central.db.upsert import insert_ignore
@@ -41,6 +47,7 @@ from sync.signing import BODY_HASH_HEADER, SignedRequest
 
 log = logging.getLogger(__name__)
 NONCE_PURGE_INTERVAL_S = 60.0
+REFUSAL_WRITE_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,7 @@ class Authenticator:
         self.window_s = settings.timestamp_window_s
         self.accept_legacy = settings.accept_legacy_signing
         self._next_purge = 0.0
+        self._refusal_written: dict[str, float] = {}  # device -> monotonic time of last write
 
     def legacy_form(self, headers: Mapping[str, str]) -> bool:
         """True when this request must be read before it can be authenticated: well-formed
@@ -95,8 +103,10 @@ class Authenticator:
         if not verify(row.secret):
             log.warning("bad signature from device %s on %s %s", safe(signed.device_id),
                         safe(method), safe(path))
+            self._remember_refusal(signed.device_id, "bad_signature", now)
             raise AuthError("signature does not match", code="bad_signature")
         if abs(now - signed.timestamp) > self.window_s:
+            self._remember_refusal(signed.device_id, "clock_skew", now)
             raise ClockSkewError(
                 f"request timestamp is {signed.timestamp - now:+.0f} s from the server's clock "
                 f"(window ±{self.window_s} s): correct the clock offset and sign again",
@@ -106,6 +116,23 @@ class Authenticator:
         if row.disabled:
             raise ForbiddenError(f"device {signed.device_id} is disabled", code="device_disabled")
         return Device(signed.device_id, row.site_code, bool(row.disabled))
+
+    def _remember_refusal(self, device_id: str, code: str, now: float) -> None:
+        """Keep the refusal on the device's row for the fleet page (a known device only, and
+        at most once a minute each: an attacker who knows a device id writes no more)."""
+        tick = time.monotonic()
+        last = self._refusal_written.get(device_id)
+        if last is not None and tick - last < REFUSAL_WRITE_INTERVAL_S:
+            return
+        self._refusal_written[device_id] = tick
+        at = format_utc(datetime.fromtimestamp(now, UTC))
+        # A refusal after the device was last heard from starts a new spell of refusals.
+        fresh = or_(devices.c.refused_first_at.is_(None),
+                    devices.c.refused_first_at < func.coalesce(devices.c.last_seen_at, ""))
+        with self.engine.begin() as conn:
+            conn.execute(update(devices).where(devices.c.device_id == device_id).values(
+                refused_at=at, refused_code=code,
+                refused_first_at=case((fresh, at), else_=devices.c.refused_first_at)))
 
     def _remember_nonce(self, signed: SignedRequest, now: float) -> None:
         # A nonce must stay unique while its timestamp is inside the window; after that the

@@ -26,11 +26,11 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from central.db import bulk
 from central.db.tables import chain_faults, events
 from sync.protocol import WireEvent
 
 log = logging.getLogger(__name__)
-_CHUNK = 500
 
 
 def check(conn: Connection, device_id: str, stored: Sequence[WireEvent], max_sequence: int,
@@ -72,15 +72,13 @@ def check(conn: Connection, device_id: str, stored: Sequence[WireEvent], max_seq
 
 def _neighbours(conn: Connection, device_id: str, sequences: set[int]
                 ) -> defaultdict[int, list[tuple[str, str, str]]]:
-    wanted = sorted({s + d for s in sequences for d in (-1, 0, 1)})
+    wanted = {s + d for s in sequences for d in (-1, 0, 1)}
     found: defaultdict[int, list[tuple[str, str, str]]] = defaultdict(list)
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
-        for row in conn.execute(
-                select(events.c.sequence, events.c.event_id, events.c.prev_chain_sha256,
-                       events.c.chain_sha256)
-                .where(events.c.device_id == device_id, events.c.sequence.in_(chunk))):
-            found[row.sequence].append((row.event_id, row.prev_chain_sha256, row.chain_sha256))
+    for row in bulk.select_any(
+            conn, [events.c.sequence, events.c.event_id, events.c.prev_chain_sha256,
+                   events.c.chain_sha256],
+            events.c.sequence, wanted, events.c.device_id == device_id):
+        found[row.sequence].append((row.event_id, row.prev_chain_sha256, row.chain_sha256))
     return found
 
 
@@ -100,15 +98,16 @@ def _gaps(conn: Connection, device_id: str, sequences: list[int], max_sequence: 
         for gap in open_gaps:
             if gap["resolved_at"] is None and gap["first_sequence"] <= seq <= gap["last_sequence"]:
                 gap["resolved_at"] = now
-                if gap["id"] is not None:
-                    conn.execute(update(chain_faults).where(chain_faults.c.id == gap["id"])
-                                 .values(resolved_at=now))
                 first, last, seen = gap["first_sequence"], gap["last_sequence"], gap["detected_at"]
                 for lo, hi in ((first, seq - 1), (seq + 1, last)):
                     if lo <= hi:
                         open_gaps.append(_gap(device_id, lo, hi, seen,
                                               f"remainder of gap {first}..{last}"))
                 break
+    resolved = [g["id"] for g in open_gaps if g["id"] is not None and g["resolved_at"] == now]
+    if resolved:  # one update for the batch
+        conn.execute(update(chain_faults).where(chain_faults.c.id.in_(resolved))
+                     .values(resolved_at=now))
     # New gaps (no id yet) still open at the end of the batch are recorded.
     return max_sequence, [{k: v for k, v in g.items() if k != "id"} for g in open_gaps
                           if g["id"] is None and g["resolved_at"] is None]

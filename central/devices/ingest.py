@@ -29,8 +29,9 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 
+from central.db import bulk
 from central.db.tables import devices, events
 from central.devices import chain_faults, event_time, storable
 from central.devices.authentication import Device
@@ -51,7 +52,6 @@ from sync.protocol import (
 )
 
 log = logging.getLogger(__name__)
-_CHUNK = 500
 
 
 def check_sender(device: Device, device_id: str, site_code: str) -> None:
@@ -76,8 +76,8 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
             .with_for_update()).scalar_one()
         event_time.record_anchor(conn, device.device_id, batch.clock, received)
         anchors = event_time.load_anchors(conn, device.device_id, (e.boot_id for e in valid))
-        known = _known(conn, [e.event_id for e in valid])
-        owned = Ownership.claim(conn, device, valid, now)
+        known, targets = _lookup(conn, valid)
+        owned = Ownership.claim(conn, device, valid, now, targets)
         results: list[EventResult] = []
         rows: list[dict[str, Any]] = []
         stored: list[WireEvent] = []
@@ -93,36 +93,44 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
             if row is not None:
                 assert isinstance(item, WireEvent)
                 row["corrected_time"], row["time_source"] = event_time.corrected_time(item, anchors)
-                row.update(received_at=now, clock_offset_ms=offset)
+                row.update(received_at=now, clock_offset_ms=offset,
+                           stay_month=owned.months[item.stay_id])
                 rows.append(row)
                 stored.append(item)
-        if rows:
-            conn.execute(insert(events), rows)
+        bulk.insert_rows(conn, events, rows)
         owned.keep_refused(conn)
         max_sequence = chain_faults.check(conn, device.device_id, stored, max_sequence, now)
-        state.refold(conn, {e.stay_id for e in stored}, now)
+        folded = state.refold(conn, {e.stay_id for e in stored}, now, owned.owners)
         conn.execute(update(devices).where(devices.c.device_id == device.device_id).values(
             last_seen_at=now, clock_offset_ms=offset, max_sequence=max_sequence,
             events_stored=devices.c.events_stored + len(rows)))
-        feed.record(conn, stored, now)  # last: takes the feed's commit-order lock (docs/feed.md)
+        # Last: takes the feed's commit-order lock (docs/feed.md).
+        feed.record(conn, stored, now, folded)
     rejected = sum(r.status == REJECTED for r in results)
     log.info("device %s: %d accepted, %d duplicate, %d rejected", device.device_id, len(rows),
              len(results) - len(rows) - rejected, rejected)
     return BatchAnswer(now, offset, tuple(results))
 
 
-def _known(conn: Any, event_ids: list[str]) -> dict[str, tuple[str, str, str, str]]:
-    """event_id -> (payload_sha256, chain_sha256, device_id, receipt) of stored events."""
-    found: dict[str, tuple[str, str, str, str]] = {}
-    unique = sorted(set(event_ids))
-    for start in range(0, len(unique), _CHUNK):
-        for row in conn.execute(
-                select(events.c.event_id, events.c.payload_sha256, events.c.chain_sha256,
-                       events.c.device_id, events.c.receipt)
-                .where(events.c.event_id.in_(unique[start:start + _CHUNK]))):
-            found[row.event_id] = (row.payload_sha256, row.chain_sha256, row.device_id,
+def _lookup(conn: Any, batch: list[WireEvent]
+            ) -> tuple[dict[str, tuple[str, str, str, str]], dict[str, tuple[str, str]]]:
+    """One read for the batch's stored events and the events its events target:
+    event_id -> (payload_sha256, chain_sha256, device_id, receipt) of those stored already,
+    and target event_id -> (device_id, stay_id) for the ownership checks."""
+    ids = {e.event_id for e in batch}
+    target_ids = {e.target_event_id for e in batch if e.target_event_id}
+    known: dict[str, tuple[str, str, str, str]] = {}
+    targets: dict[str, tuple[str, str]] = {}
+    for row in bulk.select_any(
+            conn, [events.c.event_id, events.c.payload_sha256, events.c.chain_sha256,
+                   events.c.device_id, events.c.receipt, events.c.stay_id],
+            events.c.event_id, ids | target_ids):
+        if row.event_id in ids:
+            known[row.event_id] = (row.payload_sha256, row.chain_sha256, row.device_id,
                                    row.receipt)
-    return found
+        if row.event_id in target_ids:
+            targets[row.event_id] = (row.device_id, row.stay_id)
+    return known, targets
 
 
 def _one(device: Device, item: WireEvent | InvalidEventError, raw_id: str | None,

@@ -21,37 +21,49 @@ sequence is WAL-logged ahead of what it hands out) and a dump and restore.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text, tuple_
 
+from central.db import bulk
 from central.db.tables import events, feed_log, sites, stay_guests, stays
 from central.feed import records
 from central.stays.ownership import owners_of
+from central.stays.state import Refolded
 
 FEED_LOCK_KEY = 0x414E4A46  # "ANJF"; the audit chain's is "ANJU"
 _CHUNK = 500
-_NEXT_POSITIONS = text(
-    "SELECT nextval(pg_get_serial_sequence('feed_log', 'position')) FROM generate_series(1, :n)"
+_COLUMNS = "event_id, stay_id, site_code, change, recorded_at, record"
+_LOCKED_INSERT = text(
+    "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:k)) "
+    f"INSERT INTO feed_log (position, {_COLUMNS}) "
+    f"SELECT nextval(pg_get_serial_sequence('feed_log', 'position')), {_COLUMNS} "
+    "FROM lock, json_populate_recordset(NULL::feed_log, CAST(:rows AS json)) WITH ORDINALITY "
+    "ORDER BY ordinality"
 )
 
 
-def record(conn: Connection, stored: Sequence[Any], now: str) -> None:
-    """Append one feed record per stored event (batch order), as the transaction's last act."""
+def record(
+    conn: Connection, stored: Sequence[Any], now: str, folded: Refolded | None = None
+) -> None:
+    """Append one feed record per stored event (batch order), as the transaction's last act.
+    `folded`: the projection's refold of the stored stays (ingest passes it: the same rows are
+    not read twice, and a stay's last event of the batch takes the projection's fold)."""
     if not stored:
         return
     order = {e.event_id: i for i, e in enumerate(stored)}
     wanted = sorted({e.stay_id for e in stored})
     by_stay: dict[str, list[Any]] = {}
-    names: dict[str, str] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        owners = owners_of(conn, chunk)
-        for row in conn.execute(
-            select(events)
-            .where(events.c.stay_id.in_(chunk))
-            .order_by(events.c.stay_id, events.c.sequence)
+    states = folded.states if folded is not None else {}
+    if folded is not None:
+        by_stay = {s: sorted(folded.events.get(s, []), key=lambda r: r.sequence) for s in wanted}
+    else:
+        owners = owners_of(conn, wanted)
+        for row in sorted(
+            bulk.select_any(conn, list(events.c), events.c.stay_id, wanted),
+            key=lambda r: (r.stay_id, r.sequence),
         ):
             if owners.get(row.stay_id, row.device_id) == row.device_id:
                 by_stay.setdefault(row.stay_id, []).append(row)
@@ -67,7 +79,9 @@ def record(conn: Connection, stored: Sequence[Any], now: str) -> None:
         mine = next((r for r in seen if r.event_id == event.event_id), None)
         if mine is None:  # not the owner's: never folded, never fed
             continue
-        record_ = records.for_event(mine, seen, names.get(mine.site_code), now)
+        whole = len(seen) == len(by_stay[event.stay_id])  # the stay as the projection folded it
+        record_ = records.for_event(mine, seen, names.get(mine.site_code), now,
+                                    states.get(event.stay_id) if whole else None)
         rows.append(
             {
                 "event_id": event.event_id,
@@ -84,13 +98,12 @@ def record(conn: Connection, stored: Sequence[Any], now: str) -> None:
         for row in rows:  # one by one: rowids in batch order, whatever the driver batches
             conn.execute(insert(feed_log).values(**row))
         return
-    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY})
-    # Under the lock: the batch's positions in one round trip, given out in batch order, then
-    # one multi-row insert, so the lock is held for two statements and the commit.
-    positions = sorted(conn.execute(_NEXT_POSITIONS, {"n": len(rows)}).scalars())
-    conn.execute(
-        insert(feed_log), [{**r, "position": p} for r, p in zip(rows, positions, strict=True)]
-    )
+    # One statement: the lock (its CTE is read before the first row is formed), then the rows
+    # with their positions in batch order (nextval() is evaluated as rows leave in ordinality
+    # order; were a sort ever planned, PostgreSQL evaluates volatile outputs after it), so
+    # the lock is held for this statement and the commit only. EXPLAIN: a nested loop of
+    # json_populate_recordset and the lock's CTE scan, nextval() in its output.
+    conn.execute(_LOCKED_INSERT, {"k": FEED_LOCK_KEY, "rows": json.dumps(rows, ensure_ascii=False)})
 
 
 def backfill(conn: Connection, now: str) -> int:

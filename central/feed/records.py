@@ -71,10 +71,16 @@ def stay_state(
 
 
 def for_event(
-    event: Any, stay_events: Sequence[Any], site_name: str | None, now: str
+    event: Any,
+    stay_events: Sequence[Any],
+    site_name: str | None,
+    now: str,
+    state: tuple[dict[str, Any], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """The record of `event`, the stay folded from `stay_events` (up to it, sequence order)."""
-    stay, guests = fold(event.stay_id, stay_events, now)
+    """The record of `event`, the stay folded from `stay_events` (up to it, sequence order);
+    `state`: that fold when the caller has it already (the projection's, for a stay's last
+    event of a batch)."""
+    stay, guests = state if state is not None else fold(event.stay_id, stay_events, now)
     return {
         "change": event.kind,
         "event": shown_event(event),

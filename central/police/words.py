@@ -21,6 +21,33 @@ KIND = {
     "void": "作废",
     "check_out_undone": "撤销退房",
 }
+# A terminal's delivery state (its heartbeat's sync_state, sync/diagnosis.py), for the fleet
+# page: what is wrong and what to do. An unknown (newer) code is shown as it is.
+SYNC_STATE = {
+    "ok": "正常送达",
+    "unreachable": "连不上服务器（网络或服务器故障；终端自动重试，登记不会丢失）",
+    "tls": "与服务器的 TLS 握手失败：检查服务器证书、主机名和终端的 CA 证书（sync.ca_file）",
+    "busy": "服务器繁忙，终端稍后自动重试",
+    "server_failing": "服务器处理该终端的登记时出错：终端自动重试，请中心服务器管理员查看日志",
+    "credential_refused": "服务器拒绝该终端的凭据：需用新令牌重新注册（anju provision）",
+    "clock_rejected": "服务器拒绝该终端的时钟：请检查终端的网络时间同步",
+    "refused": "服务器拒绝该终端的请求：需技术人员查看终端的同步日志",
+    "events_rejected": "有登记被服务器退回，等待人工处理（终端“记录”页或 anju sync status）",
+    "backlog_stuck": "积压的登记长时间未能送出：请技术人员运行 anju doctor",
+}
+# `anju doctor`'s classes (docs/doctor.md's exit codes): the worst of a terminal's last full run.
+DOCTOR_CLASS = {
+    "ok": "全部正常", "settings": "设置文件有误", "credential": "设备凭据有误",
+    "reader": "读卡器或扫描枪故障", "services": "后台服务未运行或反复重启",
+    "server": "连不上中心服务器", "refused": "中心服务器拒绝本机", "clock": "时钟有误",
+    "disk": "存储空间不足", "store": "数据库完整性有误", "backlog": "登记积压或被退回",
+    "files": "文件权限过宽",
+}
+# Signed requests the server refused after it last heard from a device (central/auth.py).
+REFUSED = {
+    "bad_signature": "签名不符：终端凭据错误或已被替换，需用新令牌重新注册（anju provision）",
+    "clock_skew": "终端时钟与服务器相差超出允许范围：请检查终端的网络时间同步",
+}
 SEVERITY = {"block": "拦截", "warn": "警告", "info": "提示"}
 SOURCE = {"card": "读卡", "manual": "手工录入", "scan": "扫描证件机读码"}
 TIME_SOURCE = {
@@ -59,6 +86,8 @@ ACTION = {
     "user_unlock": "解除登录锁定",
     "token_issue": "签发接口令牌",
     "token_revoke": "吊销接口令牌",
+    "rollout_set": "设置软件升级",
+    "rollout_cancel": "取消软件升级",
 }
 USER_ROLE = {
     "officer": "民警",
@@ -90,6 +119,12 @@ QUERY_KEY = {
     "expires_at": "有效期至",
     "tokens_revoked": "吊销令牌",
     "had_failures": "失败次数",
+    "version": "软件版本",
+    "scope": "升级范围",
+    "targets": "辖区或场所",
+    "percent": "终端比例（%）",
+    "spread_s": "分散时长（秒）",
+    "rollout_id": "升级批次",
 }
 GUEST_FIELD = {
     "name": "姓名",

@@ -39,7 +39,7 @@ def render(engine: Engine, policy: FleetPolicy) -> str:
              "# TYPE anju_events_rejected gauge", f"anju_events_rejected {rejected}",
              "# HELP anju_devices Enrolled devices by fleet state.",
              "# TYPE anju_devices gauge"]
-    for state in ("ok", "silent", "backlog", "disabled"):
+    for state in ("ok", "silent", "not_delivering", "backlog", "disabled"):
         lines.append(f'anju_devices{{state="{state}"}} {states.get(state, 0)}')
     lines += ["# HELP anju_backlog_age_seconds Age of the oldest undelivered event per device.",
               "# TYPE anju_backlog_age_seconds histogram"]

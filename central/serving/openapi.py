@@ -23,25 +23,32 @@ from sync.messages import (
     ServerTime,
 )
 from sync.protocol import PROTOCOL_VERSION, Batch, BatchAnswer
+from sync.update_messages import UPDATE_STATES, VERSION_RE
 
 MESSAGES: tuple[type, ...] = (Batch, BatchAnswer, EnrolRequest, Enrolment, Heartbeat,
                               HeartbeatAnswer, ServerTime)
 REF = "#/components/schemas/{model}"
 _PATTERNS = {"event_id": UUID_RE, "stay_id": UUID_RE, "target_event_id": UUID_RE,
              "payload_sha256": SHA256_RE, "prev_chain_sha256": SHA256_RE,
-             "chain_sha256": SHA256_RE, "wall_time": TIME_RE, "server_time": TIME_RE}
+             "chain_sha256": SHA256_RE, "wall_time": TIME_RE, "server_time": TIME_RE,
+             "version": VERSION_RE, "previous": VERSION_RE, "at": TIME_RE}
 # The limits `from_json` enforces (sync/protocol.py, sync/messages.py), for fuzzers and readers.
 _LENGTHS = {"device_id": (1, 64), "site_code": (1, 32), "boot_id": (1, 64), "operator": (1, 64),
             "kind": (1, 16), "token": (1, 128), "installation_id": (8, 64),
             "software_version": (1, 64), "reader_status": (1, 32), "last_error": (0, 500),
-            "reader_detail": (0, 200),
+            "reader_detail": (0, 200), "version": (1, 64), "previous": (1, 64),
+            "detail": (0, 300), "sync_state": (1, 32), "doctor_class": (1, 32),
             "secret": (32, 128), "site_name": (1, 200), "payload": (0, 4 * 64 * 1024)}
 _MINIMUMS = {"sequence": 1, "monotonic_ns": 0, "backlog": 0, "disk_free_bytes": 0,
              "rejected": 0, "check_ins": 0, "oldest_queued_age_s": 0, "next_heartbeat_s": 1,
-             "reader_state_age_s": 0, "reader_seen_age_s": 0}
-_MAXIMUMS = {"reader_state_age_s": 10 * 365 * 86400, "reader_seen_age_s": 10 * 365 * 86400}
+             "reader_state_age_s": 0, "reader_seen_age_s": 0, "after_s": 0, "rollout_id": 1,
+             "sync_state_age_s": 0, "disk_min_free_bytes": 0, "doctor_age_s": 0}
+_MAXIMUMS = {"reader_state_age_s": 10 * 365 * 86400, "reader_seen_age_s": 10 * 365 * 86400,
+             "after_s": 366 * 86400, "rollout_id": 2**62,
+             "sync_state_age_s": 10 * 365 * 86400, "disk_min_free_bytes": 2**62,
+             "doctor_age_s": 10 * 365 * 86400}
 _ENUMS = {"kind": ["check_in", "add_guest", "check_out", "amend", "void", "check_out_undone"],
-          "reader_status": list(READER_STATES),
+          "reader_status": list(READER_STATES), "state": list(UPDATE_STATES),
           "withheld": ["purged", "superseded"], "status": ["accepted", "duplicate", "rejected"]}
 ERROR_SCHEMA = {
     "type": "object", "required": ["error"],
@@ -85,6 +92,8 @@ def _patch(schema: dict[str, Any]) -> None:
                     variant["enum"] = _ENUMS[prop_name]
                 if prop_name == "date":
                     variant["pattern"] = DATE_RE.pattern
+                if prop_name in ("sync_state", "doctor_class"):  # sync.messages.SYNC_STATE_RE
+                    variant["pattern"] = "^[a-z_]{1,32}$"
                 variant.setdefault("pattern", TEXT_PATTERN)  # sync.fields.text_problem
             elif variant.get("type") in ("integer", "number") and prop_name in _MINIMUMS:
                 variant["minimum"] = _MINIMUMS[prop_name]

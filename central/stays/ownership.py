@@ -26,15 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from central.db import bulk
 from central.db.tables import events, foreign_events, stay_owners
 from central.logsafe import safe
 from sync.protocol import REJECTED, EventResult, WireEvent
 
 log = logging.getLogger(__name__)
 FOREIGN_STAY, FOREIGN_TARGET = "foreign_stay", "foreign_target"
-_CHUNK = 500
 
 
 class Sender(Protocol):
@@ -55,43 +54,47 @@ class Ownership:
     device: Sender
     owners: dict[str, str]  # stay_id -> owning device_id
     targets: dict[str, tuple[str, str]]  # event_id -> (device_id, stay_id)
+    months: dict[str, str] = field(default_factory=dict)  # stay_id -> stay_month (retention)
     refused: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def claim(
-        cls, conn: Connection, device: Sender, batch: Sequence[WireEvent], now: str
+        cls,
+        conn: Connection,
+        device: Sender,
+        batch: Sequence[WireEvent],
+        now: str,
+        targets: dict[str, tuple[str, str]] | None = None,
     ) -> Ownership:
         """Claim the batch's unowned stays for the sender (first writer wins), then load the
-        owners and the named targets. Only events that speak for the sender claim anything."""
+        owners and the named targets (`targets`: event_id -> (device_id, stay_id), when the
+        caller read them already). Only events that speak for the sender claim anything."""
         mine = [
             e for e in batch if (e.device_id, e.site_code) == (device.device_id, device.site_code)
         ]
         wanted = sorted({e.stay_id for e in mine})
-        owners = owners_of(conn, wanted)
-        new = [s for s in wanted if s not in owners]
-        if new:
-            # Sorted, ON CONFLICT DO NOTHING: a racing batch of another device claiming the
-            # same stay waits for this one, then finds it owned (PostgreSQL); SQLite serialises.
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            for start in range(0, len(new), _CHUNK):
-                conn.execute(
-                    dialect.insert(stay_owners)
-                    .values(
-                        [
-                            {
-                                "stay_id": s,
-                                "device_id": device.device_id,
-                                "site_code": device.site_code,
-                                "claimed_at": now,
-                            }
-                            for s in new[start : start + _CHUNK]
-                        ]
-                    )
-                    .on_conflict_do_nothing()
-                )
-            owners.update(owners_of(conn, new))
+        # One insert for all of them, sorted, ON CONFLICT DO NOTHING (owned ones are skipped):
+        # a racing batch of another device claiming the same stay waits for this one, then
+        # finds it owned (PostgreSQL); SQLite serialises. Then one read, in a statement of its
+        # own so that it sees an owner that a racing batch committed meanwhile.
+        bulk.insert_rows(
+            conn,
+            stay_owners,
+            [
+                {"stay_id": s, "device_id": device.device_id, "site_code": device.site_code,
+                 "claimed_at": now}
+                for s in wanted
+            ],
+            ignore=True,
+        )
+        claims = claims_of(conn, wanted)
+        if targets is None:
+            targets = _targets(conn, {e.target_event_id for e in mine if e.target_event_id})
         return cls(
-            device, owners, _targets(conn, {e.target_event_id for e in mine if e.target_event_id})
+            device,
+            {s: owner for s, (owner, _) in claims.items()},
+            dict(targets),
+            months={s: month_of(claimed) for s, (_, claimed) in claims.items()},
         )
 
     def check(self, event: WireEvent, received: str) -> EventResult | None:
@@ -141,8 +144,7 @@ class Ownership:
         """Store the refused events (a re-sent one is kept once) and say so in the log."""
         if not self.refused:
             return
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(foreign_events).values(self.refused).on_conflict_do_nothing())
+        bulk.insert_rows(conn, foreign_events, self.refused, ignore=True)
         first = self.refused[0]
         log.warning(
             "device %s: %d events refused for stays or targets of other devices "
@@ -156,29 +158,40 @@ class Ownership:
 
 def owners_of(conn: Connection, stay_ids: Iterable[str]) -> dict[str, str]:
     """stay_id -> owning device_id, for those of `stay_ids` that have an owner."""
-    wanted = sorted(set(stay_ids))
-    found: dict[str, str] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        for row in conn.execute(
-            select(stay_owners.c.stay_id, stay_owners.c.device_id).where(
-                stay_owners.c.stay_id.in_(wanted[start : start + _CHUNK])
-            )
-        ):
-            found[row.stay_id] = row.device_id
-    return found
+    return {
+        row.stay_id: row.device_id
+        for row in bulk.select_any(
+            conn, [stay_owners.c.stay_id, stay_owners.c.device_id], stay_owners.c.stay_id, stay_ids
+        )
+    }
+
+
+def claims_of(conn: Connection, stay_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """stay_id -> (owning device_id, claimed_at), for those of `stay_ids` that have an owner."""
+    return {
+        row.stay_id: (row.device_id, row.claimed_at)
+        for row in bulk.select_any(
+            conn,
+            [stay_owners.c.stay_id, stay_owners.c.device_id, stay_owners.c.claimed_at],
+            stay_owners.c.stay_id,
+            stay_ids,
+        )
+    }
+
+
+def month_of(moment: str) -> str:
+    """The stay_month of a stay first seen at `moment` (UTC text): "YYYY-MM"."""
+    return moment[:7]
 
 
 def _targets(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
-    wanted = sorted(set(event_ids))
-    found: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        for row in conn.execute(
-            select(events.c.event_id, events.c.device_id, events.c.stay_id).where(
-                events.c.event_id.in_(wanted[start : start + _CHUNK])
-            )
-        ):
-            found[row.event_id] = (row.device_id, row.stay_id)
-    return found
+    return {
+        row.event_id: (row.device_id, row.stay_id)
+        for row in bulk.select_any(
+            conn, [events.c.event_id, events.c.device_id, events.c.stay_id], events.c.event_id,
+            event_ids,
+        )
+    }
 
 
 def contested_stays(conn: Connection) -> list[str]:

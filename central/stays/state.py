@@ -23,44 +23,56 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select
+from sqlalchemy import Connection, Row
 
 from central.clock import DEVICE
+from central.db import bulk
 from central.db.tables import events, stay_guests, stays
 from central.stays.ownership import owners_of
 
-_CHUNK = 500
 NAME_KEY_LENGTH = 200  # stay_guests.name, the search key; longer names go whole in full_name
 
 
-def refold(conn: Connection, stay_ids: Iterable[str], now: str) -> None:
+@dataclass
+class Refolded:
+    """What a refold read and made: the owner's events of each stay (sequence order) and
+    the stay's state folded from them (stay row, guest rows)."""
+
+    events: dict[str, list[Row[Any]]] = field(default_factory=dict)
+    states: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
+
+
+def refold(conn: Connection, stay_ids: Iterable[str], now: str,
+           owners: dict[str, str] | None = None) -> Refolded:
+    """Fold the stays again from their events: one read of the events, one delete and one
+    insert each for stays and guests, whatever the number of stays (central/db/bulk.py).
+    `owners` (stay_id -> device_id) when the caller has them. Returns the folded events per
+    stay (the owner's, in sequence order) and the folds, which the feed reuses."""
     wanted = sorted(set(stay_ids))
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
-        rows = conn.execute(
-            select(events.c.stay_id, events.c.device_id, events.c.site_code, events.c.kind,
-                   events.c.payload, events.c.corrected_time, events.c.time_source,
-                   events.c.event_id, events.c.target_event_id)
-            .where(events.c.stay_id.in_(chunk))
-            .order_by(events.c.stay_id, events.c.device_id, events.c.sequence)).all()
-        owners = owners_of(conn, chunk)
-        by_stay: dict[str, list[Row[Any]]] = {}
-        for row in rows:
-            if owners.get(row.stay_id, row.device_id) == row.device_id:
-                by_stay.setdefault(row.stay_id, []).append(row)
-        conn.execute(delete(stay_guests).where(stay_guests.c.stay_id.in_(chunk)))
-        conn.execute(delete(stays).where(stays.c.stay_id.in_(chunk)))
-        stay_rows, guest_rows = [], []
-        for stay_id, stay_events in by_stay.items():
-            stay, guests = fold(stay_id, stay_events, now)
-            stay_rows.append(stay)
-            guest_rows += guests
-        if stay_rows:
-            conn.execute(insert(stays), stay_rows)
-        if guest_rows:
-            conn.execute(insert(stay_guests), guest_rows)
+    if not wanted:
+        return Refolded()
+    rows = sorted(bulk.select_any(conn, list(events.c), events.c.stay_id, wanted),
+                  key=lambda r: (r.stay_id, r.device_id, r.sequence))
+    if owners is None:
+        owners = owners_of(conn, wanted)
+    by_stay: dict[str, list[Row[Any]]] = {}
+    for row in rows:
+        if owners.get(row.stay_id, row.device_id) == row.device_id:
+            by_stay.setdefault(row.stay_id, []).append(row)
+    bulk.delete_any(conn, stay_guests.c.stay_id, wanted)
+    bulk.delete_any(conn, stays.c.stay_id, wanted)
+    done = Refolded(by_stay)
+    stay_rows, guest_rows = [], []
+    for stay_id, stay_events in by_stay.items():
+        stay, guests = done.states[stay_id] = fold(stay_id, stay_events, now)
+        stay_rows.append(stay)
+        guest_rows += guests
+    bulk.insert_rows(conn, stays, stay_rows)
+    bulk.insert_rows(conn, stay_guests, guest_rows)
+    return done
 
 
 def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
@@ -70,7 +82,7 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
         "stay_id": stay_id, "device_id": first.device_id, "site_code": first.site_code,
         "room": None, "status": "in_house", "complete": False, "checked_in_at": None,
         "checked_out_at": None, "voided_at": None, "time_corrected": False,
-        "event_count": len(rows), "updated_at": now,
+        "event_count": len(rows), "updated_at": now, "stay_month": first.stay_month,
     }
     guests: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -103,7 +115,8 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
             stay.update(status="voided", voided_at=at)
     if stay["status"] == "voided" and stay["checked_out_at"]:
         stay["checked_out_at"] = None
-    return stay, [_guest_row(stay_id, g, stay["checked_in_at"]) for g in guests.values()]
+    return stay, [_guest_row(stay_id, g, stay["checked_in_at"]) | {"stay_month": first.stay_month}
+                  for g in guests.values()]
 
 
 def _data(payload: str | None) -> dict[str, Any]:

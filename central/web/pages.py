@@ -11,7 +11,8 @@
                            (UTF-8 with BOM; /export.csv too)
     GET  /audit            supervisors: the audit log in words, filtered (user, action, days,
                            reason text), and whether its chain verifies
-    GET  /fleet            sites and devices, silent first; registrations per Beijing day (SVG);
+    GET  /fleet            sites and devices, silent first; software rollouts' progress;
+                           registrations per Beijing day (SVG);
                            a user with a district sees only its sites
     GET  /users  POST /users   supervisors, administrators: accounts in scope (central/web/users.py)
 
@@ -35,7 +36,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from central import clock, fleet
+from central import clock, fleet, rollout
 from central.accounts import audit, principals
 from central.accounts.login_throttle import LoginThrottle, ThrottledError
 from central.db.failures import is_unavailable, unavailable
@@ -75,6 +76,9 @@ def templates() -> Environment:
     env.filters["country"] = words.country
     env.filters["kind"] = lambda kind: words.KIND.get(kind, kind)
     env.filters["status"] = lambda status: words.STATUS.get(status, status)
+    env.filters["sync_state"] = lambda code: words.SYNC_STATE.get(code, code)
+    env.filters["refused"] = lambda code: words.REFUSED.get(code, code)
+    env.filters["doctor_class"] = lambda code: words.DOCTOR_CLASS.get(code, code)
     env.filters["time_source"] = lambda source: words.TIME_SOURCE.get(source, (source, ""))
     env.filters["guest_names"] = lambda ids, guests: "、".join(
         next((g["name"] or "" for g in guests if g["guest_id"] == i), "旅客") for i in ids)
@@ -276,8 +280,11 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         points = await run_in_threadpool(
             lambda: fleet.daily_registrations(engine, 30, site=site, district=district))
         chart = bar_chart(points, f"近30天每日登记数 {site or district or '全部'}")
+        rollouts = await run_in_threadpool(rollout.progress, engine, district)
+        updates = await run_in_threadpool(rollout.reports, engine)
         return render("fleet.html", who=who, rows=rows, chart=chart, site=site,
-                      district=district, policy=policy, total=sum(n for _, n in points))
+                      district=district, policy=policy, total=sum(n for _, n in points),
+                      rollouts=rollouts, updates=updates)
 
 
 def _site_choices(engine: Engine, who: principals.Principal) -> list[tuple[str, str]]:

@@ -93,7 +93,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def central_server(work: Path) -> Iterator[tuple[str, str]]:
+def central_server(work: Path, extra: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
     """The central server on this host (SQLite), with a site; yields (URL, database URL)."""
     db = f"sqlite:///{work / 'central.db'}"
     port = free_port()
@@ -106,7 +106,7 @@ def central_server(work: Path) -> Iterator[tuple[str, str]]:
     )
     log = (work / "central.log").open("w")
     server = subprocess.Popen(
-        [ANJU, "central", "serve", "--port", str(port)],
+        [ANJU, "central", "serve", "--port", str(port), *extra],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

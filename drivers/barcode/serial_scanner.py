@@ -129,3 +129,54 @@ class SerialScanner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProbe:
+    """What `listen_for_scan` found: the port a scan arrived on (or None) and, for every
+    port, why it was not taken (cannot open, silent, bytes that were no scan)."""
+
+    port: str | None
+    why: dict[str, str]
+
+
+def listen_for_scan(ports: list[str], seconds: float, *, baud: int = 9600,
+                    framing: str = "auto") -> ScanProbe:
+    """Find a serial scanner the only way one can be found: it speaks when it scans. Every
+    port is opened (exclusively, read only: nothing is ever written to a port that may be some
+    other device) and read until one delivers a complete scan or `seconds` pass (monotonic).
+    A port that sends bytes that never make a line (another device's chatter) is not taken."""
+    opened: dict[str, tuple[serial.SerialBase, LineDecoder]] = {}
+    why: dict[str, str] = {}
+    heard: set[str] = set()  # ports that sent bytes
+    try:
+        for url in ports:
+            kwargs: dict[str, object] = {"baudrate": baud, "timeout": 0}
+            if "://" not in url:
+                kwargs["exclusive"] = True
+            try:
+                opened[url] = (serial.serial_for_url(url, **kwargs), LineDecoder(framing))
+            except (serial.SerialException, OSError, ValueError) as err:
+                why[url] = f"cannot open: {err}"
+        deadline = time.monotonic() + seconds
+        while opened and time.monotonic() < deadline:
+            for url, (port, decoder) in list(opened.items()):
+                try:
+                    data = port.read(4096)
+                except (serial.SerialException, OSError) as err:
+                    why[url] = f"gone while listening: {err}"
+                    del opened[url]
+                    continue
+                if data:
+                    heard.add(url)
+                    if decoder.feed(data):
+                        return ScanProbe(url, why)
+            time.sleep(0.02)
+        for url in opened:
+            why[url] = ("sent bytes that are no scan" if url in heard
+                        else f"no scan within {seconds:g} s")
+        return ScanProbe(None, why)
+    finally:
+        for port, _decoder in opened.values():
+            with contextlib.suppress(serial.SerialException, OSError, termios.error):
+                port.close()

@@ -16,11 +16,15 @@ from pathlib import Path
 
 import requests
 
+from terminal.errors import TerminalError
+
 ANJU = [sys.executable, "-c", "from terminal.cli import main; main()"]
 
 
-class DemoError(RuntimeError):
+class DemoError(TerminalError):
     """A part of the demo did not start; the message says which and where its log is."""
+
+    default_zh = "演示的某个部分未能启动"
 
 
 def free_port() -> int:

@@ -6,13 +6,26 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from terminal.config import ENV_VAR, load_config
-from terminal.doctor import FAIL, OK, SKIP, WARN, Check, Context, exit_code, local, remote, run
+from terminal.doctor import (
+    FAIL,
+    OK,
+    SKIP,
+    WARN,
+    Check,
+    Context,
+    exit_code,
+    local,
+    remember,
+    remote,
+    run,
+)
 from terminal.errors import ConfigError
 
 CHECKS = (
@@ -105,8 +118,11 @@ def doctor(
     # The reader driver logs each failed open; doctor says it once, in its own words.
     logging.getLogger("drivers").setLevel(logging.CRITICAL)
     checks = [c for c in CHECKS if not only or c.name in only]
+    started = time.time()
     findings = run(checks, ctx)
     code = exit_code(findings)
+    if not only and ctx.config is not None and now_text is None:
+        remember(ctx.config, findings, started)  # a full run: the heartbeat reports its class
     if as_json:
         click.echo(
             json.dumps(

@@ -1,4 +1,5 @@
-"""`anju faults record|show|clear`: services systemd gave up on (terminal/system/faults.py).
+"""`anju faults record|show|clear`: services systemd gave up on
+(terminal/system/service_faults.py).
 
 `record` is what anju-failure@.service runs (systemd/): its options default to the environment
 systemd gives an OnFailure= unit, and the directory to the unit's $STATE_DIRECTORY.
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from terminal.system import faults
+from terminal.system import service_faults
 
 _DIR = click.option(
     "--dir",
@@ -49,15 +50,15 @@ def record(
     invocation_id: str | None,
 ) -> None:
     """Record that UNIT failed (run by anju-failure@.service)."""
-    fault = faults.Fault(
+    fault = service_faults.Fault(
         unit=unit,
-        at=faults.now_utc(),
+        at=service_faults.now_utc(),
         result=result or None,
         exit_code=exit_code or None,
         exit_status=exit_status or None,
         invocation_id=invocation_id or None,
     )
-    doc = faults.record(directory, fault)
+    doc = service_faults.record(directory, fault)
     count = doc["units"][unit]["count"]
     click.echo(
         f"recorded: {unit} failed ({fault.result or 'unknown result'}), "
@@ -70,7 +71,7 @@ def record(
 @click.option("--json", "as_json", is_flag=True, help="The record as one JSON document.")
 def show(directory: Path, as_json: bool) -> None:
     """Each unit's failures: how many, first and last, the last result."""
-    doc = faults.load(directory)
+    doc = service_faults.load(directory)
     if as_json:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
@@ -91,4 +92,4 @@ def show(directory: Path, as_json: bool) -> None:
 @_DIR
 def clear(directory: Path) -> None:
     """Forget the recorded faults (once dealt with)."""
-    click.echo("cleared" if faults.clear(directory) else "nothing to clear")
+    click.echo("cleared" if service_faults.clear(directory) else "nothing to clear")

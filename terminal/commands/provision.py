@@ -9,7 +9,9 @@ photograph; the first failure stops the run:
     enrolment  the one-time token accepted: device id and secret, kept in memory
     clock      the offset against the server's clock
     reader     found by asking each candidate port for the SAM status at each baud
-    scanner    the --scanner-port exists (a scanner only speaks when it scans: not probed)
+    scanner    the --scanner-port exists; without one, the serial ports left after the reader
+               are listened to for `--scanner-wait` seconds (15 when run on a terminal) while
+               the technician scans any code: a scanner only speaks when it scans
     disk       free space on the store's filesystem
     heartbeat  one signed heartbeat accepted: the credential works end to end
 
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import click
 
+from drivers.barcode.serial_scanner import listen_for_scan
 from sync.client import SyncClient
 from sync.errors import EnrolmentRefusedError, MaybeDeliveredError, RequestError
 from sync.messages import Enrolment
@@ -98,11 +101,15 @@ def _installation_id(credential_file: Path) -> tuple[str, bool]:
 @click.option("--no-reader", is_flag=True,
               help="Do not look for a reader (none attached yet; `anju doctor` checks later).")
 @click.option("--scanner-port", help="Set scanner.port too (a serial scanner's socket).")
+@click.option("--scanner-wait", type=click.FloatRange(min=0), default=None,
+              help="Without --scanner-port: listen this many seconds on the serial ports left "
+                   "after the reader for a scan (scan any code then); the port it arrives on "
+                   "becomes scanner.port. Default 15 when run on a terminal, else 0 (off).")
 @click.option("--allow-http", is_flag=True,
               help="Accept a plain http:// server that is not on loopback (test networks only).")
 def provision(server_url: str, token: str, config_file: Path | None, reader_port: str | None,
               probe_ports: tuple[str, ...], no_reader: bool, scanner_port: str | None,
-              allow_http: bool) -> None:
+              scanner_wait: float | None, allow_http: bool) -> None:
     """Check settings, server (TLS), enrolment, clock, reader, disk and a signed heartbeat;
     only then write the credential (0600) and the settings.
 
@@ -111,8 +118,10 @@ def provision(server_url: str, token: str, config_file: Path | None, reader_port
     done: list[str] = []
     try:
         with reporting():
+            if scanner_wait is None:
+                scanner_wait = 15.0 if sys.stdin.isatty() else 0.0
             _provision(server_url.rstrip("/"), token, config_file, reader_port, probe_ports,
-                       no_reader, scanner_port, allow_http, done)
+                       no_reader, (scanner_port, scanner_wait), allow_http, done)
     except _Stop as stop:
         click.echo(stop.step.line())
         for name in ORDER[ORDER.index(stop.step.name) + 1:]:
@@ -123,8 +132,9 @@ def provision(server_url: str, token: str, config_file: Path | None, reader_port
 
 
 def _provision(url: str, token: str, config_file: Path | None, reader_port: str | None,
-               probe_ports: tuple[str, ...], no_reader: bool, scanner_port: str | None,
-               allow_http: bool, done: list[str]) -> None:
+               probe_ports: tuple[str, ...], no_reader: bool,
+               scanner: tuple[str | None, float], allow_http: bool, done: list[str]) -> None:
+    scanner_port, scanner_wait = scanner
     path = config_path(config_file)
     try:
         doc = read_document(path)
@@ -151,7 +161,8 @@ def _provision(url: str, token: str, config_file: Path | None, reader_port: str 
         enrolment = _enrol(client, url, token, config, ca_file, done)
         _clock(client.offset)
         reader = _reader(reader_port, probe_ports, no_reader, scanner_port)
-        _scanner(scanner_port)
+        reader |= _scanner(scanner_port, probe_ports, reader.get("reader.port"), scanner_wait,
+                           config["scanner.baud"])
         database = Path(config["store.database"])
         free = _disk(config, database)
         try:
@@ -228,15 +239,36 @@ def _reader(port: str | None, extra: tuple[str, ...], skip: bool,
     return {"reader.port": found.port, "reader.baud": found.baud}
 
 
-def _scanner(port: str | None) -> None:
-    if not port:
-        echo(Step("scanner", None, "none given (a serial scanner is not probed: it only "
-                  "speaks when it scans; --scanner-port sets it)"))
-    elif "://" in port or os.path.exists(port):
-        echo(Step("scanner", True, f"{port} present (scan a code to try it)"))
-    else:
+def _scanner(port: str | None, extra: tuple[str, ...], reader_port: object, wait: float,
+             baud: int) -> dict[str, object]:
+    """The settings to write for a serial scanner: the given port if it is there, else the
+    port a scan arrives on while listening to the ports the reader did not take."""
+    if port:
+        if "://" in port or os.path.exists(port):
+            echo(Step("scanner", True, f"{port} present (scan a code to try it)"))
+            return {}
         raise _Stop(Step("scanner", False, f"scanner absent: {port} does not exist",
                          "check the scanner's USB cable or --scanner-port"))
+    left = candidate_ports(extra, [str(reader_port)] if reader_port else [])
+    if not left:
+        echo(Step("scanner", None, "no other serial port: no serial scanner attached (a "
+                  "keyboard-wedge scanner needs no setting here)"))
+        return {}
+    if wait <= 0:
+        echo(Step("scanner", None, f"not listened for on {', '.join(left)} (a scanner only "
+                  "speaks when it scans: --scanner-wait 15, then scan a code, or "
+                  "--scanner-port)"))
+        return {}
+    click.echo(f"  scanner    scan any barcode now: listening on {', '.join(left)} for "
+               f"{wait:g} s", nl=True)
+    found = listen_for_scan(left, wait, baud=baud)
+    if found.port is None:
+        echo(Step("scanner", None, "no scan arrived: no serial scanner set ("
+                  + "; ".join(f"{p}: {why}" for p, why in found.why.items())
+                  + "); --scanner-port sets one later"))
+        return {}
+    echo(Step("scanner", True, f"scanner on {found.port} (a scan arrived there)"))
+    return {"scanner.port": found.port}
 
 
 def _disk(config: Config, database: Path) -> int:

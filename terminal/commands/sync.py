@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from sync.diagnosis import by_code, classify
+from sync.diagnosis import by_code, classify, delivery_text
 from sync.errors import RequestError
 from sync.fields import parse_utc
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
@@ -171,6 +171,7 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
         "last_error_at": state.last_error_at, "last_heartbeat": state.last_heartbeat,
         "last_error_class": state.last_error_class, "offline_since": state.offline_since,
         "advice": cause.advice if cause else None,
+        "delivery_state": state.delivery_state, "delivery_since": state.delivery_since,
         "server_url": config["sync.server_url"], "clock_synchronised": health.clock_synchronised,
         "reader": None if health.reader is None else {
             "status": health.reader.status, "detail": health.reader.detail,
@@ -197,6 +198,10 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
         click.echo(f"what to do     {cause.advice}")
     if state.last_heartbeat:
         click.echo(f"last heartbeat {local_time(state.last_heartbeat, zone)}")
+    if state.delivery_state:  # as that heartbeat told the server
+        click.echo(f"delivery       {state.delivery_state} since "
+                   f"{local_time(state.delivery_since, zone)}: "
+                   f"{delivery_text(state.delivery_state)}")
     reader = health.reader
     if reader is not None:
         click.echo(f"reader         {reader.status}"

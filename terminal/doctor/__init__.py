@@ -24,6 +24,7 @@ Exit codes: 0 all well; otherwise the code of the first class, in this order, wi
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -141,3 +142,37 @@ def exit_code(findings: Iterable[Finding]) -> int:
         if klass in bad:
             return code
     return 0
+
+
+LAST_RUN_FILE = "doctor-last.json"  # beside the sync state file: the heartbeat reports it
+
+
+def worst_class(findings: Iterable[Finding]) -> str | None:
+    """The class whose code `exit_code` returns (None: all well): the heartbeat's
+    `doctor_class`."""
+    code = exit_code(findings)
+    return next((k for k, c in CLASSES.items() if c == code), None)
+
+
+def remember(config: Config, findings: list[Finding], checked_at: float) -> None:
+    """Keep a full run's outcome (no texts: its class and the failing checks' names) for the
+    sync service's heartbeat; a folder we may not write (doctor run as another user) is fine."""
+    from terminal.system.atomic_file import write_json_atomic
+
+    path = Path(config["sync.state_file"]).parent / LAST_RUN_FILE
+    doc = {"checked_at": checked_at, "class": worst_class(findings),
+           "failing": sorted(f.check for f in findings if f.level in (WARN, FAIL))}
+    with contextlib.suppress(OSError):
+        write_json_atomic(path, doc, mode=0o644)
+
+
+def last_run(config: Config) -> tuple[str, float] | None:
+    """(worst class or "ok", Unix time) of the last full run, None when there is none."""
+    import json
+
+    path = Path(config["sync.state_file"]).parent / LAST_RUN_FILE
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+        return str(doc.get("class") or "ok"), float(doc["checked_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -86,15 +86,18 @@ def ca_missing(ca_file: str) -> Step | None:
 
 def refused(step: str, url: str, err: RequestError, ca_file: str) -> Step:
     """Doctor's classification of a failed exchange; TLS names the CA bundle in use."""
-    if classify(err).code == TLS:
+    cause = classify(err)
+    if cause.code == TLS:
         trusted = f"sync.ca_file {ca_file}" if ca_file else "the system's CAs (no sync.ca_file)"
+        reason = cause.text.removeprefix("TLS handshake with the server failed").lstrip(": ")
         return Step(
             step,
             False,
-            f"TLS handshake with {url} failed: its certificate does "
-            f"not chain to {trusted} or does not name this host",
-            "set sync.ca_file to the police CA bundle (PEM) the server's certificate "
-            "is issued by, and check sync.server_url's host name",
+            f"TLS handshake with {url} failed: "
+            + (reason or "its certificate does not chain to the CA bundle or does not name "
+               "this host") + f" (trusted: {trusted})",
+            cause.advice.removesuffix("; events stay queued")
+            + "; and check sync.server_url's host name",
         )
     finding = _refusal(url, err)
     return Step(step, False, finding.what, finding.todo)

@@ -6,31 +6,36 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
+import serial
 
 from drivers.idcard.reader import CardReader
 from drivers.idcard.state import ReaderState
-from drivers.idcard.transport import SerialTransport
+from drivers.idcard.transport import SerialTransport, Timeouts
 from sync.client import SyncClient
 from sync.diagnosis import BUSY, CLOCK_REJECTED, SERVER_FAILING, TLS, UNREACHABLE, classify
 from sync.errors import RequestError
 from sync.retry import RetryBudgetExhausted, RetryPolicy
 from sync.uploader import Uploader
-from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding
+from terminal.doctor import FAIL, OK, SKIP, WARN, Context, Finding, last_run
 from terminal.doctor.portcheck import candidates, diagnose
 from terminal.errors import ConfigError
 from terminal.store.database import Store
 from terminal.store.outbox import StoreOutbox
-from terminal.system import faults
-from terminal.uploading.sync_service import load_credentials
+from terminal.system import service_faults
+from terminal.uploading.sync_service import SyncState, load_credentials
 from terminal.version import software_version
 
 UNITS = ("anju-terminal.service", "anju-sync.service")
 LOCAL_TIMEOUT_S = 1.0
 OFFSET_LIMIT_S = 60.0  # the server refuses signatures beyond its own skew limit; warn before
+PROBE_S = 0.5  # per rate while doctor probes: all five rates well inside the check's 8 s
+EXTRA_POLLS = 4  # after a failed read, polls to tell one bad read from repeated ones
+REPEATED_FAILURES = 3  # failed reads in a row (the reader's own "re-place the card")
 
 
 def ask_service(ctx: Context) -> dict[str, Any] | None:
@@ -53,10 +58,19 @@ def reader(ctx: Context) -> list[Finding]:
     local = ask_service(ctx)
     if local is not None:
         return reported(ctx, local)
-    transport = SerialTransport(port, baud=ctx.config["reader.baud"] or None)
+    transport = SerialTransport(port, baud=ctx.config["reader.baud"] or None,
+                                timeouts=Timeouts(probe=PROBE_S))
     card_reader = CardReader(transport, lambda _card: None)
     try:
         card_reader.poll_once()
+        # A failed read may be one bad placement or the reader failing every time: poll a
+        # few more times (each a few ms) to tell them apart.
+        for _ in range(EXTRA_POLLS):
+            status = card_reader.status
+            if (not status.connected or not status.failures
+                    or status.state is ReaderState.REPLACE):
+                break
+            card_reader.poll_once()
         status = card_reader.status
     finally:
         card_reader.stop()
@@ -66,6 +80,7 @@ def reader(ctx: Context) -> list[Finding]:
         "baud": status.baud,
         "last_error": status.last_error,
         "failures": status.failures,
+        "reads": status.reads,
     }
     if not status.connected and status.state is not ReaderState.FAULT:
         found = diagnose(port, str(status.last_error or ""))
@@ -92,7 +107,7 @@ def reader(ctx: Context) -> list[Finding]:
                 Finding("reader", "reader", FAIL, found.english, todo, shown),
                 _scanner(ctx, None),
             ]
-    return [_reader_finding(port, shown, ""), _scanner(ctx, None)]
+    return [_reader_finding(port, shown, "", ctx.config["reader.baud"]), _scanner(ctx, None)]
 
 
 def reported(ctx: Context, local: dict[str, Any]) -> list[Finding]:
@@ -100,15 +115,45 @@ def reported(ctx: Context, local: dict[str, Any]) -> list[Finding]:
     or the same view taken in-process by the page's self-test): the port is never opened."""
     assert ctx.config is not None
     found = _reader_finding(
-        ctx.config["reader.port"], local["reader"], "the terminal service reports: "
+        ctx.config["reader.port"], local["reader"], "the terminal service reports: ",
+        ctx.config["reader.baud"],
     )
     return [found, _scanner(ctx, local)]
 
 
-def _reader_finding(port: str, status: dict[str, Any], via: str) -> Finding:
+def _reader_finding(port: str, status: dict[str, Any], via: str,
+                    configured_baud: int | None = None) -> Finding:
     state = status.get("state")  # a ReaderState, through the service's JSON
     error = status.get("last_error") or ""
-    if state in (ReaderState.IDLE, ReaderState.HOLDING, ReaderState.REPLACE):
+    failures, reads = int(status.get("failures") or 0), int(status.get("reads") or 0)
+    working = (ReaderState.IDLE, ReaderState.HOLDING)
+    if state == ReaderState.REPLACE or (state in working and failures >= REPEATED_FAILURES
+                                        and failures > reads):
+        return Finding(
+            "reader",
+            "reader",
+            WARN,
+            f"{via}repeated read errors on {port}: {failures} failed reads"
+            f"{' in a row' if state == ReaderState.REPLACE else f' against {reads} good ones'}"
+            f" (last: {error or 'unknown'})",
+            "lift the card, wipe it and the reader's surface, and place it flat again; if "
+            "every card fails, the reader's antenna or SAM module is failing: replace the "
+            "reader; if the errors are checksum/timeouts, try another USB port or cable",
+            {**status, "cause": "read_errors"},
+        )
+    baud = status.get("baud")
+    if state in working and configured_baud and baud and baud != configured_baud:
+        return Finding(
+            "reader",
+            "reader",
+            WARN,
+            f"{via}the reader on {port} answers at {baud} baud, but reader.baud is "
+            f"{configured_baud}: every connection probes the wrong rate first",
+            f"set reader.baud = {baud} in the settings (or 0 to probe every rate); "
+            "`anju provision` writes the rate it found",
+            {**status, "cause": "wrong_baud"},
+        )
+    if state in working:
         return Finding(
             "reader",
             "reader",
@@ -167,15 +212,27 @@ def _scanner(ctx: Context, local: dict[str, Any] | None) -> Finding:
             f"scanner on {port} not connected (the terminal service reports)",
             "check the scanner's USB cable",
         )
-    if "://" in port or os.path.exists(port):
-        return Finding("scanner", "reader", OK, f"scanner port {port} present")
-    return Finding(
-        "scanner",
-        "reader",
-        FAIL,
-        f"scanner absent: {port} does not exist",
-        "check the scanner's USB cable or scanner.port",
-    )
+    if "://" in port:
+        return Finding("scanner", "reader", OK, f"scanner port {port} configured")
+    if not os.path.exists(port):
+        others = ", ".join(c for c in candidates() if c != ctx.config["reader.port"]) or "none"
+        return Finding(
+            "scanner",
+            "reader",
+            FAIL,
+            f"scanner absent: {port} does not exist (other serial devices: {others})",
+            "check the scanner's USB cable, or set scanner.port (a /dev/serial/by-id/ name; "
+            "`anju provision --scanner-wait 15` finds it when you scan a code)",
+        )
+    try:  # opening it is all one can ask of a scanner: it only speaks when it scans
+        serial.Serial(port, exclusive=True, timeout=0).close()
+    except (serial.SerialException, OSError) as err:
+        found = diagnose(port, str(err))
+        return Finding("scanner", "reader", FAIL, f"scanner port: {found.english}",
+                       "see what it says: the port's group, or the process holding it",
+                       {"cause": found.cause})
+    return Finding("scanner", "reader", OK,
+                   f"scanner port {port} present and free (scan a code on the page to try it)")
 
 
 def services(ctx: Context) -> list[Finding]:
@@ -221,7 +278,7 @@ def services(ctx: Context) -> list[Finding]:
             out.append(Finding(f"services.{unit}", "services", OK, f"{unit} running", detail=props))
     if ctx.config is not None:
         directory = Path(ctx.config["sync.state_file"]).parent
-        for unit, entry in sorted(faults.load(directory)["units"].items()):
+        for unit, entry in sorted(service_faults.load(directory)["units"].items()):
             out.append(
                 Finding(
                     f"services.faults.{unit}",
@@ -258,12 +315,14 @@ def server(ctx: Context) -> list[Finding]:
     try:
         with Store.from_config(config, path=ctx.database) as opened:
             up = Uploader(
-                StoreOutbox(opened, timezone=config["registry.timezone"]),
+                StoreOutbox(opened, timezone=config["registry.timezone"],
+                            doctor=lambda: last_run(config)),  # the previous full run
                 client,
                 policy=RetryPolicy(not_delivered_attempts=1, maybe_delivered_attempts=1),
                 sleep=lambda _s: None,
                 software_version=software_version() + " doctor",
             )
+            up.delivery_override = _delivery(config) or (None, None)
             try:
                 up.heartbeat()
             except (RequestError, RetryBudgetExhausted) as err:
@@ -295,6 +354,20 @@ def server(ctx: Context) -> list[Finding]:
             )
         )
     return out
+
+
+def _delivery(config: Any) -> tuple[str, float] | None:
+    """The sync service's delivery state from its state file, so doctor's heartbeat does not
+    tell the fleet page "ok" for a terminal whose uploader is failing (None: not known)."""
+    state = SyncState.load(Path(config["sync.state_file"]))
+    if not state.delivery_state:
+        return None
+    try:
+        since = datetime.fromisoformat(str(state.delivery_since).replace("Z", "+00:00"))
+        age = max(0.0, (datetime.now(UTC) - since).total_seconds())
+    except ValueError:
+        age = 0.0
+    return state.delivery_state, min(age, 10 * 365 * 86400.0)
 
 
 def _refusal(url: str, err: RequestError) -> Finding:

@@ -21,7 +21,7 @@ changes nothing.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -150,8 +150,10 @@ class StoreOutbox:
 
     def __init__(self, store: Store, *, timezone: str = "Asia/Shanghai",
                  synchronised: SystemClock | None = None,
-                 reader_stale_after_s: float = reader_state.STALE_AFTER_S) -> None:
+                 reader_stale_after_s: float = reader_state.STALE_AFTER_S,
+                 doctor: Callable[[], tuple[str, float] | None] | None = None) -> None:
         self.store = store
+        self._last_doctor = doctor  # (class, Unix time) of `anju doctor`'s last full run
         self.zone = ZoneInfo(timezone)
         self._clock = synchronised
         self.reader_stale_after_s = reader_stale_after_s
@@ -263,9 +265,18 @@ class StoreOutbox:
             backlog=counts.backlog, oldest_queued_age_s=counts.oldest_age_s(now),
             rejected=counts.rejected,
             disk_free_bytes=self.store.guard.free_bytes(),
+            disk_min_free_bytes=self.store.guard.min_free_bytes,
+            doctor=self._doctor(now),
             clock_synchronised=clock.synchronised(),
             day_reports=tuple(DayReport(d.isoformat(), n) for d, n in sorted(days.items())),
             reader=reader)
+
+    def _doctor(self, now: datetime) -> tuple[str, float] | None:
+        found = self._last_doctor() if self._last_doctor is not None else None
+        if found is None:
+            return None
+        klass, at = found
+        return klass, min(max(0.0, now.timestamp() - at), 10 * 365 * 86400.0)
 
     def rejections(self) -> list[tuple[str, str | None, int]]:
         """Rejected events by (code, field): what `anju sync status` shows the technician."""

@@ -22,18 +22,23 @@ from pathlib import Path
 from typing import Any
 
 from sync.client import Credentials, SyncClient
+from sync.diagnosis import delivery_text
 from sync.errors import RequestError
 from sync.fields import format_utc
 from sync.protocol import SenderClock
 from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
+from sync.update_messages import UpdateReport
 from sync.uploader import DrainReport, Uploader
 from terminal.config import Config
+from terminal.doctor import last_run
 from terminal.errors import ConfigError
 from terminal.store.database import Store
 from terminal.store.outbox import StoreOutbox
 from terminal.system.atomic_file import write_json_atomic
 from terminal.system.clock import SystemClock
 from terminal.system.liveness import Heartbeat
+from terminal.update.order import write_order
+from terminal.update.state import UpdaterState
 from terminal.version import software_version
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,8 @@ class SyncState:
     last_error_class: str | None = None  # sync.diagnosis code: unreachable, credential_refused…
     offline_since: str | None = None  # UTC, the first failed attempt of this outage
     last_attempt: str | None = None  # UTC, the last request answered or failed
+    delivery_state: str | None = None  # the last heartbeat's sync_state (sync/diagnosis.py)
+    delivery_since: str | None = None  # UTC, since when it has been in that state
 
     @classmethod
     def load(cls, path: Path) -> SyncState:
@@ -110,7 +117,7 @@ class SyncService:
         self.state = SyncState.load(self.state_path)
         clock = SystemClock()
         self.outbox = StoreOutbox(store, timezone=config["registry.timezone"],
-                                  synchronised=clock)
+                                  synchronised=clock, doctor=lambda: last_run(config))
         self.client = SyncClient(url, credentials or load_credentials(
             config["sync.credential_file"]), sender_clock=lambda: sender_clock(clock),
             ca_file=config["sync.ca_file"] or None)
@@ -122,6 +129,7 @@ class SyncService:
             max_batch_bytes=config["sync.batch_max_bytes"], sleep=self._sleep,
             software_version=software_version())
         self.uploader.on_change = self._record_error
+        self.uploader.update_report = self._update_report
 
     def close(self) -> None:
         self.client.close()
@@ -180,12 +188,41 @@ class SyncService:
         return report
 
     def heartbeat(self) -> int:
-        """Send one heartbeat; returns the interval the server asked for."""
+        """Send one heartbeat; returns the interval the server asked for. It reports the
+        delivery state (why events are not delivered, since when), and an answer does not
+        clear a batch's failure that the heartbeat cannot disprove (a server failing on
+        events, a batch refused). The answer's update order goes to the updater
+        (terminal/update/order.py)."""
         with self._recording():
             answer = self.uploader.heartbeat()
-        self.state.last_heartbeat = _now()
-        self._answered()
+        now = datetime.now(UTC)
+        self.state.last_heartbeat = format_utc(now)
+        code, age = self.uploader.reported  # what this heartbeat carried
+        if code != self.state.delivery_state:  # a transition: logged once, as the heartbeat says
+            if code != "ok":
+                log.warning("not delivering: %s (%s)", code, delivery_text(code))
+            elif self.state.delivery_state is not None:
+                log.warning("delivering again (was %s)", self.state.delivery_state)
+            since = now.timestamp() - age
+            self.state.delivery_since = format_utc(datetime.fromtimestamp(since, UTC))
+        self.state.delivery_state = code
+        if self.uploader.delivery_cause is not None:
+            self.state.last_attempt = self.state.last_heartbeat
+            self.state.save(self.state_path)
+        else:
+            self._answered()
+        try:
+            if write_order(self.config["update.order_file"], answer.update, time.time()):
+                log.info("update order: %s", f"{answer.update.version} (rollout "
+                         f"{answer.update.rollout_id}, slot in {answer.update.after_s} s)"
+                         if answer.update else "none")
+        except OSError as err:
+            log.warning("update order not written: %s", err)
         return answer.next_heartbeat_s
+
+    def _update_report(self) -> UpdateReport | None:
+        """The updater's last outcome (its state file, root's, world-readable)."""
+        return UpdaterState.load(self.config["update.state_dir"] / "state.json").report
 
     def run(self) -> None:
         """Until `stop` is set: drain, heartbeat when due, poll when idle."""

@@ -278,6 +278,7 @@ def create_app(service: TerminalService, listen_host: str | None = None) -> Star
         Route("/lang/{locale:str}", language),
         Route("/healthz", healthz),
         Route("/local/health", routes_local.local_health),  # loopback only: `anju doctor`
+        Route("/local/update", routes_local.local_update),  # loopback only: the updater
         Route("/scan/image", routes_scan.upload, methods=["POST"]),
         Route("/sim/scan", routes_scan.sim_scan, methods=["POST"]),
         Route("/sim/{action:str}", sim_control, methods=["POST"]),

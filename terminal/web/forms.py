@@ -15,6 +15,7 @@ from sync.fields import text_problem
 from terminal.domain.codes import code_tables
 from terminal.domain.documents import MANUAL, Document, Visa
 from terminal.domain.guests import MAIN, Guest
+from terminal.errors import TerminalError
 from terminal.system.ids import new_id
 from terminal.web.page import Form
 from terminal.web.views import zh
@@ -29,8 +30,11 @@ COMMON_COUNTRIES = ("KOR", "JPN", "USA", "RUS", "MYS", "SGP", "THA", "VNM", "GBR
                     "AUS", "CAN", "IND", "MNG", "PHL", "IDN", "ITA")
 
 
-class FormError(ValueError):
+class FormError(TerminalError):
     """A typed value that cannot be used; the message is already in the clerk's language."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, message)
 
 
 def manual_context(locale: str, form: Form, doc_type: str) -> dict[str, Any]:

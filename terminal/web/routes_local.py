@@ -1,4 +1,5 @@
-"""GET /local/health: the service's own view of its devices, for `anju doctor` on this box.
+"""GET /local/health: the service's own view of its devices, for `anju doctor` on this box;
+GET /local/update: whether a registration is open, for the updater (terminal/update/).
 
 While the terminal service runs it holds the reader's port; doctor asks it here instead of
 opening the port. Loopback peers only (the TCP peer, no proxy headers): the page may listen on
@@ -42,6 +43,19 @@ async def local_health(request: Request) -> Response:
             "rejected": health.rejected,
         }
     )
+
+
+async def local_update(request: Request) -> Response:
+    """GET /local/update: may the updater restart the front desk now? `busy` while a
+    registration is open (guests or scans in the party, not yet saved or cleared): a restart
+    would drop it. Loopback only; counts, no personal data."""
+    if not loopback(request):
+        return JSONResponse({"error": "loopback only"}, status_code=403)
+    page: Page = request.app.state.page
+    _version, guests = page.service.draft.snapshot()
+    attachments = page.service.draft.attachments()
+    return JSONResponse({"busy": bool(guests or attachments), "guests": len(guests),
+                         "attachments": len(attachments)})
 
 
 def devices(service: TerminalService) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -23,7 +24,18 @@ from starlette.responses import Response
 from drivers.idcard.state import ReaderState
 from terminal.commands.doctor import CHECKS
 from terminal.desk.frontdesk import TerminalService
-from terminal.doctor import FAIL, OK, SKIP, WARN, Check, Context, Finding, remote, run
+from terminal.doctor import (
+    FAIL,
+    OK,
+    SKIP,
+    WARN,
+    Check,
+    Context,
+    Finding,
+    remember,
+    remote,
+    run,
+)
 from terminal.web.page import Page, redirect
 from terminal.web.routes_local import devices
 
@@ -68,6 +80,17 @@ FAULTS = {
     "reader.sam": (
         N_("The reader answers but its security module fails or is not authorised."),
         N_("Unplug and replug the reader; if it stays, the reader needs service."),
+    ),
+    "reader.baud": (
+        N_("The reader answers at another speed (baud) than the settings say."),
+        N_("Set reader.baud to the speed shown below, or 0 to find it by itself."),
+    ),
+    "reader.read_errors": (
+        N_("The reader keeps failing to read cards."),
+        N_(
+            "Lift the card, wipe it and the reader, place it flat again; if every card "
+            "fails, the reader needs replacing."
+        ),
     ),
     "scanner": (
         N_("The scanner is not connected."),
@@ -171,7 +194,10 @@ def checks(service: TerminalService) -> list[Check]:
 
 def run_checks(service: TerminalService) -> list[Finding]:
     ctx = Context(service.config, service.store.path)
-    return run(checks(service), ctx)
+    started = time.time()
+    findings = run(checks(service), ctx)
+    remember(service.config, findings, started)  # the heartbeat reports its class
+    return findings
 
 
 def fault_key(f: Finding) -> str:
@@ -180,6 +206,10 @@ def fault_key(f: Finding) -> str:
     name = f.check
     if name == "reader" and (f.detail or {}).get("state") == ReaderState.FAULT:
         return "reader.sam"
+    if name == "reader" and (f.detail or {}).get("cause") == "wrong_baud":
+        return "reader.baud"
+    if name == "reader" and (f.detail or {}).get("cause") == "read_errors":
+        return "reader.read_errors"
     if name.startswith("services"):
         return "services"
     if name in ("server.busy", "server.server_failing"):

@@ -3,17 +3,19 @@ uses, on both backends; a newer schema is refused; sites and tokens from the com
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import Table, UniqueConstraint, text
 
 from central.db.engine import make_engine
-from central.db.tables import MIGRATION_ONLY_INDEXES, metadata
+from central.db.tables import MIGRATION_ONLY_INDEXES, PARTITIONED, metadata
 from central.errors import StorageError
 from central.migrate import current_revision, head_revision, migrate
 from terminal.cli import cli
@@ -24,8 +26,24 @@ def test_migrations_build_exactly_the_declared_tables(central: Admin) -> None:
     assert current_revision(central.engine) == head_revision()
     with central.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
-    assert [d for d in differences if not (
-        d[0] == "remove_index" and d[1].name in MIGRATION_ONLY_INDEXES)] == []
+    assert [d for d in differences if not _expected(d)] == []
+
+
+def _expected(difference: tuple[Any, ...]) -> bool:
+    """Differences the declared tables cannot say: indexes made by migrations for one dialect,
+    and on PostgreSQL the monthly partitions (migration 0015), whose tables and indexes
+    reflect as tables of their own, and the partition key in the unique constraint."""
+    kind, item = difference[0], difference[1]
+    table = item if isinstance(item, Table) else getattr(item, "table", None)
+    if kind == "remove_index" and item.name in MIGRATION_ONLY_INDEXES:
+        return True
+    if kind in ("remove_table", "remove_index") and table is not None:
+        return re.fullmatch(rf"({'|'.join(PARTITIONED)})_(\d{{4}}_\d{{2}}|default)",
+                            table.name) is not None
+    if kind in ("add_constraint", "remove_constraint") and isinstance(item, UniqueConstraint):
+        return (item.table.name, [c.name for c in item.columns if c.name != "stay_month"]) == (
+            "events", ["receipt"])
+    return False
 
 
 def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """An undone check-out (`check_out_undone`) on the server, on both backends: folded into the
 stay whatever order the events arrive in, named in words on the police stay page, and accepted
-only from the stay's owner (central/ownership.py)."""
+only from the stay's owner (central/stays/ownership.py)."""
 
 from __future__ import annotations
 

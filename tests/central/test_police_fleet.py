@@ -48,7 +48,7 @@ def test_silent_and_old_backlogs_come_first_and_nil_reports_show(central: Admin)
     assert states[h_chain.device_id] == "ok"
     assert position[s_chain.device_id] < position[b_chain.device_id] < position[h_chain.device_id]
     first_ok = min(i for i, (state, _d) in enumerate(rows) if state == "ok")
-    assert all(state in ("silent", "no_device") for state, _d in rows[:first_ok]
+    assert all(state in ("silent", "no_device", "not_delivering") for state, _d in rows[:first_ok]
                if state != "backlog")
     assert empty_site in page.text and "未接入" in page.text
     healthy_row = page.text[page.text.index(f'data-device="{h_chain.device_id}"'):]

@@ -22,7 +22,7 @@ from drivers.sim.idcard import SimulatedReader
 from sync.protocol import EventResult
 from terminal.doctor import FAIL, OK, Check, Context, Finding, exit_code, remote, run
 from terminal.store.outbox import StoreOutbox
-from terminal.system import faults
+from terminal.system import service_faults
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer, free_port
 from tests.sync.uploader_helpers import Terminal, provision, register
@@ -288,8 +288,9 @@ def test_services_restarting_and_recorded_faults(tmp_path: Path, monkeypatch: py
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    faults.record(
-        tmp_path, faults.Fault("anju-sync.service", "2026-03-01T02:00:00Z", result="watchdog")
+    service_faults.record(
+        tmp_path,
+        service_faults.Fault("anju-sync.service", "2026-03-01T02:00:00Z", result="watchdog"),
     )
     config = {"sync.state_file": tmp_path / "sync-state.json"}
     found = {f.check: f for f in remote.services(Context(config, None, systemd=True))}  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Service faults recorded for `anju doctor` and the heartbeat (terminal/system/faults.py),
+"""Service faults recorded for `anju doctor` and the heartbeat (terminal/system/service_faults.py),
 through the command anju-failure@.service runs with the environment systemd gives an
 OnFailure= unit."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from terminal.cli import cli
-from terminal.system import faults
+from terminal.system import service_faults
 
 MONITOR = {
     "MONITOR_UNIT": "anju-terminal.service",
@@ -34,7 +34,7 @@ def run(tmp_path: Path, *args: str, **env: str) -> str:
 def test_record_takes_what_systemd_passes(tmp_path: Path) -> None:
     assert "1 time so far" in run(tmp_path, "record", **MONITOR)
     assert "2 times so far" in run(tmp_path, "record", **MONITOR)
-    doc = json.loads((tmp_path / faults.FILE_NAME).read_text())
+    doc = json.loads((tmp_path / service_faults.FILE_NAME).read_text())
     entry = doc["units"]["anju-terminal.service"]
     assert entry["count"] == 2 and entry["first_at"] <= entry["last_at"]
     assert entry["last"] == {
@@ -45,7 +45,7 @@ def test_record_takes_what_systemd_passes(tmp_path: Path) -> None:
         "invocation_id": "0f" * 16,
     }
     assert len(doc["recent"]) == 2
-    assert stat.S_IMODE(os.stat(tmp_path / faults.FILE_NAME).st_mode) & 0o007 == 0
+    assert stat.S_IMODE(os.stat(tmp_path / service_faults.FILE_NAME).st_mode) & 0o007 == 0
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -73,12 +73,15 @@ def test_show_lists_each_unit_and_clear_forgets(tmp_path: Path) -> None:
 
 
 def test_the_recent_list_is_bounded_and_a_damaged_record_starts_afresh(tmp_path: Path) -> None:
-    for i in range(faults.RECENT + 5):
-        faults.record(tmp_path, faults.Fault(unit=f"u{i}.service", at=faults.now_utc()))
-    doc = faults.load(tmp_path)
-    assert len(doc["recent"]) == faults.RECENT and doc["recent"][-1]["unit"] == "u24.service"
-    (tmp_path / faults.FILE_NAME).write_text("{not json")
-    doc = faults.record(tmp_path, faults.Fault(unit="anju-sync.service", at=faults.now_utc()))
+    for i in range(service_faults.RECENT + 5):
+        fault = service_faults.Fault(unit=f"u{i}.service", at=service_faults.now_utc())
+        service_faults.record(tmp_path, fault)
+    doc = service_faults.load(tmp_path)
+    assert len(doc["recent"]) == service_faults.RECENT
+    assert doc["recent"][-1]["unit"] == "u24.service"
+    (tmp_path / service_faults.FILE_NAME).write_text("{not json")
+    fault = service_faults.Fault(unit="anju-sync.service", at=service_faults.now_utc())
+    doc = service_faults.record(tmp_path, fault)
     assert doc["units"]["anju-sync.service"]["count"] == 1
 
 

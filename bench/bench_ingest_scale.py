@@ -1,0 +1,458 @@
+"""Ingest at province scale (issue 19, section 4): events/s through nginx against COPY.
+
+Run: .venv/bin/python bench/bench_ingest_scale.py [--seconds 20] [--terminals 8] [--batch 200]
+         [--fill 1000000,5000000] [--parts local,standby,stored,size] [--repeat 1]
+
+Every configuration is started here: `anju central serve` processes behind nginx on the sample
+site deploy/ha/nginx-anju-central.conf (TLS), on a fresh schema of the machine's PostgreSQL
+(tests/pgschema.py) or on a pair with a synchronous standby (tests/pgpair.py).
+--terminals threads (the terminal's SyncClient: signed gzip batches of --batch check-ins, one
+guest with a 1 KB photo each, built before the clock starts) upload for --seconds.
+
+1. local: the machine's PostgreSQL (synchronous_commit on, no standby), 1 and 2 app servers;
+   then the same rows (everything the two runs stored, read back) written by COPY into the
+   events table of a fresh schema: the ceiling, and ingest's ratio to it
+2. standby: a pair with a synchronous standby, 2 app servers, and COPY of the same rows into
+   its primary: the cost of "durable on two machines" against 1. and against its own COPY
+3. stored: the schema of 1. filled to each --fill count of events (one stay and one guest per
+   two events, names searchable by trigram like real ones) server-side with INSERT ... SELECT
+   generate_series (a client's COPY would put its own CPU on the same two cores), then
+   ingest again with 2 app servers (--repeat times, median): how the rate and the CPU per
+   event change with the data held
+
+4. size: --stays stays ingested in-process (a check-in of one or two guests, each with a 1 KB
+   WLT photo, then a check-out) into a fresh schema, VACUUM ANALYZE, then bytes per stay of
+   each growing table (heap, TOAST and indexes): the basis of docs/scale.md's sizes
+
+Prints figures and ratios, asserts nothing. The machine is shared: the load average is printed
+with every figure; compare the ratios, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from central.db.engine import make_engine  # noqa: E402
+from central.migrate import migrate  # noqa: E402
+from sync.errors import SyncError  # noqa: E402
+from tests.central.central_helpers import Admin  # noqa: E402
+from tests.ha.hasite import HaSite  # noqa: E402
+from tests.pgpair import PgPair  # noqa: E402
+from tests.pgschema import create_schema, drop_schema  # noqa: E402
+from tests.sync.wire_helpers import guest  # noqa: E402
+
+PHOTO = base64.b64encode(secrets.token_bytes(1024)).decode("ascii")
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f} on {os.cpu_count()} cores"
+
+
+def conninfo(url: str) -> str:
+    """A psycopg conninfo from an SQLAlchemy URL (search_path option kept)."""
+    parsed = make_url(url)
+    parts = [f"host={parsed.host}", f"port={parsed.port or 5432}", f"dbname={parsed.database}",
+             f"user={parsed.username}"]
+    options = parsed.query.get("options")
+    if options:
+        parts.append(f"options='{options}'")
+    return " ".join(parts)
+
+
+@contextmanager
+def site(db_url: str, servers: int) -> Iterator[HaSite]:
+    base = Path(tempfile.mkdtemp(prefix="anju-bench-scale-"))
+    try:
+        with HaSite(db_url, base, servers=servers) as running:
+            assert running.nginx is not None
+            os.environ["REQUESTS_CA_BUNDLE"] = str(running.nginx.ca)
+            yield running
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def ingest_rate(db_url: str, url: str, args: argparse.Namespace) -> tuple[float, float, int]:
+    """(events acknowledged per second, median batch round trip in ms, events acknowledged)."""
+    with Admin(db_url, url) as admin:
+        terminals = [admin.device() for _ in range(args.terminals)]
+        per_terminal = int(args.seconds * args.pool_rate / args.terminals) + args.batch
+        batches = []
+        for _client, chain in terminals:  # built before the clock starts: the client's CPU
+            events = [chain.check_in(guests=[guest(name=f"压测{chain.sequence}",
+                                                   photo_wlt_b64=PHOTO)])
+                      for _ in range(per_terminal)]
+            batches.append([events[i:i + args.batch] for i in range(0, len(events), args.batch)])
+        counts = [0] * len(terminals)
+        took: list[float] = []
+        stop = time.monotonic() + args.seconds
+
+        def upload(i: int) -> None:
+            client = terminals[i][0]
+            for batch in batches[i]:
+                if time.monotonic() >= stop:
+                    return
+                while True:
+                    sent = time.monotonic()
+                    try:
+                        answer = client.send_events(batch)
+                        took.append(time.monotonic() - sent)
+                        break
+                    except SyncError:
+                        time.sleep(0.2)
+                counts[i] += sum(1 for r in answer.results if r.delivered)
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=upload, args=(i,)) for i in range(len(terminals))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+    if elapsed < args.seconds * 0.95:
+        print(f"  (the built events ran out after {elapsed:.1f} s: raise --pool-rate)")
+    median = statistics.median(took) * 1000 if took else float("nan")
+    return sum(counts) / elapsed, median, sum(counts)
+
+
+def read_events(info: str) -> tuple[list[str], bytes]:
+    """Every stored event row, as COPY text."""
+    buffer = io.BytesIO()
+    with psycopg.connect(info) as conn, conn.cursor() as cur:
+        names = [r[0] for r in cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = 'events' ORDER BY ordinal_position")]
+        with cur.copy(f"COPY (SELECT {', '.join(names)} FROM events) TO STDOUT") as copy:
+            for block in copy:
+                buffer.write(block)
+    return names, buffer.getvalue()
+
+
+def copy_rate(info: str, names: list[str], data: bytes) -> tuple[float, int]:
+    """(rows/s, rows) of COPY of `data` into the (migrated, empty) events table of `info`,
+    one transaction, committed."""
+    rows = data.count(b"\n")
+    with psycopg.connect(info) as conn, conn.cursor() as cur:
+        pid = conn.info.backend_pid
+        cpu = cpu_seconds(pid)
+        started = time.monotonic()
+        with cur.copy(f"COPY events ({', '.join(names)}) FROM STDIN") as copy:
+            view = memoryview(data)
+            for start in range(0, len(data), 1 << 20):
+                copy.write(view[start:start + (1 << 20)])
+        conn.commit()
+        elapsed = time.monotonic() - started
+        CPU_COST.append((0.0, 1000 * (cpu_seconds(pid) - cpu) / rows))
+        return rows / elapsed, rows
+
+
+def fresh_migrated(prefix: str) -> tuple[str, str]:
+    url, schema = create_schema(prefix)
+    engine = make_engine(url, pooled=False)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return url, schema
+
+
+def stored_events(db_url: str) -> int:
+    with psycopg.connect(conninfo(db_url)) as conn:
+        row = conn.execute("SELECT count(*) FROM events").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+FILL = """
+INSERT INTO events (event_id, receipt, device_id, site_code, sequence, kind, stay_id,
+    wall_time, clock_synchronised, monotonic_ns, boot_id, operator, payload, payload_sha256,
+    prev_chain_sha256, chain_sha256, received_at, clock_offset_ms, corrected_time,
+    time_source, stay_month)
+SELECT md5(%(tag)s::text || i)::uuid::text, 'R' || substr(md5('r' || %(tag)s::text || i), 1, 24),
+    'FILL-' || (i %% 50000), 'FS' || (i %% 50000), %(base)s::bigint + i / 50000,
+    CASE WHEN i %% 2 = 0 THEN 'check_in' ELSE 'check_out' END,
+    md5('s' || %(tag)s::text || (i / 2))::uuid::text,
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), true, i, 'boot', '0007',
+    %(payload)s::text, md5(i::text) || md5(i::text), md5('p' || i) || md5('p' || i),
+    md5('c' || i) || md5('c' || i), to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 0,
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'device', to_char(now(), 'YYYY-MM')
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
+"""
+FILL_STAYS = """
+INSERT INTO stays (stay_id, device_id, site_code, room, status, complete, checked_in_at,
+    checked_out_at, time_corrected, event_count, updated_at, stay_month)
+SELECT md5('s' || %(tag)s::text || j)::uuid::text, 'FILL-' || (j %% 50000), 'FS' || (j %% 50000),
+    (100 + j %% 40)::text, 'checked_out', true,
+    to_char(now() - (j %% 300) * interval '1 hour', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), false, 2,
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(now(), 'YYYY-MM')
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS j
+"""
+FILL_GUESTS = """
+INSERT INTO stay_guests (stay_id, guest_id, role, name, document_type, document_number,
+    nationality, checked_in_at, stay_checked_in_at, stay_month)
+SELECT md5('s' || %(tag)s::text || j)::uuid::text,
+    md5('g' || %(tag)s::text || j)::uuid::text, 'main',
+    chr((19968 + (j * 7) %% 20000)::int) || chr((19968 + (j * 13) %% 20000)::int)
+        || chr((19968 + (j * 31) %% 20000)::int),
+    '11', lpad((j * 7919 %% 1000000000000)::text, 18, '4'), 'CHN',
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(now(), 'YYYY-MM')
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS j
+"""
+
+
+def fill(db_url: str, target: int, payload: str) -> float:
+    """Add filler events (and their stays and guests) until `target` events are stored;
+    returns rows per second of the fill."""
+    have = stored_events(db_url)
+    if have >= target:
+        return 0.0
+    tag = secrets.token_hex(4)
+    step = 500_000
+    started = time.monotonic()
+    added = 0
+    with psycopg.connect(conninfo(db_url), autocommit=True) as conn:
+        for first in range(0, target - have, step):
+            last = min(first + step, target - have) - 1
+            params = {"tag": tag, "first": first, "last": last, "payload": payload,
+                      "base": 1_000_000}
+            conn.execute(FILL, params)
+            conn.execute(FILL_STAYS, {**params, "first": first // 2, "last": last // 2})
+            conn.execute(FILL_GUESTS, {**params, "first": first // 2, "last": last // 2})
+            added += last - first + 1
+            print(f"     filled {have + added:,} events ({load()})", flush=True)
+        conn.execute("VACUUM ANALYZE events")
+        conn.execute("VACUUM ANALYZE stays")
+        conn.execute("VACUUM ANALYZE stay_guests")
+        conn.execute("CHECKPOINT")  # else the fill's dirty pages are written during the next run
+    return added / (time.monotonic() - started)
+
+
+def table_sizes(db_url: str) -> str:
+    with psycopg.connect(conninfo(db_url)) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, sum(pg_total_relation_size(i.inhrelid)) FROM pg_class c "
+            "JOIN pg_inherits i ON i.inhparent = c.oid WHERE c.relname IN "
+            "('events', 'stays', 'stay_guests') AND c.relnamespace = "
+            "CAST(current_schema() AS regnamespace) GROUP BY c.relname").fetchall()
+        feed = conn.execute("SELECT pg_total_relation_size('feed_log')").fetchone()
+    sizes = {name: int(size) for name, size in rows}
+    sizes["feed_log"] = int(feed[0]) if feed else 0
+    return ", ".join(f"{k} {v / 2**20:,.0f} MiB" for k, v in sorted(sizes.items()))
+
+
+def sample_payload(db_url: str) -> str:
+    with psycopg.connect(conninfo(db_url)) as conn:
+        row = conn.execute("SELECT payload FROM events WHERE payload IS NOT NULL LIMIT 1"
+                           ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+CPU_COST: list[tuple[float, float]] = []  # (app, PostgreSQL) CPU ms per event, per measure()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process of this machine (PostgreSQL backends included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backends(db_url: str, application: str) -> list[int]:
+    info = conninfo(db_url) if "@/" not in db_url else None
+    with psycopg.connect(info or _primary(db_url)) as conn:
+        return [int(r[0]) for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,))]
+
+
+def _primary(db_url: str) -> str:
+    """The first host of a libpq multi-host URL (the pair's primary)."""
+    host, port = db_url.split("host=", 1)[1].split("&", 1)[0].split(":")
+    return f"host={host} port={port} user=postgres dbname={make_url(db_url).database}"
+
+
+def measure(label: str, db_url: str, servers: int, args: argparse.Namespace) -> float:
+    """Events/s through nginx; also the CPU the app servers and their PostgreSQL backends
+    spent per acknowledged event (a figure the machine's other load hardly changes)."""
+    application = f"bench_scale_{secrets.token_hex(3)}"
+    tagged = db_url + ("&" if "?" in db_url else "?") + f"application_name={application}"
+    with site(tagged, servers) as running:
+        pids = [s.process.pid for s in running.servers if s.process is not None]
+        app_before = sum(cpu_seconds(p) for p in pids)
+        before = load()
+        rate, median, events = ingest_rate(db_url, running.url, args)
+        app = sum(cpu_seconds(p) for p in pids) - app_before
+        database = sum(cpu_seconds(p) for p in backends(db_url, application))
+    CPU_COST.append((1000 * app / events, 1000 * database / events))
+    print(f"  {label:44} {rate:7.0f} events/s, median batch {median:6.0f} ms "
+          f"({before} -> {load()})", flush=True)
+    print(f"  {'':44} CPU per event: app {CPU_COST[-1][0]:.2f} ms, PostgreSQL "
+          f"{CPU_COST[-1][1]:.2f} ms", flush=True)
+    return rate
+
+
+def part_size(stays: int) -> None:
+    """Bytes per stay, per table, of a realistic mix ingested in-process."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from central.db import tables
+    from central.devices import enrolment, ingest
+    from central.devices.authentication import Device
+    from sync.protocol import BatchEnvelope, SenderClock
+    from tests.sync.wire_helpers import EventChain
+
+    url, schema = fresh_migrated("bench_size")
+    engine = make_engine(url)
+    try:
+        devices = []
+        for n in range(20):
+            enrolment.add_site(engine, f"SZ{n}", "测试旅馆")
+            with engine.begin() as conn:
+                conn.execute(insert(tables.devices).values(
+                    device_id=f"SZ{n}-d", site_code=f"SZ{n}", secret="x", installation_id="i",
+                    enrolled_at="2025-01-01T00:00:00.000000Z", max_sequence=0,
+                    events_stored=0, disabled=False))
+            devices.append((Device(f"SZ{n}-d", f"SZ{n}", False),
+                            EventChain(f"SZ{n}-d", f"SZ{n}")))
+        guests_total = 0
+        for i in range(stays):
+            device, chain = devices[i % len(devices)]
+            party = [guest(name=f"测试{i}", photo_wlt_b64=PHOTO)]
+            if i % 2:
+                party.append(guest(name=f"同住{i}", role="companion", photo_wlt_b64=PHOTO))
+            guests_total += len(party)
+            check_in = chain.check_in(guests=party)
+            batch = [check_in, chain.check_out(check_in)]
+            now = datetime.now(UTC)
+            envelope = BatchEnvelope(device.device_id, device.site_code, SenderClock(
+                now.strftime("%Y-%m-%dT%H:%M:%S.000000Z"), True, 1, "boot-1"), batch,
+                [e.event_id for e in batch])
+            ingest.ingest(engine, device, envelope, now)
+    finally:
+        engine.dispose()
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        total = 0
+        print(f"  {stays:,} stays, {2 * stays:,} events, {guests_total:,} guests "
+              f"({guests_total / stays:.1f} per stay, 1 KB photo each); bytes per stay:")
+        for name in ("events", "stays", "stay_guests", "feed_log", "stay_owners"):
+            row = conn.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), "
+                "pg_total_relation_size(CAST(%s AS regclass))) FROM pg_class c "
+                "LEFT JOIN pg_inherits i ON i.inhparent = c.oid WHERE c.oid = "
+                "CAST(%s AS regclass)", (name, name)).fetchone()
+            assert row is not None
+            total += int(row[0])
+            print(f"    {name:12} {int(row[0]) / stays:8,.0f}")
+        print(f"    {'total':12} {total / stays:8,.0f}")
+    drop_schema(schema)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--terminals", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--fill", default="1000000,5000000")
+    parser.add_argument("--pool-rate", type=float, default=4000.0,
+                        help="events built per second of --seconds (a terminal that uses "
+                             "its share up stops early: the figure says so)")
+    parser.add_argument("--parts", default="local,standby,stored,size")
+    parser.add_argument("--repeat", type=int, default=1, help="alternated runs of 1. (median)")
+    parser.add_argument("--stays", type=int, default=4000, help="stays of the size part")
+    args = parser.parse_args()
+    parts = args.parts.split(",")
+    print(f"{args.terminals} terminals, batches of {args.batch} check-ins (1 KB photo each), "
+          f"{args.seconds:g} s per figure; {load()}")
+    if parts == ["size"]:
+        print("4. size")
+        part_size(args.stays)
+        return
+    url, schema = fresh_migrated("bench_scale")
+    schemas = [schema]
+    try:
+        local: dict[int, float] = {}
+        if "local" in parts or "stored" in parts:
+            print("1. the machine's PostgreSQL, through nginx")
+            runs: dict[int, list[float]] = {1: [], 2: []}
+            for _ in range(args.repeat):  # alternated: the machine's load drifts
+                for servers in (1, 2):
+                    runs[servers].append(measure(f"{servers} app server(s)", url, servers, args))
+            local = {n: statistics.median(rates) for n, rates in runs.items()}
+            if args.repeat > 1:
+                print(f"  medians: 1 server {local[1]:.0f}, 2 servers {local[2]:.0f} events/s")
+            names, data = read_events(conninfo(url))
+            target, target_schema = fresh_migrated("bench_scale_copy")
+            schemas.append(target_schema)
+            ceiling, rows = copy_rate(conninfo(target), names, data)
+            print(f"  {'COPY of the same ' + format(rows, ',') + ' rows (ceiling)':44} "
+                  f"{ceiling:7.0f} rows/s ({load()}); PostgreSQL CPU per row "
+                  f"{CPU_COST[-1][1]:.3f} ms")
+            print(f"  ratios to COPY: 1 server {local[1] / ceiling:.2f}, 2 servers "
+                  f"{local[2] / ceiling:.2f}; 2 servers / 1 server {local[2] / local[1]:.2f}")
+        if "standby" in parts:
+            print("2. a primary with a synchronous standby (tests/pgpair.py), through nginx")
+            with PgPair.start(synchronous=True) as pair:
+                engine = make_engine(pair.url, pooled=False)
+                migrate(engine)
+                engine.dispose()
+                rate = measure("2 app servers, synchronous standby", pair.url, 2, args)
+                names, data = read_events(pair.primary.conninfo)
+                with psycopg.connect(pair.primary.conninfo, autocommit=True) as conn:
+                    conn.execute("CREATE SCHEMA bench_copy")
+                copy_url = pair.primary.url + "?options=-csearch_path%3Dbench_copy"
+                migrate_engine = make_engine(copy_url, pooled=False)
+                migrate(migrate_engine)
+                migrate_engine.dispose()
+                ceiling, rows = copy_rate(
+                    pair.primary.conninfo + " options='-csearch_path=bench_copy'", names, data)
+                print(f"  {'COPY of the same ' + format(rows, ',') + ' rows, sync standby':44} "
+                      f"{ceiling:7.0f} rows/s ({load()}); PostgreSQL CPU per row "
+                      f"{CPU_COST[-1][1]:.3f} ms")
+                ratio = f", against no standby (1.) {rate / local[2]:.2f}" if 2 in local else ""
+                print(f"  ratios: to its COPY {rate / ceiling:.2f}{ratio}")
+        if "stored" in parts:
+            print("3. events already stored (2 app servers, the schema of 1.)")
+            payload = sample_payload(url)
+            base = local.get(2)
+            for target in (int(n) for n in args.fill.split(",")):
+                speed = fill(url, target, payload)
+                print(f"     fill at {speed:,.0f} events/s (with stays, guests); "
+                      f"{table_sizes(url)}", flush=True)
+                stored = stored_events(url)
+                rate = statistics.median(
+                    measure(f"{stored:,} events stored", url, 2, args) for _ in range(args.repeat))
+                if base:
+                    print(f"  ratio to the empty database: {rate / base:.2f}")
+        if "size" in parts:
+            print("4. size")
+            part_size(args.stays)
+    finally:
+        for name in schemas:
+            drop_schema(name)
+
+
+if __name__ == "__main__":
+    main()
