@@ -20,9 +20,13 @@ $(STAMP): pyproject.toml requirements.lock deploy/ensure-debian-packages.sh
 demo: $(STAMP)
 	$(BIN)/anju demo
 
+# The suite in parallel, one pytest-xdist worker per CPU (TEST_WORKERS=0: in this process);
+# tests/conftest.py says how the work is shared out.
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 # The central server beyond one machine (tests/ha/, also part of `make test`): a PostgreSQL
 # pair with a synchronous standby, nginx in front of two servers, hung-database bounds and the

@@ -2,8 +2,11 @@
 SQLite (a file in a temp dir) and PostgreSQL (a schema of its own in database `test`, dropped
 at the end; skipped with the reason when PostgreSQL cannot be reached).
 
-Servers are session-scoped and started before the per-test leak check, so they are not leaks;
-each test makes its own site and devices, so tests do not see each other's data.
+The two servers are the session's (tests/conftest.py), both alive at once, so a worker that
+runs a module's SQLite and PostgreSQL cases in turn starts neither again; they are started
+before the per-test leak check, so they are not leaks. Each test makes its own site and
+devices, so tests do not see each other's data. A module that needs a server of its own
+builds it on `db_url`: a fresh database per module and backend.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from tests.central.serverproc import CentralServer
 from tests.pgschema import pg_schema_url
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[str]:
     if request.param == "sqlite":
@@ -26,11 +29,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield from pg_schema_url("anju_test")
 
 
-@pytest.fixture(scope="session")
-def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    log = tmp_path_factory.mktemp("central-log") / "server.log"
-    with CentralServer(db_url, log) as process:
-        yield process
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest) -> CentralServer:
+    """The session's server on each backend in turn."""
+    return request.getfixturevalue(f"{request.param}_central")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-STARTUP_TIMEOUT_S = 30.0
+STARTUP_TIMEOUT_S = 90.0  # a bound on failure only: a loaded machine may migrate slowly
 
 
 def free_port() -> int:
@@ -58,7 +58,11 @@ class CentralServer:
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                             env=env, cwd=Path(__file__).parents[2])
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.kill()  # nothing left running behind a server that never came up
+            raise
         return self
 
     def _wait_ready(self) -> None:
@@ -99,7 +103,9 @@ class CentralServer:
         return self.log_path.read_text("utf-8", errors="replace")
 
 
+
 def sqlite_server(base: Path) -> Iterator[CentralServer]:
-    """A central server on a SQLite file in `base`, for a module-scoped fixture to yield from."""
+    """A central server on a SQLite file in `base`, for a module-scoped fixture to yield from
+    (a module whose tests need a server of their own; others use the session's)."""
     with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
         yield process

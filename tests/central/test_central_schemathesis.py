@@ -21,6 +21,7 @@ from tests.central.serverproc import CentralServer
 pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency: pip install .[dev]")
 
 
+@pytest.mark.timeout(600)  # ~30-60 s alone; minutes on a machine shared with other work
 def test_no_server_errors_and_answers_match_the_document(server: CentralServer,
                                                          tmp_path: Path) -> None:
     executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
@@ -28,6 +29,6 @@ def test_no_server_errors_and_answers_match_the_document(server: CentralServer,
     result = subprocess.run(
         [executable, "run", f"{server.url}/openapi.json", "--checks", "all",
          "--max-examples", "25", "--seed", "20250301", "--no-color"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        cwd=tmp_path, capture_output=True, text=True, timeout=540, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "passed" in result.stdout and "5xx" not in result.stdout

@@ -25,29 +25,17 @@ from terminal.cli import cli
 from terminal.uploading.sync_service import SyncService, load_credentials
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import logged_in
-from tests.central.serverproc import CentralServer
-from tests.sync.uploader_helpers import Terminal, central_counts, pg_schema_url, provision, register
+from tests.sync.uploader_helpers import Terminal, central_counts, provision, register
 
 ENV = {"ANJU_CONFIG": "", "ANJU_OPERATOR": "C01", "LANG": "C.UTF-8"}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def admin(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Admin]:
-    base = tmp_path_factory.mktemp("handover-central")
-    urls: Iterator[str] = (
-        iter([f"sqlite:///{base / 'central.db'}"]) if request.param == "sqlite" else pg_schema_url()
-    )
-    url = next(urls)
-    try:
-        with (
-            CentralServer(url, base / "server.log") as server,
-            Admin(server.db_url, server.url) as handle,
-        ):
-            yield handle
-    finally:
-        next(urls, None)  # drops the PostgreSQL schema
+@pytest.fixture(params=["sqlite", "postgresql"])
+def admin(request: pytest.FixtureRequest) -> Iterator[Admin]:
+    """On the session's server of each backend in turn (tests/conftest.py)."""
+    server = request.getfixturevalue(f"{request.param}_central")
+    with Admin(server.db_url, server.url) as handle:
+        yield handle
 
 
 def anju(*args: str, code: int = 0) -> str:

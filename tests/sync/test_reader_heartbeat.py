@@ -24,11 +24,9 @@ from tests.sync.uploader_helpers import provision
 from tests.web.desk import Desk
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    base = tmp_path_factory.mktemp("reader-central")
-    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
-        yield process
+@pytest.fixture
+def server(sqlite_central: CentralServer) -> CentralServer:
+    return sqlite_central  # the session's (tests/conftest.py)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from sync.uploader import Uploader
 from terminal.cli import cli
 from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
-from tests.central.serverproc import CentralServer, free_port, sqlite_server
+from tests.central.serverproc import CentralServer, free_port
 from tests.sync.test_uploader_unit import MemoryOutbox, events
 from tests.sync.uploader_helpers import Terminal, provision, register
 
@@ -116,9 +116,9 @@ def test_each_cause_has_its_own_advice(error: errors.RequestError, code: str, ad
 # -- against a real central server ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def truth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    yield from sqlite_server(tmp_path_factory.mktemp("truth-central"))
+@pytest.fixture
+def truth_server(sqlite_central: CentralServer) -> CentralServer:
+    return sqlite_central  # the session's (tests/conftest.py)
 
 
 @pytest.fixture

@@ -28,27 +28,15 @@ from tests.central.serverproc import CentralServer, free_port
 from tests.sync.uploader_helpers import (
     Terminal,
     central_counts,
-    pg_schema_url,
     provision,
     register,
 )
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def upl_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[CentralServer]:
-    base = tmp_path_factory.mktemp("upl-central")
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{base / 'central.db'}"])
-    else:
-        urls = pg_schema_url()
-    url = next(urls)
-    process = CentralServer(url, base / "server.log").start()
-    try:
-        yield process
-    finally:
-        process.stop()
-        next(urls, None)  # drops the PostgreSQL schema
+@pytest.fixture(params=["sqlite", "postgresql"])
+def upl_server(request: pytest.FixtureRequest) -> CentralServer:
+    """The session's server on each backend in turn (tests/conftest.py)."""
+    return request.getfixturevalue(f"{request.param}_central")
 
 
 @pytest.fixture

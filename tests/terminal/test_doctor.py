@@ -24,7 +24,7 @@ from terminal.doctor import FAIL, OK, Check, Context, Finding, exit_code, remote
 from terminal.store.outbox import StoreOutbox
 from terminal.system import service_faults
 from tests.central.central_helpers import Admin
-from tests.central.serverproc import CentralServer, free_port, sqlite_server
+from tests.central.serverproc import CentralServer, free_port
 from tests.sync.uploader_helpers import Terminal, provision, register
 from tests.web.desk import Desk
 
@@ -48,9 +48,9 @@ def failing(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["check"]: f for f in doc["findings"] if f["level"] in ("fail", "warn")}
 
 
-@pytest.fixture(scope="module")
-def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    yield from sqlite_server(tmp_path_factory.mktemp("doctor-central"))
+@pytest.fixture
+def central(sqlite_central: CentralServer) -> CentralServer:
+    return sqlite_central  # the session's (tests/conftest.py)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from sync.fields import format_utc
 from sync.messages import ServerTime
 from terminal.config import load_config
 from tests.central.central_helpers import Admin
-from tests.central.serverproc import CentralServer, sqlite_server
+from tests.central.serverproc import CentralServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ANJU = [sys.executable, "-c", "from terminal.cli import main; main()"]
@@ -55,9 +55,9 @@ def written(tmp_path: Path) -> list[str]:
     return sorted(p.name for p in tmp_path.iterdir() if p.name != "terminal.toml")
 
 
-@pytest.fixture(scope="module")
-def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    yield from sqlite_server(tmp_path_factory.mktemp("provision-central"))
+@pytest.fixture
+def central(sqlite_central: CentralServer) -> CentralServer:
+    return sqlite_central  # the session's (tests/conftest.py)
 
 
 @pytest.fixture

@@ -90,13 +90,9 @@ def add_migration(text: str) -> Callable[[str], str]:
     return lambda source: source.replace("\n)\nLATEST = ", f"\n{text})\nLATEST = ", 1)
 
 
-@pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
-    base = tmp_path_factory.mktemp("compat-central")
-    with (
-        CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as server,
-        Admin(server.db_url, server.url) as handle,
-    ):
+@pytest.fixture
+def admin(sqlite_central: CentralServer) -> Iterator[Admin]:
+    with Admin(sqlite_central.db_url, sqlite_central.url) as handle:
         yield handle
 
 

@@ -7,12 +7,9 @@ from __future__ import annotations
 import http.client
 import signal
 import threading
-import time
 from pathlib import Path
 
 from tests.web.desk import Desk, write_settings
-
-GRACEFUL_TIMEOUT_S = 2.0  # uvicorn's timeout_graceful_shutdown in `anju terminal run`
 
 
 def test_sigterm_ends_open_event_streams_cleanly_and_at_once(tmp_path: Path) -> None:
@@ -34,20 +31,18 @@ def test_sigterm_ends_open_event_streams_cleanly_and_at_once(tmp_path: Path) -> 
 
         reader = threading.Thread(target=read_to_the_end)
         reader.start()
-        started = time.monotonic()
         desk.service.process.send_signal(signal.SIGTERM)
         desk.service.process.wait(15)
-        stopped = time.monotonic() - started
         reader.join(15)
     finally:
         conn.close()
         desk.stop()
     assert outcome == ["clean end"]  # a cut stream (the old way) raises IncompleteRead
+    # uvicorn logs this when it gives up waiting for an open response: the stream ended on
+    # the closing notice, not on the timeout. No wall-clock bound here (a loaded machine may
+    # take a second to stop anyway): bench/bench_pi_budget.py measures the stop.
     log = desk.service.log.read_text()
     assert "timeout graceful shutdown exceeded" not in log, log
-    # A bound on the order of the old wait, only to catch the mechanism breaking: the figure
-    # itself is measured by bench/bench_pi_budget.py.
-    assert stopped < GRACEFUL_TIMEOUT_S * 0.75, stopped
 
 
 def test_closing_reaches_every_stream_even_a_stuck_one_and_late_ones() -> None:

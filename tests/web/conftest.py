@@ -73,12 +73,10 @@ def shoot(page: object, name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    work = tmp_path_factory.mktemp("central")
-    db_url = f"sqlite:///{work / 'central.db'}"
-    with CentralServer(db_url, work / "central.log") as server:
-        anju("central", "site", "add", SITE, "--name", "测试旅馆", "--db", db_url)
-        yield server
+def central(sqlite_central: CentralServer) -> CentralServer:
+    """The session's SQLite server (tests/conftest.py) with the desk's site."""
+    anju("central", "site", "add", SITE, "--name", "测试旅馆", "--db", sqlite_central.db_url)
+    return sqlite_central
 
 
 @pytest.fixture

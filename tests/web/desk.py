@@ -104,10 +104,14 @@ class Desk:
                                 str(self.port), *(["--simulate"] if simulate else [])],
                                work / "terminal.log", wrapper)
         self.uploader: Process | None = None
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.service.stop()  # nothing left running behind a service that never came up
+            raise
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a bound on failure only (a loaded machine)
         while time.monotonic() < deadline:
             assert self.service.process.poll() is None, self.service.log.read_text()
             try:

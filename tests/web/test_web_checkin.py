@@ -98,8 +98,7 @@ def _fields(*, name: str, birth: str, number: str, valid_from: str = "20200101",
 def test_card_placed_on_another_screen_brings_the_clerk_to_check_in(page, desk: Desk) -> None:
     page.goto(desk.url + "/inhouse")
     page.wait_for_selector("#inhouse")
-    page.wait_for_function("window.anju && window.anju.lastDraft === null")
-    time.sleep(0.3)  # the event stream is connected
+    page.wait_for_function("window.anju && window.anju.streamOpen")  # subscribed to notices
     desk.place(6)
     page.wait_for_url(desk.url + "/")
     assert "陈测试" in page.wait_for_selector(".guest").inner_text()

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
-  window.anju = { lastDraft: null };
+  window.anju = { lastDraft: null, streamOpen: false };
 
   function swap(id, html) {
     var el = $(id);
@@ -28,6 +28,8 @@
 
   function connect() {
     var source = new EventSource("/events");
+    // Open: the server has subscribed this page to its notices (tests wait for it).
+    source.addEventListener("open", function () { window.anju.streamOpen = true; });
     source.addEventListener("csrf", function (ev) { renewCsrf(ev.data); });
     // The clerk's session ended (locked elsewhere, or idle): nothing more comes; sign in again.
     source.addEventListener("locked", function () { source.close(); location.href = "/login"; });
