@@ -52,6 +52,9 @@ INSIDE_TERMINAL: dict[str, set[str]] = {
     "terminal.desk": {"terminal.web", "terminal.commands"},
     "terminal.web": {"terminal.uploading"},
     "terminal.uploading": {"terminal.desk", "terminal.web", "terminal.commands"},
+    # the updater runs as root and never opens the store nor drives the desk (docs/updates.md)
+    "terminal.update": {"terminal.domain", "terminal.store", "terminal.desk", "terminal.web",
+                        "terminal.uploading", "terminal.doctor"},
     "terminal.system": {"terminal.domain", "terminal.store", "terminal.desk", "terminal.web",
                         "terminal.uploading", "terminal.commands", "terminal.doctor"},
 }

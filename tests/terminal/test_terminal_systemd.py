@@ -25,8 +25,12 @@ UNITS = sorted((ROOT / "systemd").glob("*.service"))
 INSTALLED_ANJU = "/opt/anju/venv/bin/anju"  # the package's virtual environment
 # The units that run `anju` (the kiosk runs cage, the revive unit systemctl).
 ANJU_UNITS = [u for u in UNITS if f"ExecStart={INSTALLED_ANJU}" in u.read_text()]
+# The updater runs apt and dpkg as root and never opens the store (docs/updates.md); its own
+# limits are checked in tests/systemd/test_systemd_units.py.
+ROOT_UNITS = {"anju-update.service"}
 # The terminal's own services: user anju, the store in /var/lib/anju.
-STORE_UNITS = [u for u in ANJU_UNITS if "/etc/anju/terminal.toml" in u.read_text()]
+STORE_UNITS = [u for u in ANJU_UNITS
+               if "/etc/anju/terminal.toml" in u.read_text() and u.name not in ROOT_UNITS]
 
 
 def _listener(path: Path) -> socket.socket:
