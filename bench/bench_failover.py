@@ -42,10 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sync.errors import SyncError  # noqa: E402
 from tests.central.central_helpers import Admin  # noqa: E402
 from tests.ha.drill import run_drill  # noqa: E402
-from tests.ha.hasite import HaSite  # noqa: E402
+from tests.ha.hasite import HaSite, send_until_answered  # noqa: E402
 from tests.pgpair import PgPair  # noqa: E402
 from tests.sync.wire_helpers import guest  # noqa: E402
 
@@ -80,15 +79,7 @@ def ingest_rate(db_url: str, url: str, seconds: float, terminals: int, batch: in
                     chain.check_in(guests=[guest(name=f"压测{chain.sequence}")])
                     for _ in range(batch)
                 ]
-                while True:
-                    sent = time.monotonic()
-                    try:
-                        answer = client.send_events(events)
-                        took.append(time.monotonic() - sent)
-                        break
-                    except SyncError:
-                        time.sleep(0.2)
-                counts[i] += sum(1 for r in answer.results if r.delivered)
+                counts[i] += send_until_answered(client, events, took)
 
         started = time.monotonic()
         threads = [threading.Thread(target=upload, args=(i,)) for i in range(terminals)]

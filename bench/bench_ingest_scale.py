@@ -53,9 +53,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from central.db.engine import make_engine  # noqa: E402
 from central.migrate import migrate  # noqa: E402
-from sync.errors import SyncError  # noqa: E402
 from tests.central.central_helpers import Admin  # noqa: E402
-from tests.ha.hasite import HaSite  # noqa: E402
+from tests.ha.hasite import HaSite, send_until_answered  # noqa: E402
 from tests.pgpair import PgPair  # noqa: E402
 from tests.pgschema import create_schema, drop_schema  # noqa: E402
 from tests.sync.wire_helpers import guest  # noqa: E402
@@ -111,15 +110,7 @@ def ingest_rate(db_url: str, url: str, args: argparse.Namespace) -> tuple[float,
             for batch in batches[i]:
                 if time.monotonic() >= stop:
                     return
-                while True:
-                    sent = time.monotonic()
-                    try:
-                        answer = client.send_events(batch)
-                        took.append(time.monotonic() - sent)
-                        break
-                    except SyncError:
-                        time.sleep(0.2)
-                counts[i] += sum(1 for r in answer.results if r.delivered)
+                counts[i] += send_until_answered(client, batch, took)
 
         started = time.monotonic()
         threads = [threading.Thread(target=upload, args=(i,)) for i in range(len(terminals))]

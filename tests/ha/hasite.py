@@ -5,13 +5,33 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+from sync.client import SyncClient
+from sync.errors import SyncError
+from sync.protocol import WireEvent
 from tests.central.serverproc import CentralServer
 from tests.ha.nginxproc import Nginx
 
 ROOT = Path(__file__).parents[2]
+
+
+def send_until_answered(client: SyncClient, events: Sequence[WireEvent], took: list[float]) -> int:
+    """Send one batch through the site, retrying every 0.2 s until it is answered (a server
+    or the database may be away); appends the answered request's seconds to `took` and returns
+    how many events the answer says are delivered. The benches' terminals."""
+    while True:
+        sent = time.monotonic()
+        try:
+            answer = client.send_events(events)
+        except SyncError:
+            time.sleep(0.2)
+            continue
+        took.append(time.monotonic() - sent)
+        return sum(1 for r in answer.results if r.delivered)
 
 
 def anju_central(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
