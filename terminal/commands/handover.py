@@ -16,13 +16,13 @@ from pathlib import Path
 
 import click
 
+from sync.atomic_file import write_json_atomic
 from sync.client import SyncClient
 from sync.errors import RequestError, SyncError
 from sync.fields import format_utc
 from terminal.commands.context import EXIT_REFUSED, reporting
 from terminal.config import ENV_VAR, load_config
 from terminal.errors import ConfigError
-from terminal.system.atomic_file import write_json_atomic
 from terminal.uploading import handover as core
 from terminal.uploading.sync_service import load_credentials
 

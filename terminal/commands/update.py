@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
+from sync.atomic_file import write_atomic
 from terminal.config import ENV_VAR, load_config
 from terminal.errors import ConfigError
-from terminal.system.atomic_file import write_atomic
 
 # Debian's place for a repository's own key; readable by apt's sandbox user _apt, which
 # verifies the signature (a key in /etc/anju, 0750 root:anju, would not be: NO_PUBKEY).
