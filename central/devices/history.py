@@ -11,7 +11,8 @@
 Each device's latest heartbeat and latest day report are always kept, however old: the fleet
 page shows them (central/fleet.py: the latest by id and by day), and a terminal silent for
 longer than the retention must still show its last known state. Rows are deleted (neither
-table is partitioned); on PostgreSQL the space is reused after autovacuum.
+table is partitioned); on PostgreSQL the space is reused after autovacuum. The heartbeats'
+cut-off reads the index on `received_at` (migration 0016), not the whole table.
 """
 
 from __future__ import annotations
