@@ -1,4 +1,4 @@
-"""Migration 0016 (both backends): the indexes no query reads are dropped, and a downgrade
+"""Migration 0017 (both backends): the indexes no query reads are dropped, and a downgrade
 puts them back; receipts stay unique on SQLite, where the table keeps its constraint."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_unread_indexes_go_and_come_back(engine: Engine) -> None:
     config = alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0015")
+        command.upgrade(config, "0016")
     guests, receipts = _names(engine)
     assert "stay_guests_name" in guests and receipts
     migrate(engine)
@@ -50,6 +50,6 @@ def test_unread_indexes_go_and_come_back(engine: Engine) -> None:
     assert bool(receipts) == (engine.dialect.name == "sqlite")
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0015")
+        command.downgrade(config, "0016")
     guests, receipts = _names(engine)
     assert "stay_guests_name" in guests and receipts

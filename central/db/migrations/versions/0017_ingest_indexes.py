@@ -12,16 +12,16 @@ each, WAL, vacuum), so indexes that no query uses go:
   index that grows costliest to insert into as the table grows. SQLite keeps its inline UNIQUE
   (dropping it means rebuilding the table with every payload; the embedded database is small).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0016"
-down_revision: str | None = "0015"
+revision = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | None = None
 depends_on: str | None = None
 
