@@ -1,5 +1,6 @@
 """Browser fixtures: Debian's Chromium driven by Playwright (never a downloaded browser).
 
+The browser is the worker's one (tests/conftest.py: `browser`), a fresh context per test.
 Screenshots of every screen at 800x480 go to var/screenshots/ (test artifacts); each shot is
 also checked for text that overflows its box.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.central.serverproc import CentralServer
-from tests.chromium import launched, skip_without_chromium
+from tests.chromium import skip_without_chromium
 from tests.web.desk import ROOT, Desk, anju, write_settings
 
 SHOTS = ROOT / "var" / "screenshots"
@@ -38,12 +39,6 @@ OVERFLOW_JS = """() => {
     bad.push('page scrolls sideways');
   return bad;
 }"""
-
-
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    with launched(tmp_path_factory.mktemp("warm")) as chromium:
-        yield chromium
 
 
 @pytest.fixture
