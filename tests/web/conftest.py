@@ -16,6 +16,8 @@ import pytest
 
 from tests.central.serverproc import CentralServer
 from tests.chromium import skip_without_chromium
+from tests.forkserver import ForkServer
+from tests.web import desk as desk_module
 from tests.web.desk import ROOT, Desk, anju, write_settings
 
 SHOTS = ROOT / "var" / "screenshots"
@@ -39,6 +41,28 @@ OVERFLOW_JS = """() => {
     bad.push('page scrolls sideways');
   return bad;
 }"""
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    """One process with the terminal imported, for the session (tests/forkserver.py)."""
+    server = ForkServer(ROOT)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(autouse=True)
+def forked_commands(fork_server: ForkServer) -> Iterator[None]:
+    """Every `anju` command a test here starts (the service, the uploader, provisioning) is
+    forked ready-imported: about 0.7 s of CPU less for each. Set per test, so that tests
+    elsewhere that borrow tests/web/desk.py start theirs as before, whatever ran first."""
+    desk_module.fork_server = fork_server
+    try:
+        yield
+    finally:
+        desk_module.fork_server = None
 
 
 @pytest.fixture
