@@ -36,7 +36,13 @@ def anju(*args: str) -> str:
     if fork_server is not None:
         with tempfile.TemporaryDirectory(prefix="anju-cli-") as scratch:
             out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
-            code = fork_server.spawn(list(args), out, env, err=err).wait(60)
+            command = fork_server.spawn(list(args), out, env, err=err)
+            try:
+                code = command.wait(60)
+            except subprocess.TimeoutExpired:
+                _signal_group(command.pid, signal.SIGKILL)  # as subprocess.run kills it
+                command.wait()
+                raise
             assert code == 0, err.read_text("utf-8", errors="replace")
             return out.read_text("utf-8")
     done = subprocess.run([*ANJU, *args], capture_output=True, text=True, timeout=60,
