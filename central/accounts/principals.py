@@ -27,7 +27,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, insert, select, update
 
 from central.accounts.login_throttle import LoginThrottle, ThrottledError
 from central.clock import utc_now
@@ -161,6 +161,21 @@ def session_principal(engine: Engine, cookie: str) -> Principal:
     if expired:
         raise AuthError("session expired", code="session_expired")
     return Principal(row.username, row.role, row.district, row.csrf_token)
+
+
+def _dead(now_s: float) -> ColumnElement[bool]:
+    return ((user_sessions.c.last_seen_s < now_s - IDLE_S)
+            | (user_sessions.c.created_s < now_s - ABSOLUTE_S))
+
+
+def dead_sessions(conn: Connection, now_s: float, *, remove: bool) -> int:
+    """Sessions past their idle or absolute lifetime (counted, or removed with `remove`): one
+    is deleted when it is next presented, but a browser closed without logging out never
+    presents it again, so `anju central purge` removes the rest."""
+    if remove:
+        return int(conn.execute(delete(user_sessions).where(_dead(now_s))).rowcount)
+    return int(conn.execute(select(func.count()).select_from(user_sessions)
+                            .where(_dead(now_s))).scalar_one())
 
 
 def logout(engine: Engine, cookie: str) -> None:
