@@ -19,6 +19,7 @@ central/accounts/admin.py.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -53,8 +54,15 @@ IDLE_S = 30 * 60
 FEED_TOKEN_PREFIX = "anjufeed_"  # central/feed/tokens.py: tokens of systems, not of users
 ABSOLUTE_S = 10 * 3600
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the user does not exist, so timing does not reveal valid usernames.
-_DUMMY_HASH = hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """Verified against when the user does not exist, so timing does not reveal valid
+    usernames. Made when first needed, not at import: an argon2 hash costs 0.2 s of CPU and
+    64 MiB, which every `anju central` command would pay; the server makes it as it starts
+    (central/web/pages.py), so its first unknown username takes as long as any other."""
+    return hasher.hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +132,7 @@ def _check_password(engine: Engine, username: str, password: str) -> Any:
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     try:
-        hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        hasher.verify(row.password_hash if row else dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError) as err:
         raise AuthError("wrong username or password", code="bad_login") from err
     if row is None:
