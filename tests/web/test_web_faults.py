@@ -29,7 +29,7 @@ def test_server_unreachable_backlog_grows_then_drains(page, tmp_path, central) -
     # The session's server behind a proxy of this test's own: the proxy drops every connection
     # while the server is "away" (never reached, as a stopped server or a cut link), so no
     # server of its own is started, stopped and started again.
-    proxy = FaultProxy(central.port, weights={"pass": 1})
+    proxy = FaultProxy(central.port, weights={"pass": 1}, idle_close_s=None)
     desk: Desk | None = None
     try:
         desk = provisioned(tmp_path / "terminal", central, server_url=proxy.url)
@@ -37,6 +37,7 @@ def test_server_unreachable_backlog_grows_then_drains(page, tmp_path, central) -
         page.goto(desk.url + "/")
         page.wait_for_selector("#statusbar [data-key=server].st-ok", timeout=15000)
         proxy.weights = {"drop": 1}
+        proxy.sever()
         page.wait_for_selector("#statusbar [data-key=server].st-warn", timeout=15000)
         assert "服务器连不上" in page.inner_text("#statusbar")
         for index, room in ((0, "601"), (2, "602")):
