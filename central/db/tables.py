@@ -256,6 +256,7 @@ heartbeats = Table(
     Column("doctor_class", String(32)),  # `anju doctor`'s last full run: worst class, or ok
     Column("doctor_at", TIME),  # when it ran, in server time
     Index("heartbeats_device", "device_id", "received_at"),
+    Index("heartbeats_received", "received_at"),  # the purge's cut-off (migration 0016)
 )
 
 day_reports = Table(

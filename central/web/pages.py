@@ -93,7 +93,6 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
     timeout = settings.query_timeout_s
     rule = settings.reason_rule()
     throttle = LoginThrottle(engine, settings.throttle_policy())
-    principals.dummy_hash()  # now, not at the first unknown username (timing)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
