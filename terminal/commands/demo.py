@@ -8,7 +8,9 @@
 
 The URLs are printed; Ctrl-C or SIGTERM stops every part in reverse order. `--auto-clerk`
 confirms each party itself through the page's own HTTP endpoints (used by the test and for
-an unattended showcase). Output never shows a full name or ID number.
+an unattended showcase); `--until-delivered N` stops once the server has acknowledged N events,
+so a scripted run ends when its work is done rather than after a guessed duration (exit 1 if
+`--seconds` runs out first). Output never shows a full name or ID number.
 """
 
 from __future__ import annotations
@@ -51,8 +53,11 @@ def _settings(work: Path, web_port: int) -> str:
               help="Port of the central server (0: any free port).")
 @click.option("--auto-clerk", is_flag=True,
               help="Confirm each party by itself (room 101, 102, ...) through the page.")
+@click.option("--until-delivered", type=click.IntRange(min=1), default=None,
+              help="Stop once the server has acknowledged this many events (with "
+                   "--auto-clerk: an unattended run; exit 1 if --seconds ends it first).")
 def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int,
-         auto_clerk: bool) -> None:
+         auto_clerk: bool, until_delivered: int | None) -> None:
     """Central server, provisioned terminal with a simulated reader, page and uploader."""
     work = work_dir.resolve()
     if work.exists():
@@ -75,6 +80,7 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
     page_url = f"http://127.0.0.1:{web_port}"
     confirmed = 0
     central_gone = False
+    done = until_delivered is None  # nothing to wait for: any stop is a normal one
     try:
         central = Child("central server", ["central", "serve", "--db", db_url, "--port",
                                            str(central_port)], work / "central.log", work)
@@ -97,6 +103,9 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
         deadline = time.monotonic() + seconds if seconds is not None else None
         rooms = (f"{floor}{n:02d}" for floor, n in itertools.product(range(1, 10), range(1, 21)))
         while not stop.wait(1.0):
+            if until_delivered is not None and _delivered(work) >= until_delivered:
+                done = True
+                break
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if auto_clerk:
@@ -117,6 +126,10 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
         for child in reversed(children):
             child.stop()
     _summary(work, confirmed)
+    if not done and not stop.is_set():  # --seconds ran out before --until-delivered was met
+        click.echo(f"error: fewer than {until_delivered} events delivered in {seconds:g} s",
+                   err=True)
+        raise SystemExit(1)
     # A central server the user stopped on purpose (to watch offline work) is no failure.
     watched = [c for c in children if not (central_gone and c.name == "central server")]
     if not children or any(c.process.returncode not in (0, -signal.SIGTERM) for c in watched):
@@ -167,17 +180,29 @@ def _auto_confirm(page_url: str, rooms: itertools.chain[str] | object) -> int:
     return 1 if 'id="saved"' in answer.text else 0
 
 
-def _summary(work: Path, confirmed: int) -> None:
-    from terminal.store import outbox, queries
+def _delivered(work: Path) -> int:
+    """Events the server has acknowledged, as the terminal's store records them."""
+    from terminal.store import outbox
     from terminal.store.database import ReadOnlyStore
     from terminal.store.outbox import OutboxState
 
-    stays = delivered = 0
+    database = work / "terminal.db"
+    if not database.exists():
+        return 0
+    with ReadOnlyStore(database).reader() as conn:
+        return outbox.count(conn, OutboxState.ACKNOWLEDGED)
+
+
+def _summary(work: Path, confirmed: int) -> None:
+    from terminal.store import queries
+    from terminal.store.database import ReadOnlyStore
+
+    stays = 0
     database = work / "terminal.db"
     if database.exists():
         with ReadOnlyStore(database).reader() as conn:
             stays = queries.count_stays(conn)
-            delivered = outbox.count(conn, OutboxState.ACKNOWLEDGED)
+    delivered = _delivered(work)
     line = f"stopped: {stays} registrations saved, {delivered} events delivered to the server"
     if confirmed:
         line += f" ({confirmed} confirmed by the auto-clerk)"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -213,3 +214,25 @@ class FixedClock:
         self.wall += timedelta(milliseconds=1)
         self.monotonic_ns += 1_000_000
         return Instant(self.wall, self.synchronised, self.monotonic_ns, self.boot_id)
+
+
+class AdvancedMonotonic:
+    """`time.monotonic()` plus an offset that only grows: the waits of a simulated terminal
+    (`anju terminal run --simulate`, whose `POST /sim/advance` moves it on), so that a demo or a
+    test sees a sign-in wait end without sitting through it. Never behind the real clock; a
+    counter saved ahead of it restarts its wait at the next start (the store's counters are
+    never loaded into the future), as one from an earlier boot does."""
+
+    def __init__(self) -> None:
+        self._offset_s = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return time.monotonic() + self._offset_s
+
+    def advance(self, seconds: float) -> None:
+        if not seconds >= 0:  # also refuses NaN
+            raise ValueError(f"time only moves on: got {seconds!r} s")
+        with self._lock:
+            self._offset_s += seconds

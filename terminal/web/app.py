@@ -187,7 +187,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def sim_control(request: Request) -> Response:
-    """Simulated reader hooks (only with --simulate): place / remove / unplug / replug."""
+    """Simulator hooks (only with --simulate): the reader's place / remove / unplug / replug /
+    cycle, and advance (moves the sign-in waits' clock on by `seconds`)."""
     page: Page = request.app.state.page
     sim = page.service.sim
     if sim is None:
@@ -211,6 +212,11 @@ async def sim_control(request: Request) -> Response:
         cards = load_sim_cards()
         await asyncio.to_thread(sim.cycle, cards, float(body.get("present", 3.0)),
                                 float(body.get("absent", 3.0)))
+    elif action == "advance" and page.sim_clock is not None:  # sign-in waits end sooner
+        try:
+            page.sim_clock.advance(float(body["seconds"]))
+        except (KeyError, TypeError, ValueError) as err:
+            return JSONResponse({"error": f"advance: {err}"}, status_code=400)
     else:
         return JSONResponse({"error": "unknown action"}, status_code=404)
     return JSONResponse({"ok": True, "reads": sim.reads})

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from terminal.desk import clerks
 from terminal.desk.frontdesk import TerminalService
 from terminal.errors import TerminalError, TextRefusedError
+from terminal.system.clock import AdvancedMonotonic
 from terminal.web import guard, i18n, signin_throttle, status
 from terminal.web.routes_local import loopback
 
@@ -104,10 +105,13 @@ class Page:
         self.service = service
         self.config = service.config
         self.sessions = Sessions(service.config["web.idle_lock_s"])
+        # A simulated terminal's sign-in waits run on a clock /sim/advance moves on.
+        self.sim_clock = AdvancedMonotonic() if service.sim is not None else None
+        clock = self.sim_clock or time.monotonic
         with service.store.reader() as conn:  # failed sign-ins survive a restart (schema v4)
             self.throttle = signin_throttle.LoginThrottle(
                 signin_throttle.ThrottlePolicy.from_config(service.config),
-                counters=signin_throttle.load(conn))
+                counters=signin_throttle.load(conn, now=clock()), clock=clock)
         self.zone = ZoneInfo(service.config["registry.timezone"])
         self.tokens = guard.Tokens()
         self.accounts = clerks.Accounts(service.store)

@@ -26,10 +26,10 @@ wait allows (defaults: 7200 > 20 * 300).
 Each sign-in is decided in one step under a lock, with no I/O between looking at the counters and
 counting the failure, so parallel guesses cannot slip through a free attempt together. The page
 then writes the changed counters to the store (schema v4 `login_throttle`), which a restart
-reads back. Times are `time.monotonic`; a row written in an earlier boot restarts its wait and
-its forgetting at load (a Pi without a battery clock cannot tell how long it was off), so a
-restart or a reboot never shortens a wait. The counters hold no PIN and no staff number but
-those of existing accounts.
+reads back. Times are `time.monotonic` (a simulated terminal's run ahead on /sim/advance); a
+row written in an earlier boot restarts its wait and its forgetting at load (a Pi without a
+battery clock cannot tell how long it was off), so a restart or a reboot never shortens a wait.
+The counters hold no PIN and no staff number but those of existing accounts.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ happen), then drawn from `weights` with a seeded random source:
     err500    forward, swallow the real answer, answer 500             -> stored, told failed
 
 Every thread is joined and every socket closed by `close()` (the suite checks for leaks); the
-bound port stays the same for the proxy's whole life.
+bound port stays the same for the proxy's whole life. With `idle_close_s=None` and only "pass"
+and "drop" it is a link a test can cut: `weights` switched to "drop" and `sever()`.
 """
 
 from __future__ import annotations
@@ -46,8 +47,11 @@ def _rst(sock: socket.socket) -> None:
 
 class FaultProxy:
     def __init__(self, upstream_port: int, *, script: tuple[str, ...] = (),
-                 weights: dict[str, float] | None = None, seed: int = 4) -> None:
+                 weights: dict[str, float] | None = None, seed: int = 4,
+                 idle_close_s: float | None = 0.2) -> None:
+        """`idle_close_s` None: a connection lasts until one side closes it (a plain link)."""
         self.upstream = ("127.0.0.1", upstream_port)
+        self.idle_close_s = idle_close_s
         self.script = list(script)
         self.weights = weights or {"pass": 5, "drop": 1, "reset": 1, "delay": 1, "busy503": 1,
                                    "busy429": 1, "err500": 1}
@@ -82,6 +86,13 @@ class FaultProxy:
             for sock in self._sockets:
                 sock.close()
             self._sockets.clear()
+
+    def sever(self) -> None:
+        """Cut every open connection (each side sees it closed), as a link going down does."""
+        with self._lock:
+            for sock in list(self._sockets):
+                with contextlib.suppress(OSError):  # already closed by its thread
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> FaultProxy:
         return self
@@ -189,7 +200,8 @@ class FaultProxy:
                     client.sendall(data)
             except TimeoutError:
                 pass
-            if not moved and answered_at is not None and time.monotonic() - answered_at > 0.2:
+            if not moved and answered_at is not None and self.idle_close_s is not None \
+                    and time.monotonic() - answered_at > self.idle_close_s:
                 if behaviour == "err500":  # the server stored it; the client is told 500
                     client.sendall(_answer("500 Internal Server Error", retry_after=False))
                 return False

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,14 @@ def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Centr
     finally:
         process.stop()
         next(urls, None)  # drops the PostgreSQL schema
+
+
+def wait_for(condition: Callable[[], bool], uploader: threading.Thread) -> None:
+    """Until `condition` holds; a bound on failure only (an uploader that ended or hung)."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert uploader.is_alive() and time.monotonic() < deadline, "the uploader stopped"
+        time.sleep(0.01)
 
 
 def test_faults_lose_and_duplicate_nothing(own_server: CentralServer, tmp_path: Path):
@@ -75,10 +83,13 @@ def test_faults_lose_and_duplicate_nothing(own_server: CentralServer, tmp_path: 
     try:
         register(terminal, 30)
         uploader.start()
-        time.sleep(0.5)
+        # Mid-run: once the server has acknowledged some, not after a guessed time.
+        wait_for(lambda: terminal.outbox_states().get("acknowledged", 0) > 0, uploader)
         own_server.kill()  # SIGKILL mid-run: no graceful shutdown
+        connections = proxy.seen.total()
         register(terminal, 20)  # the registry keeps writing while the server is away
-        time.sleep(0.5)
+        # ... and the uploader meets its absence (two connections through the proxy to it).
+        wait_for(lambda: proxy.seen.total() >= connections + 2, uploader)
         own_server.start()  # same port
         register(terminal, 10, check_out_every=0)
         work_done.set()

@@ -224,3 +224,14 @@ def test_a_trusted_clock_still_blocks_a_future_birth_date(reg, clock: FixedClock
             dates_confirmed=True,
         )
     assert "guest.birth_date_future" in [f.code for f in caught.value.findings if f.blocks]
+
+
+def test_a_simulated_terminals_monotonic_clock_only_runs_ahead() -> None:
+    advanced = clockmod.AdvancedMonotonic()
+    before = advanced()
+    advanced.advance(300)
+    assert advanced() >= before + 300  # a five-minute wait is over at once
+    for backwards in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="time only moves on"):
+            advanced.advance(backwards)
+    assert advanced() >= before + 300

@@ -108,12 +108,14 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
         the_desk.stop()
 
 
-def provisioned(tmp_path: Path, central: CentralServer) -> Desk:
+def provisioned(tmp_path: Path, central: CentralServer, server_url: str | None = None) -> Desk:
+    """A terminal enrolled with `central` at `server_url` (default: the server's own URL; a
+    test may put a proxy in between)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = write_settings(tmp_path, identity=False)
     token = anju("central", "token", "issue", "--site", SITE, "--db", central.db_url).strip()
-    anju("provision", "--server", central.url, "--token", token, "--config", str(config),
-         "--no-reader")
+    anju("provision", "--server", server_url or central.url, "--token", token, "--config",
+         str(config), "--no-reader")
     return Desk(tmp_path, config)
 
 

@@ -1,12 +1,13 @@
-"""The status bar through faults: reader unplugged and back, central server down then back."""
+"""The status bar through faults: reader unplugged and back, central server unreachable then
+back."""
 
 from __future__ import annotations
 
 import time
 
-from tests.central.serverproc import CentralServer
-from tests.web.conftest import SITE, provisioned, shoot
-from tests.web.desk import Desk, anju
+from tests.sync.faultproxy import FaultProxy
+from tests.web.conftest import provisioned, shoot
+from tests.web.desk import Desk
 
 
 def test_reader_unplugged_and_back(page, desk: Desk) -> None:
@@ -25,17 +26,18 @@ def test_reader_unplugged_and_back(page, desk: Desk) -> None:
 
 
 def test_server_unreachable_backlog_grows_then_drains(page, tmp_path, central) -> None:
-    # A server of its own, so stopping it does not disturb the other tests.
-    db_url = f"sqlite:///{tmp_path / 'own-central.db'}"
-    server = CentralServer(db_url, tmp_path / "own-central.log").start()
-    anju("central", "site", "add", SITE, "--name", "测试旅馆", "--db", db_url)
+    # The session's server behind a proxy of this test's own: the proxy drops every connection
+    # while the server is "away" (never reached, as a stopped server or a cut link), so no
+    # server of its own is started, stopped and started again.
+    proxy = FaultProxy(central.port, weights={"pass": 1}, idle_close_s=None)
     desk: Desk | None = None
     try:
-        desk = provisioned(tmp_path / "terminal", server)
+        desk = provisioned(tmp_path / "terminal", central, server_url=proxy.url)
         desk.start_uploader()
         page.goto(desk.url + "/")
         page.wait_for_selector("#statusbar [data-key=server].st-ok", timeout=15000)
-        server.stop()
+        proxy.weights = {"drop": 1}
+        proxy.sever()
         page.wait_for_selector("#statusbar [data-key=server].st-warn", timeout=15000)
         assert "服务器连不上" in page.inner_text("#statusbar")
         for index, room in ((0, "601"), (2, "602")):
@@ -49,7 +51,7 @@ def test_server_unreachable_backlog_grows_then_drains(page, tmp_path, central) -
         page.wait_for_selector("#statusbar [data-key=backlog]:has-text('2 条待上传')")
         assert "可继续登记" in page.inner_text("#advice")
         shoot(page, "server-unreachable")
-        server.start()
+        proxy.weights = {"pass": 1}
         page.wait_for_selector("#statusbar [data-key=backlog]:has-text('已全部上传')",
                                timeout=30000)
         deadline = time.monotonic() + 10
@@ -59,7 +61,7 @@ def test_server_unreachable_backlog_grows_then_drains(page, tmp_path, central) -
     finally:
         if desk is not None:
             desk.stop()
-        server.stop()
+        proxy.close()
 
 
 def test_store_busy_confirm_waits_and_never_says_saved_before_commit(page, desk: Desk) -> None:
