@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from central.clock import utc_now
 from central.db import bulk
 from central.db.tables import devices, events
 from central.devices import chain_faults, event_time, storable
@@ -81,8 +83,10 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
         results: list[EventResult] = []
         rows: list[dict[str, Any]] = []
         stored: list[WireEvent] = []
+        receipts = _receipts(len(valid))
+        arrived = utc_now()  # "now" of the time corrections: one reading for the batch
         for item, raw_id in zip(batch.events, batch.raw_ids, strict=True):
-            result, row = _one(device, item, raw_id, known)
+            result, row = _one(device, item, raw_id, known, receipts)
             if row is not None:
                 assert isinstance(item, WireEvent)
                 refusal = owned.check(item, now)
@@ -92,7 +96,8 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
             results.append(result)
             if row is not None:
                 assert isinstance(item, WireEvent)
-                row["corrected_time"], row["time_source"] = event_time.corrected_time(item, anchors)
+                row["corrected_time"], row["time_source"] = event_time.corrected_time(item, anchors,
+                                                                                arrived)
                 row.update(received_at=now, clock_offset_ms=offset,
                            stay_month=owned.months[item.stay_id])
                 rows.append(row)
@@ -133,8 +138,15 @@ def _lookup(conn: Any, batch: list[WireEvent]
     return known, targets
 
 
+def _receipts(count: int) -> Iterator[str]:
+    """`count` new receipts ("R" and 24 hex digits), from one read of the system's random
+    source (a read per event was a system call, and a GIL handover, per event)."""
+    digits = secrets.token_hex(12 * count)
+    return iter(["R" + digits[i:i + 24] for i in range(0, len(digits), 24)])
+
+
 def _one(device: Device, item: WireEvent | InvalidEventError, raw_id: str | None,
-         known: dict[str, tuple[str, str, str, str]]
+         known: dict[str, tuple[str, str, str, str]], receipts: Iterator[str]
          ) -> tuple[EventResult, dict[str, Any] | None]:
     if isinstance(item, InvalidEventError):
         return _rejected(raw_id, item.code, _local(item.field), item.message), None
@@ -158,7 +170,7 @@ def _one(device: Device, item: WireEvent | InvalidEventError, raw_id: str | None
         storable.check(event, event.check_payload())
     except InvalidEventError as err:
         return _rejected(event.event_id, err.code, err.field, err.message), None
-    receipt = "R" + secrets.token_hex(12)
+    receipt = next(receipts)
     known[event.event_id] = (event.payload_sha256, event.chain_sha256, event.device_id, receipt)
     row = {**event.header(), "payload": event.payload, "withheld": event.withheld,
            "payload_sha256": event.payload_sha256, "prev_chain_sha256": event.prev_chain_sha256,
