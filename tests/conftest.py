@@ -1,11 +1,12 @@
 """Hygiene for every test (no leaked threads, no leaked file descriptors), and how `make test`
 shares the suite between pytest-xdist workers.
 
-Workers get whole test modules (a module's fixtures, e.g. its own central server, start once),
-and the directories whose tests must never overlap as one unit each, longest first:
-`tests/ha/` (PostgreSQL pairs on ports of their own, the failover drills timing a promotion)
-and `tests/powercut/` (FUSE mounts cut mid-write). Each worker has its own session fixtures
-(central servers, PostgreSQL schemas named with the worker's pid, Chromium) and temp dirs.
+Workers (two per CPU, Makefile) get whole test modules (a module's fixtures, e.g. its own
+central server, start once), and the directories whose tests must never overlap as one unit
+each, longest first: `tests/ha/` (PostgreSQL pairs on ports of their own, the failover drills
+timing a promotion) and `tests/powercut/` (FUSE mounts cut mid-write). Each worker has its own
+session fixtures (central servers, PostgreSQL schemas named with the worker's pid, Chromium)
+and temp dirs.
 """
 
 from __future__ import annotations

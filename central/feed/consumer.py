@@ -28,6 +28,7 @@ from pathlib import Path
 import requests
 
 from central.errors import CentralError
+from sync.atomic_file import fsync_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 TIMEOUT_S = 60.0
@@ -54,21 +55,7 @@ def load_state(path: Path) -> State:
 
 
 def save_state(path: Path, state: State) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump({"cursor": state.cursor, "page": state.page}, out)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_json_atomic(path, {"cursor": state.cursor, "page": state.page})
 
 
 def page_name(page: int, after: str, last: str) -> str:
@@ -147,7 +134,7 @@ class Puller:
                 f"page after {state.cursor} arrived incomplete ({lines} of {count} records)"
             )
         os.replace(part, self.out / page_name(number, state.cursor, last))
-        _fsync_dir(self.out)
+        fsync_dir(self.out)
         self.state = State(last, number)
         save_state(self.state_path, self.state)
         return count, more

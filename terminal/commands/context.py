@@ -16,7 +16,8 @@ from typing import Any
 import click
 
 from terminal.commands.language import chinese_locale
-from terminal.config import ENV_VAR, Config, load_config
+from terminal.commands.options import config_option
+from terminal.config import Config, load_config
 from terminal.errors import ConfigError, DomainError, TerminalError
 from terminal.store.database import Store
 
@@ -28,10 +29,7 @@ EXIT_STORE = 3
 def store_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
                         help="Database file (overrides store.database from the settings).")(func)
-    return click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-        envvar=ENV_VAR, show_envvar=True,
-        help="Settings file (default /etc/anju/terminal.toml).")(func)
+    return config_option(func)
 
 
 def settings(config_path: Path | None, db_path: Path | None) -> tuple[Config, Path]:

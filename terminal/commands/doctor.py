@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from terminal.config import ENV_VAR, load_config
+from terminal.commands.options import config_option
+from terminal.config import load_config
 from terminal.doctor import (
     FAIL,
     OK,
@@ -52,14 +53,7 @@ Exit codes (the first class, in this order, with a fault; 0 only when all is wel
   20 files readable by others
 """
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar=ENV_VAR,
-    show_envvar=True,
-    help="Settings file (default /etc/anju/terminal.toml).",
-)
+@config_option
 @click.option(
     "--db",
     "db_path",

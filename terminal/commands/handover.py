@@ -16,24 +16,16 @@ from pathlib import Path
 
 import click
 
+from sync.atomic_file import write_json_atomic
 from sync.client import SyncClient
 from sync.errors import RequestError, SyncError
 from sync.fields import format_utc
 from terminal.commands.context import EXIT_REFUSED, reporting
-from terminal.config import ENV_VAR, load_config
+from terminal.commands.options import config_option
+from terminal.config import load_config
 from terminal.errors import ConfigError
-from terminal.system.atomic_file import write_json_atomic
 from terminal.uploading import handover as core
 from terminal.uploading.sync_service import load_credentials
-
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar=ENV_VAR,
-    show_envvar=True,
-    help="Settings file (default /etc/anju/terminal.toml).",
-)
 
 
 @click.group()
@@ -42,7 +34,7 @@ def handover() -> None:
 
 
 @handover.command("export")
-@_CONFIG
+@config_option
 @click.option(
     "--store",
     "store_path",
@@ -99,7 +91,7 @@ def export(
 
 
 @handover.command("import")
-@_CONFIG
+@config_option
 @click.argument("bundle_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def import_(config_path: Path | None, bundle_file: Path) -> None:
     """Deliver a hand-over file's events under the old device's identity (as this device)."""
@@ -130,7 +122,7 @@ def import_(config_path: Path | None, bundle_file: Path) -> None:
 
 
 @click.command()
-@_CONFIG
+@config_option
 @click.option(
     "--exported",
     "exported",

@@ -36,6 +36,7 @@ from pathlib import Path
 import click
 
 from drivers.barcode.serial_scanner import listen_for_scan
+from sync.atomic_file import write_json_atomic
 from sync.client import SyncClient
 from sync.errors import EnrolmentRefusedError, MaybeDeliveredError, RequestError
 from sync.messages import Enrolment
@@ -55,7 +56,6 @@ from terminal.doctor.provision_checks import (
 )
 from terminal.doctor.remote import OFFSET_LIMIT_S
 from terminal.errors import ConfigError
-from terminal.system.atomic_file import write_json_atomic
 from terminal.system.settings_file import read_document, set_values, write_text_atomic
 from terminal.version import software_version
 

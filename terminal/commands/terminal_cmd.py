@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from terminal.commands.context import reporting, settings, store_options
+from terminal.commands.options import config_option
 from terminal.config import SETTINGS, load_config
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,7 @@ def config_group() -> None:
 
 
 @config_group.command("show")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="ANJU_CONFIG", help="Settings file (default /etc/anju/terminal.toml).")
+@config_option
 @click.option("--help-text", is_flag=True, help="Add each setting's help text.")
 def show(config_path: Path | None, help_text: bool) -> None:
     """Every setting with its value in force (identity included; secrets never)."""

@@ -12,16 +12,14 @@ from pathlib import Path
 
 import click
 
-from terminal.config import ENV_VAR, load_config
+from sync.atomic_file import write_atomic
+from terminal.commands.options import config_option
+from terminal.config import load_config
 from terminal.errors import ConfigError
-from terminal.system.atomic_file import write_atomic
 
 # Debian's place for a repository's own key; readable by apt's sandbox user _apt, which
 # verifies the signature (a key in /etc/anju, 0750 root:anju, would not be: NO_PUBKEY).
 KEYRING = Path("/etc/apt/keyrings/anju-archive-keyring.gpg")
-_CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False,
-                       path_type=Path), envvar=ENV_VAR, show_envvar=True,
-                       help="Settings file (default /etc/anju/terminal.toml).")
 
 
 @click.group()
@@ -37,7 +35,7 @@ def _config(config_path: Path | None) -> object:
 
 
 @update.command("run")
-@_CONFIG
+@config_option
 def run(config_path: Path | None) -> None:
     """One pass of the updater (anju-update.service runs it as root): install the ordered
     version in this terminal's slot and window when no registration is open, run the health
@@ -76,7 +74,7 @@ def run(config_path: Path | None) -> None:
 
 
 @update.command("status")
-@_CONFIG
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
 def status(config_path: Path | None, as_json: bool) -> None:
     """The order from the central server and the updater's phase and last outcome."""
@@ -110,7 +108,7 @@ def status(config_path: Path | None, as_json: bool) -> None:
 
 
 @update.command("configure")
-@_CONFIG
+@config_option
 @click.option("--repo", "url", required=True,
               help="The signed repository's URL, e.g. https://central.example/anju-repo/.")
 @click.option("--keyring", type=click.Path(dir_okay=False, exists=True, path_type=Path),

@@ -157,7 +157,7 @@ def worst_class(findings: Iterable[Finding]) -> str | None:
 def remember(config: Config, findings: list[Finding], checked_at: float) -> None:
     """Keep a full run's outcome (no texts: its class and the failing checks' names) for the
     sync service's heartbeat; a folder we may not write (doctor run as another user) is fine."""
-    from terminal.system.atomic_file import write_json_atomic
+    from sync.atomic_file import write_json_atomic
 
     path = Path(config["sync.state_file"]).parent / LAST_RUN_FILE
     doc = {"checked_at": checked_at, "class": worst_class(findings),

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync.atomic_file import fsync_dir, write_atomic
 from sync.fields import format_utc
-from terminal.system.atomic_file import fsync_dir, write_atomic
 
 FILE_NAME = "service-faults.json"
 RECENT = 20

@@ -24,8 +24,8 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
+from sync.atomic_file import write_atomic
 from terminal.errors import ConfigError
-from terminal.system.atomic_file import write_atomic
 
 
 def read_document(path: Path) -> tomlkit.TOMLDocument:

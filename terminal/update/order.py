@@ -15,8 +15,8 @@ import contextlib
 import json
 from pathlib import Path
 
+from sync.atomic_file import write_json_atomic
 from sync.update_messages import UpdateOrder
-from terminal.system.atomic_file import write_json_atomic
 from terminal.update.state import Order
 
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from sync.atomic_file import write_json_atomic
 from sync.fields import format_utc
-from terminal.system.atomic_file import write_json_atomic
 from terminal.update.errors import UpdateError
 from terminal.update.installer import Installer
 from terminal.update.order import read_order

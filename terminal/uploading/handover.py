@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sync.atomic_file import fsync_dir
 from sync.body import split_batches
 from sync.client import Credentials, SyncClient
 from sync.handover import bundle, parts
@@ -25,7 +26,6 @@ from terminal.errors import ConfigError
 from terminal.store import outbox, queries
 from terminal.store.database import ReadOnlyStore
 from terminal.store.outbox import StoreOutbox
-from terminal.system.atomic_file import fsync_dir
 
 ALL = 10**12
 

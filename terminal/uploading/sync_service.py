@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync.atomic_file import write_json_atomic
 from sync.client import Credentials, SyncClient
 from sync.diagnosis import delivery_text
 from sync.errors import RequestError
@@ -34,7 +35,6 @@ from terminal.doctor import last_run
 from terminal.errors import ConfigError
 from terminal.store.database import Store
 from terminal.store.outbox import StoreOutbox
-from terminal.system.atomic_file import write_json_atomic
 from terminal.system.clock import SystemClock
 from terminal.system.liveness import Heartbeat
 from terminal.update.order import write_order

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from terminal.system.atomic_file import write_json_atomic
+from sync.atomic_file import write_json_atomic
 from terminal.system.settings_file import write_text_atomic
 from terminal.uploading.sync_service import SyncState
 from tests.powercut.powerfs import PowerFS, fuse_available

@@ -173,7 +173,7 @@ def test_a_failed_write_after_enrolment_says_so_and_leaves_the_file(
             raise OSError(30, "Read-only file system")
         real_replace(src, dst)  # the credential is written as usual
 
-    monkeypatch.setattr("terminal.system.atomic_file.os.replace", settings_read_only)
+    monkeypatch.setattr("sync.atomic_file.os.replace", settings_read_only)
     result = provision(path)
     assert result.exit_code == 2
     assert "enrolled as gz-0042, but cannot write settings file" in result.output

@@ -19,12 +19,12 @@ import pytest
 
 from central.db.engine import database_exposures, make_engine
 from central.migrate import migrate
+from sync.atomic_file import write_json_atomic
 from sync.files import create_private, exposure
 from terminal.config import load_config
 from terminal.doctor.file_checks import exposed_files
 from terminal.store import migrations
 from terminal.store.database import Store
-from terminal.system.atomic_file import write_json_atomic
 from tests.central.serverproc import CentralServer
 
 ROOT = Path(__file__).resolve().parents[2]

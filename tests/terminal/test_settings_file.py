@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import tomlkit
 
+from sync import atomic_file
 from terminal.errors import ConfigError
-from terminal.system import atomic_file
 from terminal.system.settings_file import read_document, set_values, write_text_atomic
 
 TECHNICIAN = """\

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from terminal.system import atomic_file
-from terminal.system.atomic_file import write_atomic, write_json_atomic
+from sync import atomic_file
+from sync.atomic_file import write_atomic, write_json_atomic
 from terminal.uploading.sync_service import SyncState
 
 

@@ -1,4 +1,4 @@
-"""The one way the terminal replaces a file that must survive a power cut.
+"""The one way Anju replaces a file that must survive a power cut (terminal and central).
 
     write_atomic(path, data)                 # keeps the file's mode, owner and group
     write_atomic(path, data, mode=0o600)     # exactly this mode (a secret)
