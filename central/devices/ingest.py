@@ -39,7 +39,7 @@ from central.devices import chain_faults, event_time, storable
 from central.devices.authentication import Device
 from central.errors import ForbiddenError
 from central.feed import log as feed
-from central.stays import state
+from central.stays import payloads, state
 from central.stays.ownership import Ownership
 from sync.errors import InvalidEventError
 from sync.fields import format_utc
@@ -68,6 +68,13 @@ def check_sender(device: Device, device_id: str, site_code: str) -> None:
 
 def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datetime
            ) -> BatchAnswer:
+    parsed: dict[str, dict[str, Any]] = {}  # payload -> its data, as checked (fold, feed)
+    with payloads.parsed_once(parsed):
+        return _ingest(engine, device, batch, received, parsed)
+
+
+def _ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datetime,
+            parsed: dict[str, dict[str, Any]]) -> BatchAnswer:
     check_sender(device, batch.device_id, batch.site_code)
     now = format_utc(received)
     offset = event_time.offset_ms(batch.clock, received)
@@ -86,7 +93,7 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
         receipts = _receipts(len(valid))
         arrived = utc_now()  # "now" of the time corrections: one reading for the batch
         for item, raw_id in zip(batch.events, batch.raw_ids, strict=True):
-            result, row = _one(device, item, raw_id, known, receipts)
+            result, row = _one(device, item, raw_id, known, receipts, parsed)
             if row is not None:
                 assert isinstance(item, WireEvent)
                 refusal = owned.check(item, now)
@@ -146,8 +153,8 @@ def _receipts(count: int) -> Iterator[str]:
 
 
 def _one(device: Device, item: WireEvent | InvalidEventError, raw_id: str | None,
-         known: dict[str, tuple[str, str, str, str]], receipts: Iterator[str]
-         ) -> tuple[EventResult, dict[str, Any] | None]:
+         known: dict[str, tuple[str, str, str, str]], receipts: Iterator[str],
+         parsed: dict[str, dict[str, Any]]) -> tuple[EventResult, dict[str, Any] | None]:
     if isinstance(item, InvalidEventError):
         return _rejected(raw_id, item.code, _local(item.field), item.message), None
     event = item
@@ -167,9 +174,12 @@ def _one(device: Device, item: WireEvent | InvalidEventError, raw_id: str | None
         return _rejected(event.event_id, "id_conflict", "event_id",
                          "an event with this id and different hashes is stored already"), None
     try:
-        storable.check(event, event.check_payload())
+        data = event.check_payload()
+        storable.check(event, data)
     except InvalidEventError as err:
         return _rejected(event.event_id, err.code, err.field, err.message), None
+    if event.payload is not None and data is not None:
+        parsed[event.payload] = data
     receipt = next(receipts)
     known[event.event_id] = (event.payload_sha256, event.chain_sha256, event.device_id, receipt)
     row = {**event.header(), "payload": event.payload, "withheld": event.withheld,
