@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/bench_ingest_scale.py [--seconds 20] [--terminals 8] [--batch 200]
          [--fill 1000000,5000000] [--parts local,standby,stored,size] [--repeat 1]
+         [--schema NAME] [--min-free-gb 12]
 
 Every configuration is started here: `anju central serve` processes behind nginx on the sample
 site deploy/ha/nginx-anju-central.conf (TLS), on a fresh schema of the machine's PostgreSQL
@@ -14,11 +15,12 @@ guest with a 1 KB photo each, built before the clock starts) upload for --second
    events table of a fresh schema: the ceiling, and ingest's ratio to it
 2. standby: a pair with a synchronous standby, 2 app servers, and COPY of the same rows into
    its primary: the cost of "durable on two machines" against 1. and against its own COPY
-3. stored: the schema of 1. filled to each --fill count of events (one stay and one guest per
-   two events, names searchable by trigram like real ones) server-side with INSERT ... SELECT
-   generate_series (a client's COPY would put its own CPU on the same two cores), then
-   ingest again with 2 app servers (--repeat times, median): how the rate and the CPU per
-   event change with the data held
+3. stored: the schema of 1. (or --schema NAME, kept: created if missing, never dropped, so a
+   later run measures new code at the same size without refilling) filled to each --fill
+   count of events (one stay and one guest per two events, names searchable by trigram like
+   real ones) server-side with INSERT ... SELECT generate_series (bench/scale_fill.py; its
+   backend reniced to 19, stopped under --min-free-gb), then ingest again with 2 app servers
+   (--repeat times, median): how the rate and the CPU per event change with the data held
 
 4. size: --stays stays ingested in-process (a check-in of one or two guests, each with a 1 KB
    WLT photo, then a check-out) into a fresh schema, VACUUM ANALYZE, then bytes per stay of
@@ -51,20 +53,16 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.scale_fill import DiskLow, fill, load, stored_events, table_sizes  # noqa: E402
 from central.db.engine import make_engine  # noqa: E402
 from central.migrate import migrate  # noqa: E402
 from tests.central.central_helpers import Admin  # noqa: E402
 from tests.ha.hasite import HaSite, send_until_answered  # noqa: E402
 from tests.pgpair import PgPair  # noqa: E402
-from tests.pgschema import create_schema, drop_schema  # noqa: E402
-from tests.sync.wire_helpers import guest  # noqa: E402
+from tests.pgschema import PG_URL, create_schema, drop_schema  # noqa: E402
+from tests.sync.wire_helpers import EventChain, guest  # noqa: E402
 
 PHOTO = base64.b64encode(secrets.token_bytes(1024)).decode("ascii")
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load {one:.1f}/{five:.1f} on {os.cpu_count()} cores"
 
 
 def conninfo(url: str) -> str:
@@ -166,98 +164,26 @@ def fresh_migrated(prefix: str) -> tuple[str, str]:
     return url, schema
 
 
-def stored_events(db_url: str) -> int:
-    with psycopg.connect(conninfo(db_url)) as conn:
-        row = conn.execute("SELECT count(*) FROM events").fetchone()
-        assert row is not None
-        return int(row[0])
+def sample_payloads() -> tuple[str, str]:
+    """A check-in as measure() sends it (one guest, 1 KB photo) and its check-out."""
+    chain = EventChain("FILL-0", "FS0")
+    check_in = chain.check_in(guests=[guest(name="压测", photo_wlt_b64=PHOTO)])
+    check_out = chain.check_out(check_in)
+    assert check_in.payload is not None and check_out.payload is not None
+    return check_in.payload, check_out.payload
 
 
-FILL = """
-INSERT INTO events (event_id, receipt, device_id, site_code, sequence, kind, stay_id,
-    wall_time, clock_synchronised, monotonic_ns, boot_id, operator, payload, payload_sha256,
-    prev_chain_sha256, chain_sha256, received_at, clock_offset_ms, corrected_time,
-    time_source, stay_month)
-SELECT md5(%(tag)s::text || i)::uuid::text, 'R' || substr(md5('r' || %(tag)s::text || i), 1, 24),
-    'FILL-' || (i %% 50000), 'FS' || (i %% 50000), %(base)s::bigint + i / 50000,
-    CASE WHEN i %% 2 = 0 THEN 'check_in' ELSE 'check_out' END,
-    md5('s' || %(tag)s::text || (i / 2))::uuid::text,
-    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), true, i, 'boot', '0007',
-    %(payload)s::text, md5(i::text) || md5(i::text), md5('p' || i) || md5('p' || i),
-    md5('c' || i) || md5('c' || i), to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 0,
-    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'device', to_char(now(), 'YYYY-MM')
-FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
-"""
-FILL_STAYS = """
-INSERT INTO stays (stay_id, device_id, site_code, room, status, complete, checked_in_at,
-    checked_out_at, time_corrected, event_count, updated_at, stay_month)
-SELECT md5('s' || %(tag)s::text || j)::uuid::text, 'FILL-' || (j %% 50000), 'FS' || (j %% 50000),
-    (100 + j %% 40)::text, 'checked_out', true,
-    to_char(now() - (j %% 300) * interval '1 hour', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), false, 2,
-    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(now(), 'YYYY-MM')
-FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS j
-"""
-FILL_GUESTS = """
-INSERT INTO stay_guests (stay_id, guest_id, role, name, document_type, document_number,
-    nationality, checked_in_at, stay_checked_in_at, stay_month)
-SELECT md5('s' || %(tag)s::text || j)::uuid::text,
-    md5('g' || %(tag)s::text || j)::uuid::text, 'main',
-    chr((19968 + (j * 7) %% 20000)::int) || chr((19968 + (j * 13) %% 20000)::int)
-        || chr((19968 + (j * 31) %% 20000)::int),
-    '11', lpad((j * 7919 %% 1000000000000)::text, 18, '4'), 'CHN',
-    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(now(), 'YYYY-MM')
-FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS j
-"""
-
-
-def fill(db_url: str, target: int, payload: str) -> float:
-    """Add filler events (and their stays and guests) until `target` events are stored;
-    returns rows per second of the fill."""
-    have = stored_events(db_url)
-    if have >= target:
-        return 0.0
-    tag = secrets.token_hex(4)
-    step = 500_000
-    started = time.monotonic()
-    added = 0
-    with psycopg.connect(conninfo(db_url), autocommit=True) as conn:
-        for first in range(0, target - have, step):
-            last = min(first + step, target - have) - 1
-            params = {"tag": tag, "first": first, "last": last, "payload": payload,
-                      "base": 1_000_000}
-            conn.execute(FILL, params)
-            conn.execute(FILL_STAYS, {**params, "first": first // 2, "last": last // 2})
-            conn.execute(FILL_GUESTS, {**params, "first": first // 2, "last": last // 2})
-            added += last - first + 1
-            print(f"     filled {have + added:,} events ({load()})", flush=True)
-        conn.execute("VACUUM ANALYZE events")
-        conn.execute("VACUUM ANALYZE stays")
-        conn.execute("VACUUM ANALYZE stay_guests")
-        conn.execute("CHECKPOINT")  # else the fill's dirty pages are written during the next run
-    return added / (time.monotonic() - started)
-
-
-def table_sizes(db_url: str) -> str:
-    with psycopg.connect(conninfo(db_url)) as conn:
-        rows = conn.execute(
-            "SELECT c.relname, sum(pg_total_relation_size(i.inhrelid)) FROM pg_class c "
-            "JOIN pg_inherits i ON i.inhparent = c.oid WHERE c.relname IN "
-            "('events', 'stays', 'stay_guests') AND c.relnamespace = "
-            "CAST(current_schema() AS regnamespace) GROUP BY c.relname").fetchall()
-        feed = conn.execute("SELECT pg_total_relation_size('feed_log')").fetchone()
-    sizes = {name: int(size) for name, size in rows}
-    sizes["feed_log"] = int(feed[0]) if feed else 0
-    return ", ".join(f"{k} {v / 2**20:,.0f} MiB" for k, v in sorted(sizes.items()))
-
-
-def sample_payload(db_url: str) -> str:
-    with psycopg.connect(conninfo(db_url)) as conn:
-        row = conn.execute("SELECT payload FROM events WHERE payload IS NOT NULL LIMIT 1"
-                           ).fetchone()
-    assert row is not None
-    return str(row[0])
+def kept_schema(name: str) -> str:
+    """The URL of schema `name`, created if missing and migrated; never dropped here."""
+    with psycopg.connect(conninfo(PG_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+    url = f"{PG_URL}?options=-csearch_path%3D{name}"
+    engine = make_engine(url, pooled=False)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return url
 
 
 CPU_COST: list[tuple[float, float]] = []  # (app, PostgreSQL) CPU ms per event, per measure()
@@ -361,6 +287,34 @@ def part_size(stays: int) -> None:
     drop_schema(schema)
 
 
+def part_stored(url: str, base: float | None, args: argparse.Namespace) -> None:
+    """Fill to each --fill target, then ingest with 2 app servers; `base` is the rate of the
+    empty database if part 1 measured it (else the first figure here is the base)."""
+    where = url.split("search_path%3D", 1)[1]
+    print(f"3. events already stored (2 app servers, schema {where})")
+    info = conninfo(url)
+    payloads = sample_payloads()
+    for target in (int(n) for n in args.fill.split(",")):
+        try:
+            filled = fill(info, target, payloads, int(args.min_free_gb * 1e9),
+                          lambda line: print(line, flush=True))
+        except DiskLow as err:
+            print(f"     fill stopped: {err}; {table_sizes(info)}", flush=True)
+            return
+        if filled.added:
+            print(f"     filled {filled.added:,} events in {filled.seconds:,.0f} s: "
+                  f"{filled.rate:,.0f} events/s (with stays, guests)", flush=True)
+        print(f"     {table_sizes(info)}", flush=True)
+        stored = stored_events(info)
+        rate = statistics.median(
+            measure(f"{stored:,} events stored", url, 2, args) for _ in range(args.repeat))
+        if base:
+            print(f"  ratio to the {'empty database' if args.schema is None else 'first'}: "
+                  f"{rate / base:.2f}", flush=True)
+        else:
+            base = rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -373,6 +327,12 @@ def main() -> None:
     parser.add_argument("--parts", default="local,standby,stored,size")
     parser.add_argument("--repeat", type=int, default=1, help="alternated runs of 1. (median)")
     parser.add_argument("--stays", type=int, default=4000, help="stays of the size part")
+    parser.add_argument("--schema", help="3. on this schema of the machine's PostgreSQL: "
+                        "created if missing, migrated, filled up to each --fill target, never "
+                        "dropped (a later run measures at the same size without refilling; "
+                        "--fill 0 measures what it holds)")
+    parser.add_argument("--min-free-gb", type=float, default=12.0,
+                        help="stop filling when the database's filesystem has less free space")
     args = parser.parse_args()
     parts = args.parts.split(",")
     print(f"{args.terminals} terminals, batches of {args.batch} check-ins (1 KB photo each), "
@@ -385,7 +345,7 @@ def main() -> None:
     schemas = [schema]
     try:
         local: dict[int, float] = {}
-        if "local" in parts or "stored" in parts:
+        if "local" in parts or ("stored" in parts and not args.schema):
             print("1. the machine's PostgreSQL, through nginx")
             runs: dict[int, list[float]] = {1: [], 2: []}
             for _ in range(args.repeat):  # alternated: the machine's load drifts
@@ -425,18 +385,7 @@ def main() -> None:
                 ratio = f", against no standby (1.) {rate / local[2]:.2f}" if 2 in local else ""
                 print(f"  ratios: to its COPY {rate / ceiling:.2f}{ratio}")
         if "stored" in parts:
-            print("3. events already stored (2 app servers, the schema of 1.)")
-            payload = sample_payload(url)
-            base = local.get(2)
-            for target in (int(n) for n in args.fill.split(",")):
-                speed = fill(url, target, payload)
-                print(f"     fill at {speed:,.0f} events/s (with stays, guests); "
-                      f"{table_sizes(url)}", flush=True)
-                stored = stored_events(url)
-                rate = statistics.median(
-                    measure(f"{stored:,} events stored", url, 2, args) for _ in range(args.repeat))
-                if base:
-                    print(f"  ratio to the empty database: {rate / base:.2f}")
+            part_stored(kept_schema(args.schema) if args.schema else url, local.get(2), args)
         if "size" in parts:
             print("4. size")
             part_size(args.stays)

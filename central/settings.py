@@ -1,6 +1,7 @@
 """Server settings as one table: each field of `Settings` is one setting, with its type (the
 annotation), its one default, its help, and how it is given to `anju central serve` (option,
-environment variable). central/cli/context.py generates `serve`'s options from this table,
+environment variable; the retention's rows to `anju central purge` instead). central/cli/context.py
+generates `serve`'s and `purge`'s options from this table,
 so a default is written once; tests/central/test_central_settings.py checks that each setting
 has exactly one default and a help, and that `serve --help` lists every option.
 
@@ -25,6 +26,7 @@ READ_DB_ENV = "ANJU_CENTRAL_READ_DB"
 PHOTO_LIBRARY_ENV = "ANJU_CENTRAL_PHOTO_LIBRARY"
 PHOTO_LICENCE_ENV = "ANJU_CENTRAL_PHOTO_LICENCE_CODE"
 RETENTION_ENV = "ANJU_CENTRAL_RETENTION_DAYS"  # read by `anju central purge`, not by serve
+HEARTBEAT_RETENTION_ENV = "ANJU_CENTRAL_HEARTBEAT_RETENTION_DAYS"  # the same
 TOKEN_TTL_ENV = "ANJU_CENTRAL_API_TOKEN_TTL"
 REASON_MIN_CHARS_ENV = "ANJU_CENTRAL_REASON_MIN_CHARS"
 REASON_PATTERN_ENV = "ANJU_CENTRAL_REASON_PATTERN"
@@ -42,6 +44,7 @@ class Option:
     env: str | None = None  # read when the option is not given
     kind: Kind = ""
     shown: str | None = None  # the default as --help shows it, when not the value itself
+    command: str = "serve"  # the command that reads it: serve, or purge (the retention)
 
 
 def default_db_url() -> str:
@@ -50,12 +53,13 @@ def default_db_url() -> str:
 
 
 def setting(default: Any, help: str, flag: str | None = None, *, env: str | None = None,
-            kind: Kind = "", minimum: float | None = None, shown: str | None = None) -> Any:
+            kind: Kind = "", minimum: float | None = None, shown: str | None = None,
+            command: str = "serve") -> Any:
     """One row of the table. `flag` None: not on the command line (set by tests only).
     `minimum`: validated here and on the command line alike. A callable default is a
-    factory, called when the value is built."""
+    factory, called when the value is built. `command`: which command has the option."""
     metadata = {"help": help, "minimum": minimum,
-                "option": Option(flag, env, kind, shown) if flag else None}
+                "option": Option(flag, env, kind, shown, command) if flag else None}
     if callable(default):
         return field(default_factory=default, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -163,6 +167,16 @@ class Settings:
     reason_pattern: str = setting(
         "", r"A regular expression every reason must contain, e.g. a case number format "
         r"such as '[A-Z]\d{4}-\d+'; empty: none.", "--reason-pattern", env=REASON_PATTERN_ENV)
+    # Retention (`anju central purge`, central/stays/retention.py, central/devices/history.py).
+    retention_days: int = setting(
+        0, "Keep stays first seen within this many days (rounded to whole months, up), with "
+        "their guests, events (photos), feed records and day reports. Required: there is no "
+        "built-in retention (0: not set, the purge refuses).", "--retention-days",
+        env=RETENTION_ENV, minimum=0, command="purge")
+    heartbeat_retention_days: int = setting(
+        7, "Keep terminals' heartbeats received within this many days (each terminal's latest "
+        "is kept whatever its age: the fleet page shows it).", "--heartbeat-retention-days",
+        env=HEARTBEAT_RETENTION_ENV, minimum=1, command="purge")
 
     def __post_init__(self) -> None:
         for row in dataclasses.fields(self):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,10 +24,9 @@ def skip_without_chromium() -> None:
 
 
 @contextmanager
-def launched(warm_dir: Path, warm_url: str | None = None) -> Iterator[object]:
-    """A headless browser, warmed up: its first page (at `warm_url`, if given) has written
-    a screenshot into `warm_dir`, so every thread Playwright makes exists before the tests'
-    leak check starts counting."""
+def launched(warm_dir: Path) -> Iterator[object]:
+    """A headless browser, warmed up: its first page has written a screenshot into
+    `warm_dir`, so every thread Playwright makes exists before the tests' leak check counts."""
     from playwright.sync_api import sync_playwright
 
     manager = sync_playwright()
@@ -38,11 +37,39 @@ def launched(warm_dir: Path, warm_url: str | None = None) -> Iterator[object]:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright-io"))
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         warm = browser.new_page()
-        if warm_url is not None:
-            warm.goto(warm_url)
         warm.screenshot(path=str(warm_dir / "warm.png"))
         warm.close()
         try:
             yield browser
         finally:
             browser.close()
+
+
+class SharedBrowser:
+    """The worker's one browser, launched by the first test that wants one and closed as soon
+    as the next test to run is in a module that uses none (tests/conftest.py).
+
+    Playwright's sync API marks its event loop as running on this thread between its calls
+    (so that it can refuse to be called from inside a loop): while a browser is open,
+    `asyncio.run()` fails on the thread. A browser kept for the whole session broke any later
+    module on the same worker that runs a coroutine; one closed behind the last browser module
+    breaks none, and the modules that follow one another still share one launch."""
+
+    def __init__(self) -> None:
+        self._stack: ExitStack | None = None
+        self._browser: object | None = None
+
+    def get(self, warm_dir: Path) -> object:
+        if self._browser is None:
+            stack = ExitStack()
+            self._browser = stack.enter_context(launched(warm_dir))
+            self._stack = stack
+        return self._browser
+
+    def close(self) -> None:
+        stack, self._stack, self._browser = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+
+SHARED = SharedBrowser()

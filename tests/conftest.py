@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.central.serverproc import CentralServer
+from tests.chromium import SHARED
 from tests.pgschema import pg_schema_url
 
 # Scheduled first, in this order, each on one worker: the longest units, so that the others
@@ -58,6 +59,28 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     config.option.loadscopereorder = False  # collection order: the serial units first
     return UnitScheduling(config, log)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """The worker's one headless Chromium (tests/chromium.py): module-scoped, so that it is
+    launched before the per-test leak check counts threads, and closed by the hook below."""
+    return SHARED.get(tmp_path_factory.mktemp("warm"))
+
+
+_browser_modules: set[str] | None = None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Close the browser behind the last of a run of modules that use it (see SharedBrowser:
+    an open one breaks `asyncio.run` on this thread)."""
+    global _browser_modules
+    if _browser_modules is None:
+        _browser_modules = {i.nodeid.split("::", 1)[0] for i in item.session.items
+                            if "browser" in getattr(i, "fixturenames", ())}
+    if nextitem is None or nextitem.nodeid.split("::", 1)[0] not in _browser_modules:
+        SHARED.close()
 
 
 def _open_fds() -> set[int]:

@@ -32,8 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from PIL import Image, UnidentifiedImageError
-
 from wlt.errors import PhotoDecoderError
 
 PHOTO_SIZE = 1024  # the card's photo block (reference §5); drivers.idcard.reading reads it
@@ -141,6 +139,10 @@ def bmp_to_png(data: bytes) -> bytes:
         )
     # The header's file size is not trusted (sloppy writers leave it 0): Pillow reads the pixels
     # from the data offset and ignores the rest of the oversized buffer.
+    # Imported here: Pillow costs every central server start and CLI command ~0.1 s of CPU,
+    # for the photos that few requests show.
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data), formats=["BMP"]) as image:
             rgb = image.convert("RGB")

@@ -27,7 +27,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, insert, select, update
 
 from central.accounts.login_throttle import LoginThrottle, ThrottledError
 from central.clock import utc_now
@@ -53,8 +53,12 @@ IDLE_S = 30 * 60
 FEED_TOKEN_PREFIX = "anjufeed_"  # central/feed/tokens.py: tokens of systems, not of users
 ABSOLUTE_S = 10 * 3600
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the user does not exist, so timing does not reveal valid usernames.
-_DUMMY_HASH = hasher.hash(secrets.token_hex(16))
+# Verified in place of a missing user's hash, so an unknown username costs the same time as a
+# wrong password. A constant, not hashed at import: hashing costs ~0.5 s of CPU, paid by every
+# server start and `anju central` command. Its parameters must stay the hasher's own (else the
+# two verifications would differ in time): tests/central/test_police_accounts.py checks that.
+DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$172eqhRHAeSlZyne4iQlRQ$"
+              "g3YNLenV3exwYzXVNujf5wEggaBBwFhl3JQTQ4LqUKA")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +128,7 @@ def _check_password(engine: Engine, username: str, password: str) -> Any:
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     try:
-        hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        hasher.verify(row.password_hash if row else DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError) as err:
         raise AuthError("wrong username or password", code="bad_login") from err
     if row is None:
@@ -157,6 +161,21 @@ def session_principal(engine: Engine, cookie: str) -> Principal:
     if expired:
         raise AuthError("session expired", code="session_expired")
     return Principal(row.username, row.role, row.district, row.csrf_token)
+
+
+def _dead(now_s: float) -> ColumnElement[bool]:
+    return ((user_sessions.c.last_seen_s < now_s - IDLE_S)
+            | (user_sessions.c.created_s < now_s - ABSOLUTE_S))
+
+
+def dead_sessions(conn: Connection, now_s: float, *, remove: bool) -> int:
+    """Sessions past their idle or absolute lifetime (counted, or removed with `remove`): one
+    is deleted when it is next presented, but a browser closed without logging out never
+    presents it again, so `anju central purge` removes the rest."""
+    if remove:
+        return int(conn.execute(delete(user_sessions).where(_dead(now_s))).rowcount)
+    return int(conn.execute(select(func.count()).select_from(user_sessions)
+                            .where(_dead(now_s))).scalar_one())
 
 
 def logout(engine: Engine, cookie: str) -> None:

@@ -88,12 +88,19 @@ def setting_option(name: str, flag: str | None = None) -> Callable[[F], F]:
                         show_envvar=option.env is not None, help=row.metadata["help"])
 
 
-def settings_options(command: F) -> F:
-    """Every setting that has an option, in the table's order."""
-    for row in reversed(dataclasses.fields(Settings)):
-        if row.metadata["option"] is not None:
-            command = setting_option(row.name)(command)
-    return command
+def command_options(name: str) -> Callable[[F], F]:
+    """Every setting that has an option on command `name` (serve, purge), in the table's
+    order."""
+    def decorate(command: F) -> F:
+        for row in reversed(dataclasses.fields(Settings)):
+            option: Option | None = row.metadata["option"]
+            if option is not None and option.command == name:
+                command = setting_option(row.name)(command)
+        return command
+    return decorate
+
+
+settings_options = command_options("serve")
 
 
 DB_OPTION = setting_option("db_url")

@@ -6,9 +6,13 @@ depend on how many rows it carries (so it is compiled once and prepared by the d
 
     select_any    SELECT ... WHERE key = ANY(:keys)
     delete_any    DELETE ... WHERE key = ANY(:keys)
-    insert_rows   INSERT INTO t (...) SELECT ... FROM json_populate_recordset(NULL::t, :rows)
-                  [ON CONFLICT DO NOTHING]: the rows go as one JSON array, typed by the table's
-                  own row type (psycopg's text arrays escape each value in Python: slower)
+    insert_rows   COPY t (...) FROM STDIN, inside the transaction: the server's cheapest way in
+                  (measured on 200-event batches: 0.03 against 0.05 ms of backend CPU per
+                  event row for the JSON insert below, and half the client's CPU)
+    insert_new    INSERT INTO t (...) SELECT ... FROM json_populate_recordset(NULL::t, :rows)
+                  ON CONFLICT DO NOTHING RETURNING key: the rows go as one JSON array, typed by
+                  the table's own row type (psycopg's text arrays escape each value in Python:
+                  slower); COPY cannot skip conflicts
 
 SQLite has no arrays; it gets chunked `IN (...)` lists and one executemany, both in-process
 (no round trips to save there). Same results on both backends.
@@ -38,11 +42,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import NullType
 
 _CHUNK = 500  # SQLite: keys per IN list (its variable limit is 32766; plans stay small)
-_STATEMENTS: dict[tuple[str, tuple[str, ...], bool], TextClause] = {}
+_STATEMENTS: dict[tuple[str, tuple[str, ...], str], TextClause] = {}
 # Built once (json.dumps builds an encoder per call), compact (fewer bytes to send and parse).
 _ROWS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -131,26 +136,64 @@ def insert_rows(
     """Insert `rows` (dicts with the same keys); `ignore`: skip rows whose key exists."""
     if not rows:
         return
-    names = tuple(rows[0])
-    if not is_postgres(conn):
-        statement = (
-            sqlite.insert(table).on_conflict_do_nothing() if ignore else insert(table)
-        )
-        conn.execute(statement, list(rows))
+    if ignore:
+        insert_new(conn, table, rows)
         return
-    conn.execute(_from_json(table, names, ignore), {"rows": _ROWS_JSON.encode(rows)})
+    if not is_postgres(conn):
+        conn.execute(insert(table), list(rows))
+        return
+    _copy(conn, table, rows)
 
 
-def _from_json(table: Table, names: tuple[str, ...], ignore: bool) -> TextClause:
-    cached = _STATEMENTS.get((table.name, names, ignore))
+def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> set[Any]:
+    """Insert the `rows` whose primary key is not there yet (a single-column key); returns
+    the keys inserted (a row skipped, or inserted by a concurrent transaction, is not)."""
+    if not rows:
+        return set()
+    key = next(iter(table.primary_key.columns))
+    if not is_postgres(conn):
+        statement = sqlite.insert(table).on_conflict_do_nothing().returning(key)
+        return {row[0] for row in conn.execute(statement, list(rows))}
+    names = tuple(rows[0])
+    found = conn.execute(_from_json(table, names, key.name), {"rows": _ROWS_JSON.encode(rows)})
+    return {row[0] for row in found}
+
+
+def _copy(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY `rows` in, on the transaction's own connection. psycopg's errors are wrapped as
+    SQLAlchemy wraps those of execute() (the callers' 503-or-500 decisions see the same
+    types), and a lost connection is invalidated the same way."""
+    names = tuple(rows[0])
+    statement = _copy_statement(table, names)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+    except psycopg.Error as err:
+        raise DBAPIError.instance(
+            statement, None, err, psycopg.Error,
+            connection_invalidated=conn.dialect.is_disconnect(err, conn.connection, cursor),
+        ) from err
+    finally:
+        cursor.close()
+
+
+def _copy_statement(table: Table, names: tuple[str, ...]) -> str:
+    quote = postgresql.dialect().identifier_preparer.quote  # type: ignore[no-untyped-call]
+    return f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+
+
+def _from_json(table: Table, names: tuple[str, ...], returning: str) -> TextClause:
+    cached = _STATEMENTS.get((table.name, names, returning))
     if cached is not None:
         return cached
     quote = postgresql.dialect().identifier_preparer.quote  # type: ignore[no-untyped-call]
     columns = ", ".join(quote(n) for n in names)
     statement = text(
         f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} "
-        f"FROM json_populate_recordset(NULL::{quote(table.name)}, CAST(:rows AS json))"
-        + (" ON CONFLICT DO NOTHING" if ignore else "")
+        f"FROM json_populate_recordset(NULL::{quote(table.name)}, CAST(:rows AS json)) "
+        f"ON CONFLICT DO NOTHING RETURNING {quote(returning)}"
     )
-    _STATEMENTS[table.name, names, ignore] = statement
+    _STATEMENTS[table.name, names, returning] = statement
     return statement

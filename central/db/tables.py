@@ -125,6 +125,8 @@ nonces = Table(
 events = Table(
     "events", metadata,
     Column("event_id", String(36), primary_key=True),
+    # Unique by construction (96 random bits). SQLite keeps a UNIQUE constraint; PostgreSQL
+    # dropped its per-month one (migration 0017): no query reads receipts.
     Column("receipt", String(40), nullable=False, unique=True),
     Column("device_id", String(64), nullable=False),
     Column("site_code", String(32), nullable=False),
@@ -229,7 +231,8 @@ stay_guests = Table(
     Column("full_name", Text),  # the whole name when longer than `name` (migration 0007)
     Column("stay_month", String(7), nullable=False),
     Index("stay_guests_document", "document_number"),
-    Index("stay_guests_name", "name"),
+    # No btree on name: a name search is a substring match (GIN indexes on PostgreSQL;
+    # migration 0017 dropped the btree no query used).
 )
 
 heartbeats = Table(
@@ -256,6 +259,7 @@ heartbeats = Table(
     Column("doctor_class", String(32)),  # `anju doctor`'s last full run: worst class, or ok
     Column("doctor_at", TIME),  # when it ran, in server time
     Index("heartbeats_device", "device_id", "received_at"),
+    Index("heartbeats_received", "received_at"),  # the purge's cut-off (migration 0016)
 )
 
 day_reports = Table(

@@ -112,7 +112,11 @@ def _ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: date
         bulk.insert_rows(conn, events, rows)
         owned.keep_refused(conn)
         max_sequence = chain_faults.check(conn, device.device_id, stored, max_sequence, now)
-        folded = state.refold(conn, {e.stay_id for e in stored}, now, owned.owners)
+        fresh: dict[str, list[dict[str, Any]]] = {s: [] for s in owned.new}
+        for row in rows:
+            if row["stay_id"] in fresh:
+                fresh[row["stay_id"]].append(row)
+        folded = state.refold(conn, {e.stay_id for e in stored}, now, owned.owners, fresh)
         conn.execute(update(devices).where(devices.c.device_id == device.device_id).values(
             last_seen_at=now, clock_offset_ms=offset, max_sequence=max_sequence,
             events_stored=devices.c.events_stored + len(rows)))

@@ -56,6 +56,10 @@ class Ownership:
     targets: dict[str, tuple[str, str]]  # event_id -> (device_id, stay_id)
     months: dict[str, str] = field(default_factory=dict)  # stay_id -> stay_month (retention)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    # Stays this batch claimed: no event of theirs was stored before (an event is stored only
+    # once its stay has an owner, and owners are never deleted: central/stays/retention.py), so
+    # the projection folds them from the batch alone (central/stays/state.py).
+    new: set[str] = field(default_factory=set)
 
     @classmethod
     def claim(
@@ -75,9 +79,10 @@ class Ownership:
         wanted = sorted({e.stay_id for e in mine})
         # One insert for all of them, sorted, ON CONFLICT DO NOTHING (owned ones are skipped):
         # a racing batch of another device claiming the same stay waits for this one, then
-        # finds it owned (PostgreSQL); SQLite serialises. Then one read, in a statement of its
-        # own so that it sees an owner that a racing batch committed meanwhile.
-        bulk.insert_rows(
+        # finds it owned (PostgreSQL); SQLite serialises. The stays it inserted are new, the
+        # sender's from `now` on; the others are read, in a statement of its own so that it sees
+        # an owner that a racing batch committed meanwhile.
+        new = bulk.insert_new(
             conn,
             stay_owners,
             [
@@ -85,9 +90,9 @@ class Ownership:
                  "claimed_at": now}
                 for s in wanted
             ],
-            ignore=True,
         )
-        claims = claims_of(conn, wanted)
+        claims = {s: (device.device_id, now) for s in new}
+        claims.update(claims_of(conn, (s for s in wanted if s not in new)))
         if targets is None:
             targets = _targets(conn, {e.target_event_id for e in mine if e.target_event_id})
         return cls(
@@ -95,6 +100,7 @@ class Ownership:
             {s: owner for s, (owner, _) in claims.items()},
             dict(targets),
             months={s: month_of(claimed) for s, (_, claimed) in claims.items()},
+            new=new,
         )
 
     def check(self, event: WireEvent, received: str) -> EventResult | None:

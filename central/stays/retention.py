@@ -12,7 +12,9 @@ before the day N days ago, together with everything personal kept for it:
 
 Granularity is the month: data is kept up to one month longer than the retention, never
 shorter. Kept: stay_owners (which device owns a stay id: no personal data, and a re-sent old
-event stays refused for other devices), chain_faults, devices, the audit log.
+event stays refused for other devices), chain_faults, devices, the audit log. The same purge
+also removes old heartbeats and day reports (central/devices/history.py) and expired login
+sessions; docs/operations.md says, table by table, what is purged and why the rest is not.
 
 PostgreSQL drops the month partitions (central/db/partitions.py): no row-by-row delete, no
 table bloat, no vacuum debt; rows of old months in the default partition are deleted. SQLite
@@ -45,6 +47,9 @@ class PurgePlan:
     partitions: list[str] = field(default_factory=list)  # PostgreSQL: partitions dropped
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows removed
     created: list[str] = field(default_factory=list)  # partitions made ahead by this purge
+    # Heartbeats have a retention of their own (central/devices/history.py; set by the CLI).
+    heartbeat_retention_days: int | None = None
+    heartbeats_before: str | None = None  # UTC time text: older ones removed (latest kept)
 
     def summary(self) -> dict[str, object]:
         return asdict(self)
@@ -128,6 +133,8 @@ def audit_query(result: PurgePlan) -> dict[str, object]:
     """What the audit row of a purge records."""
     return {"keep_from": result.keep_from, "months": ",".join(result.months),
             "partitions": ",".join(result.partitions),
+            "heartbeat_retention_days": result.heartbeat_retention_days,
+            "heartbeats_before": result.heartbeats_before,
             **{f"rows_{t}": n for t, n in result.rows.items()}}
 
 

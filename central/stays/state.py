@@ -22,11 +22,12 @@ and an event of another device stored before ownership was enforced (revision 00
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from central.clock import DEVICE
 from central.db import bulk
@@ -37,34 +38,48 @@ from central.stays.ownership import owners_of
 NAME_KEY_LENGTH = 200  # stay_guests.name, the search key; longer names go whole in full_name
 
 
+# A stored event as the batch inserted it: the same fields, values and types as a row of
+# `events` read back (what fold() and the feed's records use, by attribute).
+StoredEvent = namedtuple("StoredEvent", [c.name for c in events.c])  # type: ignore[misc]
+
+
 @dataclass
 class Refolded:
     """What a refold read and made: the owner's events of each stay (sequence order) and
     the stay's state folded from them (stay row, guest rows)."""
 
-    events: dict[str, list[Row[Any]]] = field(default_factory=dict)
+    events: dict[str, list[Any]] = field(default_factory=dict)
     states: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
 
 
 def refold(conn: Connection, stay_ids: Iterable[str], now: str,
-           owners: dict[str, str] | None = None) -> Refolded:
+           owners: dict[str, str] | None = None,
+           fresh: dict[str, list[dict[str, Any]]] | None = None) -> Refolded:
     """Fold the stays again from their events: one read of the events, one delete and one
     insert each for stays and guests, whatever the number of stays (central/db/bulk.py).
-    `owners` (stay_id -> device_id) when the caller has them. Returns the folded events per
-    stay (the owner's, in sequence order) and the folds, which the feed reuses."""
-    wanted = sorted(set(stay_ids))
-    if not wanted:
+    `owners` (stay_id -> device_id) when the caller has them. `fresh`: stays that have no
+    stored event, stay row or guest row but the given event rows (inserted by this
+    transaction; ingest's newly claimed stays): folded from those, neither read nor deleted.
+    Returns the folded events per stay (the owner's, in sequence order) and the folds, which
+    the feed reuses."""
+    fresh = fresh or {}
+    wanted = sorted(set(stay_ids) - set(fresh))
+    by_stay: dict[str, list[Any]] = {
+        stay_id: sorted((StoredEvent(**row) for row in rows), key=lambda r: r.sequence)
+        for stay_id, rows in sorted(fresh.items()) if rows
+    }
+    if wanted:
+        rows = sorted(bulk.select_any(conn, list(events.c), events.c.stay_id, wanted),
+                      key=lambda r: (r.stay_id, r.device_id, r.sequence))
+        if owners is None:
+            owners = owners_of(conn, wanted)
+        for row in rows:
+            if owners.get(row.stay_id, row.device_id) == row.device_id:
+                by_stay.setdefault(row.stay_id, []).append(row)
+        bulk.delete_any(conn, stay_guests.c.stay_id, wanted)
+        bulk.delete_any(conn, stays.c.stay_id, wanted)
+    if not by_stay:
         return Refolded()
-    rows = sorted(bulk.select_any(conn, list(events.c), events.c.stay_id, wanted),
-                  key=lambda r: (r.stay_id, r.device_id, r.sequence))
-    if owners is None:
-        owners = owners_of(conn, wanted)
-    by_stay: dict[str, list[Row[Any]]] = {}
-    for row in rows:
-        if owners.get(row.stay_id, row.device_id) == row.device_id:
-            by_stay.setdefault(row.stay_id, []).append(row)
-    bulk.delete_any(conn, stay_guests.c.stay_id, wanted)
-    bulk.delete_any(conn, stays.c.stay_id, wanted)
     done = Refolded(by_stay)
     stay_rows, guest_rows = [], []
     for stay_id, stay_events in by_stay.items():

@@ -13,6 +13,11 @@ says 0x80 is followed by a direct read; the card counts as gone only when both f
 with a different number is a new placement even if no absence was seen in between. The hold
 survives a reconnect (USB replug, re-probe after noise): only lifting the card ends a placement,
 so the same card lifted and re-placed while the reader was unplugged is not read again.
+
+Time comes from an injected `clock` (monotonic seconds; `time.monotonic` in service): backoff,
+`since` and `last_progress` all read it, and the transport measures its timeouts with the same
+one. `run()` polls in a thread in real time; tests with a virtual clock call `poll_once()` and
+move the clock themselves, so a poll that waits out a timeout costs no real time.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from drivers.idcard.errors import (
 )
 from drivers.idcard.reading import CardRead
 from drivers.idcard.state import ReaderState
-from drivers.idcard.transport import SerialTransport
+from drivers.idcard.transport import Clock, Transport
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +80,19 @@ class CardReader:
 
     def __init__(
         self,
-        transport: SerialTransport,
+        transport: Transport,
         on_card: Callable[[CardRead], None],
         *,
         settings: ReaderSettings | None = None,
         on_status: Callable[[ReaderStatus], None] | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.transport = transport
         self.settings = settings or ReaderSettings()
         self._on_card = on_card
         self._on_status = on_status
-        self._status = ReaderStatus(port=transport.url)
+        self._clock = clock
+        self._status = ReaderStatus(port=transport.url, since=clock())
         self._held: str | None = None  # identity of the card on the reader
         self._pending = False  # a card was found but its read has not completed yet
         self._absent = 0
@@ -97,7 +104,7 @@ class CardReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Monotonic time the loop last went round: a supervisor's proof that it is not stuck.
-        self.last_progress = time.monotonic()
+        self.last_progress = clock()
 
     @property
     def status(self) -> ReaderStatus:
@@ -107,7 +114,7 @@ class CardReader:
 
     def start(self) -> None:
         self._stop.clear()
-        self.last_progress = time.monotonic()
+        self.last_progress = self._clock()
         self._thread = threading.Thread(target=self.run, name="idcard-reader", daemon=True)
         self._thread.start()
 
@@ -121,9 +128,9 @@ class CardReader:
     def run(self) -> None:
         """Poll until `stop()`; each poll is bounded by the transport's timeouts."""
         while not self._stop.is_set():
-            started = self.last_progress = time.monotonic()
+            started = self.last_progress = self._clock()
             self.poll_once()
-            elapsed = time.monotonic() - started
+            elapsed = self._clock() - started
             self._stop.wait(max(self.settings.poll_interval - elapsed, 0.0))
 
     # ---- one poll ---------------------------------------------------------------------------
@@ -162,7 +169,7 @@ class CardReader:
             self._set(failures=self._status.failures + 1, last_error=str(err))
 
     def _connect(self) -> bool:
-        now = time.monotonic()
+        now = self._clock()
         if now < self._retry_at:
             return False
         try:
@@ -199,7 +206,7 @@ class CardReader:
         self._schedule_retry()
 
     def _schedule_retry(self) -> None:
-        self._retry_at = time.monotonic() + self._backoff
+        self._retry_at = self._clock() + self._backoff
         self._backoff = min(self._backoff * 2, self.settings.reconnect_max)
 
     def _poll(self) -> CardRead | None:
@@ -303,7 +310,7 @@ class CardReader:
 
     def _set(self, **changes: object) -> None:
         if "state" in changes and changes["state"] != self._status.state:
-            changes["since"] = time.monotonic()
+            changes["since"] = self._clock()
         self._status = replace(self._status, **changes)  # type: ignore[arg-type]
         if self._on_status is not None:
             self._on_status(self._status)

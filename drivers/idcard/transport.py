@@ -1,5 +1,15 @@
 """The reader's serial link: pyserial, ports as URLs, baud probing, timeouts that scale with baud.
 
+    CardReader ──Transport──> SerialTransport ──Port──> pyserial (a tty, loop://, spy://, ...)
+                                                  └──> SimLink's port (drivers/sim/link.py)
+
+The reader loop depends on the `Transport` protocol only. `SerialTransport` is its one
+implementation: it speaks to a `Port`, the part of pyserial's API it uses, which an `opener`
+makes from a URL (`serial.serial_for_url` unless told otherwise) and it measures every timeout
+with a `clock` (`time.monotonic` unless told otherwise). Tests hand it the in-memory line to a
+simulated reader and that line's virtual clock, so the probe, the timeouts and the recovery
+from noise run as shipped, without a pseudo-terminal and without waiting real seconds.
+
 One `SerialTransport` owns one port. `transact()` sends a command and returns the first valid
 response frame, whatever chunking or noise the link adds; it never interprets SW3 (the reader
 loop does). Every OS or pyserial failure is mapped to `TransportError` subclasses at this
@@ -15,7 +25,9 @@ import contextlib
 import logging
 import termios
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import serial
 
@@ -67,6 +79,55 @@ def wire_seconds(byte_count: int, baud: int) -> float:
     return byte_count * 10 / baud
 
 
+Clock = Callable[[], float]  # monotonic seconds
+
+
+class Port(Protocol):
+    """What the transport uses of a pyserial port; pyserial's classes have all of it."""
+
+    baudrate: int
+    timeout: float | None
+
+    @property
+    def is_open(self) -> bool: ...
+
+    @property
+    def in_waiting(self) -> int: ...
+
+    def read(self, size: int = 1) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def reset_input_buffer(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+PortOpener = Callable[..., Port]  # (url, **pyserial settings) -> an open port
+
+
+class Transport(Protocol):
+    """What the reader loop needs from a link to a reader (`SerialTransport` provides it)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def open(self) -> int:
+        """Open the link and find the reader's rate; returns that baud."""
+        ...
+
+    def close(self) -> None: ...
+
+    def transact(
+        self, command: Command, data: bytes = b"", timeout: float | None = None
+    ) -> Response:
+        """Send one command and return its answer (any SW3); raises TransportError subclasses."""
+        ...
+
+
 class SerialTransport:
     """A reader on one serial port. Not thread-safe: one reader loop owns it."""
 
@@ -77,13 +138,17 @@ class SerialTransport:
         baud: int | None = None,
         timeouts: Timeouts | None = None,
         exclusive: bool = True,
+        opener: PortOpener = serial.serial_for_url,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.url = url
         self.preferred_baud = baud
         self.timeouts = timeouts or Timeouts()
         self.exclusive = exclusive
         self.baud: int | None = None
-        self._port: serial.SerialBase | None = None
+        self._opener = opener
+        self._clock = clock
+        self._port: Port | None = None
         self._decoder = ResponseDecoder()
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -95,11 +160,11 @@ class SerialTransport:
     def open(self) -> int:
         """Open the port and find the baud the SAM answers at; returns that baud."""
         self.close()
-        kwargs: dict[str, object] = {"baudrate": self._probe_order()[0], "timeout": 0}
+        kwargs: dict[str, Any] = {"baudrate": self._probe_order()[0], "timeout": 0}
         if self.exclusive and "://" not in self.url:
             kwargs["exclusive"] = True  # a second process on the reader would corrupt frames
         try:
-            self._port = serial.serial_for_url(self.url, **kwargs)
+            self._port = self._opener(self.url, **kwargs)
         except (serial.SerialException, OSError, ValueError) as err:
             raise PortUnavailableError(f"cannot open {self.url}: {err}") from err
         try:
@@ -183,14 +248,14 @@ class SerialTransport:
     def _exchange(self, command: Command, data: bytes, limit: float) -> Response:
         port = self._port
         assert port is not None
-        deadline = time.monotonic() + limit
+        deadline = self._clock() + limit
         try:
             # Stale bytes (a late answer to a timed-out command) are noise now.
             port.reset_input_buffer()
             self._decoder.reset()
             port.write(command.encode(data))
             while True:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - self._clock()
                 if remaining <= 0:
                     raise ReaderTimeoutError(
                         f"{command.name}: no answer from {self.url} within {limit:.2f} s"

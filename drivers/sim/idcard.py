@@ -4,8 +4,10 @@
     serial.Serial(sim.port, 115200)       # sim.port: a stable symlink to the current /dev/pts/N
     sim.place(card); ...; sim.remove(); sim.stop()
 
-One background thread polls the pty master (20 ms timeout, so `stop()` is prompt), feeds a
-`RequestDecoder`, lets `SamState` answer, and writes the answer through the fault plan.
+This is the pty shell around the sans-IO `SimDevice` (device.py): one background thread polls
+the pty master (20 ms timeout, so `stop()` is prompt), hands the bytes and the host's rate (read
+from the pty's termios) to the device, waits out each answer's delay and writes it. The reader
+loop's own tests use the same device through an in-memory line instead (link.py).
 
 Simulated wire (see `wire.py`): the SAM listens at `baud` (default 115200; command 60 0x is
 acknowledged at the OLD rate, then the rate switches). While the host's configured rate differs,
@@ -28,26 +30,17 @@ import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 
-from drivers.idcard.codec import (
-    READ_BASE,
-    READ_BASE_FINGERPRINT,
-    SELECT_CARD,
-    Request,
-    RequestDecoder,
-    Response,
-    Status,
-    command_for,
-)
+from drivers.idcard.codec import Status
+from drivers.sim.device import SimDevice, Unplug
 from drivers.sim.faults import FaultInjector, FaultPlan
 from drivers.sim.ptyport import LINK_NAME, PtyPort
 from drivers.sim.sam import DEFAULT_SAM_ID, CardLeftMode, SamState, SimCard
-from drivers.sim.schedule import CardSchedule, Step
-from drivers.sim.wire import SimStats, Wire
+from drivers.sim.schedule import Step
+from drivers.sim.wire import SimStats, Transmission
 
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.02
-_CARD_COMMANDS = frozenset({SELECT_CARD, READ_BASE, READ_BASE_FINGERPRINT})
 
 
 class SimulatedReader:
@@ -68,24 +61,19 @@ class SimulatedReader:
         link_dir: str | os.PathLike[str] | None = None,
         link_name: str = LINK_NAME,
     ) -> None:
-        plan = faults if isinstance(faults, FaultPlan) else FaultPlan.parse(faults)
-        self.sam = SamState(
-            sam_id=sam_id, card_left_mode=card_left_mode, baud=baud, sam_status=sam_status
-        )
-        self.faults = FaultInjector(plan, seed)
-        self.enforce_baud = enforce_baud
-        self.pace = pace
-        self.card_seconds = card_seconds
-        self.stats = SimStats()
+        self.core = SimDevice(  # the sans-IO device; this class is its pty shell
+            baud=baud, card_left_mode=card_left_mode, sam_id=sam_id, sam_status=sam_status,
+            faults=faults, seed=seed, enforce_baud=enforce_baud, pace=pace,
+            card_seconds=card_seconds,
+        )  # fmt: skip
         self._link_dir = link_dir
         self._link_name = link_name
         self._pty: PtyPort | None = None
-        self._wire: Wire | None = None
-        self._decoder = RequestDecoder()
+        self._warned_termios = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._cond = threading.Condition(self.sam.lock)  # guards schedule and plug requests
-        self._schedule: CardSchedule | None = None
+        # Guards the device (cards placed from other threads) and plug requests.
+        self._cond = threading.Condition(self.core.sam.lock)
         self._unplug_request: float | None = None  # seconds to stay away (inf: until replug())
         self._replug_at: float | None = None
 
@@ -96,8 +84,6 @@ class SimulatedReader:
             raise RuntimeError("simulator already started")
         self._stop.clear()  # a stopped simulator may be started again
         self._pty = PtyPort(self._link_dir, self._link_name)
-        self._wire = Wire(self._pty, self.faults, self.stats, self._stop,
-                          enforce_baud=self.enforce_baud, pace=self.pace)  # fmt: skip
         self._thread = threading.Thread(target=self._run, name="anju-sim-idcard", daemon=True)
         self._thread.start()
         log.info("simulated reader on %s -> %s", self._pty.link, self._pty.device)
@@ -135,37 +121,46 @@ class SimulatedReader:
         return self._pty.device if self._pty is not None else None
 
     @property
+    def sam(self) -> SamState:
+        return self.core.sam
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self.core.faults
+
+    @property
+    def stats(self) -> SimStats:
+        return self.core.stats
+
+    @property
     def baud(self) -> int:
         """The SAM's current rate (changes after a 60 0x command, resets on re-plug)."""
-        return self.sam.baud
+        return self.core.sam.baud
 
     @property
     def reads(self) -> int:
-        return self.sam.reads
+        return self.core.sam.reads
 
     # ---- the card ----------------------------------------------------------------------------
 
     def place(self, card: SimCard) -> None:
         """Put a card on the reader (cancels any script or cycle)."""
         with self._cond:
-            self._schedule = None
-            self.sam.place(card)
+            self.core.place(card)
 
     def remove(self) -> None:
         with self._cond:
-            self._schedule = None
-            self.sam.remove()
+            self.core.remove()
 
     def script(self, steps: Iterable[Step]) -> None:
         """Play (card or None, seconds) steps once, in the simulator thread; the last one stays."""
         with self._cond:
-            self._schedule = CardSchedule.once(steps)
+            self.core.script(steps)
 
     def cycle(self, cards: Sequence[SimCard], present: float, absent: float) -> None:
         """Forever: each card on the reader for `present` s, then an empty reader for `absent` s."""
-        schedule = CardSchedule.cycling(cards, present, absent)
         with self._cond:
-            self._schedule = schedule
+            self.core.cycle(cards, present, absent)
 
     # ---- unplug ------------------------------------------------------------------------------
 
@@ -218,17 +213,7 @@ class SimulatedReader:
                 self._do_unplug(self._unplug_request)
             if self._replug_at is not None and now >= self._replug_at:
                 self._do_replug()
-            due = self._schedule.due(now, self._stretch) if self._schedule else None
-            if due is not None:
-                card = due[0]
-                if card is None:
-                    self.sam.remove()
-                else:
-                    self.sam.place(card)
-
-    def _stretch(self, card: SimCard) -> float:
-        """The `left` fault: this guest leaves the card on the reader for longer."""
-        return self.faults.plan.left_factor if self.faults.happens("left") else 1.0
+            self.core.advance(now)
 
     def _do_unplug(self, seconds: float) -> None:
         assert self._pty is not None
@@ -236,9 +221,7 @@ class SimulatedReader:
         if self._pty.plugged:
             log.warning("simulated reader unplugged from %s", self._pty.device)
             self._pty.unplug()
-            self._decoder.reset()
-            self.sam.power_cycle()
-            self.stats.unplugs += 1
+            self.core.unplugged()
         self._replug_at = time.monotonic() + seconds
         self._cond.notify_all()
 
@@ -255,44 +238,37 @@ class SimulatedReader:
         log.warning("simulated reader back on %s -> %s", self._pty.link, self._pty.device)
         self._cond.notify_all()
 
-    def _receive(self, data: bytes) -> None:
-        wire = self._wire
-        assert wire is not None
-        if not wire.rate_matches(self.sam.baud):
-            # At the wrong rate the UART only sees framing errors: nothing decodes, no answer.
-            self.stats.garbled_bytes += len(data)
-            self._decoder.reset()
-            return
-        stats = self._decoder.stats
-        bad_checksum, bad_length = stats.bad_checksum, stats.bad_length
-        requests = self._decoder.feed(data)
-        for _ in range(stats.bad_checksum - bad_checksum):
-            wire.send(Response(Status.HOST_CHECKSUM_ERROR).to_bytes(), self.sam.baud)
-        if stats.bad_length > bad_length:  # one bad header may be counted twice while hunting
-            wire.send(Response(Status.HOST_LENGTH_ERROR).to_bytes(), self.sam.baud)
-        for request in requests:
-            self._answer(request, wire)
+    def _host_rate(self) -> int | None:
+        """The rate the host set on the pty; None (not enforced) if termios cannot tell."""
+        assert self._pty is not None
+        rate = self._pty.host_baud()
+        if rate is None and self._pty.plugged and not self._warned_termios:
+            log.warning("cannot read the host's rate from the pty; baud not enforced")
+            self._warned_termios = True
+        return rate
 
-    def _answer(self, request: Request, wire: Wire) -> None:
-        self.stats.requests += 1
-        faults = self.faults
-        if faults.happens("unplug"):
-            with self._cond:
-                self._do_unplug(faults.plan.unplug_seconds)
+    def _receive(self, data: bytes) -> None:
+        with self._cond:
+            outputs = self.core.receive(data, self._host_rate())
+        for output in outputs:
+            if isinstance(output, Unplug):
+                with self._cond:
+                    self._do_unplug(output.seconds)
+                return
+            self._send(output)
+
+    def _send(self, transmission: Transmission) -> None:
+        """Wait out the answer's delay, then write it as the host's rate now lets it arrive."""
+        assert self._pty is not None
+        if transmission.delay and self._stop.wait(transmission.delay):
             return
-        if faults.happens("drop"):
-            self.stats.dropped += 1
-            return
-        command = command_for(request)
-        transient = None
-        if command in _CARD_COMMANDS:
-            if faults.happens("transient"):
-                transient = faults.transient_status(is_select=command is SELECT_CARD)
-            if self.card_seconds:
-                self._stop.wait(self.card_seconds)
-        rate = self.sam.baud  # before handling: a set-baud acknowledgement uses the old rate
-        response = self.sam.handle(request, transient)
-        log.debug("request %02X %02X -> %s", request.cmd, request.para, response.status)
-        wire.send(response.to_bytes(), rate)
-        if self.sam.baud != rate:
-            log.info("simulated SAM now at %d bps", self.sam.baud)
+        with self._cond:  # the garbling draws share the device's generator
+            chunks = self.core.wire.on_line(transmission, self._host_rate())
+        deadline = time.monotonic() + 1.0 + transmission.size * 10 / transmission.rate
+        for chunk, pause in chunks:
+            if not self._pty.write(chunk, deadline):
+                self.stats.lost_answers += 1
+                return
+            if pause and self._stop.wait(pause):
+                return
+        self.stats.answers += 1

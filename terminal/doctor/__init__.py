@@ -30,9 +30,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.config import Config
+
+if TYPE_CHECKING:
+    from drivers.idcard.transport import Clock, Timeouts, Transport
+
+ReaderOpener = Callable[[str, "int | None", "Timeouts"], "tuple[Transport, Clock]"]
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 CLASSES: dict[str, int] = {
@@ -77,6 +82,10 @@ class Context:
     local_url: str | None = None  # the terminal service's page (its /local/health)
     systemd: bool | None = None  # None: detect (systemctl present and systemd running)
     server_timeout_s: float = 2.0
+    # How the reader check reaches the reader: (port, baud or None, timeouts) -> a transport
+    # and the clock its timeouts run on. None: pyserial on the port, in real time (tests: the
+    # simulator's in-memory line, drivers/sim/link.py, whose silences cost no real seconds).
+    open_reader: ReaderOpener | None = None
     shared: dict[str, Any] = field(default_factory=dict)  # results checks hand to each other
     lock: threading.Lock = field(default_factory=threading.Lock)
 

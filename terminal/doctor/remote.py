@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import serial
 
 from drivers.idcard.reader import CardReader
 from drivers.idcard.state import ReaderState
-from drivers.idcard.transport import SerialTransport, Timeouts
+from drivers.idcard.transport import Clock, SerialTransport, Timeouts, Transport
 from sync.client import SyncClient
 from sync.diagnosis import BUSY, CLOCK_REJECTED, SERVER_FAILING, TLS, UNREACHABLE, classify
 from sync.errors import RequestError
@@ -58,9 +59,9 @@ def reader(ctx: Context) -> list[Finding]:
     local = ask_service(ctx)
     if local is not None:
         return reported(ctx, local)
-    transport = SerialTransport(port, baud=ctx.config["reader.baud"] or None,
-                                timeouts=Timeouts(probe=PROBE_S))
-    card_reader = CardReader(transport, lambda _card: None)
+    opener = ctx.open_reader or serial_reader
+    transport, clock = opener(port, ctx.config["reader.baud"] or None, Timeouts(probe=PROBE_S))
+    card_reader = CardReader(transport, lambda _card: None, clock=clock)
     try:
         card_reader.poll_once()
         # A failed read may be one bad placement or the reader failing every time: poll a
@@ -108,6 +109,11 @@ def reader(ctx: Context) -> list[Finding]:
                 _scanner(ctx, None),
             ]
     return [_reader_finding(port, shown, "", ctx.config["reader.baud"]), _scanner(ctx, None)]
+
+
+def serial_reader(port: str, baud: int | None, timeouts: Timeouts) -> tuple[Transport, Clock]:
+    """The reader on its serial port, in real time: what `anju doctor` opens."""
+    return SerialTransport(port, baud=baud, timeouts=timeouts), time.monotonic
 
 
 def reported(ctx: Context, local: dict[str, Any]) -> list[Finding]:

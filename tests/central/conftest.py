@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from argon2 import PasswordHasher
 
+from central.accounts import admin
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
 from tests.pgschema import pg_schema_url
@@ -59,3 +61,19 @@ def small(small_server: CentralServer) -> Iterator[Admin]:
     with Admin(small_server.db_url, small_server.url) as admin:
         yield admin
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """The police users tests make (central.accounts.admin in this process) get argon2id hashes
+    at the lowest cost, 1 pass over 1 MiB in one lane, instead of the library's 3 passes over
+    64 MiB in 4 lanes: that costs 0.25 s of CPU per user and again per login, and seconds of
+    wall time on a loaded machine (test_police_access: 135 s -> 28 s). The server verifies a
+    hash at the cost written in it, so logging in as these users is as cheap. What the server
+    hashes itself (the /users form, `anju central user add`) keeps the production parameters."""
+    original = admin.hasher
+    admin.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    try:
+        yield
+    finally:
+        admin.hasher = original

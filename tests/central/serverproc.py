@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -101,11 +100,3 @@ class CentralServer:
 
     def log(self) -> str:
         return self.log_path.read_text("utf-8", errors="replace")
-
-
-
-def sqlite_server(base: Path) -> Iterator[CentralServer]:
-    """A central server on a SQLite file in `base`, for a module-scoped fixture to yield from
-    (a module whose tests need a server of their own; others use the session's)."""
-    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
-        yield process

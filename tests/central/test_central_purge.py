@@ -3,7 +3,9 @@
 audit row; on PostgreSQL by dropping month partitions (migration 0015), on SQLite by deletes.
 
 Old data is made by ingesting in-process with an old receive time: the server's time is what
-dates a stay (stay_owners.claimed_at -> stay_month)."""
+dates a stay (stay_owners.claimed_at -> stay_month). The same purge removes heartbeats older
+than their own retention and day reports of purged months, each terminal's latest of both
+kept, and expired login sessions (central/devices/history.py)."""
 
 from __future__ import annotations
 
@@ -17,13 +19,25 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, func, insert, select, text
 
 from central.accounts import audit
+from central.accounts.principals import ABSOLUTE_S, IDLE_S
 from central.db import partitions
 from central.db.engine import make_engine
-from central.db.tables import devices, events, feed_log, stay_guests, stays
+from central.db.tables import (
+    day_reports,
+    devices,
+    events,
+    feed_log,
+    heartbeats,
+    stay_guests,
+    stays,
+    user_sessions,
+    users,
+)
 from central.devices import enrolment, ingest
 from central.devices.authentication import Device
 from central.migrate import migrate
 from central.stays import retention
+from sync.fields import format_utc
 from sync.protocol import BatchEnvelope, SenderClock
 from terminal.cli import cli
 from tests.pgschema import pg_schema_url
@@ -169,3 +183,86 @@ def test_purge_without_a_retention_refuses(engine: Engine, db_url: str) -> None:
     assert result.exit_code == 1 and "no retention set" in result.output
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 1
+
+
+def beat(conn: object, device_id: str, received: datetime) -> None:
+    conn.execute(insert(heartbeats).values(  # type: ignore[attr-defined]
+        device_id=device_id, received_at=format_utc(received), software_version="1.0",
+        backlog=0, rejected=0, reader_status="ok", disk_free_bytes=10**9,
+        clock_synchronised=True, clock_offset_ms=0))
+
+
+def test_purge_removes_old_heartbeats_day_reports_and_dead_sessions_keeping_each_latest(
+        engine: Engine, db_url: str) -> None:
+    now = datetime.now(UTC)
+    first_kept = retention.keep_from(now, RETENTION_DAYS)
+    busy, silent = Terminal(engine, "busy"), Terminal(engine, "silent")
+    with engine.begin() as conn:
+        for days in (30, 9, 8, 6, 0):  # heartbeat retention 7 days: 30, 9 and 8 go
+            beat(conn, busy.device.device_id, now - timedelta(days=days))
+        for days in (400, 200):  # silent for 200 days: its last heartbeat stays
+            beat(conn, silent.device.device_id, now - timedelta(days=days))
+        for device, day in ((busy, "2024-03-01"), (busy, f"{first_kept}-01"),
+                            (busy, now.strftime("%Y-%m-%d")), (silent, "2024-02-01"),
+                            (silent, "2024-03-02")):  # the silent one's latest is kept
+            conn.execute(insert(day_reports).values(
+                device_id=device.device.device_id, day=day, check_ins=0,
+                reported_at=format_utc(now)))
+        conn.execute(insert(users).values(
+            username="警员1", role="officer", password_hash="x", disabled=False,
+            created_at=format_utc(now), password_set_at=format_utc(now)))
+        clock = now.timestamp()
+        for key, created, seen in (("live", clock - 60, clock - 10),
+                                   ("idle", clock - 3600, clock - IDLE_S - 5),
+                                   ("old", clock - ABSOLUTE_S - 5, clock - 10)):
+            conn.execute(insert(user_sessions).values(
+                token_sha256=key * 8, username="警员1", csrf_token="c", created_s=created,
+                last_seen_s=seen))
+    runner = CliRunner()
+    args = ["central", "purge", "--db", db_url, "--retention-days", str(RETENTION_DAYS),
+            "--heartbeat-retention-days", "7", "--json"]
+    dry = runner.invoke(cli, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    planned = json.loads(dry.stdout.splitlines()[-1])
+    assert (planned["rows"]["heartbeats"], planned["rows"]["day_reports"],
+            planned["rows"]["user_sessions"]) == (4, 2, 2)
+    assert planned["heartbeat_retention_days"] == 7
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(heartbeats)).scalar_one() == 7
+
+    done = runner.invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout.splitlines()[-1])["rows"]["heartbeats"] == 4
+    with engine.connect() as conn:
+        kept = sorted((r.device_id, r.received_at[:10]) for r in conn.execute(
+            select(heartbeats.c.device_id, heartbeats.c.received_at)))
+        assert kept == sorted([
+            ("D-busy", format_utc(now - timedelta(days=6))[:10]),
+            ("D-busy", format_utc(now)[:10]),
+            ("D-silent", format_utc(now - timedelta(days=200))[:10])])
+        reports = sorted((r.device_id, r.day) for r in conn.execute(
+            select(day_reports.c.device_id, day_reports.c.day)))
+        assert reports == sorted([("D-busy", f"{first_kept}-01"),
+                                  ("D-busy", now.strftime("%Y-%m-%d")),
+                                  ("D-silent", "2024-03-02")])
+        assert [r.token_sha256 for r in conn.execute(select(user_sessions.c.token_sha256))
+                ] == ["live" * 8]
+    query = json.loads(audit.rows(engine, limit=1)[0]["query"])
+    assert (query["rows_heartbeats"], query["rows_day_reports"], query["rows_user_sessions"],
+            query["heartbeat_retention_days"]) == (4, 2, 2, 7)
+    assert audit.verify(engine).ok
+
+
+def test_heartbeat_retention_comes_from_its_environment_variable(
+        engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANJU_CENTRAL_RETENTION_DAYS", str(RETENTION_DAYS))
+    monkeypatch.setenv("ANJU_CENTRAL_HEARTBEAT_RETENTION_DAYS", "30")
+    device = Terminal(engine, "env").device.device_id
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for days in (31, 29, 0):
+            beat(conn, device, now - timedelta(days=days))
+    result = CliRunner().invoke(cli, ["central", "purge", "--db", db_url, "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout.splitlines()[-1])
+    assert (plan["heartbeat_retention_days"], plan["rows"]["heartbeats"]) == (30, 1)

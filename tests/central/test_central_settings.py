@@ -1,7 +1,8 @@
 """The central server's settings are one table (central/settings.py): each setting has exactly
 one default and a help, `anju central serve`'s options are generated from it (none written by
-hand), `--help` lists every one with its environment variable, and the command line with no
-options builds the same settings as the table's defaults."""
+hand; the retention's rows are `anju central purge`'s options instead), `--help` lists every one
+with its environment variable, and the command line with no options builds the same settings as
+the table's defaults."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from central.cli.main import central, serve
+from central.cli.retention import purge
 from central.settings import Option, Settings
 
 ROWS = dataclasses.fields(Settings)
@@ -32,25 +34,36 @@ def test_every_setting_has_exactly_one_default_and_a_help() -> None:
     assert {row.name for row in ROWS if option_of(row) is None} == OFF_THE_COMMAND_LINE
 
 
-def test_serve_options_are_exactly_the_table() -> None:
-    generated = {p.name: p for p in serve.params if isinstance(p, click.Option)}
-    table = {row.name: option_of(row) for row in ROWS if option_of(row) is not None}
-    assert set(generated) - {"help"} == set(table)
+def table_of(command: str) -> dict[str, Option]:
+    return {row.name: option for row in ROWS
+            if (option := option_of(row)) is not None and option.command == command}
+
+
+@pytest.mark.parametrize(("command", "own"), [
+    (serve, set()),
+    (purge, {"dry_run", "as_json", "db_url"}),  # db_url: serve's row, the same option
+])
+def test_each_commands_options_are_exactly_its_rows_of_the_table(
+        command: click.Command, own: set[str]) -> None:
+    generated = {p.name: p for p in command.params if isinstance(p, click.Option)}
+    table = table_of(str(command.name))
+    assert set(generated) - {"help"} - own == set(table)
     for name, option in table.items():
-        assert option is not None
         assert generated[name].opts == [option.flag], name
         assert generated[name].envvar == option.env, name
-    flags = [option.flag for option in table.values() if option is not None]
+    assert {option.command for row in ROWS if (option := option_of(row))} == {"serve", "purge"}
+    flags = [option.flag for row in ROWS if (option := option_of(row))]
     assert len(flags) == len(set(flags))
 
 
-def test_serve_help_lists_every_setting_and_its_environment_variable() -> None:
-    shown = CliRunner().invoke(central, ["serve", "--help"], terminal_width=200)
+@pytest.mark.parametrize("command", ["serve", "purge"])
+def test_help_lists_every_setting_and_its_environment_variable(command: str) -> None:
+    shown = CliRunner().invoke(central, [command, "--help"], terminal_width=200)
     assert shown.exit_code == 0
     text = " ".join(shown.output.split())
     for row in ROWS:
         option = option_of(row)
-        if option is None:
+        if option is None or option.command != command:
             continue
         assert option.flag in text, row.name
         assert " ".join(row.metadata["help"].split())[:40] in text, row.name

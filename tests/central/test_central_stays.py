@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
+from central.stays import state
 from sync.fields import format_utc, parse_utc
 from sync.protocol import SenderClock
 from tests.central.central_helpers import Admin
@@ -88,3 +90,31 @@ def test_void_ends_a_stay(central: Admin) -> None:
     client.send_events([check_in, void])
     (stay,) = central.rows("stays", stay_id=check_in.stay_id)
     assert (stay["status"], stay["voided_at"]) == ("voided", void.wall_time)
+
+
+def test_a_stay_folded_from_its_first_batch_is_the_one_its_stored_events_give(
+        central: Admin) -> None:
+    # Ingest folds a stay that its batch claims from the batch's own rows (nothing of it is
+    # stored yet: central/stays/state.py); folding it again from what was stored must give
+    # the same stay and guests, row for row.
+    client, chain = central.device()
+    check_in = chain.check_in(room="301", guests=[
+        guest("王五", "440104199005170033"),
+        guest("Smith John", "E12345678", role="companion", nationality="GBR")])
+    added = chain.event("add_guest", check_in.stay_id,
+                        {"guest": guest("赵六", "440104199107070044", role="companion")})
+    amend = chain.event("amend", check_in.stay_id,
+                        {"field": "room", "old": "301", "new": "302", "reason": "typo"},
+                        target_event_id=check_in.event_id)
+    client.send_events([added, check_in, amend, chain.check_out(check_in)])  # one batch
+
+    def projection() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return (central.rows("stays", stay_id=check_in.stay_id),
+                sorted(central.rows("stay_guests", stay_id=check_in.stay_id),
+                       key=lambda g: g["guest_id"]))
+
+    from_batch = projection()
+    assert from_batch[0][0]["room"] == "302" and len(from_batch[1]) == 3
+    with central.engine.begin() as conn:
+        state.refold(conn, [check_in.stay_id], from_batch[0][0]["updated_at"])
+    assert projection() == from_batch

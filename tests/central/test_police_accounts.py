@@ -10,7 +10,7 @@ import json
 import re
 import secrets
 
-from central.accounts import audit
+from central.accounts import audit, principals
 from tests.central.central_helpers import Admin, fetch
 from tests.central.police_helpers import Browser, api_token, logged_in, make_user
 
@@ -163,3 +163,10 @@ def test_the_cli_changes_role_and_district_lists_users_and_audits_as_the_operato
     assert {r["role"] for r in central.rows("audit_log", action="user_change")
             if officer.username in r["query"]} == {"operator"}
     assert audit.verify(central.engine).ok
+
+
+def test_an_unknown_username_is_verified_against_a_hash_of_the_hasher_s_own_parameters() -> None:
+    # The stand-in hash costs the same to verify as a real one only while its argon2
+    # parameters are those every password is hashed with now.
+    assert principals.DUMMY_HASH.startswith("$argon2id$")
+    assert not principals.hasher.check_needs_rehash(principals.DUMMY_HASH)

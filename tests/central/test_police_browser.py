@@ -21,7 +21,7 @@ from tests.central.central_helpers import Admin
 from tests.central.police_helpers import OPERATOR, id_number, unique_name
 from tests.central.record_helpers import full_stay
 from tests.central.serverproc import CentralServer
-from tests.chromium import launched, skip_without_chromium
+from tests.chromium import skip_without_chromium
 from tests.sync.wire_helpers import guest
 from tests.wlt.fake_decoder import LICENCE, build_fake_decoder, wlt_block
 
@@ -49,10 +49,9 @@ def photo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralSe
 
 
 @pytest.fixture(scope="module")
-def chromium(site_server: CentralServer, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[object]:
-    with launched(tmp_path_factory.mktemp("warm"), site_server.url + "/login") as browser:
-        yield browser
+def chromium(browser: object) -> object:
+    """The worker's one browser (tests/conftest.py), shared with the front-desk tests."""
+    return browser
 
 
 def shot(page: object, name: str) -> None:

@@ -1,5 +1,6 @@
 """The PostgreSQL pair (primary + synchronous standby, tests/pgpair.py) for the HA tests: one
-for the session, for tests that leave it as they found it; the failover drills build their own."""
+for the session, for tests that leave it as they found it (the failover drills rebuild the
+standby they promoted, tests/ha/test_failover.py)."""
 
 from __future__ import annotations
 

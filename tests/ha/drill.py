@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests
@@ -106,6 +107,10 @@ def check(engine: Engine, uploaders: list[Uploader]) -> Findings:
 
 RESUME_LIMIT_S = 40.0  # the drill gives up waiting for ingest to resume after this
 TERMINALS = 3
+# Batches each terminal has acknowledged before the loss (ingest running everywhere), and again
+# after it resumed (running steadily, not one lucky batch): counted, not slept for.
+WARM_BATCHES = 3
+STEADY_BATCHES = 3
 
 
 @dataclass
@@ -131,9 +136,23 @@ def _search(site_url: str, token: str, reason: str) -> int:
         return reply.status_code
 
 
+def _batches_since(uploaders: list[Uploader], moment: float) -> int:
+    """The fewest batches any uploader had acknowledged after `moment`."""
+    return min(sum(1 for t in u.delivered_at if t > moment) for u in uploaders)
+
+
+def _wait_for(done: Callable[[], bool], limit_s: float, what: str) -> None:
+    deadline = time.monotonic() + limit_s
+    while not done():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
 def run_drill(pair: PgPair, admin: Admin, loss: str, terminals: int = TERMINALS) -> DrillResult:
-    """Terminals upload through `admin.url` (nginx); the primary is lost ("killed" or "hung")
-    after 3 s; promote-standby.sh 1 s later; ingest watched until it resumes, 2 s more."""
+    """Terminals upload through `admin.url` (nginx); once each has 3 batches acknowledged, the
+    primary is lost ("killed" or "hung"); promote-standby.sh 1 s later; ingest watched until it
+    resumes, then until each terminal has 3 more batches acknowledged. The promoted node is
+    `pair.standby` still; the lost one is killed (fenced for good)."""
     token = api_token(admin.engine, make_user(admin.engine, "officer").username)
     before = _search(admin.url, token, "演练 前")
     uploaders = [Uploader(*admin.device()) for _ in range(terminals)]
@@ -145,9 +164,10 @@ def run_drill(pair: PgPair, admin: Admin, loss: str, terminals: int = TERMINALS)
     for thread in threads:
         thread.start()
     resumed = None
+    started = time.monotonic()
     try:
-        time.sleep(3)
-        assert all(u.receipts for u in uploaders), "no ingest before the loss"
+        _wait_for(lambda: _batches_since(uploaders, started) >= WARM_BATCHES, RESUME_LIMIT_S,
+                  "no ingest before the loss")
         lost_at = time.monotonic()
         if loss == "killed":
             pair.primary.kill()
@@ -160,7 +180,9 @@ def run_drill(pair: PgPair, admin: Admin, loss: str, terminals: int = TERMINALS)
         while resumed is None and time.monotonic() < promoted + RESUME_LIMIT_S:
             time.sleep(0.1)
             resumed = first_delivery_after(uploaders, promoted)
-        time.sleep(2)  # ingest running again, steadily
+        if resumed is not None:  # ingest running again, steadily
+            _wait_for(lambda: _batches_since(uploaders, promoted + resumed) >= STEADY_BATCHES,
+                      RESUME_LIMIT_S, "ingest resumed, then stopped again")
     finally:
         stop.set()
         for thread in threads:

@@ -51,9 +51,15 @@ def test_a_pinged_checkout_starts_idle_so_autocommit_can_be_chosen() -> None:
         pytest.skip(str(err))
     engine = make_engine(url, pooled=True)
     try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE vacuumed (n integer)"))
         for _ in range(2):  # a new connection, then one taken again from the pool
             with engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM"))
+                # A table of this schema: a bare VACUUM would scan every schema of the shared
+                # database `test` (another's millions of rows hit the statement timeout).
+                conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                    text("VACUUM vacuumed")
+                )
     finally:
         engine.dispose()
         drop_schema(schema)

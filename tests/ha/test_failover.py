@@ -7,49 +7,52 @@ reconnect by themselves and the terminals' retries go through. Afterwards, on th
 every event a terminal holds a receipt for, nothing twice, no chain fault, the audit chain
 intact. Prints the seconds from promotion until every terminal was acknowledged again.
 
-Marked `ha` (20-40 s each on a 2-core machine; part of `make test`, alone: `make test-ha`).
-Each drill builds a pair of its own: it destroys its primary."""
+Marked `ha` (part of `make test`, alone: `make test-ha`). The drills run on the session's site
+(tests/ha/conftest.py) and leave it as they found it: after each, the lost node is rebuilt as
+the new primary's synchronous standby (docs/operations.md, "Rebuild a standby"), so the second
+drill fails over back, through app servers that have been through one failover already.
+"""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from tests.central.central_helpers import Admin
-from tests.ha.conftest import require_nginx, start_pair
 from tests.ha.drill import RESUME_LIMIT_S, run_drill
 from tests.ha.hasite import HaSite
+from tests.pgpair import PgPair
+
+
+@pytest.fixture
+def rebuilt_after(pg_pair: PgPair) -> Iterator[PgPair]:
+    """The session's pair; after the drill, a synchronous pair again (the roles swapped)."""
+    yield pg_pair
+    if pg_pair.standby_promoted():
+        pg_pair.rebuild_standby()
 
 
 @pytest.mark.ha
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("loss", ["killed", "hung"])
+# Hung first, on the pair as built: its frozen primary is the first host of the servers' URL,
+# so every new connection waits out the connect timeout on it (killed: refused at once).
+@pytest.mark.parametrize("loss", ["hung", "killed"])
+@pytest.mark.usefixtures("trust_proxy_cert")
 def test_failover_drill(
-    loss: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    loss: str, rebuilt_after: PgPair, ha_site: HaSite, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    require_nginx()
-    base = Path(tempfile.mkdtemp(prefix="anju-drill-"))
-    pair = start_pair()
-    try:
-        with HaSite(pair.url, base) as site, Admin(site.db_url, site.url) as admin:
-            assert site.nginx is not None
-            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(site.nginx.ca))
-            result = run_drill(pair, admin, loss)
-        with capsys.disabled():
-            print(f"\nfailover ({loss}): {result}")
-        assert result.resumed_after_promotion_s is not None, (
-            f"ingest did not resume within {RESUME_LIMIT_S} s after the promotion"
-        )
-        findings = result.findings
-        assert findings.missing == 0, findings  # every receipt's event is on the new primary
-        assert findings.duplicates == 0 and findings.unsent_stored == 0, findings
-        assert findings.faults == 0, findings  # no gap, no chain break
-        assert result.all_acknowledged  # every event sent was at last acknowledged
-        assert result.audit_ok
-        assert result.searches == (200, 200)
-    finally:
-        pair.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    with Admin(ha_site.db_url, ha_site.url) as admin:
+        result = run_drill(rebuilt_after, admin, loss)
+    with capsys.disabled():
+        print(f"\nfailover ({loss}): {result}")
+    assert result.resumed_after_promotion_s is not None, (
+        f"ingest did not resume within {RESUME_LIMIT_S} s after the promotion"
+    )
+    findings = result.findings
+    assert findings.missing == 0, findings  # every receipt's event is on the new primary
+    assert findings.duplicates == 0 and findings.unsent_stored == 0, findings
+    assert findings.faults == 0, findings  # no gap, no chain break
+    assert result.all_acknowledged  # every event sent was at last acknowledged
+    assert result.audit_ok
+    assert result.searches == (200, 200)

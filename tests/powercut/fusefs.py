@@ -341,7 +341,7 @@ def _apply_data(data: bytearray, kind: str, offset: int, chunk: bytes) -> None:
     data[offset : offset + len(chunk)] = chunk
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("image", type=Path)
     parser.add_argument("mountpoint")
@@ -349,7 +349,7 @@ def main() -> None:
     parser.add_argument("--cut-after", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reorder", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     fs = PowerLossFS(
         args.image, args.out, cut_after=args.cut_after, seed=args.seed, reorder=args.reorder
     )

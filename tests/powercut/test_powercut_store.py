@@ -4,8 +4,8 @@ Each round provisions a fresh device on a freshly mounted power-loss filesystem
 (tests/powercut/fusefs.py: only fsynced data and fsynced directories survive), checks in stays
 in a process until the power goes at the chosen change, restarts from what was durable, checks
 that every confirmed registration is there and `anju store verify` passes, cuts the power again
-in the middle of a drain to a real central server (SQLite), restarts, drains, and checks that
-every event reached the server exactly once.
+in the middle of a drain to a real central server (the session's, on SQLite), restarts, drains,
+and checks that every event reached the server exactly once.
 
 ANJU_POWERCUT_POINTS sets how many rounds (default 24, two cut points and about 1.5 s each);
 "all" cuts at every change of the check-in phase, in both loss models (tens of minutes):
@@ -35,12 +35,9 @@ NEVER = 10**9
 
 
 @pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
-    base = tmp_path_factory.mktemp("powercut-central")
-    with (
-        CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as server,
-        Admin(server.db_url, server.url) as handle,
-    ):
+def admin(sqlite_central: CentralServer) -> Iterator[Admin]:
+    """The session's SQLite server: each round enrols a device of its own there."""
+    with Admin(sqlite_central.db_url, sqlite_central.url) as handle:
         yield handle
 
 

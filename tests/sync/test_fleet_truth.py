@@ -38,21 +38,18 @@ from terminal.cli import cli
 from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import logged_in
-from tests.central.serverproc import CentralServer, sqlite_server
+from tests.central.serverproc import CentralServer
 from tests.sync.test_uploader_bad_events import insert_raw
 from tests.sync.test_uploader_unit import MemoryOutbox, events
 from tests.sync.uploader_helpers import Terminal, provision, register
 from tests.sync.wire_helpers import guest
 
 
-@pytest.fixture(scope="module")
-def fleet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    yield from sqlite_server(tmp_path_factory.mktemp("fleet-truth"))
-
-
 @pytest.fixture
-def admin(fleet_server: CentralServer) -> Iterator[Admin]:
-    with Admin(fleet_server.db_url, fleet_server.url) as adm:
+def admin(sqlite_central: CentralServer) -> Iterator[Admin]:
+    """The session's server: each test's terminal has a device of its own, and the tests only
+    look at that device's row of the fleet page."""
+    with Admin(sqlite_central.db_url, sqlite_central.url) as adm:
         yield adm
 
 

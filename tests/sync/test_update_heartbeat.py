@@ -26,16 +26,11 @@ from tests.sync.uploader_helpers import provision
 from tests.web.desk import Desk
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    base = tmp_path_factory.mktemp("update-central")
-    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
-        yield process
-
-
 @pytest.fixture
-def admin(server: CentralServer) -> Iterator[Admin]:
-    with Admin(server.db_url, server.url) as handle:
+def admin(sqlite_central: CentralServer) -> Iterator[Admin]:
+    """The session's server: rollouts are global to it, so the test rolls out to its own site
+    only, and cancels (as tests/central/test_rollout.py does)."""
+    with Admin(sqlite_central.db_url, sqlite_central.url) as handle:
         yield handle
 
 

@@ -1,11 +1,14 @@
 """`anju doctor`: the faults not caused in test_doctor.py, each caused for real and named:
-a reader at another baud than the settings say (the simulator on a real pty, its rate enforced),
-repeated read errors (the simulator's `transient` fault with a card on it), and a server whose
-TLS certificate is not trusted, names another host, or has expired (a real TLS server on
-loopback, certificates made by the `openssl` CLI)."""
+a reader at another baud than the settings say and repeated read errors (the simulated reader,
+its rate enforced, its `transient` fault with a card on it: the reader check run in this process
+over the simulator's in-memory line, so the probe's silent rates cost no real seconds), a port
+where no reader answers (a real pty, the doctor as a subprocess), and a server whose TLS
+certificate is not trusted, names another host, or has expired (a real TLS server on loopback,
+certificates made by the `openssl` CLI)."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import shutil
 import ssl
@@ -16,9 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from drivers.idcard.transport import SerialTransport, Timeouts
+from drivers.sim.device import SimDevice
 from drivers.sim.idcard import SimulatedReader
+from drivers.sim.link import SimLink, VirtualClock
 from drivers.sim.sam import load_sim_cards
-from terminal.doctor import Finding
+from terminal.config import load_config
+from terminal.doctor import Context, Finding, exit_code, remote
+from tests.central.serverproc import free_port
 from tests.sync.uploader_helpers import Terminal
 from tests.terminal.test_doctor import central, doctor, failing, sim, term
 
@@ -31,35 +39,50 @@ def _use_reader(term: Terminal, old: str, new: str, baud: int | None = None) -> 
     term.config_path.write_text(text)
 
 
-def test_a_reader_at_another_baud_than_the_settings_say(term: Terminal, sim: SimulatedReader):
-    with SimulatedReader(baud=9600) as slow:
-        _use_reader(term, sim.port, slow.port, baud=115200)
-        code, doc = doctor(term.config_path, "--only", "reader")
-    assert code == 12
-    found = failing(doc)["reader"]
-    assert found["level"] == "warn"
-    assert "answers at 9600 baud, but reader.baud is 115200" in found["what"]
-    assert "reader.baud = 9600" in found["todo"]
+def reader_check(term: Terminal, device: SimDevice, baud: int = 0) -> list[Finding]:
+    """The doctor's reader check, in this process, on an in-memory line to `device`."""
+    config = load_config(term.config_path)
+    link = SimLink(device)
+
+    def open_reader(port: str, preferred: int | None, timeouts: Timeouts
+                    ) -> tuple[SerialTransport, VirtualClock]:  # fmt: skip
+        transport = SerialTransport(link.url, baud=preferred, timeouts=timeouts,
+                                    opener=link.open, clock=link.clock)  # fmt: skip
+        return transport, link.clock
+
+    with_baud = dataclasses.replace(config, values={**config.values, "reader.baud": baud})
+    return remote.reader(Context(with_baud, None, local_url=f"http://127.0.0.1:{free_port()}",
+                                 open_reader=open_reader))  # fmt: skip
 
 
-def test_the_right_baud_is_all_well(term: Terminal, sim: SimulatedReader):
-    with SimulatedReader(baud=9600) as slow:
-        _use_reader(term, sim.port, slow.port, baud=9600)
-        code, doc = doctor(term.config_path, "--only", "reader")
-    assert code == 0, failing(doc)
-    assert "9600 baud" in doc["findings"][0]["what"]
+def reader_finding(findings: list[Finding]) -> Finding:
+    return next(f for f in findings if f.check == "reader")
 
 
-def test_repeated_read_errors_are_named_with_what_to_do(term: Terminal, sim: SimulatedReader):
-    with SimulatedReader(faults="transient:1.0", seed=7) as failing_reader:
-        failing_reader.place(load_sim_cards()[0])
-        _use_reader(term, sim.port, failing_reader.port)
-        code, doc = doctor(term.config_path, "--only", "reader")
-    assert code == 12
-    found = failing(doc)["reader"]
-    assert found["level"] == "warn" and "repeated read errors" in found["what"]
-    assert "failed reads in a row" in found["what"]
-    assert "wipe it" in found["todo"] and "replace the reader" in found["todo"]
+def test_a_reader_at_another_baud_than_the_settings_say(term: Terminal):
+    findings = reader_check(term, SimDevice(baud=9600), baud=115200)
+    assert exit_code(findings) == 12
+    found = reader_finding(findings)
+    assert found.level == "warn"
+    assert "answers at 9600 baud, but reader.baud is 115200" in found.what
+    assert "reader.baud = 9600" in found.todo
+
+
+def test_the_right_baud_is_all_well(term: Terminal):
+    findings = reader_check(term, SimDevice(baud=9600), baud=9600)
+    assert exit_code(findings) == 0, findings
+    assert "9600 baud" in reader_finding(findings).what
+
+
+def test_repeated_read_errors_are_named_with_what_to_do(term: Terminal):
+    device = SimDevice(faults="transient:1.0", seed=7)
+    device.place(load_sim_cards()[0])
+    findings = reader_check(term, device)
+    assert exit_code(findings) == 12
+    found = reader_finding(findings)
+    assert found.level == "warn" and "repeated read errors" in found.what
+    assert "failed reads in a row" in found.what
+    assert "wipe it" in found.todo and "replace the reader" in found.todo
 
 
 def test_one_card_read_well_is_not_a_read_error(term: Terminal, sim: SimulatedReader):

@@ -139,7 +139,8 @@ def hang_stops_the_pings(tmp_path: Path, loop: str, stalled: str, *args: str) ->
         (tmp_path / loop).touch()
         listener.wait(process, log, lambda m: f"STATUS=stalled: {stalled}" in m)
         after = len(listener.messages)
-        # Ten ping intervals more: a single ping here would keep systemd from restarting us.
+        # Four ping intervals more (0.5 s each: sdnotify's floor, whatever WATCHDOG_USEC says):
+        # a single ping here would keep systemd from restarting us.
         until = time.monotonic() + 2.0
         while time.monotonic() < until:
             listener.receive()
@@ -239,7 +240,8 @@ def test_sync_run_reports_ready_pings_and_stops_cleanly(tmp_path: Path) -> None:
     )
     process, listener, log = start(tmp_path, "sync", "run", "--config", str(config))
     try:
-        listener.wait(process, log, lambda m: pings(m) >= 10)  # 10 x 0.2 s > 2 s bound
+        # Six pings span five 0.5 s intervals (sdnotify's floor): longer than the 2 s bound.
+        listener.wait(process, log, lambda m: pings(m) >= 6)
         assert listener.messages[0].startswith("READY=1")
         assert not any(m.startswith("STATUS=stalled") for m in listener.messages)
         process.send_signal(signal.SIGTERM)

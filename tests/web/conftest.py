@@ -1,5 +1,6 @@
 """Browser fixtures: Debian's Chromium driven by Playwright (never a downloaded browser).
 
+The browser is the worker's one (tests/conftest.py: `browser`), a fresh context per test.
 Screenshots of every screen at 800x480 go to var/screenshots/ (test artifacts); each shot is
 also checked for text that overflows its box.
 """
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.central.serverproc import CentralServer
-from tests.chromium import launched, skip_without_chromium
+from tests.chromium import skip_without_chromium
+from tests.forkserver import ForkServer
+from tests.web import desk as desk_module
 from tests.web.desk import ROOT, Desk, anju, write_settings
 
 SHOTS = ROOT / "var" / "screenshots"
@@ -41,9 +44,25 @@ OVERFLOW_JS = """() => {
 
 
 @pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    with launched(tmp_path_factory.mktemp("warm")) as chromium:
-        yield chromium
+def fork_server() -> Iterator[ForkServer]:
+    """One process with the terminal imported, for the session (tests/forkserver.py)."""
+    server = ForkServer(ROOT)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(autouse=True)
+def forked_commands(fork_server: ForkServer) -> Iterator[None]:
+    """Every `anju` command a test here starts (the service, the uploader, provisioning) is
+    forked ready-imported: about 0.7 s of CPU less for each. Set per test, so that tests
+    elsewhere that borrow tests/web/desk.py start theirs as before, whatever ran first."""
+    desk_module.fork_server = fork_server
+    try:
+        yield
+    finally:
+        desk_module.fork_server = None
 
 
 @pytest.fixture

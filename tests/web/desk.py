@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,31 @@ from typing import Any
 import requests
 
 from tests.central.serverproc import free_port
+from tests.forkserver import Forked, ForkServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ANJU = [sys.executable, "-c", "from terminal.cli import main; main()"]
+
+# Set while a test of tests/web runs (tests/web/conftest.py): `anju` commands are forked from
+# it, ready imported, rather than started as fresh interpreters. Elsewhere: subprocesses.
+fork_server: ForkServer | None = None
 
 
 def anju(*args: str) -> str:
     env = {**os.environ}
     env.pop("ANJU_CENTRAL_DB", None)
+    if fork_server is not None:
+        with tempfile.TemporaryDirectory(prefix="anju-cli-") as scratch:
+            out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
+            command = fork_server.spawn(list(args), out, env, err=err)
+            try:
+                code = command.wait(60)
+            except subprocess.TimeoutExpired:
+                _signal_group(command.pid, signal.SIGKILL)  # as subprocess.run kills it
+                command.wait()
+                raise
+            assert code == 0, err.read_text("utf-8", errors="replace")
+            return out.read_text("utf-8")
     done = subprocess.run([*ANJU, *args], capture_output=True, text=True, timeout=60,
                           check=False, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr
@@ -56,11 +74,17 @@ def write_settings(work: Path, *, identity: bool = True) -> Path:
 class Process:
     def __init__(self, args: list[str], log: Path, wrapper: tuple[str, ...] = ()) -> None:
         self.log = log
+        self.process: subprocess.Popen[bytes] | Forked
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if fork_server is not None and not wrapper:
+            # A session of its own as below; the fork server reaps it and tells its code.
+            self.process = fork_server.spawn(args, log, env)
+            return
         with open(log, "ab") as out:  # wrapper: e.g. ("faketime", "1970-01-01 00:00:05")
             self.process = subprocess.Popen([*wrapper, *ANJU, *args], stdout=out,
                                             stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, cwd=ROOT,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                            env=env,
                                             # a group of its own: faketime forks the service
                                             # and does not pass SIGTERM on, so the group is
                                             # signalled, never the wrapper alone

@@ -1,13 +1,20 @@
-"""The reader simulator, driven from the host side through a real pyserial port on its pty."""
+"""The reader simulator, driven from the host side through a real pyserial port on its pty.
+
+Tests whose time goes into waiting out timeouts (lost, late and corrupted answers, probing at
+wrong rates) talk to the same `SimDevice` through the in-memory line in virtual time
+(drivers/sim/link.py), with one pty run of the wire faults kept; a test feeds both shells the
+same requests with the same seed and checks that they answer alike."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import serial
@@ -15,8 +22,11 @@ import serial
 from drivers.idcard import codec, sam_answers
 from drivers.idcard.cards import encode_text_block, synthetic_photo
 from drivers.idcard.codec import Command, Request, Response, ResponseDecoder, Status
+from drivers.idcard.transport import Clock, Port
+from drivers.sim.device import SimDevice
 from drivers.sim.faults import FaultPlan
 from drivers.sim.idcard import SimulatedReader
+from drivers.sim.link import SimLink
 from drivers.sim.sam import DEFAULT_SAM_ID, SimCard, load_sim_cards, synthetic_fingerprint
 
 # Reference §7.1: the synthetic base-message vector.
@@ -45,11 +55,20 @@ def vector_card(fingerprint_size: int = 0, addresses: tuple[str, ...] = ()) -> S
 
 
 class Host:
-    """A minimal host: real pyserial, codec frames, a deadline per exchange."""
+    """A minimal host: pyserial (or the in-memory line's port), codec frames, a deadline each."""
 
-    def __init__(self, port: str, baud: int = 115200) -> None:
-        self.serial = serial.Serial(port, baud, timeout=0.02)
+    def __init__(self, port: str | Port, baud: int = 115200, clock: Clock = time.monotonic) -> None:
+        self.serial = serial.Serial(port, baud, timeout=0.02) if isinstance(port, str) else port
+        self.clock = clock
         self.decoder = ResponseDecoder()
+
+    @classmethod
+    def on_link(cls, device: SimDevice, baud: int = 115200) -> Host:
+        """A host on an in-memory line to `device`, whose waits move a virtual clock."""
+        link = SimLink(device)
+        port = link.open(link.url, baudrate=baud)
+        port.timeout = 0.02
+        return cls(port, baud, link.clock)
 
     def close(self) -> None:
         self.serial.close()
@@ -60,11 +79,15 @@ class Host:
         self.serial.write(raw)
 
     def receive(self, timeout: float) -> Response | None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The first frame before the deadline; None at once if the answer came corrupted."""
+        deadline = self.clock() + timeout
+        corrupted = self.decoder.stats.bad_checksum
+        while self.clock() < deadline:
             frames = self.decoder.feed(self.serial.read(max(self.serial.in_waiting, 1)))
             if frames:
                 return frames[0]
+            if self.decoder.stats.bad_checksum != corrupted:
+                return None  # the SAM answers once: a corrupted answer is not coming again
         return None
 
     def transact(self, command: Command, data: bytes = b"", timeout: float = 1.0) -> Response:
@@ -94,6 +117,27 @@ def host(sim: SimulatedReader) -> Iterator[Host]:
     client = Host(sim.port)
     yield client
     client.close()
+
+
+@contextlib.contextmanager
+def host_on(
+    shell: str, **device_settings: Any
+) -> Iterator[tuple[Host, SimulatedReader | SimDevice]]:
+    """A host and the simulated reader it talks to: over a pty ("pty") or in memory ("memory")."""
+    if shell == "memory":
+        device = SimDevice(**device_settings)
+        client = Host.on_link(device)
+        try:
+            yield client, device
+        finally:
+            client.close()
+        return
+    with SimulatedReader(**device_settings) as sim:
+        client = Host(sim.port)
+        try:
+            yield client, sim
+        finally:
+            client.close()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -257,18 +301,15 @@ def test_set_baud_acks_at_old_rate_then_switches(sim: SimulatedReader, host: Hos
 
 
 def test_host_probe_finds_the_rate() -> None:
-    with SimulatedReader(baud=19200) as sim:
-        client = Host(sim.port)
-        try:
-            answered = []
-            for baud in codec.SUPPORTED_BAUDS:
-                client.serial.baudrate = baud
-                client.send(codec.SAM_STATUS.encode())
-                if client.receive(0.25) is not None:
-                    answered.append(baud)
-            assert answered == [19200]
-        finally:
-            client.close()
+    with host_on("memory", baud=19200) as (client, device):
+        answered = []
+        for baud in codec.SUPPORTED_BAUDS:
+            client.serial.baudrate = baud
+            client.send(codec.SAM_STATUS.encode())
+            if client.receive(0.25) is not None:
+                answered.append(baud)
+        assert answered == [19200]
+        assert device.stats.garbled_bytes > 0  # the requests at the other rates were lost
 
 
 def test_answer_in_flight_is_garbled_at_the_wrong_rate() -> None:
@@ -303,50 +344,67 @@ def test_pace_spends_wire_time() -> None:
 # ---- faults ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", ["noise:0.7", "split:1", "corrupt:0.2", "noise,split,corrupt:0.2"])
-def test_patient_host_gets_through_wire_faults(spec: str) -> None:
-    with SimulatedReader(faults=spec, seed=11) as sim:
-        client = Host(sim.port)
-        try:
-            card = vector_card(fingerprint_size=1024)
-            sim.place(card)
-            for _ in range(8):
-                assert client.patient(codec.FIND_CARD).status == Status.CARD_FOUND
-                assert client.patient(codec.SELECT_CARD).status == Status.SUCCESS
-                response = client.patient(codec.READ_BASE_FINGERPRINT)
-                message = sam_answers.decode_base_message(response.data, with_fingerprint=True)
-                assert message.fingerprint == card.fingerprint
-            stats = client.decoder.stats
-            if "noise" in spec:
-                assert stats.discarded > 0
-            if "corrupt" in spec:
-                assert stats.bad_checksum > 0
-        finally:
-            client.close()
+@pytest.mark.parametrize(
+    ("shell", "spec"),
+    [("memory", "noise:0.7"), ("memory", "split:1"), ("memory", "corrupt:0.2"),
+     ("memory", "noise,split,corrupt:0.2"), ("pty", "noise,split,corrupt:0.2")],
+)  # fmt: skip
+def test_patient_host_gets_through_wire_faults(shell: str, spec: str) -> None:
+    with host_on(shell, faults=spec, seed=11) as (client, sim):
+        card = vector_card(fingerprint_size=1024)
+        sim.place(card)
+        for _ in range(8):
+            assert client.patient(codec.FIND_CARD).status == Status.CARD_FOUND
+            assert client.patient(codec.SELECT_CARD).status == Status.SUCCESS
+            response = client.patient(codec.READ_BASE_FINGERPRINT)
+            message = sam_answers.decode_base_message(response.data, with_fingerprint=True)
+            assert message.fingerprint == card.fingerprint
+        stats = client.decoder.stats
+        if "noise" in spec:
+            assert stats.discarded > 0
+        if "corrupt" in spec:
+            assert stats.bad_checksum > 0
 
 
 def test_drop_slow_and_transient_faults() -> None:
     plan = FaultPlan(drop=0.2, slow=0.3, transient=0.5, slow_seconds=(0.01, 0.05))
-    with SimulatedReader(faults=plan, seed=5) as sim:
-        client = Host(sim.port)
-        try:
+    with host_on("memory", faults=plan, seed=5) as (client, sim):
+        sim.place(vector_card())
+        statuses = set()
+        good = 0
+        for _ in range(100):
+            find = client.patient(codec.FIND_CARD)
+            select = client.patient(codec.SELECT_CARD)
+            read = client.patient(codec.READ_BASE)
+            statuses |= {find.status, select.status, read.status}
+            good += read.status == Status.SUCCESS
+            if good == 3:
+                break
+        assert good == 3
+        assert statuses & {Status.SELECT_FAILED, Status.READ_FAILED,
+                           Status.CARD_AUTH_SAM_FAILED, Status.VERIFICATION_ERROR}  # fmt: skip
+        assert sim.stats.dropped > 0
+
+
+def test_both_shells_answer_alike() -> None:
+    """One device, one seed, the same requests: the pty and the in-memory line agree on every
+    answer and every fault drawn (slow kept short, so neither host gives up on a late one)."""
+    plan = FaultPlan(noise=0.3, split=0.5, corrupt=0.1, slow=0.3, drop=0.1, transient=0.3,
+                     slow_seconds=(0.01, 0.05))  # fmt: skip
+    transcripts = []
+    for shell in ("pty", "memory"):
+        with host_on(shell, faults=plan, seed=13) as (client, sim):
             sim.place(vector_card())
-            statuses = set()
-            good = 0
-            for _ in range(100):
-                find = client.patient(codec.FIND_CARD)
-                select = client.patient(codec.SELECT_CARD)
-                read = client.patient(codec.READ_BASE)
-                statuses |= {find.status, select.status, read.status}
-                good += read.status == Status.SUCCESS
-                if good == 3:
-                    break
-            assert good == 3
-            assert statuses & {Status.SELECT_FAILED, Status.READ_FAILED,
-                               Status.CARD_AUTH_SAM_FAILED, Status.VERIFICATION_ERROR}  # fmt: skip
-            assert sim.stats.dropped > 0
-        finally:
-            client.close()
+            seen: list[object] = []
+            for command in [codec.FIND_CARD, codec.SELECT_CARD, codec.READ_BASE] * 8:
+                client.send(command.encode())
+                response = client.receive(0.5)
+                seen.append(response.to_bytes() if response is not None else None)
+            stats, decoded = sim.stats, client.decoder.stats
+            seen += [stats.requests, stats.answers, stats.dropped, decoded.bad_checksum]
+            transcripts.append(seen)
+    assert transcripts[0] == transcripts[1]
+    assert None in transcripts[0]  # the plan really lost or corrupted some answers
 
 
 # ---- unplug -------------------------------------------------------------------------------------
