@@ -14,16 +14,18 @@ InvalidEventError for one event) naming the field; the server answers one bad ev
 from __future__ import annotations
 
 import json
+import operator
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from sync.chain import GENESIS, chain_hash, sha256_hex
 from sync.errors import InvalidEventError, ProtocolError
-from sync.fields import SHA256_RE, UUID_RE, Fields, format_utc, text_problem
+from sync.fields import SHA256_RE, TIME_RE, UUID_RE, Fields, format_utc, parse_utc, text_problem
 
 PROTOCOL_VERSION = 1
 KINDS = ("check_in", "add_guest", "check_out", "amend", "void", "check_out_undone")
@@ -144,6 +146,14 @@ class WireEvent:
 
     @classmethod
     def from_json(cls, doc: Any, where: str = "", limits: Limits = DEFAULT_LIMITS) -> WireEvent:
+        # Nearly every event is valid: one pass of plain tests accepts it; any doubt, and the
+        # field-by-field reading below decides, naming the first problem (issue 19: the
+        # reading was a tenth of the server's CPU per event).
+        event = _plainly_valid(doc, limits)
+        return event if event is not None else cls._read(doc, where, limits)
+
+    @classmethod
+    def _read(cls, doc: Any, where: str, limits: Limits) -> WireEvent:
         f = Fields(doc, where=where, error=InvalidEventError, code="invalid_event")
         kind = f.text("kind", max_len=16)
         if kind not in KINDS:
@@ -190,10 +200,11 @@ class WireEvent:
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
             raise InvalidEventError("payload must be an object with a \"data\" object",
                                     code="invalid_payload", field="payload")
-        for name, value in self.header().items():
-            if doc.get(name, ...) != value:
-                raise InvalidEventError(f"{name} differs between the header and the payload",
-                                        code="header_mismatch", field=name)
+        if tuple(map(doc.get, HEADER_FIELDS, _NOTHING)) != _header_values(self):
+            for name, value in self.header().items():  # name the first that differs
+                if doc.get(name, ...) != value:
+                    raise InvalidEventError(f"{name} differs between the header and the "
+                                            "payload", code="header_mismatch", field=name)
         return doc["data"]
 
     @property
@@ -202,6 +213,63 @@ class WireEvent:
         first_ok = self.sequence > 1 or self.prev_chain_sha256 == GENESIS
         return first_ok and self.chain_sha256 == chain_hash(
             self.sequence, self.prev_chain_sha256, self.payload_sha256)
+
+
+_header_values = operator.attrgetter(*HEADER_FIELDS)
+_NOTHING = tuple(repeat(..., len(HEADER_FIELDS)))  # doc.get's default: "absent", unlike None
+_UUID, _SHA256 = UUID_RE.match, SHA256_RE.match
+
+
+def _text(value: Any, max_len: int) -> bool:
+    """A text field Fields.text would accept: a non-empty str within `max_len` whose every
+    character is printable (so none the text rule refuses; other texts go the long way)."""
+    return type(value) is str and 0 < len(value) <= max_len and value.isprintable()
+
+
+def _plainly_valid(doc: Any, limits: Limits) -> WireEvent | None:
+    """The event of `doc` when each field passes a plain test, else None. Every test is as
+    strict as WireEvent._read's or stricter (exact types, printable text), so this accepts
+    nothing that reading refuses, and the event is the one it would build."""
+    if type(doc) is not dict:
+        return None
+    get = doc.get
+    kind, target = get("kind"), get("target_event_id")
+    payload, withheld = get("payload"), get("withheld")
+    event_id, stay_id, wall_time = get("event_id"), get("stay_id"), get("wall_time")
+    sequence, monotonic_ns = get("sequence"), get("monotonic_ns")
+    hashes = (get("payload_sha256"), get("prev_chain_sha256"), get("chain_sha256"))
+    if not (type(kind) is str and kind in KINDS
+            and (_text(target, 36) and _UUID(target) if kind in TARGETED_KINDS
+                 else target is None)
+            and (withheld is None if payload is not None else withheld in WITHHELD_REASONS)
+            and _text(event_id, 36) and _UUID(event_id) and _text(stay_id, 36) and _UUID(stay_id)
+            and _text(get("device_id"), 64) and _text(get("site_code"), 32)
+            and _text(get("boot_id"), 64) and _text(get("operator"), 64)
+            and type(sequence) is int and 1 <= sequence <= 2**62
+            and type(monotonic_ns) is int and 0 <= monotonic_ns <= 2**63 - 1
+            and type(get("clock_synchronised")) is bool
+            and _text(wall_time, 27) and TIME_RE.match(wall_time)
+            and all(_text(h, 64) and _SHA256(h) for h in hashes)):
+        return None
+    if payload is not None:
+        if not (type(payload) is str and payload.isprintable()):
+            return None
+        # UTF-8 takes at most 4 bytes a character: a short text needs no encoding to tell
+        if len(payload) > limits.max_event_bytes // 4 and (
+                len(payload) > 4 * limits.max_event_bytes
+                or len(payload.encode("utf-8")) > limits.max_event_bytes):
+            return None
+    try:
+        parse_utc(wall_time)
+    except ValueError:
+        return None
+    return WireEvent(event_id=event_id, device_id=doc["device_id"], site_code=doc["site_code"],
+                     sequence=sequence, kind=kind, stay_id=stay_id, target_event_id=target,
+                     wall_time=wall_time, clock_synchronised=doc["clock_synchronised"],
+                     monotonic_ns=monotonic_ns, boot_id=doc["boot_id"],
+                     operator=doc["operator"], payload=payload, withheld=withheld,
+                     payload_sha256=hashes[0], prev_chain_sha256=hashes[1],
+                     chain_sha256=hashes[2])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ an explicit URL does, and says so).
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -56,6 +57,9 @@ def serve(**values: Any) -> None:
         raise fail(err) from err
     for exposed in database_exposures(settings.db_url):  # created 0600; someone opened it since
         logging.getLogger("central").warning("%s", exposed.message())
+    # Modules, tables and the app live as long as the process: the collector's full passes
+    # stop walking them again (a few % of ingest's CPU per event, issue 19).
+    gc.freeze()
     # Spelled out, not left to uvicorn's defaults: an idle keep-alive connection is closed after
     # 5 s, and a request head larger than 16 KiB is refused 400 before the app sees it.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import postgres
+from psycopg.adapt import Dumper
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -41,9 +43,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import NullType
 
 _CHUNK = 500  # SQLite: keys per IN list (its variable limit is 32766; plans stay small)
 _STATEMENTS: dict[tuple[str, tuple[str, ...], str], TextClause] = {}
+# Built once (json.dumps builds an encoder per call), compact (fewer bytes to send and parse).
+_ROWS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def is_postgres(conn: Connection) -> bool:
@@ -62,8 +68,7 @@ def select_any(
     if not wanted:
         return []
     if is_postgres(conn):
-        array = bindparam("keys", value=wanted, type_=postgresql.ARRAY(key.type))
-        return list(conn.execute(select(*columns).where(key == any_(array), *where)))
+        return list(conn.execute(select(*columns).where(key == any_(_array(key, wanted)), *where)))
     found: list[Row[Any]] = []
     for start in range(0, len(wanted), _CHUNK):
         found += conn.execute(
@@ -79,11 +84,50 @@ def delete_any(conn: Connection, key: Column[Any], keys: Iterable[Any]) -> None:
     if not wanted:
         return
     if is_postgres(conn):
-        array = bindparam("keys", value=wanted, type_=postgresql.ARRAY(key.type))
-        conn.execute(delete(table).where(key == any_(array)))
+        conn.execute(delete(table).where(key == any_(_array(key, wanted))))
         return
     for start in range(0, len(wanted), _CHUNK):
         conn.execute(delete(table).where(key.in_(wanted[start : start + _CHUNK])))
+
+
+class _VarcharArray(str):
+    """A varchar[] in PostgreSQL's text form, built here (sent as it is, typed varchar[])."""
+
+
+class _BigintArray(str):
+    """A bigint[] in PostgreSQL's text form, built here (sent as it is, typed bigint[])."""
+
+
+class _VarcharArrayDumper(Dumper):
+    oid = postgres.types["varchar"].array_oid
+
+    def dump(self, obj: str) -> bytes:
+        return obj.encode("utf-8")
+
+
+class _BigintArrayDumper(_VarcharArrayDumper):
+    oid = postgres.types["int8"].array_oid
+
+
+psycopg.adapters.register_dumper(_VarcharArray, _VarcharArrayDumper)
+psycopg.adapters.register_dumper(_BigintArray, _BigintArrayDumper)
+
+
+def _array(key: Column[Any], keys: list[Any]) -> BindParameter[Any]:
+    """`keys` as one array parameter. Texts and integers are written out here as the array's
+    text form: psycopg quotes a list element by element in Python (a regex search each: 1.7 ms
+    of the app's CPU for 200 keys, issue 19). The parameter is still typed as an array, so the
+    planner sees its elements (a text cast to an array hides them: sequential scans)."""
+    if all(type(k) is int for k in keys):
+        literal: str = _BigintArray("{" + ",".join(map(str, keys)) + "}")
+    elif all(type(k) is str for k in keys):
+        joined = '","'.join(keys)
+        if "\\" in joined or '"' in "".join(keys):  # quoted elements escape these two
+            joined = '","'.join(k.replace("\\", "\\\\").replace('"', '\\"') for k in keys)
+        literal = _VarcharArray('{"' + joined + '"}')
+    else:
+        return bindparam("keys", value=keys, type_=postgresql.ARRAY(key.type))
+    return bindparam("keys", value=literal, type_=NullType())  # NullType: no cast written
 
 
 def insert_rows(
@@ -111,8 +155,7 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -
         statement = sqlite.insert(table).on_conflict_do_nothing().returning(key)
         return {row[0] for row in conn.execute(statement, list(rows))}
     names = tuple(rows[0])
-    found = conn.execute(_from_json(table, names, key.name),
-                         {"rows": json.dumps(rows, ensure_ascii=False)})
+    found = conn.execute(_from_json(table, names, key.name), {"rows": _ROWS_JSON.encode(rows)})
     return {row[0] for row in found}
 
 

@@ -128,14 +128,16 @@ def install(engine: Engine, bounds: DbBounds, *, ping: bool) -> None:
         def _ping(dbapi_conn: BoundedConnection, _record: Any, _proxy: Any) -> None:
             # SQLAlchemy's pool_pre_ping would wait as long as a statement may run; a ping is
             # one round trip, so it gets a bound of its own (SQLAlchemy's ping statement, ";").
+            # Sent in autocommit: one round trip, no BEGIN before it nor ROLLBACK after it
+            # (three round trips each checkout, issue 19), and the checkout starts idle, so a
+            # caller may still choose AUTOCOMMIT (VACUUM, CREATE INDEX CONCURRENTLY).
             saved, dbapi_conn.wait_timeout_s = dbapi_conn.wait_timeout_s, PING_TIMEOUT_S
+            autocommit = dbapi_conn.autocommit
             try:
+                dbapi_conn.autocommit = True
                 with dbapi_conn.cursor() as cur:
                     cur.execute(";")
-                if not dbapi_conn.autocommit:
-                    # the ping opened a transaction: end it, so the checkout starts idle and a
-                    # caller may still choose AUTOCOMMIT (VACUUM, CREATE INDEX CONCURRENTLY)
-                    dbapi_conn.rollback()
+                dbapi_conn.autocommit = autocommit
             except psycopg.Error as err:
                 dbapi_conn.close()
                 raise DisconnectionError(f"database ping failed: {type(err).__name__}") from err

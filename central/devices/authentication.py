@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, case, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, or_, select, update
 
 from central.db.tables import devices, nonces
 from central.db.upsert import insert_ignore
@@ -94,25 +94,39 @@ class Authenticator:
 
     def _check(self, signed: SignedRequest, verify: Callable[[str], bool], method: str,
                path: str, now: float) -> Device:
+        # One connection reads the device and records the nonce (a checkout and a transaction
+        # per request, not two: issue 19); refusals are written after it is returned.
+        refused: str | None = None
+        fresh = False
         with self.engine.connect() as conn:
             row = conn.execute(select(devices.c.site_code, devices.c.secret, devices.c.disabled)
                                .where(devices.c.device_id == signed.device_id)).first()
-        if row is None:
-            raise AuthError(f"unknown device {signed.device_id!r}: enrol it first",
-                            code="unknown_device")
-        if not verify(row.secret):
+            if row is None:
+                raise AuthError(f"unknown device {signed.device_id!r}: enrol it first",
+                                code="unknown_device")
+            if not verify(row.secret):
+                refused = "bad_signature"
+            elif abs(now - signed.timestamp) > self.window_s:
+                refused = "clock_skew"
+            else:
+                fresh = self._remember_nonce(conn, signed, now)
+                conn.commit()
+        if refused == "bad_signature":
             log.warning("bad signature from device %s on %s %s", safe(signed.device_id),
                         safe(method), safe(path))
-            self._remember_refusal(signed.device_id, "bad_signature", now)
+            self._remember_refusal(signed.device_id, refused, now)
             raise AuthError("signature does not match", code="bad_signature")
-        if abs(now - signed.timestamp) > self.window_s:
-            self._remember_refusal(signed.device_id, "clock_skew", now)
+        if refused == "clock_skew":
+            self._remember_refusal(signed.device_id, refused, now)
             raise ClockSkewError(
                 f"request timestamp is {signed.timestamp - now:+.0f} s from the server's clock "
                 f"(window ±{self.window_s} s): correct the clock offset and sign again",
                 server_time=format_utc(datetime.fromtimestamp(now, UTC)),
                 server_timestamp=now, window_s=self.window_s)
-        self._remember_nonce(signed, now)
+        if not fresh:
+            log.warning("replayed nonce from device %s", safe(signed.device_id))
+            raise AuthError("nonce already used: sign every request with a new nonce",
+                            code="replayed_nonce")
         if row.disabled:
             raise ForbiddenError(f"device {signed.device_id} is disabled", code="device_disabled")
         return Device(signed.device_id, row.site_code, bool(row.disabled))
@@ -134,20 +148,17 @@ class Authenticator:
                 refused_at=at, refused_code=code,
                 refused_first_at=case((fresh, at), else_=devices.c.refused_first_at)))
 
-    def _remember_nonce(self, signed: SignedRequest, now: float) -> None:
+    def _remember_nonce(self, conn: Connection, signed: SignedRequest, now: float) -> bool:
+        """Record the nonce in `conn`'s transaction; False when it was recorded already."""
         # A nonce must stay unique while its timestamp is inside the window; after that the
         # timestamp check refuses a replay anyway.
-        with self.engine.begin() as conn:
-            fresh = insert_ignore(conn, nonces, {"device_id": signed.device_id,
-                                                 "nonce": signed.nonce,
-                                                 "expires_at": now + 2 * self.window_s})
-            if time.monotonic() >= self._next_purge:
-                self._next_purge = time.monotonic() + NONCE_PURGE_INTERVAL_S
-                conn.execute(delete(nonces).where(nonces.c.expires_at < now))
-        if not fresh:
-            log.warning("replayed nonce from device %s", safe(signed.device_id))
-            raise AuthError("nonce already used: sign every request with a new nonce",
-                            code="replayed_nonce")
+        fresh = insert_ignore(conn, nonces, {"device_id": signed.device_id,
+                                             "nonce": signed.nonce,
+                                             "expires_at": now + 2 * self.window_s})
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + NONCE_PURGE_INTERVAL_S
+            conn.execute(delete(nonces).where(nonces.c.expires_at < now))
+        return fresh
 
 
 def _parse(headers: Mapping[str, str]) -> SignedRequest:

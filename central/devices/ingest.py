@@ -26,18 +26,20 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from central.clock import utc_now
 from central.db import bulk
 from central.db.tables import devices, events
 from central.devices import chain_faults, event_time, storable
 from central.devices.authentication import Device
 from central.errors import ForbiddenError
 from central.feed import log as feed
-from central.stays import state
+from central.stays import payloads, state
 from central.stays.ownership import Ownership
 from sync.errors import InvalidEventError
 from sync.fields import format_utc
@@ -66,6 +68,13 @@ def check_sender(device: Device, device_id: str, site_code: str) -> None:
 
 def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datetime
            ) -> BatchAnswer:
+    parsed: dict[str, dict[str, Any]] = {}  # payload -> its data, as checked (fold, feed)
+    with payloads.parsed_once(parsed):
+        return _ingest(engine, device, batch, received, parsed)
+
+
+def _ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datetime,
+            parsed: dict[str, dict[str, Any]]) -> BatchAnswer:
     check_sender(device, batch.device_id, batch.site_code)
     now = format_utc(received)
     offset = event_time.offset_ms(batch.clock, received)
@@ -81,8 +90,10 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
         results: list[EventResult] = []
         rows: list[dict[str, Any]] = []
         stored: list[WireEvent] = []
+        receipts = _receipts(len(valid))
+        arrived = utc_now()  # "now" of the time corrections: one reading for the batch
         for item, raw_id in zip(batch.events, batch.raw_ids, strict=True):
-            result, row = _one(device, item, raw_id, known)
+            result, row = _one(device, item, raw_id, known, receipts, parsed)
             if row is not None:
                 assert isinstance(item, WireEvent)
                 refusal = owned.check(item, now)
@@ -92,7 +103,8 @@ def ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: datet
             results.append(result)
             if row is not None:
                 assert isinstance(item, WireEvent)
-                row["corrected_time"], row["time_source"] = event_time.corrected_time(item, anchors)
+                row["corrected_time"], row["time_source"] = event_time.corrected_time(item, anchors,
+                                                                                arrived)
                 row.update(received_at=now, clock_offset_ms=offset,
                            stay_month=owned.months[item.stay_id])
                 rows.append(row)
@@ -137,9 +149,16 @@ def _lookup(conn: Any, batch: list[WireEvent]
     return known, targets
 
 
+def _receipts(count: int) -> Iterator[str]:
+    """`count` new receipts ("R" and 24 hex digits), from one read of the system's random
+    source (a read per event was a system call, and a GIL handover, per event)."""
+    digits = secrets.token_hex(12 * count)
+    return iter(["R" + digits[i:i + 24] for i in range(0, len(digits), 24)])
+
+
 def _one(device: Device, item: WireEvent | InvalidEventError, raw_id: str | None,
-         known: dict[str, tuple[str, str, str, str]]
-         ) -> tuple[EventResult, dict[str, Any] | None]:
+         known: dict[str, tuple[str, str, str, str]], receipts: Iterator[str],
+         parsed: dict[str, dict[str, Any]]) -> tuple[EventResult, dict[str, Any] | None]:
     if isinstance(item, InvalidEventError):
         return _rejected(raw_id, item.code, _local(item.field), item.message), None
     event = item
@@ -159,10 +178,13 @@ def _one(device: Device, item: WireEvent | InvalidEventError, raw_id: str | None
         return _rejected(event.event_id, "id_conflict", "event_id",
                          "an event with this id and different hashes is stored already"), None
     try:
-        storable.check(event, event.check_payload())
+        data = event.check_payload()
+        storable.check(event, data)
     except InvalidEventError as err:
         return _rejected(event.event_id, err.code, err.field, err.message), None
-    receipt = "R" + secrets.token_hex(12)
+    if event.payload is not None and data is not None:
+        parsed[event.payload] = data
+    receipt = next(receipts)
     known[event.event_id] = (event.payload_sha256, event.chain_sha256, event.device_id, receipt)
     row = {**event.header(), "payload": event.payload, "withheld": event.withheld,
            "payload_sha256": event.payload_sha256, "prev_chain_sha256": event.prev_chain_sha256,

@@ -55,8 +55,12 @@ SNAPSHOT = "snapshot"
 _SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids")  # as central/police/stay.py
 
 
+# json.dumps with these options builds a new encoder each call; one encoder, the same text.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(record: Mapping[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(record)
 
 
 def stay_state(

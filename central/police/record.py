@@ -17,6 +17,7 @@ from typing import Any
 
 import codetables
 from central.police import words
+from central.stays import payloads
 
 Row = tuple[str, str]
 
@@ -25,6 +26,9 @@ def payload_data(payload: str | None) -> dict[str, Any]:
     """A stored event's `data` object (empty when withheld, purged or not an object)."""
     if payload is None:
         return {}
+    known = payloads.data_of(payload)
+    if known is not None:
+        return known
     try:
         data = json.loads(payload).get("data")
     except (ValueError, AttributeError):

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 from central.clock import DEVICE
 from central.db import bulk
 from central.db.tables import events, stay_guests, stays
+from central.stays import payloads
 from central.stays.ownership import owners_of
 
 NAME_KEY_LENGTH = 200  # stay_guests.name, the search key; longer names go whole in full_name
@@ -137,6 +138,9 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
 def _data(payload: str | None) -> dict[str, Any]:
     if payload is None:  # withheld: the header still counts (kind, time)
         return {}
+    known = payloads.data_of(payload)
+    if known is not None:
+        return known
     data = json.loads(payload).get("data")
     return data if isinstance(data, dict) else {}
 
@@ -150,7 +154,8 @@ def _add(guests: dict[str, dict[str, Any]], guest: Any, at: str) -> None:
         return
     entry = guests.setdefault(guest["guest_id"], {"guest_id": guest["guest_id"]})
     entry.update({k: v for k, v in guest.items() if k != "guest_id"})
-    entry["doc"] = guest.get("document") if isinstance(guest.get("document"), dict) else {}
+    document = guest.get("document")
+    entry["doc"] = dict(document) if isinstance(document, dict) else {}  # amended: a copy
     entry["in"] = at
 
 
