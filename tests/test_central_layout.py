@@ -4,10 +4,11 @@ the import graph of its modules or of its parts.
 
     cli -> app -> web -> police, accounts, fleet, feed, serving
     devices -> stays, feed (ingest's hook)      feed -> police, accounts, stays
-    police -> accounts      fleet, stays, accounts -> db, clock, errors, logsafe
+    police -> accounts      fleet, stays, accounts -> db, clock, errors, logsafe, payloads
 
 A part is a folder of central/ (devices, stays, accounts, police, feed, serving, web, cli, db)
-or a module at its root (app, settings, errors, clock, logsafe, migrate, fleet, rollout).
+or a module at its root (app, settings, errors, clock, logsafe, payloads, migrate, fleet,
+rollout).
 (tests/test_layers.py checks the arrows between the top-level packages.)
 """
 
@@ -55,6 +56,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "errors": {"*"},
     "clock": {"*"},
     "logsafe": {"*"},
+    "payloads": {"*"},
 }
 # third-party names only some parts may import: the HTTP framework is the routes' business,
 # the command line the CLI's

@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from central import payloads
 from central.clock import utc_now
 from central.db import bulk
 from central.db.tables import devices, events
@@ -39,7 +40,7 @@ from central.devices import chain_faults, event_time, storable
 from central.devices.authentication import Device
 from central.errors import ForbiddenError
 from central.feed import log as feed
-from central.stays import payloads, state
+from central.stays import state
 from central.stays.ownership import Ownership
 from sync.errors import InvalidEventError
 from sync.fields import format_utc

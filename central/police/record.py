@@ -16,8 +16,8 @@ from datetime import date
 from typing import Any
 
 import codetables
+from central import payloads
 from central.police import words
-from central.stays import payloads
 
 Row = tuple[str, str]
 

@@ -29,10 +29,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from central import payloads
 from central.clock import DEVICE
 from central.db import bulk
 from central.db.tables import events, stay_guests, stays
-from central.stays import payloads
 from central.stays.ownership import owners_of
 
 NAME_KEY_LENGTH = 200  # stay_guests.name, the search key; longer names go whole in full_name
