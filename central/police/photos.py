@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import queue
 import threading
@@ -48,6 +47,7 @@ from central.accounts.principals import Principal
 from central.db.tables import events, stays
 from central.errors import CentralError, NotFoundError
 from central.logsafe import safe
+from central.police.record import payload_data
 from central.police.search import scope_ok
 from wlt.decoder import PhotoDecoderConfig, WltDecoder
 from wlt.errors import PhotoDecoderError
@@ -68,7 +68,7 @@ def card_photos(conn: Connection, stay_id: str) -> dict[str, bytes]:
                         .order_by(events.c.sequence)).all()
     latest: dict[str, bytes | None] = {}
     for row in rows:
-        data = _data(row.payload)
+        data = payload_data(row.payload)
         carried = data.get("guests") if row.kind == "check_in" else [data.get("guest")]
         for guest in carried if isinstance(carried, list) else []:
             if isinstance(guest, dict) and isinstance(guest.get("guest_id"), str) \
@@ -99,14 +99,6 @@ def _wlt(document: dict[str, Any]) -> bytes | None:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         return b""
-
-
-def _data(payload: str) -> dict[str, Any]:
-    try:
-        data = json.loads(payload).get("data")
-    except (ValueError, AttributeError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 class PhotoDecoding:

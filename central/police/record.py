@@ -10,7 +10,6 @@ while the history shows each change. Purged (withheld) events carry nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -24,16 +23,10 @@ Row = tuple[str, str]
 
 def payload_data(payload: str | None) -> dict[str, Any]:
     """A stored event's `data` object (empty when withheld, purged or not an object)."""
-    if payload is None:
-        return {}
-    known = payloads.data_of(payload)
-    if known is not None:
-        return known
     try:
-        data = json.loads(payload).get("data")
+        return payloads.data(payload)
     except (ValueError, AttributeError):
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def guests_as_registered(events: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

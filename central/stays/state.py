@@ -21,7 +21,6 @@ and an event of another device stored before ownership was enforced (revision 00
 
 from __future__ import annotations
 
-import json
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -102,7 +101,7 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
     }
     guests: dict[str, dict[str, Any]] = {}
     for row in rows:
-        data = _data(row.payload)
+        data = payloads.data(row.payload)
         at = row.corrected_time
         stay["time_corrected"] |= row.time_source != DEVICE
         if row.kind == "check_in":
@@ -133,16 +132,6 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
         stay["checked_out_at"] = None
     return stay, [_guest_row(stay_id, g, stay["checked_in_at"]) | {"stay_month": first.stay_month}
                   for g in guests.values()]
-
-
-def _data(payload: str | None) -> dict[str, Any]:
-    if payload is None:  # withheld: the header still counts (kind, time)
-        return {}
-    known = payloads.data_of(payload)
-    if known is not None:
-        return known
-    data = json.loads(payload).get("data")
-    return data if isinstance(data, dict) else {}
 
 
 def _list(value: Any) -> list[Any]:
