@@ -54,6 +54,9 @@ def test_a_check_out_is_undone_by_touch_naming_guests_and_room(
     assert "撤销 王小明（A301 房）的退房？" in ask.inner_text()
     shoot(page, "checkout-undo-confirm")
     taps.tap("#out-no")  # cancelled: nothing written
+    # The cancel re-fetches the list: wait until that swap has landed (the dialog is gone), or
+    # the next tap can hit the old list and its dialog be swapped away by the late answer.
+    page.wait_for_selector("#confirm-out", state="detached")
     page.wait_for_selector("#undo-list")
     assert desk.query("SELECT count(*) FROM events WHERE kind = 'check_out_undone'") == [(0,)]
     taps.tap("#undo-list button.undo")
