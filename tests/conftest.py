@@ -15,12 +15,14 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.central.serverproc import CentralServer
 from tests.chromium import SHARED
+from tests.forkserver import ForkServer
 from tests.pgschema import pg_schema_url
 
 # Scheduled first, in this order, each on one worker: the longest units, so that the others
@@ -88,6 +90,17 @@ def _open_fds() -> set[int]:
         return {int(name) for name in os.listdir("/proc/self/fd")}
     except FileNotFoundError:  # not Linux: nothing to check
         return set()
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    """One process with `anju` imported, for the worker's session (tests/forkserver.py): the
+    central servers and the commands the tests start are forked from it."""
+    server = ForkServer(Path(__file__).parents[1])
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")
