@@ -33,21 +33,23 @@ PYTHON_ANJU = [sys.executable, "-c", "from terminal.cli import main; main()"]
 forks: ForkServer | None = None
 
 
-def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+def _environment(env: Mapping[str, str] | None, inherit: bool = True) -> dict[str, str]:
+    return {**(os.environ if inherit else {}), "PYTHONUNBUFFERED": "1", **(env or {})}
 
 
-def run(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60,
-        cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: Mapping[str, str] | None = None, inherit_env: bool = True,
+        timeout: float = 60, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """`anju ARGS` to its end, as `subprocess.run(..., capture_output=True, text=True)` gives
-    it: exit code (negative for a signal), stdout, stderr. A command still running after
+    it: exit code (negative for a signal), stdout, stderr. Its environment: the test's with
+    `env` over it, or (`inherit_env=False`) `env` alone. A command still running after
     `timeout` is killed (its whole session) and TimeoutExpired raised."""
+    environment = _environment(env, inherit_env)
     if forks is None:
         return subprocess.run([*PYTHON_ANJU, *args], capture_output=True, text=True,
-                              timeout=timeout, check=False, cwd=cwd, env=_environment(env))
+                              timeout=timeout, check=False, cwd=cwd, env=environment)
     with tempfile.TemporaryDirectory(prefix="anju-run-") as scratch:
         out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
-        command = forks.spawn(list(args), out, _environment(env), err=err, cwd=cwd)
+        command = forks.spawn(list(args), out, environment, err=err, cwd=cwd)
         try:
             code = command.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -60,20 +62,23 @@ def run(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60,
 
 
 def start(args: list[str], log: Path, env: Mapping[str, str] | None = None, *,
-          entry: str = ENTRY, cwd: Path = ROOT) -> subprocess.Popen[bytes] | Forked:
-    """A long-running `anju ARGS` with stdout and stderr appended to `log`: poll, wait,
-    send_signal, terminate and kill as on a `subprocess.Popen`. `entry` ("module:function")
-    is called in place of the CLI's main, e.g. a harness that patches it first."""
+          err: Path | None = None, entry: str = ENTRY,
+          cwd: Path = ROOT) -> subprocess.Popen[bytes] | Forked:
+    """A long-running `anju ARGS` with stdout (and stderr, unless `err` is given) appended to
+    `log`: poll, wait, send_signal, terminate and kill as on a `subprocess.Popen`. `entry`
+    ("module:function") is called in place of the CLI's main, e.g. a harness that patches it
+    first."""
     environment = _environment(env)
-    log.touch()  # there to be read at once, before the command writes to it
+    for path in (log, err or log):
+        path.touch()  # there to be read at once, before the command writes to it
     if forks is not None:
-        return forks.spawn(args, log, environment, cwd=cwd, entry=entry)
+        return forks.spawn(args, log, environment, err=err, cwd=cwd, entry=entry)
     module, function = entry.split(":")
-    with open(log, "ab") as out:  # the child keeps its own descriptor
+    with open(log, "ab") as out, open(err or log, "ab") as errors:  # the child keeps its own
         return subprocess.Popen(
             [sys.executable, "-c", f"from {module} import {function}; {function}()", *args],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
-            env=environment, start_new_session=True)
+            stdout=out, stderr=errors, stdin=subprocess.DEVNULL, cwd=cwd, env=environment,
+            start_new_session=True)
 
 
 def kill_session(pid: int) -> None:
