@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from central.clock import (  # the time_source vocabulary lives with the clock
     DEVICE,
@@ -44,6 +44,7 @@ from central.clock import (  # the time_source vocabulary lives with the clock
     UNCORRECTED,
     utc_now,
 )
+from central.db import bulk
 from central.db.tables import boot_anchors
 from central.db.upsert import insert_ignore
 from sync.fields import format_utc, parse_utc
@@ -71,13 +72,9 @@ def record_anchor(conn: Connection, device_id: str, clock: SenderClock, received
 
 def load_anchors(conn: Connection, device_id: str, boot_ids: Iterable[str]
                  ) -> dict[str, tuple[int, int]]:
-    wanted = sorted(set(boot_ids))
-    if not wanted:
-        return {}
-    rows = conn.execute(select(boot_anchors.c.boot_id, boot_anchors.c.server_ns,
-                               boot_anchors.c.monotonic_ns)
-                        .where(boot_anchors.c.device_id == device_id,
-                               boot_anchors.c.boot_id.in_(wanted)))
+    rows = bulk.select_any(
+        conn, [boot_anchors.c.boot_id, boot_anchors.c.server_ns, boot_anchors.c.monotonic_ns],
+        boot_anchors.c.boot_id, boot_ids, equal={boot_anchors.c.device_id: device_id})
     return {r.boot_id: (r.server_ns, r.monotonic_ns) for r in rows}
 
 

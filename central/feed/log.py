@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text, tuple_
 
 from central.db import bulk
+from central.db.driver import Statement
 from central.db.tables import events, feed_log, sites, stay_guests, stays
 from central.feed import records
 from central.stays.ownership import owners_of
@@ -38,14 +39,14 @@ _CHUNK = 500
 _COLUMNS = "event_id, stay_id, site_code, change, recorded_at, record"
 # The sequence is looked up once, in the lock's row: pg_get_serial_sequence() reads the
 # catalogs on each call (per record: 4-8 of this statement's 31-35 us of backend CPU).
-_LOCKED_INSERT = text(
+_LOCKED_INSERT = Statement(text(
     "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:k), "
     "CAST(pg_get_serial_sequence('feed_log', 'position') AS regclass) AS positions) "
     f"INSERT INTO feed_log (position, {_COLUMNS}) "
     f"SELECT nextval(lock.positions), {_COLUMNS} "
     "FROM lock, json_populate_recordset(NULL::feed_log, CAST(:rows AS json)) WITH ORDINALITY "
     "ORDER BY ordinality"
-)
+))
 
 
 def record(
@@ -106,7 +107,7 @@ def record(
     # order; were a sort ever planned, PostgreSQL evaluates volatile outputs after it), so
     # the lock is held for this statement and the commit only. EXPLAIN: a nested loop of
     # json_populate_recordset and the lock's CTE scan, nextval() in its output.
-    conn.execute(_LOCKED_INSERT, {"k": FEED_LOCK_KEY, "rows": json.dumps(rows, ensure_ascii=False)})
+    _LOCKED_INSERT.rows(conn, {"k": FEED_LOCK_KEY, "rows": json.dumps(rows, ensure_ascii=False)})
 
 
 def backfill(conn: Connection, now: str) -> int:
@@ -153,5 +154,5 @@ def _snapshots(conn: Connection, chunk: list[dict[str, Any]], now: str) -> Itera
 
 
 def _site_names(conn: Connection, codes: list[str]) -> dict[str, str]:
-    found = conn.execute(select(sites.c.code, sites.c.name).where(sites.c.code.in_(codes)))
+    found = bulk.select_any(conn, [sites.c.code, sites.c.name], sites.c.code, codes)
     return {code: name for code, name in found}
