@@ -107,8 +107,11 @@ def _select_text(columns: tuple[ColumnElement[Any], ...], key: Column[Any],
     return f"SELECT {names} FROM {_quote(table.name)} WHERE {' AND '.join(conditions)}"
 
 
+_PREPARER = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-call]
+
+
 def _quote(name: str) -> str:
-    return postgresql.dialect().identifier_preparer.quote(name)  # type: ignore[no-untyped-call]
+    return _PREPARER.quote(name)  # type: ignore[no-any-return]
 
 
 class _VarcharArray(str):
@@ -195,6 +198,7 @@ def _copy(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> Non
             copy.write_row([row[n] for n in names])
 
 
+@functools.cache
 def _copy_statement(table: Table, names: tuple[str, ...]) -> str:
     return f"COPY {_quote(table.name)} ({', '.join(_quote(n) for n in names)}) FROM STDIN"
 

@@ -75,15 +75,15 @@ def record(
     names = _site_names(conn, codes)
     rows = []
     for event in stored:
-        seen = [
-            r
-            for r in by_stay.get(event.stay_id, [])
-            if order.get(r.event_id, -1) <= order[event.event_id]
-        ]
-        mine = next((r for r in seen if r.event_id == event.event_id), None)
+        stay_events = by_stay.get(event.stay_id, [])
+        if len(stay_events) == 1 and stay_events[0].event_id == event.event_id:
+            seen, mine = stay_events, stay_events[0]  # a stay of one event (most check-ins)
+        else:
+            seen = [r for r in stay_events if order.get(r.event_id, -1) <= order[event.event_id]]
+            mine = next((r for r in seen if r.event_id == event.event_id), None)
         if mine is None:  # not the owner's: never folded, never fed
             continue
-        whole = len(seen) == len(by_stay[event.stay_id])  # the stay as the projection folded it
+        whole = len(seen) == len(stay_events)  # the stay as the projection folded it
         record_ = records.for_event(mine, seen, names.get(mine.site_code), now,
                                     states.get(event.stay_id) if whole else None)
         rows.append(
