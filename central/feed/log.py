@@ -21,7 +21,6 @@ sequence is WAL-logged ahead of what it hands out) and a dump and restore.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -93,21 +92,24 @@ def record(
                 "site_code": mine.site_code,
                 "change": event.kind,
                 "recorded_at": now,
-                "record": records.dumps(record_),
+                "record": record_,
             }
         )
     if not rows:
         return
     if conn.dialect.name != "postgresql":
         for row in rows:  # one by one: rowids in batch order, whatever the driver batches
-            conn.execute(insert(feed_log).values(**row))
+            conn.execute(insert(feed_log).values(**{**row, "record": records.dumps(row["record"])}))
         return
     # One statement: the lock (its CTE is read before the first row is formed), then the rows
     # with their positions in batch order (nextval() is evaluated as rows leave in ordinality
     # order; were a sort ever planned, PostgreSQL evaluates volatile outputs after it), so
     # the lock is held for this statement and the commit only. EXPLAIN: a nested loop of
     # json_populate_recordset and the lock's CTE scan, nextval() in its output.
-    _LOCKED_INSERT.rows(conn, {"k": FEED_LOCK_KEY, "rows": json.dumps(rows, ensure_ascii=False)})
+    # Each record nests in the rows' JSON as an object, written as records.dumps writes it;
+    # PostgreSQL's json keeps a nested value's text as it came, so `record` stores that same
+    # text (one encoding per record, not an encoding and then an escaped copy of it).
+    _LOCKED_INSERT.rows(conn, {"k": FEED_LOCK_KEY, "rows": records.dumps(rows)})
 
 
 def backfill(conn: Connection, now: str) -> int:

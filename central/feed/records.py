@@ -60,7 +60,8 @@ _SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids")  # as centr
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def dumps(record: Mapping[str, Any]) -> str:
+def dumps(record: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
+    """Compact JSON text, as feed_log.record holds it (central/feed/log.py)."""
     return _ENCODER.encode(record)
 
 
