@@ -21,13 +21,15 @@ from sync.protocol import ACCEPTED
 from tests.central.central_helpers import Admin, batch_body, fetch, signed_head
 from tests.central.police_helpers import logged_in
 from tests.central.serverproc import CentralServer
+from tests.forkserver import ForkServer
 
 MAX_IN_FLIGHT = 4
 BODY_TIMEOUT_S = 8
 
 
 @pytest.fixture(scope="module")
-def tight_server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+def tight_server(db_url: str, tmp_path_factory: pytest.TempPathFactory,
+                 fork_server: ForkServer) -> Iterator[CentralServer]:
     log = tmp_path_factory.mktemp("central-tight") / "server.log"
     with CentralServer(
         db_url,
@@ -40,6 +42,7 @@ def tight_server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "--body-timeout",
             str(BODY_TIMEOUT_S),
         ),
+        forks=fork_server,
     ) as process:
         yield process
 
