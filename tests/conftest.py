@@ -63,23 +63,26 @@ def fork_server() -> Iterator[ForkServer]:
 
 
 @pytest.fixture(scope="session")
-def sqlite_central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+def sqlite_central(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer
+                   ) -> Iterator[CentralServer]:
     """The session's central server on SQLite (a file in a temp dir), for every test that
     makes its own sites and devices and leaves the server running as it found it."""
     base = tmp_path_factory.mktemp("central-sqlite")
-    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
+    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log",
+                       forks=fork_server) as process:
         yield process
 
 
 @pytest.fixture(scope="session")
-def postgresql_central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+def postgresql_central(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer
+                       ) -> Iterator[CentralServer]:
     """The same on PostgreSQL: a schema of its own in database `test`, dropped at the end
     (tests skip with the reason when PostgreSQL cannot be reached)."""
     base = tmp_path_factory.mktemp("central-postgresql")
     urls = pg_schema_url("anju_test")
     url = next(urls)
     try:
-        with CentralServer(url, base / "server.log") as process:
+        with CentralServer(url, base / "server.log", forks=fork_server) as process:
             yield process
     finally:
         next(urls, None)  # drops the schema
