@@ -1,12 +1,7 @@
-"""Hygiene for every test (no leaked threads, no leaked file descriptors), and how `make test`
-shares the suite between pytest-xdist workers.
-
-Workers (two per CPU, Makefile) get whole test modules (a module's fixtures, e.g. its own
-central server, start once), and the directories whose tests must never overlap as one unit
-each, longest first: `tests/ha/` (PostgreSQL pairs on ports of their own, the failover drills
-timing a promotion) and `tests/powercut/` (FUSE mounts cut mid-write). Each worker has its own
-session fixtures (central servers, PostgreSQL schemas named with the worker's pid, Chromium)
-and temp dirs.
+"""Hygiene for every test (no leaked threads, no leaked file descriptors) and the fixtures every
+directory shares. How `make test` shares the suite between pytest-xdist workers is in
+tests/scheduling.py. Each worker has its own session fixtures (central servers, PostgreSQL
+schemas named with the worker's pid, Chromium) and temp dirs.
 """
 
 from __future__ import annotations
@@ -15,7 +10,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -23,42 +17,7 @@ from tests.central.serverproc import CentralServer
 from tests.chromium import SHARED
 from tests.pgschema import pg_schema_url
 
-# Scheduled first, in this order, each on one worker: the longest units, so that the others
-# fill the remaining workers around them rather than trailing behind them at the end.
-SERIAL_DIRS = ("tests/ha/", "tests/powercut/")
-
-
-def _unit(nodeid: str) -> str:
-    """The unit of work a node belongs to: its serial directory, or else its module."""
-    for directory in SERIAL_DIRS:
-        if nodeid.startswith(directory):
-            return directory
-    return nodeid.split("::", 1)[0]
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, the serial directories first (a stable sort: all else keeps its order)."""
-    if not hasattr(config, "workerinput"):
-        return
-
-    def rank(item: pytest.Item) -> int:
-        unit = _unit(item.nodeid)
-        return SERIAL_DIRS.index(unit) if unit in SERIAL_DIRS else len(SERIAL_DIRS)
-
-    items.sort(key=rank)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    from xdist.scheduler import LoadScopeScheduling
-
-    class UnitScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return _unit(nodeid)
-
-    config.option.loadscopereorder = False  # collection order: the serial units first
-    return UnitScheduling(config, log)
+pytest_plugins = ["tests.scheduling"]
 
 
 @pytest.fixture(scope="module")
