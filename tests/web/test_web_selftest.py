@@ -1,6 +1,7 @@
 """The "设备自检" page in headless Chromium at 800x480: the owner opens it from the tab bar, the
 doctor checks run inside the service, a world-readable credential and then a central server
-that cannot be reached are shown as faults in Chinese with what to do; a clerk or a LAN browser cannot open it."""
+that cannot be reached are shown as faults in Chinese with what to do; a clerk or a LAN browser
+cannot open it."""
 
 from __future__ import annotations
 
