@@ -12,8 +12,10 @@ signal its process group as before), with its output in a log file; only the imp
 shared. The server imports nothing that starts a thread or opens a file, so forking it is safe.
 
 Protocol: one JSON object a line on stdin, one answer a line on stdout, one request at a time.
-    {"spawn": [args], "log": path, "err": path, "env": {...}, "cwd": path}  ->  {"pid": n}
-        (stdout to "log", stderr to "err" if given, else to "log" too)
+    {"spawn": [args], "log": path, "err": path, "env": {...}, "cwd": path, "entry": name}
+        ->  {"pid": n}
+        (stdout to "log", stderr to "err" if given, else to "log" too; "entry", "module:function"
+        called in place of `terminal.cli:main`, e.g. a harness that patches the CLI first)
     {"wait": pid, "timeout": s}  ->  {"code": n | null}   (null: still running after timeout)
 The exit code is as `subprocess` gives it: negative for a signal. The server reaps its children
 itself (they are not the test process's children), so waiting goes through it.
@@ -25,8 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -44,9 +48,11 @@ PRELOAD = ("terminal.cli", "terminal.commands.terminal_cmd", "terminal.commands.
            "central.cli.accounts", "central.cli.feed", "central.cli.feed_tokens",
            "central.cli.retention", "central.cli.updates", "central.app", "central.migrate",
            "central.db.watchdog", "psycopg", "central.feed.consumer")
+ENTRY = "terminal.cli:main"
 
 
-def _child(args: list[str], log: str, err: str, env: dict[str, str], cwd: str) -> None:
+def _child(args: list[str], log: str, err: str, env: dict[str, str], cwd: str,
+           entry: str) -> None:
     """In the forked child: become `anju ARGS` in a session of its own; never returns."""
     code = 1
     try:
@@ -60,7 +66,8 @@ def _child(args: list[str], log: str, err: str, env: dict[str, str], cwd: str) -
         os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
         os.closerange(3, 1 << 16)  # the server's pipes and nothing else of it
         sys.argv = ["anju", *args]
-        from terminal.cli import main
+        module, function = entry.split(":")
+        main = getattr(importlib.import_module(module), function)
 
         try:
             main()
@@ -112,7 +119,7 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
             pid = os.fork()
             if pid == 0:
                 _child(request["spawn"], request["log"], request.get("err", request["log"]),
-                       request["env"], request["cwd"])
+                       request["env"], request["cwd"], request.get("entry", ENTRY))
             answer = {"pid": pid}
         else:
             answer = {"code": _wait(request["wait"], request["timeout"])}
@@ -157,9 +164,9 @@ class ForkServer:
         return answer
 
     def spawn(self, args: list[str], log: Path, env: dict[str, str], *,
-              err: Path | None = None) -> Forked:
+              err: Path | None = None, cwd: Path | None = None, entry: str = ENTRY) -> Forked:
         pid = self._ask({"spawn": args, "log": str(log), "err": str(err or log), "env": env,
-                         "cwd": str(self.cwd)})
+                         "cwd": str(cwd or self.cwd), "entry": entry})
         return Forked(self, pid["pid"])
 
     def wait(self, pid: int, timeout: float) -> int | None:
@@ -194,6 +201,12 @@ class Forked:
     def send_signal(self, signum: int) -> None:
         if self.returncode is None:
             os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 if __name__ == "__main__":

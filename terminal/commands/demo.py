@@ -86,13 +86,13 @@ def demo(work_dir: Path, seconds: float | None, web_port: int, central_port: int
                                            str(central_port)], work / "central.log", work)
         children.append(central)
         central.wait_http(central_url + "/api/v1/time")
-        run_anju("central", "site", "add", SITE_CODE, "--name", SITE_NAME, "--db", db_url,
-                 cwd=work)
-        token = run_anju("central", "token", "issue", "--site", SITE_CODE, "--ttl", "1h",
-                         "--db", db_url, cwd=work).strip()
-        run_anju("provision", "--server", central_url, "--token", token, "--config", str(config),
-                 "--no-reader",  # the terminal runs its own simulated reader (--simulate)
-                 cwd=work)
+        anju = click.get_current_context().find_root().command
+        run_anju(anju, "central", "site", "add", SITE_CODE, "--name", SITE_NAME, "--db", db_url)
+        token = run_anju(anju, "central", "token", "issue", "--site", SITE_CODE, "--ttl", "1h",
+                         "--db", db_url).strip()
+        run_anju(anju, "provision", "--server", central_url, "--token", token, "--config",
+                 str(config), "--no-reader",  # the terminal runs its own simulated reader
+                 "--scanner-wait", "0")  # nor does it look for a scanner
         terminal = Child("terminal", ["terminal", "run", "--config", str(config), "--simulate",
                                       "--cycle"], work / "terminal.log", work)
         children.append(terminal)

@@ -2,10 +2,15 @@
 
 Each part of the system runs as the same command a technician would run (`anju central serve`,
 `anju terminal run`, `anju sync run`), so the demo shows the real processes, not a shortcut.
+The short setup commands before them (a site, a token, provisioning) are the same `anju`
+commands too, run in the demo's own process: a fresh interpreter for each would import them
+all again (~0.7 s of CPU each, several seconds on a Raspberry Pi).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import socket
@@ -14,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import requests
 
 from terminal.errors import TerminalError
@@ -33,14 +39,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_anju(*args: str, cwd: Path) -> str:
-    """One short `anju` command; its stdout, or DemoError with its stderr."""
-    done = subprocess.run([*ANJU, *args], capture_output=True, text=True, cwd=cwd, timeout=60,
-                          check=False, env=_env())
-    if done.returncode != 0:
+def run_anju(anju: click.Command, *args: str) -> str:
+    """One short `anju ARGS` in this process (`anju`: the CLI's root command, which loads the
+    group by name); its stdout, or DemoError with what it printed on stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            anju.main(list(args), prog_name="anju", standalone_mode=False)
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    except click.ClickException as refused:
+        code = refused.exit_code
+        err.write(refused.format_message())
+    if code not in (0, None):
         raise DemoError(f"anju {args[0]} {args[1] if len(args) > 1 else ''} failed: "
-                        f"{done.stderr.strip()[-500:]}")
-    return done.stdout
+                        f"{(err.getvalue() or out.getvalue()).strip()[-500:]}")
+    return out.getvalue()
 
 
 def _env() -> dict[str, str]:

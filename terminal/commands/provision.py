@@ -42,7 +42,7 @@ from sync.errors import EnrolmentRefusedError, MaybeDeliveredError, RequestError
 from sync.messages import Enrolment
 from terminal.commands.context import EXIT_CONFIG, EXIT_REFUSED, reporting
 from terminal.config import ENV_VAR, Config, config_path, from_mapping
-from terminal.doctor import FAIL, OK, WARN, Context
+from terminal.doctor import FAIL, OK, WARN, Context, ReaderOpener
 from terminal.doctor.local import disk
 from terminal.doctor.provision_checks import (
     PORTS_ENV,
@@ -54,7 +54,7 @@ from terminal.doctor.provision_checks import (
     plain_http_refused,
     refused,
 )
-from terminal.doctor.remote import OFFSET_LIMIT_S
+from terminal.doctor.remote import OFFSET_LIMIT_S, serial_reader
 from terminal.errors import ConfigError
 from terminal.system.settings_file import read_document, set_values, write_text_atomic
 from terminal.version import software_version
@@ -115,13 +115,25 @@ def provision(server_url: str, token: str, config_file: Path | None, reader_port
 
     Prints one line per step (✓/✗ and the fix). Exit 0 provisioned; 2 the settings file is
     invalid or cannot be written; 1 any other check failed (nothing was written)."""
+    run(server_url, token, config_file, reader_port, probe_ports, no_reader, scanner_port,
+        scanner_wait, allow_http)
+
+
+def run(server_url: str, token: str, config_file: Path | None, reader_port: str | None = None,
+        probe_ports: tuple[str, ...] = (), no_reader: bool = False,
+        scanner_port: str | None = None, scanner_wait: float | None = None,
+        allow_http: bool = False, *, open_reader: ReaderOpener = serial_reader) -> None:
+    """What `anju provision` does with its options (it prints, and exits as it says).
+    `open_reader` reaches a candidate port as doctor's reader check does: pyserial in real
+    time, or in tests the simulator's in-memory line, where a silent port costs no real time."""
     done: list[str] = []
     try:
         with reporting():
             if scanner_wait is None:
                 scanner_wait = 15.0 if sys.stdin.isatty() else 0.0
-            _provision(server_url.rstrip("/"), token, config_file, reader_port, probe_ports,
-                       no_reader, (scanner_port, scanner_wait), allow_http, done)
+            _provision(server_url.rstrip("/"), token, config_file,
+                       (reader_port, probe_ports, no_reader, open_reader),
+                       (scanner_port, scanner_wait), allow_http, done)
     except _Stop as stop:
         click.echo(stop.step.line())
         for name in ORDER[ORDER.index(stop.step.name) + 1:]:
@@ -131,9 +143,10 @@ def provision(server_url: str, token: str, config_file: Path | None, reader_port
         sys.exit(stop.code)
 
 
-def _provision(url: str, token: str, config_file: Path | None, reader_port: str | None,
-               probe_ports: tuple[str, ...], no_reader: bool,
+def _provision(url: str, token: str, config_file: Path | None,
+               reader_options: tuple[str | None, tuple[str, ...], bool, ReaderOpener],
                scanner: tuple[str | None, float], allow_http: bool, done: list[str]) -> None:
+    reader_port, probe_ports, no_reader, open_reader = reader_options
     scanner_port, scanner_wait = scanner
     path = config_path(config_file)
     try:
@@ -160,7 +173,7 @@ def _provision(url: str, token: str, config_file: Path | None, reader_port: str 
         echo(Step("server", True, f"{url} answers {how}"))
         enrolment = _enrol(client, url, token, config, ca_file, done)
         _clock(client.offset)
-        reader = _reader(reader_port, probe_ports, no_reader, scanner_port)
+        reader = _reader(reader_port, probe_ports, no_reader, scanner_port, open_reader)
         reader |= _scanner(scanner_port, probe_ports, reader.get("reader.port"), scanner_wait,
                            config["scanner.baud"])
         database = Path(config["store.database"])
@@ -224,15 +237,15 @@ def _clock(offset: float) -> None:
     echo(Step("clock", True, f"within {abs(offset):.1f} s of the server"))
 
 
-def _reader(port: str | None, extra: tuple[str, ...], skip: bool,
-            scanner_port: str | None) -> dict[str, object]:
+def _reader(port: str | None, extra: tuple[str, ...], skip: bool, scanner_port: str | None,
+            open_reader: ReaderOpener) -> dict[str, object]:
     """The settings to write for the reader: its port and the baud it answered at."""
     if skip:
         echo(Step("reader", None, "not looked for (--no-reader): run `anju doctor` once "
                   "it is attached"))
         return {}
     ports = [port] if port else candidate_ports(extra, [scanner_port] if scanner_port else [])
-    step, found = find_reader(ports)
+    step, found = find_reader(ports, open_reader)
     if found is None:
         raise _Stop(step)
     echo(step)

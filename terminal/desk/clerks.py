@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -38,7 +39,6 @@ SEED_OWNER = "0000"  # the owner made from the old shared PIN
 STAFF_NO = re.compile(r"[0-9A-Z]{1,12}")
 PIN = re.compile(r"[0-9]{4,8}")
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-_DUMMY = HASHER.hash("unknown-account")  # compared for unknown staff numbers: same cost
 _ACTIVE_TTL_S = 2.0  # `anju clerk owner` may add the first account while the page runs
 
 
@@ -54,6 +54,14 @@ class Clerk:
     @property
     def owner(self) -> bool:
         return self.role == OWNER
+
+
+@cache
+def _unknown_account_hash() -> str:
+    """What a PIN for an unknown staff number is verified against, so that it costs the same.
+    Made on first need, not at import: an argon2 hash costs every process that imports this
+    module (each `anju` command that reaches the store's web side) ~60 ms, more on a Pi."""
+    return HASHER.hash("unknown-account")
 
 
 def normal_staff_no(text: str) -> str:
@@ -104,7 +112,7 @@ class Accounts:
         with self.store.reader() as conn:
             pin_hash = clerk_accounts.active_pin_hash(conn, staff_no)
         try:
-            HASHER.verify(pin_hash or _DUMMY, pin)
+            HASHER.verify(pin_hash or _unknown_account_hash(), pin)
         except (VerificationError, InvalidHashError):
             return None
         return self.get(staff_no) if pin_hash else None

@@ -22,11 +22,12 @@ from drivers.idcard.errors import (
     PortUnavailableError,
     ReaderFaultError,
 )
-from drivers.idcard.transport import SerialTransport, Timeouts
+from drivers.idcard.transport import Timeouts
 from sync.diagnosis import TLS, classify
 from sync.errors import RequestError
+from terminal.doctor import ReaderOpener
 from terminal.doctor.portcheck import candidates, diagnose
-from terminal.doctor.remote import _refusal
+from terminal.doctor.remote import _refusal, serial_reader
 
 PORTS_ENV = "ANJU_PROVISION_PORTS"  # extra candidate ports (os.pathsep-separated), for tests
 STABLE = Path("/dev/anju")  # deploy/udev: one name per USB socket
@@ -124,9 +125,9 @@ class Probe:
     why: str  # why not, in words
 
 
-def probe(port: str) -> Probe:
+def probe(port: str, open_reader: ReaderOpener = serial_reader) -> Probe:
     """One port: the SAM status request at each supported baud."""
-    transport = SerialTransport(port, timeouts=Timeouts(probe=PROBE_S))
+    transport, _clock = open_reader(port, None, Timeouts(probe=PROBE_S))
     try:
         return Probe(port, transport.open(), "")
     except PortUnavailableError as err:
@@ -141,10 +142,13 @@ def probe(port: str) -> Probe:
         transport.close()
 
 
-def find_reader(ports: list[str]) -> tuple[Step, Probe | None]:
+def find_reader(ports: list[str], open_reader: ReaderOpener = serial_reader
+                ) -> tuple[Step, Probe | None]:  # fmt: skip
+    """The first port where a reader answers; `open_reader` as doctor's reader check takes it
+    (terminal/doctor/__init__.py: pyserial in real time, or the simulator's in-memory line)."""
     tried = []
     for port in ports:
-        found = probe(port)
+        found = probe(port, open_reader)
         if found.baud is not None:
             return Step("reader", True, f"reader on {port} at {found.baud} baud (SAM answers)"), (
                 found

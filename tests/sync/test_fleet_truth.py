@@ -281,13 +281,11 @@ def test_the_sync_state_field_carries_a_code_never_free_text(value: str, ok: boo
 
 
 def test_the_last_doctor_run_reaches_the_fleet_page(terminal: Terminal, admin: Admin):
-    import subprocess
-    import sys
+    from tests import anju
 
-    done = subprocess.run(  # a full run, as the technician does: no reader attached here
-        [sys.executable, "-m", "terminal.cli", "doctor", "--config", str(terminal.config_path),
-         "--json", "--server-timeout", "2"], capture_output=True, text=True, timeout=120,
-        check=False)
+    done = anju.run(  # a full run, as the technician does: no reader attached here
+        "doctor", "--config", str(terminal.config_path), "--json", "--server-timeout", "2",
+        timeout=120)
     assert done.returncode == 12, done.stdout + done.stderr
     kept = json.loads((terminal.config["sync.state_file"].parent / "doctor-last.json")
                       .read_text("utf-8"))

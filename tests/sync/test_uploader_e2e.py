@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import stat
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,6 +20,7 @@ from terminal.cli import cli
 from terminal.desk.registry import Registry
 from terminal.store.outbox import StoreOutbox
 from terminal.uploading.sync_service import SyncService, load_credentials
+from tests import anju
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer, free_port
 from tests.sync.uploader_helpers import (
@@ -179,12 +177,10 @@ def test_sync_now_offline_keeps_everything_queued(terminal: Terminal):
     assert doc["backlog"] == 3 and doc["last_error"].startswith("ConnectError")
 
 
-def test_sync_run_drains_and_stops_cleanly_on_sigterm(terminal: Terminal):
+def test_sync_run_drains_and_stops_cleanly_on_sigterm(terminal: Terminal, tmp_path: Path):
     register(terminal, 6, check_out_every=0)
-    env = {**os.environ, "ANJU_CONFIG": str(terminal.config_path)}
-    proc = subprocess.Popen([sys.executable, "-c", "from terminal.cli import main; main()",
-                             "sync", "run"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    log = tmp_path / "sync.log"
+    proc = anju.start(["sync", "run"], log, {"ANJU_CONFIG": str(terminal.config_path)})
     try:
         deadline = time.monotonic() + 20
         while terminal.outbox_states() != {"acknowledged": 6} and time.monotonic() < deadline:
@@ -192,8 +188,8 @@ def test_sync_run_drains_and_stops_cleanly_on_sigterm(terminal: Terminal):
         assert terminal.outbox_states() == {"acknowledged": 6}
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=15)
-    assert proc.returncode == 0, stderr
+        proc.wait(15)
+    assert proc.returncode == 0, log.read_text("utf-8")
     state = json.loads(terminal.config["sync.state_file"].read_text())
     assert state["last_success"] and state["last_heartbeat"] and state["last_error"] is None
 

@@ -17,6 +17,7 @@ from sync.uploader import DrainReport
 from terminal.uploading.sync_service import SyncService
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
+from tests.forkserver import ForkServer
 from tests.sync.faultproxy import BEHAVIOURS, FaultProxy
 from tests.sync.uploader_helpers import central_counts, pg_schema_url, provision, register
 
@@ -24,11 +25,13 @@ DEADLINE_S = 60.0
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CentralServer]:
-    """A server of this test's own: it is killed and restarted mid-run."""
+def own_server(request: pytest.FixtureRequest, tmp_path: Path,
+               fork_server: ForkServer) -> Iterator[CentralServer]:
+    """A server of this test's own: it is killed and restarted mid-run (each start forked
+    ready imported, tests/forkserver.py)."""
     urls = (iter([f"sqlite:///{tmp_path / 'central.db'}"]) if request.param == "sqlite"
             else pg_schema_url())
-    process = CentralServer(next(urls), tmp_path / "server.log")
+    process = CentralServer(next(urls), tmp_path / "server.log", forks=fork_server)
     process.start()
     try:
         yield process

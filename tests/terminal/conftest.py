@@ -1,4 +1,5 @@
-"""Fixtures for the terminal's registry tests: a store on disk with a settable clock."""
+"""Fixtures for the terminal's tests: a store on disk with a settable clock; `anju` commands
+forked from the worker's fork server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pytest
 
 from terminal.desk.registry import Registry
 from terminal.system.clock import FixedClock
+from tests.anju import forked_anju
 from tests.terminal.registry_helpers import START, open_store
+
+__all__ = ["forked_anju"]  # autouse: `anju` commands forked (tests/anju.py)
 
 
 @pytest.fixture
@@ -29,3 +33,4 @@ def reg(db_path: Path, clock: FixedClock) -> Iterator[Registry]:
         yield Registry(store)
     finally:
         store.close()
+

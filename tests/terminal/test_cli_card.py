@@ -1,14 +1,13 @@
-"""`anju card read|info` as a technician runs them: a real subprocess against the simulator on a
-pty. Every card of the card file also goes through the same `card read` command, run in this
-process by click's runner (still through pyserial and the pty): only the process start, a second
-of CPU each, is left out."""
+"""`anju card read|info` as a technician runs them: a real process (forked ready imported:
+tests/anju.py) against the simulator on a pty. Every card of the card file also goes through
+the same `card read` command, run in this process by click's runner (still through pyserial
+and the pty): only the process start, a second of CPU each, is left out."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -19,8 +18,8 @@ from drivers.sim.cardfile import default_card_file
 from drivers.sim.idcard import SimulatedReader
 from drivers.sim.sam import load_sim_cards
 from terminal.commands.card import card as card_group
+from tests import anju
 
-ANJU = [sys.executable, "-m", "terminal.cli"]
 ENTRIES = json.loads(Path(default_card_file()).read_text(encoding="utf-8"))["cards"]
 SEX = {"0": "unknown", "1": "male", "2": "female", "9": "unspecified"}
 KEYS = {
@@ -35,10 +34,8 @@ def _iso(value: str) -> str:
 
 
 def run_anju(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*ANJU, *args], capture_output=True, text=True, timeout=timeout, check=False,
-        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-    )
+    return anju.run(*args, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, inherit_env=False,
+                    timeout=timeout)
 
 
 @pytest.mark.parametrize("index", range(len(ENTRIES)), ids=[e["label"] for e in ENTRIES])

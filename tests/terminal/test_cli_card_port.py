@@ -7,28 +7,22 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from drivers.sim.idcard import SimulatedReader
+from tests import anju
+from tests.web import desk as desk_module
 from tests.web.desk import Desk, write_settings
 
-ANJU = [sys.executable, "-m", "terminal.cli"]
 SAM = "05.01-20101117-0001234567-3000000000"
 
 
 def run_anju(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*ANJU, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})},
-    )
+    return anju.run(*args, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})},
+                    inherit_env=False)
 
 
 def reader_settings(tmp_path: Path, port: str, baud: int = 0) -> Path:
@@ -58,7 +52,12 @@ def test_a_missing_port_says_where_readers_appear_and_what_to_set(tmp_path: Path
     assert "reader.port" in result.stderr and "USB cable" in result.stderr
 
 
-def test_while_the_service_holds_the_port_it_says_so_not_no_reader(tmp_path: Path) -> None:
+def test_while_the_service_holds_the_port_it_says_so_not_no_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The service is known by its command line (`anju terminal run`): a real one, not a fork
+    # of the fork server (tests/anju.py).
+    monkeypatch.setattr(desk_module, "fork_server", None)
     with SimulatedReader() as sim:
         config = reader_settings(tmp_path, sim.port)
         desk = Desk(tmp_path, config, simulate=False)  # waits until its reader is idle
@@ -101,7 +100,7 @@ def _as_nobody(port: Path) -> subprocess.CompletedProcess[str]:
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
-            *ANJU,
+            *anju.PYTHON_ANJU,
             "card",
             "info",
             "--port",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,15 +13,16 @@ from click.testing import CliRunner
 from drivers.idcard import codec
 from drivers.idcard.codec import ResponseDecoder, Status
 from terminal.cli import cli
+from tests import anju
+from tests.forkserver import Forked
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], timeout)
-    assert ready, "the simulator printed no port"
-    return process.stdout.readline().strip()
+def _first_line(out: Path, process: subprocess.Popen[bytes] | Forked) -> str:
+    deadline = time.monotonic() + 30  # a bound on failure only
+    while not (text := out.read_text("utf-8")).endswith("\n"):
+        assert process.poll() is None and time.monotonic() < deadline, "no port printed"
+        time.sleep(0.02)
+    return text.partition("\n")[0]
 
 
 def _find(port: serial.Serial) -> Status | None:
@@ -38,30 +37,29 @@ def _find(port: serial.Serial) -> Status | None:
     return None
 
 
-def test_sim_reader_serves_until_sigterm() -> None:
-    command = [sys.executable, "-c", "from terminal.cli import main; main()", "sim", "reader",
-               "--present", "0.3", "--absent", "0.2", "--seed", "1"]  # fmt: skip
-    with subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as process:
-        try:
-            port_path = _first_line(process, timeout=30)
-            assert Path(port_path).is_symlink()
-            seen: set[Status | None] = set()
-            with serial.Serial(port_path, 115200, timeout=0.02) as port:
-                deadline = time.monotonic() + 10
-                while seen != {Status.CARD_FOUND, Status.FIND_FAILED}:
-                    assert time.monotonic() < deadline, f"cards never cycled: {seen}"
-                    seen.add(_find(port))
-            process.send_signal(signal.SIGTERM)
-            _, errors = process.communicate(timeout=10)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-        assert process.returncode == 0, errors
-        assert "cards" in errors
-        assert not Path(port_path).exists()
+def test_sim_reader_serves_until_sigterm(tmp_path: Path) -> None:
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    process = anju.start(["sim", "reader", "--present", "0.3", "--absent", "0.2", "--seed", "1"],
+                         out, err=err)
+    try:
+        port_path = _first_line(out, process)
+        assert Path(port_path).is_symlink()
+        seen: set[Status | None] = set()
+        with serial.Serial(port_path, 115200, timeout=0.02) as port:
+            deadline = time.monotonic() + 10
+            while seen != {Status.CARD_FOUND, Status.FIND_FAILED}:
+                assert time.monotonic() < deadline, f"cards never cycled: {seen}"
+                seen.add(_find(port))
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    errors = err.read_text("utf-8")
+    assert process.returncode == 0, errors
+    assert "cards" in errors
+    assert not Path(port_path).exists()
 
 
 def test_sim_reader_rejects_a_bad_fault_list() -> None:

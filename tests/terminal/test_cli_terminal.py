@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-ANJU = [sys.executable, "-m", "terminal.cli"]
+from tests import anju
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ANJU, *args], capture_output=True, text=True, timeout=60,
-                          check=False)
+    return anju.run(*args)
 
 
 def test_config_show_lists_every_setting_and_hides_the_pin(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,23 +22,17 @@ from sync.protocol import EventResult
 from terminal.doctor import FAIL, OK, Check, Context, Finding, exit_code, remote, run
 from terminal.store.outbox import StoreOutbox
 from terminal.system import service_faults
+from tests import anju
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer, free_port
 from tests.sync.uploader_helpers import Terminal, provision, register
+from tests.web import desk as desk_module
 from tests.web.desk import Desk
-
-ANJU = [sys.executable, "-m", "terminal.cli"]
 
 
 def doctor(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    result = subprocess.run(
-        [*ANJU, "doctor", "--config", str(config), "--json", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "LANG": "C.UTF-8"},
-    )
+    result = anju.run("doctor", "--config", str(config), "--json", *args,
+                      env={"LANG": "C.UTF-8"})
     assert result.stdout, result.stderr
     return result.returncode, json.loads(result.stdout)
 
@@ -101,7 +94,12 @@ def test_sam_not_authorised_is_a_reader_fault(term: Terminal, sim: SimulatedRead
     assert "SAM" in found["what"] and "replug" in found["todo"]
 
 
-def test_while_the_service_runs_doctor_asks_it_not_the_port(term: Terminal, sim: SimulatedReader):
+def test_while_the_service_runs_doctor_asks_it_not_the_port(
+    term: Terminal, sim: SimulatedReader, monkeypatch: pytest.MonkeyPatch
+):
+    # Doctor knows the service holding the port by its command line (`anju terminal run`):
+    # a real one, not a fork of the fork server (tests/anju.py).
+    monkeypatch.setattr(desk_module, "fork_server", None)
     desk = Desk(term.config_path.parent, term.config_path, simulate=False)
     try:
         code, doc = doctor(term.config_path, "--only", "reader", "--page-url", desk.url)

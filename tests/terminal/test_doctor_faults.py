@@ -2,7 +2,8 @@
 a reader at another baud than the settings say and repeated read errors (the simulated reader,
 its rate enforced, its `transient` fault with a card on it: the reader check run in this process
 over the simulator's in-memory line, so the probe's silent rates cost no real seconds), a port
-where no reader answers (a real pty, the doctor as a subprocess), and a server whose TLS
+where no reader answers (a real pty nobody holds, probed over such a line to a device that
+answers nothing), and a server whose TLS
 certificate is not trusted, names another host, or has expired (a real TLS server on loopback,
 certificates made by the `openssl` CLI)."""
 
@@ -206,13 +207,15 @@ def test_a_port_where_no_reader_answers_names_the_other_ports(term: Terminal,
     os.close(slave)  # nobody holds it: only the other end is open
     try:
         _use_reader(term, sim.port, port)
-        code, doc = doctor(term.config_path, "--only", "reader")
+        # Probed over a line to a device that answers nothing: its five silent rates cost
+        # virtual seconds (test_doctor.py probes real ptys).
+        findings = reader_check(term, SimDevice(faults="drop:1.0"))
     finally:
         os.close(master)
-    assert code == 12
-    found = failing(doc)["reader"]
-    assert "no reader answers on" in found["what"]
-    assert "wrong port?" in found["todo"] and "reader.baud unset" in found["todo"]
+    assert exit_code(findings) == 12
+    found = reader_finding(findings)
+    assert found.level == "fail" and f"no reader answers on {port}" in found.what
+    assert "wrong port?" in found.todo and "reader.baud unset" in found.todo
 
 
 def test_a_reader_port_held_by_another_process_names_it(term: Terminal, sim: SimulatedReader):

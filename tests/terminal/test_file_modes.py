@@ -9,7 +9,6 @@ import os
 import sqlite3
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -25,10 +24,10 @@ from terminal.config import load_config
 from terminal.doctor.file_checks import exposed_files
 from terminal.store import migrations
 from terminal.store.database import Store
+from tests import anju
 from tests.central.serverproc import CentralServer
+from tests.forkserver import Forked
 
-ROOT = Path(__file__).resolve().parents[2]
-ANJU = [sys.executable, "-c", "from terminal.cli import main; main()"]
 PIN = "864209"
 
 
@@ -139,19 +138,7 @@ def test_exposed_files_names_each_file_others_can_open(tmp_path: Path) -> None:
     )
 
 
-def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [*ANJU, *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes] | Forked) -> None:
     if process.poll() is None:
         process.terminate()
         try:
@@ -161,7 +148,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def wait_for(log: Path, text: str, process: subprocess.Popen[bytes]) -> str:
+def wait_for(log: Path, text: str, process: subprocess.Popen[bytes] | Forked) -> str:
     deadline = time.monotonic() + 30
     while text not in (content := log.read_text("utf-8", errors="replace")):
         assert process.poll() is None or time.monotonic() < deadline, content
@@ -178,7 +165,8 @@ def test_terminal_run_and_sync_run_warn_about_open_files_at_start(tmp_path: Path
     write_json_atomic(tmp_path / "credential.json", {"secret": "s"}, mode=0o644)
 
     log = tmp_path / "terminal.log"
-    terminal = start(["terminal", "run", "--config", str(config), "--simulate", "--port", "0"], log)
+    terminal = anju.start(["terminal", "run", "--config", str(config), "--simulate", "--port",
+                           "0"], log)
     try:
         content = wait_for(log, "front desk page:", terminal)
     finally:
@@ -194,14 +182,7 @@ def test_terminal_run_and_sync_run_warn_about_open_files_at_start(tmp_path: Path
         ) in content
     assert PIN not in content
 
-    sync = subprocess.run(
-        [*ANJU, "sync", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        check=False,
-    )
+    sync = anju.run("sync", "run", "--config", str(config))
     assert sync.returncode == 2  # not provisioned (no server URL): after the warnings
     assert f"store {tmp_path / 'terminal.db'} is open to other users" in sync.stderr
     assert f"device credential {tmp_path / 'credential.json'} is open" in sync.stderr
@@ -209,14 +190,7 @@ def test_terminal_run_and_sync_run_warn_about_open_files_at_start(tmp_path: Path
 
     for path in (config, tmp_path / "terminal.db", tmp_path / "credential.json"):
         path.chmod(0o600)
-    quiet = subprocess.run(
-        [*ANJU, "sync", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        check=False,
-    )
+    quiet = anju.run("sync", "run", "--config", str(config))
     assert quiet.returncode == 2 and "open to other users" not in quiet.stderr
 
 

@@ -1,43 +1,69 @@
 """`anju provision` checks before it writes: a real simulated reader found among candidate
-ports, plain http refused, a wrong CA named, a used token stopping with nothing written."""
+ports (a real pty where nothing answers passed over, the command forked as the technician runs
+it), plain http refused, a wrong CA named, a used token stopping with nothing written. A port
+where no reader answers is probed in this process over the simulator's in-memory line, where
+the probe's silent rates cost no real seconds."""
 
 from __future__ import annotations
 
 import http.server
 import json
 import os
-import select
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from drivers.idcard.transport import SerialTransport, Timeouts
+from drivers.sim.device import SimDevice
+from drivers.sim.link import SimLink, VirtualClock
 from sync.fields import format_utc
 from sync.messages import ServerTime
+from terminal.commands import provision
 from terminal.config import load_config
+from terminal.doctor import ReaderOpener
+from tests import anju as forked
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
 
-ROOT = Path(__file__).resolve().parents[2]
-ANJU = [sys.executable, "-c", "from terminal.cli import main; main()"]
-
 
 def anju(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*ANJU, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-        env={**os.environ, "LANG": "C.UTF-8", **(env or {})},
-    )
+    return forked.run(*args, env={"LANG": "C.UTF-8", **(env or {})}, timeout=120)
+
+
+def silent_lines(*ports: str, reader: str | None = None) -> ReaderOpener:
+    """How provision reaches each of `ports`: an in-memory line (drivers/sim/link.py) to a
+    simulated device that answers nothing, and to a working reader at `reader`."""
+    links = {port: SimLink(SimDevice(faults="drop:1.0")) for port in ports}
+    if reader is not None:
+        links[reader] = SimLink(SimDevice())
+
+    def open_reader(port: str, baud: int | None, timeouts: Timeouts
+                    ) -> tuple[SerialTransport, VirtualClock]:  # fmt: skip
+        link = links[port]
+        transport = SerialTransport(link.url, baud=baud, timeouts=timeouts, opener=link.open,
+                                    clock=link.clock)  # fmt: skip
+        return transport, link.clock
+
+    return open_reader
+
+
+def provision_here(capsys: pytest.CaptureFixture[str], open_reader: ReaderOpener,
+                   **options: Any) -> tuple[int, str]:
+    """`anju provision` with these options in this process, its reader probed through
+    `open_reader`: its exit code and what it printed."""
+    try:
+        provision.run(**options, open_reader=open_reader)
+        code = 0
+    except SystemExit as done:
+        code = int(done.code or 0)
+    return code, capsys.readouterr().out
 
 
 def settings(tmp_path: Path, extra: str = "") -> Path:
@@ -67,23 +93,19 @@ def admin(central: CentralServer) -> Iterator[Admin]:
 
 
 @pytest.fixture
-def sim_reader() -> Iterator[str]:
+def sim_reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `anju sim reader` process; its pty port."""
-    with subprocess.Popen(
-        [*ANJU, "sim", "reader"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            ready, _, _ = select.select([process.stdout], [], [], 30)
-            assert ready, "the simulator printed no port"
-            yield process.stdout.readline().strip()
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    log = tmp_path_factory.mktemp("sim-reader") / "sim.log"  # not among the settings' files
+    process = forked.start(["sim", "reader"], log)
+    try:
+        deadline = time.monotonic() + 60  # a bound on failure only
+        while not (port := log.read_text("utf-8").partition("\n")[0]).startswith("/"):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text("utf-8")
+            time.sleep(0.02)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -134,25 +156,18 @@ def test_provision_finds_the_simulated_reader_by_itself(
 
 
 def test_a_port_where_no_reader_answers_stops_with_the_fix(
-    tmp_path: Path, admin: Admin, silent_pty: str
+    tmp_path: Path, admin: Admin, capsys: pytest.CaptureFixture[str]
 ):
     path = settings(tmp_path)
     before = path.read_bytes()
-    result = anju(
-        "provision",
-        "--server",
-        admin.url,
-        "--token",
-        admin.token(admin.site()),
-        "--config",
-        str(path),
-        "--reader-port",
-        silent_pty,
-    )
-    assert result.returncode == 1
-    assert f"✗ reader     no reader found: {silent_pty}: no reader answers" in result.stdout
-    assert "fix: check the reader's USB cable" in result.stdout
-    assert "· heartbeat  not checked" in result.stdout
+    silent = "/dev/ttyUSB7"
+    code, out = provision_here(capsys, silent_lines(silent), server_url=admin.url,
+                               token=admin.token(admin.site()), config_file=path,
+                               reader_port=silent)  # fmt: skip
+    assert code == 1
+    assert f"✗ reader     no reader found: {silent}: no reader answers" in out
+    assert "fix: check the reader's USB cable" in out
+    assert "· heartbeat  not checked" in out
     assert path.read_bytes() == before
     # enrolled but not kept: only the installation id, so the same token may ask again
     assert written(tmp_path) == ["credential.json.installation"]

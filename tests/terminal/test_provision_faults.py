@@ -11,18 +11,22 @@ from pathlib import Path
 
 import pytest
 
+from tests import anju
 from tests.central.central_helpers import Admin
-from tests.terminal.test_provision_checks import ANJU, ROOT, admin, central, settings, written
+from tests.terminal.test_provision_checks import admin, central, settings, written
 
 __all__ = ["admin", "central"]  # fixtures
 
 
 def provision(path: Path, admin: Admin, *wrapper: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*wrapper, *ANJU, "provision", "--server", admin.url, "--token",
-         admin.token(admin.site()), "--config", str(path), "--no-reader"],
-        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
-        env={**os.environ, "LANG": "C.UTF-8"})
+    """`anju provision` forked (tests/anju.py), or under `wrapper` a fresh interpreter."""
+    args = ["provision", "--server", admin.url, "--token", admin.token(admin.site()),
+            "--config", str(path), "--no-reader"]
+    if not wrapper:
+        return anju.run(*args, env={"LANG": "C.UTF-8"}, timeout=120)
+    return subprocess.run([*wrapper, *anju.PYTHON_ANJU, *args], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=anju.ROOT,
+                          env={**os.environ, "LANG": "C.UTF-8"})
 
 
 @pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime is not installed")

@@ -1,6 +1,8 @@
 """`anju provision` finds a serial scanner the only way one can be found: it listens on the
-serial ports the reader did not take while the technician scans a code (a real simulated reader
-process and a simulated scanner on ptys, a real central server)."""
+serial ports the reader did not take while the technician scans a code (a simulated scanner and
+a silent port on real ptys, a real central server; provisioning in this process, where the
+reader is probed over the simulator's in-memory lines: test_provision_checks.py probes real
+ptys)."""
 
 from __future__ import annotations
 
@@ -16,14 +18,14 @@ from terminal.config import load_config
 from tests.central.central_helpers import Admin
 from tests.terminal.test_provision_checks import (
     admin,
-    anju,
     central,
+    provision_here,
     settings,
+    silent_lines,
     silent_pty,
-    sim_reader,
 )
 
-__all__ = ["admin", "central", "silent_pty", "sim_reader"]  # fixtures
+__all__ = ["admin", "central", "silent_pty"]  # fixtures
 
 
 @pytest.fixture
@@ -45,33 +47,38 @@ def scanning() -> Iterator[SimulatedScanner]:
             worker.join(5)
 
 
+READER = "/dev/ttyACM7"  # the reader's port name: reached over an in-memory line
+
+
 def test_provision_finds_the_scanner_when_a_code_is_scanned(
-    tmp_path: Path, admin: Admin, sim_reader: str, scanning: SimulatedScanner, silent_pty: str
+    tmp_path: Path, admin: Admin, scanning: SimulatedScanner, silent_pty: str,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
     path = settings(tmp_path)
-    result = anju(
-        "provision", "--server", admin.url, "--token", admin.token(admin.site()),
-        "--config", str(path), "--probe-port", scanning.port, "--probe-port", silent_pty,
-        "--scanner-wait", "10", env={"ANJU_PROVISION_PORTS": sim_reader},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "scan any barcode now: listening on" in result.stdout
-    assert f"✓ scanner    scanner on {scanning.port} (a scan arrived there)" in result.stdout
+    monkeypatch.setenv("ANJU_PROVISION_PORTS", READER)
+    code, out = provision_here(
+        capsys, silent_lines(scanning.port, silent_pty, reader=READER), server_url=admin.url,
+        token=admin.token(admin.site()), config_file=path,
+        probe_ports=(scanning.port, silent_pty), scanner_wait=10.0)
+    assert code == 0, out
+    assert "scan any barcode now: listening on" in out
+    assert f"✓ scanner    scanner on {scanning.port} (a scan arrived there)" in out
     config = load_config(path)
-    assert config["scanner.port"] == scanning.port and config["reader.port"] == sim_reader
+    assert config["scanner.port"] == scanning.port and config["reader.port"] == READER
 
 
 def test_without_a_scan_no_scanner_is_set_and_provisioning_goes_on(
-    tmp_path: Path, admin: Admin, sim_reader: str, silent_pty: str
+    tmp_path: Path, admin: Admin, silent_pty: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
 ):
     path = settings(tmp_path)
-    result = anju(
-        "provision", "--server", admin.url, "--token", admin.token(admin.site()),
-        "--config", str(path), "--probe-port", silent_pty, "--scanner-wait", "0.5",
-        env={"ANJU_PROVISION_PORTS": sim_reader},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{silent_pty}: no scan within 0.5 s" in result.stdout
+    monkeypatch.setenv("ANJU_PROVISION_PORTS", READER)
+    code, out = provision_here(
+        capsys, silent_lines(silent_pty, reader=READER), server_url=admin.url,
+        token=admin.token(admin.site()), config_file=path, probe_ports=(silent_pty,),
+        scanner_wait=0.5)
+    assert code == 0, out
+    assert f"{silent_pty}: no scan within 0.5 s" in out
     assert load_config(path)["scanner.port"] == ""
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 
 from terminal.cli import cli
 from terminal.system import sdnotify
+from tests import anju
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "anju-terminal.service"
@@ -62,13 +61,9 @@ def test_terminal_run_reports_ready_and_pings_the_watchdog(tmp_path: Path) -> No
     config.write_text(f'[store]\ndatabase = "{tmp_path / "t.db"}"\nmin_free_bytes = 0\n')
     messages: list[bytes] = []
     with _listener(tmp_path / "notify") as sock:
-        env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify"),
-               "WATCHDOG_USEC": "1000000"}
-        with open(tmp_path / "log", "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-c", "from terminal.cli import main; main()", "terminal",
-                 "run", "--config", str(config), "--simulate", "--port", "0"],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        env = {"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "1000000"}
+        process = anju.start(["terminal", "run", "--config", str(config), "--simulate",
+                              "--port", "0"], tmp_path / "log", env)
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and messages.count(b"WATCHDOG=1") < 2:

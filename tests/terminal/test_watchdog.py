@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +20,10 @@ import pytest
 
 from terminal.store.database import Store
 from terminal.system import liveness
+from tests import anju
+from tests.forkserver import Forked
 
-ROOT = Path(__file__).resolve().parents[2]
-HARNESS = [sys.executable, "-c", "from tests.terminal.hang_harness import main; main()"]
+HARNESS = "tests.terminal.hang_harness:main"  # the CLI with hangs a test switches on
 
 
 # ---- unit level ------------------------------------------------------------------------------
@@ -85,7 +84,7 @@ class Notifications:
 
     def wait(
         self,
-        process: subprocess.Popen[bytes],
+        process: subprocess.Popen[bytes] | Forked,
         log: Path,
         done: Callable[[list[str]], bool],
         timeout: float = 60.0,
@@ -104,26 +103,18 @@ class Notifications:
         self.sock.close()
 
 
-def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Notifications, Path]:
+def start(
+    tmp_path: Path, *args: str
+) -> tuple[subprocess.Popen[bytes] | Forked, Notifications, Path]:
     listener = Notifications(tmp_path / "notify")
     log = tmp_path / "service.log"
     env = {
-        **os.environ,
         "NOTIFY_SOCKET": str(listener.path),
         "WATCHDOG_USEC": "400000",
         "ANJU_TEST_HANG_DIR": str(tmp_path),
-        "PYTHONUNBUFFERED": "1",
+        "WATCHDOG_PID": "",  # empty: meant for whichever process reads it
     }
-    env.pop("WATCHDOG_PID", None)
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [*HARNESS, *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=ROOT,
-        )
+    process = anju.start(list(args), log, env, entry=HARNESS)
     return process, listener, log
 
 
@@ -193,20 +184,7 @@ def test_a_hung_upload_loop_stops_the_pings(tmp_path: Path) -> None:
         f'state_file = "{tmp_path / "sync-state.json"}"\npoll_interval_s = 1\n'
         "backoff_initial_s = 1\nbackoff_cap_s = 1\n"
     )
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from terminal.cli import main; main()",
-            "store",
-            "init",
-            "--config",
-            str(config),
-        ],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
+    assert anju.run("store", "init", "--config", str(config)).returncode == 0
     hang_stops_the_pings(tmp_path, "upload", "upload loop", "sync", "run", "--config", str(config))
 
 
@@ -224,20 +202,7 @@ def test_sync_run_reports_ready_pings_and_stops_cleanly(tmp_path: Path) -> None:
         f'state_file = "{tmp_path / "sync-state.json"}"\nbackoff_initial_s = 1\n'
         "backoff_cap_s = 1\n"
     )
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from terminal.cli import main; main()",
-            "store",
-            "init",
-            "--config",
-            str(config),
-        ],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
+    assert anju.run("store", "init", "--config", str(config)).returncode == 0
     process, listener, log = start(tmp_path, "sync", "run", "--config", str(config))
     try:
         # Six pings span five 0.5 s intervals (sdnotify's floor): longer than the 2 s bound.
