@@ -291,11 +291,14 @@ def part_size(stays: int) -> None:
     drop_schema(schema)
 
 
-def part_stored(url: str, base: float, args: argparse.Namespace) -> None:
+def part_stored(url: str, empty: str, base: float | None, args: argparse.Namespace) -> None:
     """Fill to each --fill target, then ingest with 2 app servers; `base` is the rate of the
-    empty database with 2 app servers, measured in this run."""
+    empty database with 2 app servers if part 1 measured it, else measured here on `empty`
+    (a fresh schema): the ratios are to a figure of the same run."""
     where = url.split("search_path%3D", 1)[1]
     print(f"3. events already stored (2 app servers, schema {where})")
+    if base is None:
+        base = measure("0 events stored (fresh schema)", empty, 2, args)
     info = conninfo(url)
     payloads = sample_payloads()
     for target in (int(n) for n in args.fill.split(",")):
@@ -389,10 +392,7 @@ def main() -> None:
                 ratio = f", against no standby (1.) {rate / local[2]:.2f}" if 2 in local else ""
                 print(f"  ratios: to its COPY {rate / ceiling:.2f}{ratio}")
         if "stored" in parts:
-            if 2 not in local:  # the base of the ratios, in this run: a fresh, empty schema
-                print("3. events already stored (2 app servers)")
-                local[2] = measure("0 events stored (fresh schema)", url, 2, args)
-            part_stored(kept_schema(args.schema) if args.schema else url, local[2], args)
+            part_stored(kept_schema(args.schema) if args.schema else url, url, local.get(2), args)
         if "size" in parts:
             print("4. size")
             part_size(args.stays)
