@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-ha lint bench lock clean system-packages deb lint-deb test-package test-update test-arm64
+.PHONY: demo test test-ha unit-costs lint bench lock clean system-packages deb lint-deb test-package test-update test-arm64
 
 $(STAMP): pyproject.toml requirements.lock deploy/ensure-debian-packages.sh
 	@sh deploy/ensure-debian-packages.sh
@@ -22,12 +22,17 @@ demo: $(STAMP)
 
 # The suite in parallel, two pytest-xdist workers per CPU (TEST_WORKERS=0: in this process):
 # many tests wait on a browser, a server process or a pty, so one per CPU left the CPUs ~40 %
-# idle (2 cores: 496 s with 2 workers, 399 s with 4). tests/conftest.py says how work is shared.
+# idle (2 cores: 496 s with 2 workers, 399 s with 4). tests/scheduling.py says how work is shared.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# The order in which workers get the suite's units, longest first (tests/scheduling.py): record
+# it again on a quiet machine after tests move a lot.
+unit-costs: $(STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -q --record-unit-costs tests/unit_costs.json
 
 # The central server beyond one machine (tests/ha/, also part of `make test`): a PostgreSQL
 # pair with a synchronous standby, nginx in front of two servers, hung-database bounds and the

@@ -8,9 +8,12 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || need="$need python3-venv"
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need="$need libzbar0"
 # strace counts fsyncs in the store benchmark.
 command -v strace >/dev/null 2>&1 || need="$need strace"
-# The browser tests drive Debian's chromium (never a browser downloaded by Playwright), and the
-# page's Chinese needs a CJK font to render (screenshots, overflow checks).
+# The browser tests drive Debian's chromium (never a browser downloaded by Playwright): its
+# headless shell, half the CPU of the full browser for the same pages (tests/chromium.py); the
+# benches run the full browser. The page's Chinese needs a CJK font to render (screenshots,
+# overflow checks).
 [ -x /usr/bin/chromium ] || need="$need chromium"
+[ -x /usr/lib/chromium/chromium-headless-shell ] || need="$need chromium-headless-shell"
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$need fonts-noto-cjk"
 # --- powercut (issue 13: tests/powercut/) ---
 # Power-cut tests (tests/powercut/): a FUSE filesystem that loses unsynced writes, mounted with

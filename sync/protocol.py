@@ -135,7 +135,7 @@ class WireEvent:
                    prev_chain_sha256=prev_chain_sha256, chain_sha256=chain_sha256)
 
     def header(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in HEADER_FIELDS}
+        return dict(zip(HEADER_FIELDS, _header_values(self), strict=True))
 
     def to_json(self) -> dict[str, Any]:
         doc = {**self.header(), "payload": self.payload, "payload_sha256": self.payload_sha256,

@@ -1,12 +1,7 @@
-"""Hygiene for every test (no leaked threads, no leaked file descriptors), and how `make test`
-shares the suite between pytest-xdist workers.
-
-Workers (two per CPU, Makefile) get whole test modules (a module's fixtures, e.g. its own
-central server, start once), and the directories whose tests must never overlap as one unit
-each, longest first: `tests/ha/` (PostgreSQL pairs on ports of their own, the failover drills
-timing a promotion) and `tests/powercut/` (FUSE mounts cut mid-write). Each worker has its own
-session fixtures (central servers, PostgreSQL schemas named with the worker's pid, Chromium)
-and temp dirs.
+"""Hygiene for every test (no leaked threads, no leaked file descriptors) and the fixtures every
+directory shares. How `make test` shares the suite between pytest-xdist workers is in
+tests/scheduling.py. Each worker has its own session fixtures (central servers, PostgreSQL
+schemas named with the worker's pid, Chromium) and temp dirs.
 """
 
 from __future__ import annotations
@@ -15,50 +10,16 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 
 from tests.central.serverproc import CentralServer
 from tests.chromium import SHARED
+from tests.forkserver import ForkServer
 from tests.pgschema import pg_schema_url
 
-# Scheduled first, in this order, each on one worker: the longest units, so that the others
-# fill the remaining workers around them rather than trailing behind them at the end.
-SERIAL_DIRS = ("tests/ha/", "tests/powercut/")
-
-
-def _unit(nodeid: str) -> str:
-    """The unit of work a node belongs to: its serial directory, or else its module."""
-    for directory in SERIAL_DIRS:
-        if nodeid.startswith(directory):
-            return directory
-    return nodeid.split("::", 1)[0]
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, the serial directories first (a stable sort: all else keeps its order)."""
-    if not hasattr(config, "workerinput"):
-        return
-
-    def rank(item: pytest.Item) -> int:
-        unit = _unit(item.nodeid)
-        return SERIAL_DIRS.index(unit) if unit in SERIAL_DIRS else len(SERIAL_DIRS)
-
-    items.sort(key=rank)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    from xdist.scheduler import LoadScopeScheduling
-
-    class UnitScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return _unit(nodeid)
-
-    config.option.loadscopereorder = False  # collection order: the serial units first
-    return UnitScheduling(config, log)
+pytest_plugins = ["tests.scheduling"]
 
 
 @pytest.fixture(scope="module")
@@ -91,23 +52,37 @@ def _open_fds() -> set[int]:
 
 
 @pytest.fixture(scope="session")
-def sqlite_central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+def fork_server() -> Iterator[ForkServer]:
+    """One process with `anju` imported, for the worker's session (tests/forkserver.py): the
+    central servers and the commands the tests start are forked from it."""
+    server = ForkServer(Path(__file__).parents[1])
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_central(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer
+                   ) -> Iterator[CentralServer]:
     """The session's central server on SQLite (a file in a temp dir), for every test that
     makes its own sites and devices and leaves the server running as it found it."""
     base = tmp_path_factory.mktemp("central-sqlite")
-    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
+    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log",
+                       forks=fork_server) as process:
         yield process
 
 
 @pytest.fixture(scope="session")
-def postgresql_central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+def postgresql_central(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer
+                       ) -> Iterator[CentralServer]:
     """The same on PostgreSQL: a schema of its own in database `test`, dropped at the end
     (tests skip with the reason when PostgreSQL cannot be reached)."""
     base = tmp_path_factory.mktemp("central-postgresql")
     urls = pg_schema_url("anju_test")
     url = next(urls)
     try:
-        with CentralServer(url, base / "server.log") as process:
+        with CentralServer(url, base / "server.log", forks=fork_server) as process:
             yield process
     finally:
         next(urls, None)  # drops the schema

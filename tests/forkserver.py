@@ -1,9 +1,12 @@
-"""A fork server for the `anju` commands the browser tests start: one process that has already
-imported the terminal forks a child per command, instead of a fresh interpreter importing it.
+"""A fork server for the `anju` commands the tests start: one process that has already imported
+the terminal and the central server forks a child per command, instead of a fresh interpreter
+importing it (the session's one: tests/conftest.py, `fork_server`).
 
 Each `anju terminal run` costs about 0.7 s of CPU before it serves anything, nearly all of it
 imports (FastAPI, SQLite helpers, requests, argon2, the drivers); the front-desk tests start
-one per test, and call `anju provision` and `anju central ...` beside it. A forked child runs
+one per test, and call `anju provision` and `anju central ...` beside it. An `anju central
+serve` costs 1.5 s of imports (SQLAlchemy, FastAPI, alembic, the app) before it migrates in
+0.2 s; the central tests start a few dozen servers and feed consumers. A forked child runs
 the same `anju` entry point with the same arguments, in a session of its own (so the tests
 signal its process group as before), with its output in a log file; only the imports are
 shared. The server imports nothing that starts a thread or opens a file, so forking it is safe.
@@ -32,11 +35,15 @@ from pathlib import Path
 from typing import IO, Any
 
 # What `anju terminal run`, `anju provision`, `anju sync run` and `anju central` import: the
-# commands' modules and the ones they import lazily, inside the command functions.
+# commands' modules and the ones they import lazily, inside the command functions (psycopg
+# and the watchdog: a server on PostgreSQL).
 PRELOAD = ("terminal.cli", "terminal.commands.terminal_cmd", "terminal.commands.provision",
            "terminal.commands.sync", "terminal.desk.frontdesk", "terminal.web.app",
            "terminal.web.server", "terminal.doctor.file_checks", "drivers.sim.sam", "uvicorn",
-           "central.cli.main")
+           "central.cli.main", "central.cli.server", "central.cli.devices",
+           "central.cli.accounts", "central.cli.feed", "central.cli.feed_tokens",
+           "central.cli.retention", "central.cli.updates", "central.app", "central.migrate",
+           "central.db.watchdog", "psycopg", "central.feed.consumer")
 
 
 def _child(args: list[str], log: str, err: str, env: dict[str, str], cwd: str) -> None:
@@ -71,6 +78,17 @@ def _child(args: list[str], log: str, err: str, env: dict[str, str], cwd: str) -
         os._exit(code)
 
 
+def _compile_templates() -> None:
+    """Compile the page's templates once, here: each service otherwise compiled every template
+    it rendered, again (50-90 ms of CPU for a page's first view, ~0.2 s for a test)."""
+    from terminal.web import i18n
+
+    for locale in i18n.LOCALES:
+        env = i18n.environment(locale)
+        for name in env.list_templates(extensions=["html"]):
+            env.get_template(name)
+
+
 def _status(raw: int) -> int:
     return -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
 
@@ -79,6 +97,7 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
     """The server's loop: until stdin closes."""
     for name in PRELOAD:
         __import__(name)
+    _compile_templates()
     # A thread would not survive into the children (only the forking one does), with its locks.
     assert threading.active_count() == 1, threading.enumerate()
     # Out of the collector's sight: a child's collections would otherwise touch, and so copy,

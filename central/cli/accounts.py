@@ -1,5 +1,5 @@
 """`anju central user ...`, `anju central audit ...`, `anju central site district`: police
-accounts and the audit log from the command line (added to the `central` group by
+accounts and the audit log from the command line (listed in the `central` group by
 central/cli/main.py)."""
 
 from __future__ import annotations

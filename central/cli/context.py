@@ -1,8 +1,7 @@
 """What every `anju central ...` command shares: the options generated from the settings table
 (central/settings.py: `--db` for every command, all of them for `serve`), a migrated engine for
-one command, the group that turns an unanswering database into a clear error, TTL parsing, and
-the table printer. The command modules (main.py, accounts.py, feed.py) import this one and
-never each other; main.py assembles the groups."""
+one command, TTL parsing, and the table printer. The command modules (server.py, devices.py,
+accounts.py, feed_tokens.py ...) import this one and never each other; main.py names them."""
 
 from __future__ import annotations
 
@@ -157,23 +156,6 @@ def parse_ttl(value: str, option: str) -> timedelta:
 
 def fail(err: CentralError) -> click.ClickException:
     return click.ClickException(err.message)
-
-
-class CentralGroup(click.Group):
-    """A database that does not answer in time ends any command with a clear error, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from central.db.failures import is_unavailable, unavailable
-
-        try:
-            return super().invoke(ctx)
-        except SQLAlchemyError as err:
-            if not is_unavailable(err):
-                raise
-            raise click.ClickException(unavailable(err, 0).message.replace(
-                "retry later", "is it running and reachable? (--db)")) from err
 
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True,

@@ -1,5 +1,5 @@
 """`anju central rollout ...` and `anju central repo ...`: publish signed packages and decide
-which terminals run which version (added to the `central` group by main.py; docs/updates.md)."""
+which terminals run which version (listed in the `central` group by main.py; docs/updates.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Ingest touches a few hundred rows per batch in a handful of tables (central/devices/ingest.py). On
 PostgreSQL each helper below is one statement with array parameters, whose text does not
-depend on how many rows it carries (so it is compiled once and prepared by the driver):
+depend on how many rows it carries: written once per process, run on the driver's own cursor
+(central/db/driver.py) and prepared by the driver:
 
     select_any    SELECT ... WHERE key = ANY(:keys)
     delete_any    DELETE ... WHERE key = ANY(:keys)
@@ -20,8 +21,9 @@ SQLite has no arrays; it gets chunked `IN (...)` lists and one executemany, both
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -33,27 +35,22 @@ from sqlalchemy import (
     Connection,
     Row,
     Table,
-    TextClause,
     any_,
     bindparam,
     delete,
     insert,
     select,
-    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import NullType
 
+from central.db import driver
+from central.db.driver import is_postgres
+
 _CHUNK = 500  # SQLite: keys per IN list (its variable limit is 32766; plans stay small)
-_STATEMENTS: dict[tuple[str, tuple[str, ...], str], TextClause] = {}
 # Built once (json.dumps builds an encoder per call), compact (fewer bytes to send and parse).
 _ROWS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def is_postgres(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
 
 
 def select_any(
@@ -62,13 +59,22 @@ def select_any(
     key: Column[Any],
     keys: Iterable[Any],
     *where: ColumnElement[bool],
-) -> list[Row[Any]]:
-    """Rows of `columns` whose `key` is one of `keys` (and `where`), in no particular order."""
+    equal: Mapping[Column[Any], Any] | None = None,
+) -> list[Any]:
+    """Rows of `columns` whose `key` is one of `keys` (and `where`, and each column of `equal`
+    equal to its value), in no particular order, with attribute access."""
     wanted = sorted(set(keys))
     if not wanted:
         return []
+    equal = equal or {}
     if is_postgres(conn):
+        if not where:  # the ingest path: compiled once (central/db/driver.py)
+            sql = _select_text(tuple(columns), key, tuple(equal))
+            params = {f"e{i}": value for i, value in enumerate(equal.values())}
+            return driver.run(conn, sql, {"keys": _array_value(wanted), **params})
+        where = (*where, *(column == value for column, value in equal.items()))
         return list(conn.execute(select(*columns).where(key == any_(_array(key, wanted)), *where)))
+    where = (*where, *(column == value for column, value in equal.items()))
     found: list[Row[Any]] = []
     for start in range(0, len(wanted), _CHUNK):
         found += conn.execute(
@@ -84,10 +90,28 @@ def delete_any(conn: Connection, key: Column[Any], keys: Iterable[Any]) -> None:
     if not wanted:
         return
     if is_postgres(conn):
-        conn.execute(delete(table).where(key == any_(_array(key, wanted))))
+        sql = f"DELETE FROM {_quote(table.name)} WHERE {_quote(key.name)} = ANY(%(keys)s)"
+        driver.run(conn, sql, {"keys": _array_value(wanted)})
         return
     for start in range(0, len(wanted), _CHUNK):
         conn.execute(delete(table).where(key.in_(wanted[start : start + _CHUNK])))
+
+
+@functools.cache
+def _select_text(columns: tuple[ColumnElement[Any], ...], key: Column[Any],
+                 equal: tuple[Column[Any], ...]) -> str:
+    table = key.table
+    names = ", ".join(_quote(c.name) for c in columns)  # type: ignore[attr-defined]
+    conditions = [f"{_quote(key.name)} = ANY(%(keys)s)",
+                  *(f"{_quote(c.name)} = %(e{i})s" for i, c in enumerate(equal))]
+    return f"SELECT {names} FROM {_quote(table.name)} WHERE {' AND '.join(conditions)}"
+
+
+_PREPARER = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-call]
+
+
+def _quote(name: str) -> str:
+    return _PREPARER.quote(name)  # type: ignore[no-any-return]
 
 
 class _VarcharArray(str):
@@ -113,21 +137,27 @@ psycopg.adapters.register_dumper(_VarcharArray, _VarcharArrayDumper)
 psycopg.adapters.register_dumper(_BigintArray, _BigintArrayDumper)
 
 
-def _array(key: Column[Any], keys: list[Any]) -> BindParameter[Any]:
+def _array_value(keys: list[Any]) -> Any:
     """`keys` as one array parameter. Texts and integers are written out here as the array's
     text form: psycopg quotes a list element by element in Python (a regex search each: 1.7 ms
     of the app's CPU for 200 keys, issue 19). The parameter is still typed as an array, so the
     planner sees its elements (a text cast to an array hides them: sequential scans)."""
     if all(type(k) is int for k in keys):
-        literal: str = _BigintArray("{" + ",".join(map(str, keys)) + "}")
-    elif all(type(k) is str for k in keys):
+        return _BigintArray("{" + ",".join(map(str, keys)) + "}")
+    if all(type(k) is str for k in keys):
         joined = '","'.join(keys)
         if "\\" in joined or '"' in "".join(keys):  # quoted elements escape these two
             joined = '","'.join(k.replace("\\", "\\\\").replace('"', '\\"') for k in keys)
-        literal = _VarcharArray('{"' + joined + '"}')
-    else:
+        return _VarcharArray('{"' + joined + '"}')
+    return keys
+
+
+def _array(key: Column[Any], keys: list[Any]) -> BindParameter[Any]:
+    """`_array_value` as a bound parameter of a Core statement."""
+    value = _array_value(keys)
+    if isinstance(value, list):
         return bindparam("keys", value=keys, type_=postgresql.ARRAY(key.type))
-    return bindparam("keys", value=literal, type_=NullType())  # NullType: no cast written
+    return bindparam("keys", value=value, type_=NullType())  # NullType: no cast written
 
 
 def insert_rows(
@@ -155,45 +185,29 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -
         statement = sqlite.insert(table).on_conflict_do_nothing().returning(key)
         return {row[0] for row in conn.execute(statement, list(rows))}
     names = tuple(rows[0])
-    found = conn.execute(_from_json(table, names, key.name), {"rows": _ROWS_JSON.encode(rows)})
+    found = driver.run(conn, _from_json(table, names, key.name), {"rows": _ROWS_JSON.encode(rows)})
     return {row[0] for row in found}
 
 
 def _copy(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """COPY `rows` in, on the transaction's own connection. psycopg's errors are wrapped as
-    SQLAlchemy wraps those of execute() (the callers' 503-or-500 decisions see the same
-    types), and a lost connection is invalidated the same way."""
+    """COPY `rows` in, on the transaction's own connection."""
     names = tuple(rows[0])
     statement = _copy_statement(table, names)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([row[n] for n in names])
-    except psycopg.Error as err:
-        raise DBAPIError.instance(
-            statement, None, err, psycopg.Error,
-            connection_invalidated=conn.dialect.is_disconnect(err, conn.connection, cursor),
-        ) from err
-    finally:
-        cursor.close()
+    with driver.driver_cursor(conn, statement) as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[n] for n in names])
 
 
+@functools.cache
 def _copy_statement(table: Table, names: tuple[str, ...]) -> str:
-    quote = postgresql.dialect().identifier_preparer.quote  # type: ignore[no-untyped-call]
-    return f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    return f"COPY {_quote(table.name)} ({', '.join(_quote(n) for n in names)}) FROM STDIN"
 
 
-def _from_json(table: Table, names: tuple[str, ...], returning: str) -> TextClause:
-    cached = _STATEMENTS.get((table.name, names, returning))
-    if cached is not None:
-        return cached
-    quote = postgresql.dialect().identifier_preparer.quote  # type: ignore[no-untyped-call]
-    columns = ", ".join(quote(n) for n in names)
-    statement = text(
-        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} "
-        f"FROM json_populate_recordset(NULL::{quote(table.name)}, CAST(:rows AS json)) "
-        f"ON CONFLICT DO NOTHING RETURNING {quote(returning)}"
+@functools.cache
+def _from_json(table: Table, names: tuple[str, ...], returning: str) -> str:
+    columns = ", ".join(_quote(n) for n in names)
+    return (
+        f"INSERT INTO {_quote(table.name)} ({columns}) SELECT {columns} "
+        f"FROM json_populate_recordset(NULL::{_quote(table.name)}, CAST(%(rows)s AS json)) "
+        f"ON CONFLICT DO NOTHING RETURNING {_quote(returning)}"
     )
-    _STATEMENTS[table.name, names, returning] = statement
-    return statement

@@ -35,8 +35,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, case, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, delete, func, or_, select, update
 
+from central.db.driver import Statement
 from central.db.tables import devices, nonces
 from central.db.upsert import insert_ignore
 from central.errors import AuthError, ClockSkewError, ForbiddenError
@@ -48,6 +49,8 @@ from sync.signing import BODY_HASH_HEADER, SignedRequest
 log = logging.getLogger(__name__)
 NONCE_PURGE_INTERVAL_S = 60.0
 REFUSAL_WRITE_INTERVAL_S = 60.0
+_DEVICE = Statement(select(devices.c.site_code, devices.c.secret, devices.c.disabled)
+                    .where(devices.c.device_id == bindparam("device_id")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +102,8 @@ class Authenticator:
         refused: str | None = None
         fresh = False
         with self.engine.connect() as conn:
-            row = conn.execute(select(devices.c.site_code, devices.c.secret, devices.c.disabled)
-                               .where(devices.c.device_id == signed.device_id)).first()
+            found = _DEVICE.rows(conn, {"device_id": signed.device_id})
+            row = found[0] if found else None
             if row is None:
                 raise AuthError(f"unknown device {signed.device_id!r}: enrol it first",
                                 code="unknown_device")

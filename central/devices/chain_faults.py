@@ -24,13 +24,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from central.db import bulk
+from central.db.driver import Statement
 from central.db.tables import chain_faults, events
 from sync.protocol import WireEvent
 
 log = logging.getLogger(__name__)
+_OPEN_GAPS = Statement(select(chain_faults).where(
+    chain_faults.c.device_id == bindparam("device_id"), chain_faults.c.kind == "gap",
+    chain_faults.c.resolved_at.is_(None)))
 
 
 def check(conn: Connection, device_id: str, stored: Sequence[WireEvent], max_sequence: int,
@@ -77,17 +81,14 @@ def _neighbours(conn: Connection, device_id: str, sequences: set[int]
     for row in bulk.select_any(
             conn, [events.c.sequence, events.c.event_id, events.c.prev_chain_sha256,
                    events.c.chain_sha256],
-            events.c.sequence, wanted, events.c.device_id == device_id):
+            events.c.sequence, wanted, equal={events.c.device_id: device_id}):
         found[row.sequence].append((row.event_id, row.prev_chain_sha256, row.chain_sha256))
     return found
 
 
 def _gaps(conn: Connection, device_id: str, sequences: list[int], max_sequence: int, now: str
           ) -> tuple[int, list[dict[str, Any]]]:
-    open_gaps = [dict(r._mapping) for r in conn.execute(
-        select(chain_faults).where(chain_faults.c.device_id == device_id,
-                                   chain_faults.c.kind == "gap",
-                                   chain_faults.c.resolved_at.is_(None)))]
+    open_gaps = [r._asdict() for r in _OPEN_GAPS.rows(conn, {"device_id": device_id})]
     for seq in sequences:  # ascending: a gap opened here is never filled later in this loop
         if seq > max_sequence + 1:
             open_gaps.append(_gap(device_id, max_sequence + 1, seq - 1, now,

@@ -30,11 +30,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 
 from central import payloads
 from central.clock import utc_now
 from central.db import bulk
+from central.db.driver import Statement
 from central.db.tables import devices, events
 from central.devices import chain_faults, event_time, storable
 from central.devices.authentication import Device
@@ -55,6 +56,14 @@ from sync.protocol import (
 )
 
 log = logging.getLogger(__name__)
+_LOCK_DEVICE = Statement(select(devices.c.max_sequence)
+                         .where(devices.c.device_id == bindparam("device_id")).with_for_update())
+# (An UPDATE's parameters must not be named as its table's columns: SQLAlchemy would SET them.)
+_DEVICE_SEEN = Statement(update(devices).where(devices.c.device_id == bindparam("device"))
+                         .values(last_seen_at=bindparam("now"),
+                                 clock_offset_ms=bindparam("offset"),
+                                 max_sequence=bindparam("top"),
+                                 events_stored=devices.c.events_stored + bindparam("stored")))
 
 
 def check_sender(device: Device, device_id: str, site_code: str) -> None:
@@ -81,9 +90,7 @@ def _ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: date
     offset = event_time.offset_ms(batch.clock, received)
     valid = [e for e in batch.events if isinstance(e, WireEvent)]
     with engine.begin() as conn:
-        max_sequence = conn.execute(
-            select(devices.c.max_sequence).where(devices.c.device_id == device.device_id)
-            .with_for_update()).scalar_one()
+        [(max_sequence,)] = _LOCK_DEVICE.rows(conn, {"device_id": device.device_id})
         event_time.record_anchor(conn, device.device_id, batch.clock, received)
         anchors = event_time.load_anchors(conn, device.device_id, (e.boot_id for e in valid))
         known, targets = _lookup(conn, valid)
@@ -118,9 +125,8 @@ def _ingest(engine: Engine, device: Device, batch: BatchEnvelope, received: date
             if row["stay_id"] in fresh:
                 fresh[row["stay_id"]].append(row)
         folded = state.refold(conn, {e.stay_id for e in stored}, now, owned.owners, fresh)
-        conn.execute(update(devices).where(devices.c.device_id == device.device_id).values(
-            last_seen_at=now, clock_offset_ms=offset, max_sequence=max_sequence,
-            events_stored=devices.c.events_stored + len(rows)))
+        _DEVICE_SEEN.rows(conn, {"device": device.device_id, "now": now, "offset": offset,
+                                 "top": max_sequence, "stored": len(rows)})
         # Last: takes the feed's commit-order lock (docs/feed.md).
         feed.record(conn, stored, now, folded)
     rejected = sum(r.status == REJECTED for r in results)

@@ -21,13 +21,13 @@ sequence is WAL-logged ahead of what it hands out) and a dump and restore.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text, tuple_
 
 from central.db import bulk
+from central.db.driver import Statement
 from central.db.tables import events, feed_log, sites, stay_guests, stays
 from central.feed import records
 from central.stays.ownership import owners_of
@@ -38,14 +38,14 @@ _CHUNK = 500
 _COLUMNS = "event_id, stay_id, site_code, change, recorded_at, record"
 # The sequence is looked up once, in the lock's row: pg_get_serial_sequence() reads the
 # catalogs on each call (per record: 4-8 of this statement's 31-35 us of backend CPU).
-_LOCKED_INSERT = text(
+_LOCKED_INSERT = Statement(text(
     "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:k), "
     "CAST(pg_get_serial_sequence('feed_log', 'position') AS regclass) AS positions) "
     f"INSERT INTO feed_log (position, {_COLUMNS}) "
     f"SELECT nextval(lock.positions), {_COLUMNS} "
     "FROM lock, json_populate_recordset(NULL::feed_log, CAST(:rows AS json)) WITH ORDINALITY "
     "ORDER BY ordinality"
-)
+))
 
 
 def record(
@@ -74,15 +74,15 @@ def record(
     names = _site_names(conn, codes)
     rows = []
     for event in stored:
-        seen = [
-            r
-            for r in by_stay.get(event.stay_id, [])
-            if order.get(r.event_id, -1) <= order[event.event_id]
-        ]
-        mine = next((r for r in seen if r.event_id == event.event_id), None)
+        stay_events = by_stay.get(event.stay_id, [])
+        if len(stay_events) == 1 and stay_events[0].event_id == event.event_id:
+            seen, mine = stay_events, stay_events[0]  # a stay of one event (most check-ins)
+        else:
+            seen = [r for r in stay_events if order.get(r.event_id, -1) <= order[event.event_id]]
+            mine = next((r for r in seen if r.event_id == event.event_id), None)
         if mine is None:  # not the owner's: never folded, never fed
             continue
-        whole = len(seen) == len(by_stay[event.stay_id])  # the stay as the projection folded it
+        whole = len(seen) == len(stay_events)  # the stay as the projection folded it
         record_ = records.for_event(mine, seen, names.get(mine.site_code), now,
                                     states.get(event.stay_id) if whole else None)
         rows.append(
@@ -92,21 +92,24 @@ def record(
                 "site_code": mine.site_code,
                 "change": event.kind,
                 "recorded_at": now,
-                "record": records.dumps(record_),
+                "record": record_,
             }
         )
     if not rows:
         return
     if conn.dialect.name != "postgresql":
         for row in rows:  # one by one: rowids in batch order, whatever the driver batches
-            conn.execute(insert(feed_log).values(**row))
+            conn.execute(insert(feed_log).values(**{**row, "record": records.dumps(row["record"])}))
         return
     # One statement: the lock (its CTE is read before the first row is formed), then the rows
     # with their positions in batch order (nextval() is evaluated as rows leave in ordinality
     # order; were a sort ever planned, PostgreSQL evaluates volatile outputs after it), so
     # the lock is held for this statement and the commit only. EXPLAIN: a nested loop of
     # json_populate_recordset and the lock's CTE scan, nextval() in its output.
-    conn.execute(_LOCKED_INSERT, {"k": FEED_LOCK_KEY, "rows": json.dumps(rows, ensure_ascii=False)})
+    # Each record nests in the rows' JSON as an object, written as records.dumps writes it;
+    # PostgreSQL's json keeps a nested value's text as it came, so `record` stores that same
+    # text (one encoding per record, not an encoding and then an escaped copy of it).
+    _LOCKED_INSERT.rows(conn, {"k": FEED_LOCK_KEY, "rows": records.dumps(rows)})
 
 
 def backfill(conn: Connection, now: str) -> int:
@@ -153,5 +156,5 @@ def _snapshots(conn: Connection, chunk: list[dict[str, Any]], now: str) -> Itera
 
 
 def _site_names(conn: Connection, codes: list[str]) -> dict[str, str]:
-    found = conn.execute(select(sites.c.code, sites.c.name).where(sites.c.code.in_(codes)))
+    found = bulk.select_any(conn, [sites.c.code, sites.c.name], sites.c.code, codes)
     return {code: name for code, name in found}

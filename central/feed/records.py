@@ -9,6 +9,7 @@ and never changes afterwards. Stored without its cursor: serving prepends it to 
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,19 +60,26 @@ _SHOWN_KEYS = ("field", "old", "new", "reason", "room", "guest_ids")  # as centr
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def dumps(record: Mapping[str, Any]) -> str:
+def dumps(record: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
+    """Compact JSON text, as feed_log.record holds it (central/feed/log.py)."""
     return _ENCODER.encode(record)
 
 
 def stay_state(
     stay: Mapping[str, Any], guests: Sequence[Mapping[str, Any]], site_name: str | None
 ) -> dict[str, Any]:
-    shown = [
-        {k: g.get(k) for k in GUEST_KEYS} | {"name": g.get("full_name") or g.get("name")}
-        for g in guests
-    ]
-    shown.sort(key=lambda g: (g["role"] != "main", g["checked_in_at"] or "", g["guest_id"]))
-    return {**{k: stay.get(k) for k in STAY_KEYS}, "site_name": site_name, "guests": shown}
+    # dict(zip(keys, map(get, keys))): the same dicts as comprehensions, in half the time
+    # (a record per stored event: issue 19)
+    shown = []
+    for g in guests:
+        one = dict(zip(GUEST_KEYS, map(g.get, GUEST_KEYS), strict=True))
+        one["name"] = g.get("full_name") or g.get("name")
+        shown.append(one)
+    if len(shown) > 1:
+        shown.sort(key=lambda g: (g["role"] != "main", g["checked_in_at"] or "", g["guest_id"]))
+    state = dict(zip(STAY_KEYS, map(stay.get, STAY_KEYS), strict=True))
+    state["site_name"], state["guests"] = site_name, shown
+    return state
 
 
 def for_event(
@@ -101,8 +109,10 @@ def snapshot(
 
 def shown_event(row: Any) -> dict[str, Any]:
     data = payload_data(row.payload)  # withheld (purged): the header still counts
-    return {
-        **{k: getattr(row, k) for k in EVENT_KEYS},
-        "detail": {k: data[k] for k in _SHOWN_KEYS if k in data},
-    }
+    shown = dict(zip(EVENT_KEYS, _event_values(row), strict=True))
+    shown["detail"] = {k: data[k] for k in _SHOWN_KEYS if k in data}
+    return shown
+
+
+_event_values = operator.attrgetter(*EVENT_KEYS)
 

@@ -130,7 +130,7 @@ def fold(stay_id: str, rows: Sequence[Any], now: str) -> tuple[dict[str, Any],
             stay.update(status="voided", voided_at=at)
     if stay["status"] == "voided" and stay["checked_out_at"]:
         stay["checked_out_at"] = None
-    return stay, [_guest_row(stay_id, g, stay["checked_in_at"]) | {"stay_month": first.stay_month}
+    return stay, [_guest_row(stay_id, g, stay["checked_in_at"], first.stay_month)
                   for g in guests.values()]
 
 
@@ -142,7 +142,7 @@ def _add(guests: dict[str, dict[str, Any]], guest: Any, at: str) -> None:
     if not isinstance(guest, dict) or not isinstance(guest.get("guest_id"), str):
         return
     entry = guests.setdefault(guest["guest_id"], {"guest_id": guest["guest_id"]})
-    entry.update({k: v for k, v in guest.items() if k != "guest_id"})
+    entry.update(guest)  # its guest_id is the entry's own
     document = guest.get("document")
     entry["doc"] = dict(document) if isinstance(document, dict) else {}  # amended: a copy
     entry["in"] = at
@@ -159,8 +159,8 @@ def _amend(stay: dict[str, Any], guests: dict[str, dict[str, Any]], data: dict[s
         guests[path[1]]["doc"][path[3]] = new
 
 
-def _guest_row(stay_id: str, guest: dict[str, Any], stay_checked_in_at: str | None
-               ) -> dict[str, Any]:
+def _guest_row(stay_id: str, guest: dict[str, Any], stay_checked_in_at: str | None,
+               stay_month: str) -> dict[str, Any]:
     doc = guest.get("doc") or {}
     latin = " ".join(str(p) for p in (guest.get("surname_en"), guest.get("given_names_en")) if p)
     raw_name = guest.get("name") or latin or None
@@ -173,7 +173,7 @@ def _guest_row(stay_id: str, guest: dict[str, Any], stay_checked_in_at: str | No
         "document_number": _text(doc.get("number"), 64),
         "nationality": _text(guest.get("nationality"), 3),
         "checked_in_at": guest.get("in"), "checked_out_at": guest.get("out"),
-        "stay_checked_in_at": stay_checked_in_at,
+        "stay_checked_in_at": stay_checked_in_at, "stay_month": stay_month,
     }
 
 

@@ -2,15 +2,17 @@
 
     caller ──ImageDecoder.decode(img)──> stdin ──> worker process (`worker.py`):
            <────── decoded symbols ─── stdout ──┘   backends.decode(img, backend)
+    not ready within `start_timeout` -> worker killed, DecodeTimeoutError; the next call retries
     no answer within `timeout`  -> worker killed, DecodeTimeoutError; the next call starts anew
     worker died (zbar abort())  -> WorkerCrashedError; the next call starts anew
 
 Why a process: libzbar calls abort() on some malformed images and neither library can be
 interrupted from Python; in a thread that would take the terminal down or hang it. The worker
-is kept between frames, so only the first frame pays its start-up. Every write and read is
-non-blocking and bounded by the frame's deadline (a stuck worker cannot stall us even while
-we are still handing it the pixels). `isolate=False` decodes in-process (the bench uses it to
-time the libraries alone).
+is kept between frames, so only the first frame waits for its start-up, which has a bound of its
+own: counted in the frame's 2 s, a Pi Zero's start would time out, be killed and start again on
+every scan. Every write and read is non-blocking and bounded by the frame's deadline (a stuck
+worker cannot stall us even while we are still handing it the pixels). `isolate=False` decodes
+in-process (the bench uses it to time the libraries alone).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -57,12 +60,20 @@ def load_image(source: Image.Image | bytes | str | Path) -> Image.Image:
 class ImageDecoder:
     """One backend, one worker process (started on first use). Not thread-safe."""
 
-    def __init__(self, backend: str = "pyzbar", *, timeout: float = 2.0, isolate: bool = True):
+    def __init__(self, backend: str = "pyzbar", *, timeout: float = 2.0, isolate: bool = True,
+                 start_timeout: float = 30.0,
+                 worker_command: tuple[str, ...] | None = None) -> None:
+        """`timeout` bounds one frame; `start_timeout` bounds a worker's start (an interpreter
+        and the decoding library: seconds on a Pi Zero), counted apart so that a slow start
+        is not taken for a stuck frame and killed again on every scan."""
         if backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
         self.backend = backend
         self.timeout = timeout
+        self.start_timeout = start_timeout
         self.isolate = isolate
+        self.worker_command = worker_command or (sys.executable, "-m", "drivers.barcode.worker",
+                                                 backend)
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -80,8 +91,7 @@ class ImageDecoder:
         assert process.stdin is not None and process.stdout is not None
         try:
             self._write(process.stdin.fileno(), request, deadline)
-            (length,) = worker.LENGTH.unpack(self._read(process.stdout.fileno(), 4, deadline))
-            answer = json.loads(self._read(process.stdout.fileno(), length, deadline))
+            answer = self._read_answer(process.stdout.fileno(), deadline)
         except TimeoutError:
             self._kill()
             raise DecodeTimeoutError(
@@ -136,15 +146,33 @@ class ImageDecoder:
             self._kill()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "drivers.barcode.worker", self.backend],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-        )  # fmt: skip
+        process = subprocess.Popen(self.worker_command, stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, env=env)
         assert process.stdin is not None and process.stdout is not None
         os.set_blocking(process.stdin.fileno(), False)
         os.set_blocking(process.stdout.fileno(), False)
         self._process = process
+        try:
+            ready = self._read_answer(process.stdout.fileno(),
+                                      time.monotonic() + self.start_timeout)
+        except TimeoutError:
+            self._kill()
+            raise DecodeTimeoutError(f"{self.backend}: worker not ready within "
+                                     f"{self.start_timeout:.1f} s; stopped") from None
+        except (EOFError, OSError, ValueError) as err:
+            self._kill()
+            raise WorkerCrashedError(f"{self.backend} worker died while starting") from err
+        if ready != {"ready": self.backend}:
+            self._kill()
+            raise WorkerCrashedError(f"{self.backend} worker started wrong: {ready!r}")
         return process
+
+    def _read_answer(self, fd: int, deadline: float) -> dict[str, Any]:
+        (length,) = worker.LENGTH.unpack(self._read(fd, worker.LENGTH.size, deadline))
+        answer = json.loads(self._read(fd, length, deadline))
+        if not isinstance(answer, dict):
+            raise ValueError(f"worker answered {type(answer).__name__}, not an object")
+        return answer
 
     def _kill(self, *, restart: bool = True) -> None:
         process, self._process = self._process, None

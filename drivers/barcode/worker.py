@@ -1,8 +1,12 @@
 """The decode worker: `python -m drivers.barcode.worker BACKEND`, spoken to over stdin/stdout.
 
+    ready    (stdout): length u32 BE | JSON {"ready": BACKEND}, once, when the library is loaded
     request  (stdin):  width u32 BE | height u32 BE | width*height bytes of 8-bit grey
     answer   (stdout): length u32 BE | JSON {"ok": [decoded...]} or {"error": [type, message]}
                        decoded = {"symbology", "raw_hex", "text", "encoding", "left", "top"}
+
+The ready answer lets the parent bound the start (an interpreter and a decoding library: seconds
+on a Raspberry Pi Zero) apart from each frame's deadline.
 
 EOF on stdin ends the worker. A plain subprocess rather than multiprocessing: nothing to pickle,
 no resource-tracker process, and the parent can bound every write and read by a deadline.
@@ -35,6 +39,8 @@ def _read_exact(stream: BinaryIO, size: int) -> bytes | None:
 
 
 def serve(backend: str, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    backends.available(backend)  # loads the library now; if missing, each request says so
+    _answer(stdout, {"ready": backend})
     while True:
         header = _read_exact(stdin, HEADER.size)
         if header is None:
@@ -48,9 +54,13 @@ def serve(backend: str, stdin: BinaryIO, stdout: BinaryIO) -> None:
             answer: dict[str, object] = {"ok": [_as_json(d) for d in found]}
         except Exception as err:  # reported to the parent, which maps it to DecodeError
             answer = {"error": [type(err).__name__, str(err)]}
-        body = json.dumps(answer).encode()
-        stdout.write(LENGTH.pack(len(body)) + body)
-        stdout.flush()
+        _answer(stdout, answer)
+
+
+def _answer(stdout: BinaryIO, answer: dict[str, object]) -> None:
+    body = json.dumps(answer).encode()
+    stdout.write(LENGTH.pack(len(body)) + body)
+    stdout.flush()
 
 
 def _as_json(decoded: backends.Decoded) -> dict[str, object]:

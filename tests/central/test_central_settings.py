@@ -13,8 +13,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from central.cli.main import central, serve
+from central.cli.main import central
 from central.cli.retention import purge
+from central.cli.server import serve
 from central.settings import Option, Settings
 
 ROWS = dataclasses.fields(Settings)

@@ -19,6 +19,7 @@ from central.migrate import alembic_config, migrate
 from tests.central.central_helpers import Admin
 from tests.central.feed_helpers import feed_token, page, pull_all, records
 from tests.central.serverproc import CentralServer
+from tests.forkserver import ForkServer
 from tests.sync.wire_helpers import guest
 
 
@@ -196,7 +197,7 @@ def test_an_upgraded_database_starts_its_feed_with_each_stay_as_it_stands(
 
 
 def test_a_cursor_holds_across_server_processes_and_restarts(
-    central: Admin, tmp_path: Path
+    central: Admin, tmp_path: Path, fork_server: ForkServer
 ) -> None:
     client, chain = central.device()
     client.send_events(chain.stays(5))
@@ -206,7 +207,7 @@ def test_a_cursor_holds_across_server_processes_and_restarts(
     cursor = half[-1]["cursor"]
     # Another process, started after the cursor was handed out (as a restarted server is:
     # nothing of it in memory), resumes it; and the first process again, the same way.
-    with (CentralServer(central.db_url, tmp_path / "second.log") as second,
+    with (CentralServer(central.db_url, tmp_path / "second.log", forks=fork_server) as second,
           Admin(central.db_url, second.url) as other):
         rest, _ = pull_all(other, token, cursor)
     again, _ = pull_all(central, token, cursor)

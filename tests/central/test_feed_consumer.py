@@ -8,8 +8,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from itertools import pairwise
@@ -19,6 +17,7 @@ from central.feed.consumer import State, load_state, recover, save_state
 from sync.protocol import WireEvent
 from tests.central.central_helpers import Admin
 from tests.central.feed_helpers import feed_token, pull_all
+from tests.forkserver import Forked, ForkServer
 from tests.sync.wire_helpers import EventChain, guest
 
 KILLS = 8
@@ -62,31 +61,11 @@ def _next(chain: EventChain, open_stays: list, rng: random.Random) -> WireEvent:
     return event
 
 
-def consumer(central: Admin, token: str, base: Path, *extra: str) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-c",
-        "from terminal.cli import main; main()",
-        "central",
-        "feed",
-        "pull",
-        "--url",
-        central.url,
-        "--state",
-        str(base / "state.json"),
-        "--out",
-        str(base / "out"),
-        "--limit",
-        "7",
-        *extra,
-    ]
-    with open(base / "consumer.log", "ab") as log:
-        return subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANJU_FEED_TOKEN": token},
-        )
+def consumer(forks: ForkServer, central: Admin, token: str, base: Path, *extra: str) -> Forked:
+    """`anju central feed pull`, forked ready-imported (tests/forkserver.py)."""
+    args = ["central", "feed", "pull", "--url", central.url, "--state", str(base / "state.json"),
+            "--out", str(base / "out"), "--limit", "7", *extra]
+    return forks.spawn(args, base / "consumer.log", {**os.environ, "ANJU_FEED_TOKEN": token})
 
 
 def pages_on_disk(base: Path) -> int:
@@ -94,7 +73,7 @@ def pages_on_disk(base: Path) -> int:
 
 
 def test_a_consumer_killed_at_random_ends_with_every_record_once_in_order(
-    central: Admin, tmp_path: Path
+    central: Admin, tmp_path: Path, fork_server: ForkServer
 ) -> None:
     token = feed_token(central, "断点续传测试", rate_per_minute=6000)
     seed = random.randrange(2**32)
@@ -104,7 +83,8 @@ def test_a_consumer_killed_at_random_ends_with_every_record_once_in_order(
     uploader.start()
     try:
         for _ in range(KILLS):
-            process = consumer(central, token, tmp_path, "--follow", "--interval", "0.1")
+            process = consumer(fork_server, central, token, tmp_path, "--follow", "--interval",
+                               "0.1")
             started_with = pages_on_disk(tmp_path)
             deadline = time.monotonic() + 60  # starting may take seconds on a busy machine
             while pages_on_disk(tmp_path) == started_with and time.monotonic() < deadline:
@@ -113,13 +93,15 @@ def test_a_consumer_killed_at_random_ends_with_every_record_once_in_order(
             process.send_signal(signal.SIGKILL)
             process.wait(10)
             progress.append(pages_on_disk(tmp_path))
+        while len(sent) <= 50 and uploader.is_alive():  # kills may outpace the uploads
+            time.sleep(0.05)
     finally:
         stop.set()
         uploader.join(60)
     # Killed mid-run, not before it started: every run took pages.
     assert all(b > a for a, b in pairwise(progress)), progress
     print("pages on disk after each kill:", progress, "events sent:", len(sent))
-    final = consumer(central, token, tmp_path)  # once more, until caught up
+    final = consumer(fork_server, central, token, tmp_path)  # once more, until caught up
     assert final.wait(60) == 0, (tmp_path / "consumer.log").read_text()
 
     files = sorted((tmp_path / "out").glob("*.ndjson"))

@@ -22,6 +22,7 @@ from tests.central.police_helpers import OPERATOR, id_number, unique_name
 from tests.central.record_helpers import full_stay
 from tests.central.serverproc import CentralServer
 from tests.chromium import skip_without_chromium
+from tests.forkserver import ForkServer
 from tests.sync.wire_helpers import guest
 from tests.wlt.fake_decoder import LICENCE, build_fake_decoder, wlt_block
 
@@ -32,19 +33,23 @@ skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
-def site_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+def site_server(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer
+                ) -> Iterator[CentralServer]:
     base = tmp_path_factory.mktemp("police-browser")
-    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log") as process:
+    with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log",
+                       forks=fork_server) as process:
         yield process
 
 
 @pytest.fixture(scope="module")
-def photo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+def photo_server(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer
+                 ) -> Iterator[CentralServer]:
     """A server with the fake WLT decoder configured (skips where gcc is missing)."""
     base = tmp_path_factory.mktemp("police-browser-photo")
     library = build_fake_decoder(base)
     with CentralServer(f"sqlite:///{base / 'central.db'}", base / "server.log", extra_args=(
-            "--photo-library", str(library), "--photo-licence-code", str(LICENCE))) as process:
+            "--photo-library", str(library), "--photo-licence-code", str(LICENCE)),
+                       forks=fork_server) as process:
         yield process
 
 

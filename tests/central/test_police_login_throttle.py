@@ -23,6 +23,7 @@ from sync.privacy import mask_name
 from tests.central.central_helpers import Admin, Reply
 from tests.central.police_helpers import Browser, make_user
 from tests.central.serverproc import CentralServer
+from tests.forkserver import ForkServer
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ADDRESS_LIMIT = 8  # failed logins per client address before a lock (the default is 30)
@@ -105,13 +106,13 @@ def test_success_starts_the_username_afresh(central: Admin) -> None:
 
 
 @pytest.fixture(scope="module")
-def spray_server(db_url: str, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[CentralServer]:
+def spray_server(db_url: str, tmp_path_factory: pytest.TempPathFactory,
+                 fork_server: ForkServer) -> Iterator[CentralServer]:
     """A server of its own that locks an address after ADDRESS_LIMIT failures instead of the
     default 30: each failure is an argon2 check (0.2 s of CPU), and the count is a setting."""
     log = tmp_path_factory.mktemp("central-spray") / "server.log"
     with CentralServer(db_url, log, extra_args=(
-            "--login-address-attempts", str(ADDRESS_LIMIT))) as process:
+            "--login-address-attempts", str(ADDRESS_LIMIT)), forks=fork_server) as process:
         yield process
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from central.police.photos import DECODED, FAILED, NOT_CONFIGURED, PhotoDecoding
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import Browser, id_number, logged_in, unique_name
 from tests.central.serverproc import CentralServer
+from tests.forkserver import ForkServer
 from tests.sync.wire_helpers import guest
 from tests.wlt.fake_decoder import LICENCE, build_fake_decoder, wlt_block
 from wlt.errors import PhotoDecoderError
@@ -40,12 +40,13 @@ def fake_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def photo_server(db_url: str, fake_library: Path, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[CentralServer]:
+def photo_server(db_url: str, fake_library: Path, tmp_path_factory: pytest.TempPathFactory,
+                 fork_server: ForkServer) -> Iterator[CentralServer]:
     """A second server on the same database, with the decoder configured."""
     log = tmp_path_factory.mktemp("central-photo") / "server.log"
     with CentralServer(db_url, log, extra_args=(
-            "--photo-library", str(fake_library), "--photo-licence-code", str(LICENCE))) as process:
+            "--photo-library", str(fake_library), "--photo-licence-code", str(LICENCE)),
+                       forks=fork_server) as process:
         yield process
 
 
@@ -190,17 +191,23 @@ def test_without_a_decoder_the_page_says_so(central: Admin) -> None:
     assert actions(central, user.username) == ["view"]
 
 
-def test_a_library_that_cannot_be_used_stops_the_server_at_start(tmp_path: Path) -> None:
-    base = [sys.executable, "-c", "from terminal.cli import main; main()", "central", "serve",
-            "--db", f"sqlite:///{tmp_path / 'central.db'}", "--port", "1"]
-    absent = subprocess.run([*base, "--photo-library", str(tmp_path / "libabsent.so")],
-                            capture_output=True, text=True, timeout=60)
-    assert absent.returncode == 2 and "does not exist" in absent.stderr
+def test_a_library_that_cannot_be_used_stops_the_server_at_start(
+        tmp_path: Path, fork_server: ForkServer) -> None:
+    base = ["central", "serve", "--db", f"sqlite:///{tmp_path / 'central.db'}", "--port", "1"]
+
+    def serve(library: Path, name: str) -> tuple[int | None, str]:
+        """`anju central serve` forked ready-imported; its exit code and stderr."""
+        err = tmp_path / f"{name}.err"
+        process = fork_server.spawn([*base, "--photo-library", str(library)],
+                                    tmp_path / f"{name}.out", dict(os.environ), err=err)
+        return process.wait(60), err.read_text("utf-8")
+
+    code, stderr = serve(tmp_path / "libabsent.so", "absent")
+    assert code == 2 and "does not exist" in stderr
     not_a_library = tmp_path / "libnot.so"
     not_a_library.write_bytes(b"not ELF")
-    refused = subprocess.run([*base, "--photo-library", str(not_a_library)],
-                             capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1 and "photo decoder: cannot load" in refused.stderr
+    code, stderr = serve(not_a_library, "refused")
+    assert code == 1 and "photo decoder: cannot load" in stderr
 
 
 def test_decoding_is_bounded_in_time_and_inert_unconfigured(fake_library: Path) -> None:

@@ -19,14 +19,16 @@ from tests.ha.nginxproc import Nginx
 ROOT = Path(__file__).parents[2]
 
 
-def send_until_answered(client: SyncClient, events: Sequence[WireEvent], took: list[float]) -> int:
+def send_until_answered(client: SyncClient, events: Sequence[WireEvent], took: list[float],
+                        encoded: bytes | None = None) -> int:
     """Send one batch through the site, retrying every 0.2 s until it is answered (a server
     or the database may be away); appends the answered request's seconds to `took` and returns
-    how many events the answer says are delivered. The benches' terminals."""
+    how many events the answer says are delivered. The benches' terminals. `encoded`: the
+    body, made before the bench's clock (SyncClient.send_events)."""
     while True:
         sent = time.monotonic()
         try:
-            answer = client.send_events(events)
+            answer = client.send_events(events, encoded=encoded)
         except SyncError:
             time.sleep(0.2)
             continue

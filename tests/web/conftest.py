@@ -43,16 +43,6 @@ OVERFLOW_JS = """() => {
 }"""
 
 
-@pytest.fixture(scope="session")
-def fork_server() -> Iterator[ForkServer]:
-    """One process with the terminal imported, for the session (tests/forkserver.py)."""
-    server = ForkServer(ROOT)
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 @pytest.fixture(autouse=True)
 def forked_commands(fork_server: ForkServer) -> Iterator[None]:
     """Every `anju` command a test here starts (the service, the uploader, provisioning) is

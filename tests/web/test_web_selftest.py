@@ -1,6 +1,7 @@
 """The "设备自检" page in headless Chromium at 800x480: the owner opens it from the tab bar, the
-doctor checks run inside the service, a world-readable credential and then a stopped central
-server are shown as faults in Chinese with what to do; a clerk or a LAN browser cannot open it."""
+doctor checks run inside the service, a world-readable credential and then a central server
+that cannot be reached are shown as faults in Chinese with what to do; a clerk or a LAN browser
+cannot open it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from terminal.desk.clerks import Accounts
 from terminal.doctor import FAIL, WARN, Finding
 from terminal.store.database import Store
 from terminal.web import selftest
-from tests.central.serverproc import CentralServer
+from tests.sync.faultproxy import FaultProxy
 from tests.web.conftest import SITE, shoot
 from tests.web.desk import Desk, anju, renew, write_settings
 from tests.web.test_web_login_throttle import network_address
@@ -32,19 +33,19 @@ def row(page: object, check: str) -> tuple[str, str]:
     return (page.get_attribute(li, "data-level"), page.inner_text(li))  # type: ignore[attr-defined]
 
 
-def test_owner_sees_faults_in_chinese_and_checks_again(page, tmp_path: Path) -> None:
-    (tmp_path / "central").mkdir()
-    db_url = f"sqlite:///{tmp_path / 'central' / 'central.db'}"
-    server = CentralServer(db_url, tmp_path / "central" / "central.log").start()
+def test_owner_sees_faults_in_chinese_and_checks_again(page, tmp_path: Path, central) -> None:
+    # The session's server behind a proxy of this test's own, which stops letting anything
+    # through for the second fault: to the terminal, a server that stopped (never reached),
+    # without a server of its own started for the test and stopped.
+    proxy = FaultProxy(central.port, weights={"pass": 1}, idle_close_s=None)
     desk: Desk | None = None
     try:
-        anju("central", "site", "add", SITE, "--name", "测试旅馆", "--db", db_url)
         config = write_settings(tmp_path, identity=False)
-        token = anju("central", "token", "issue", "--site", SITE, "--db", db_url).strip()
+        token = anju("central", "token", "issue", "--site", SITE, "--db", central.db_url).strip()
         anju(
             "provision",
             "--server",
-            server.url,
+            proxy.url,
             "--token",
             token,
             "--config",
@@ -75,7 +76,8 @@ def test_owner_sees_faults_in_chinese_and_checks_again(page, tmp_path: Path) -> 
         assert level == "ok" and "the terminal service reports" in text
         assert secret not in page.content()
 
-        server.stop()  # the second fault: the central server is down
+        proxy.weights = {"drop": 1}  # the second fault: the central server is down
+        proxy.sever()
         taps.tap("#recheck")
         page.wait_for_selector("li.chk[data-check='server.unreachable']")
         level, text = row(page, "server.unreachable")
@@ -88,7 +90,7 @@ def test_owner_sees_faults_in_chinese_and_checks_again(page, tmp_path: Path) -> 
     finally:
         if desk is not None:
             desk.stop()
-        server.stop()
+        proxy.close()
 
 
 def test_a_clerk_who_is_not_the_owner_cannot_open_it(tmp_path: Path) -> None:

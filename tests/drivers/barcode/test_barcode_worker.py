@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import sys
 import threading
 
 import pytest
@@ -81,3 +82,26 @@ def test_in_process_mode(qr_png):
     decoder = ImageDecoder("pyzbar", isolate=False)
     assert [d.text for d in decoder.decode(qr_png)] == ["BK-2026-0042"]
     decoder.close()
+
+
+def _slow_start(seconds: float, backend: str) -> tuple[str, ...]:
+    """The worker's command, started `seconds` late (a Pi Zero loading its interpreter)."""
+    return ("sh", "-c", f'sleep {seconds}; exec "$0" -m drivers.barcode.worker {backend}',
+            sys.executable)
+
+
+def test_a_slow_start_does_not_count_against_the_first_frame(qr_png):
+    with ImageDecoder("pyzbar", timeout=1.0, worker_command=_slow_start(2.0, "pyzbar")) as decoder:
+        assert [d.text for d in decoder.decode(qr_png)] == ["BK-2026-0042"]
+        assert decoder.restarts == 0
+
+
+def test_a_worker_that_never_gets_ready_is_stopped_and_retried(qr_png):
+    with ImageDecoder("pyzbar", timeout=30, start_timeout=0.3,
+                      worker_command=("sleep", "30")) as decoder:  # never ready
+        with pytest.raises(DecodeTimeoutError, match=r"not ready within 0\.3 s"):
+            decoder.decode(qr_png)
+        assert decoder.restarts == 1 and decoder.pid is None
+        decoder.worker_command = _slow_start(0, "pyzbar")
+        decoder.start_timeout = 30
+        assert [d.text for d in decoder.decode(qr_png)] == ["BK-2026-0042"]
