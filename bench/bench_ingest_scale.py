@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/bench_ingest_scale.py [--seconds 20] [--terminals 8] [--batch 200]
          [--fill 1000000,5000000] [--parts local,standby,stored,size] [--repeat 1]
-         [--schema NAME] [--min-free-gb 12]
+         [--schema NAME] [--min-free-gb 12] [--fill-nice 19]
 
 Every configuration is started here: `anju central serve` processes behind nginx on the sample
 site deploy/ha/nginx-anju-central.conf (TLS), on a fresh schema of the machine's PostgreSQL
@@ -16,12 +16,15 @@ request signed when sent) upload for --seconds.
    events table of a fresh schema: the ceiling, and ingest's ratio to it
 2. standby: a pair with a synchronous standby, 2 app servers, and COPY of the same rows into
    its primary: the cost of "durable on two machines" against 1. and against its own COPY
-3. stored: the schema of 1. (or --schema NAME, kept: created if missing, never dropped, so a
-   later run measures new code at the same size without refilling) filled to each --fill
-   count of events (one stay and one guest per two events, names searchable by trigram like
-   real ones) server-side with INSERT ... SELECT generate_series (bench/scale_fill.py; its
-   backend reniced to 19, stopped under --min-free-gb), then ingest again with 2 app servers
-   (--repeat times, median): how the rate and the CPU per event change with the data held
+3. stored: first 2 app servers on a fresh, empty schema (the base of the ratios, in this
+   run, unless 1. measured it), then the schema of 1. (or --schema NAME, kept: created if
+   missing, never dropped, so a later run measures new code at the same size without
+   refilling) filled to each --fill count of events (one stay and one guest per two events,
+   names searchable by trigram like real ones) server-side with INSERT ... SELECT
+   generate_series (bench/scale_fill.py: the filled tables' indexes dropped meanwhile and
+   built again at the end; its backend at --fill-nice, stopped under --min-free-gb), then
+   ingest again with 2 app servers (--repeat times, median): how the rate and the CPU per
+   event change with the data held
 
 4. size: --stays stays ingested in-process (a check-in of one or two guests, each with a 1 KB
    WLT photo, then a check-out) into a fresh schema, VACUUM ANALYZE, then bytes per stay of
@@ -54,7 +57,14 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.scale_fill import DiskLow, fill, load, stored_events, table_sizes  # noqa: E402
+from bench.scale_fill import (  # noqa: E402
+    DiskLow,
+    cpu_seconds,
+    fill,
+    load,
+    stored_events,
+    table_sizes,
+)
 from central.db.engine import make_engine  # noqa: E402
 from central.migrate import migrate  # noqa: E402
 from sync.body import encode_batch  # noqa: E402
@@ -199,12 +209,6 @@ def kept_schema(name: str) -> str:
 CPU_COST: list[tuple[float, float]] = []  # (app, PostgreSQL) CPU ms per event, per measure()
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process of this machine (PostgreSQL backends included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def backends(db_url: str, application: str) -> list[int]:
     info = conninfo(db_url) if "@/" not in db_url else None
     with psycopg.connect(info or _primary(db_url)) as conn:
@@ -297,32 +301,33 @@ def part_size(stays: int) -> None:
     drop_schema(schema)
 
 
-def part_stored(url: str, base: float | None, args: argparse.Namespace) -> None:
+def part_stored(url: str, empty: str, base: float | None, args: argparse.Namespace) -> None:
     """Fill to each --fill target, then ingest with 2 app servers; `base` is the rate of the
-    empty database if part 1 measured it (else the first figure here is the base)."""
+    empty database with 2 app servers if part 1 measured it, else measured here on `empty`
+    (a fresh schema): the ratios are to a figure of the same run."""
     where = url.split("search_path%3D", 1)[1]
     print(f"3. events already stored (2 app servers, schema {where})")
+    if base is None:
+        base = measure("0 events stored (fresh schema)", empty, 2, args)
     info = conninfo(url)
     payloads = sample_payloads()
     for target in (int(n) for n in args.fill.split(",")):
         try:
             filled = fill(info, target, payloads, int(args.min_free_gb * 1e9),
-                          lambda line: print(line, flush=True))
+                          lambda line: print(line, flush=True), args.fill_nice)
         except DiskLow as err:
             print(f"     fill stopped: {err}; {table_sizes(info)}", flush=True)
             return
         if filled.added:
             print(f"     filled {filled.added:,} events in {filled.seconds:,.0f} s: "
-                  f"{filled.rate:,.0f} events/s (with stays, guests)", flush=True)
+                  f"{filled.rate:,.0f} events/s (with stays, guests, index builds); its "
+                  f"backend's CPU {1e6 * filled.backend_cpu / filled.added:.0f} µs per event",
+                  flush=True)
         print(f"     {table_sizes(info)}", flush=True)
         stored = stored_events(info)
         rate = statistics.median(
             measure(f"{stored:,} events stored", url, 2, args) for _ in range(args.repeat))
-        if base:
-            print(f"  ratio to the {'empty database' if args.schema is None else 'first'}: "
-                  f"{rate / base:.2f}", flush=True)
-        else:
-            base = rate
+        print(f"  ratio to the empty database: {rate / base:.2f}", flush=True)
 
 
 def main() -> None:
@@ -343,6 +348,8 @@ def main() -> None:
                         "--fill 0 measures what it holds)")
     parser.add_argument("--min-free-gb", type=float, default=12.0,
                         help="stop filling when the database's filesystem has less free space")
+    parser.add_argument("--fill-nice", type=int, default=19,
+                        help="niceness of the fill's PostgreSQL backend (19: idle I/O too)")
     args = parser.parse_args()
     parts = args.parts.split(",")
     print(f"{args.terminals} terminals, batches of {args.batch} check-ins (1 KB photo each), "
@@ -355,7 +362,7 @@ def main() -> None:
     schemas = [schema]
     try:
         local: dict[int, float] = {}
-        if "local" in parts or ("stored" in parts and not args.schema):
+        if "local" in parts:
             print("1. the machine's PostgreSQL, through nginx")
             runs: dict[int, list[float]] = {1: [], 2: []}
             for _ in range(args.repeat):  # alternated: the machine's load drifts
@@ -395,7 +402,7 @@ def main() -> None:
                 ratio = f", against no standby (1.) {rate / local[2]:.2f}" if 2 in local else ""
                 print(f"  ratios: to its COPY {rate / ceiling:.2f}{ratio}")
         if "stored" in parts:
-            part_stored(kept_schema(args.schema) if args.schema else url, local.get(2), args)
+            part_stored(kept_schema(args.schema) if args.schema else url, url, local.get(2), args)
         if "size" in parts:
             print("4. size")
             part_size(args.stays)
