@@ -17,6 +17,7 @@ import pytest
 from drivers.idcard.cards import decode_text_block, encode_text_block, synthetic_photo
 from drivers.idcard.reading import Sex
 from terminal.system.clock import BUILD_DATE, IMPLAUSIBLE
+from tests.faketime import faketime
 from tests.terminal.registry_helpers import id_number
 from tests.web.desk import write_settings
 
@@ -29,7 +30,7 @@ ANJU = [sys.executable, "-m", "terminal.cli"]
 
 def at_1970(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["faketime", "1970-01-01 00:00:05", *ANJU, *args],
+        [*faketime("1970-01-01 00:00:05"), *ANJU, *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -28,6 +28,7 @@ from drivers.sim.sam import load_sim_cards
 from terminal.config import load_config
 from terminal.doctor import Context, Finding, exit_code, remote
 from tests.central.serverproc import free_port
+from tests.faketime import faketime as faketime_command
 from tests.sync.uploader_helpers import Terminal
 from tests.terminal.test_doctor import central, doctor, failing, sim, term
 
@@ -104,7 +105,7 @@ def _certificate(folder: Path, name: str, san: str, *, faketime: str | None = No
                f"/CN={name}", "-addext", f"subjectAltName={san}", "-keyout", str(key),
                "-out", str(cert)]
     if faketime:
-        command = ["faketime", faketime, *command]
+        command = [*faketime_command(faketime), *command]
     subprocess.run(command, check=True, capture_output=True, timeout=30)
     return cert, key
 

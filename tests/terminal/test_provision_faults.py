@@ -13,6 +13,7 @@ import pytest
 
 from tests import anju
 from tests.central.central_helpers import Admin
+from tests.faketime import faketime
 from tests.terminal.test_provision_checks import admin, central, settings, written
 
 __all__ = ["admin", "central"]  # fixtures
@@ -33,7 +34,7 @@ def provision(path: Path, admin: Admin, *wrapper: str) -> subprocess.CompletedPr
 def test_a_clock_a_day_off_stops_before_anything_is_written(tmp_path: Path, admin: Admin):
     path = settings(tmp_path)
     before = path.read_bytes()
-    result = provision(path, admin, "faketime", "-f", "+1d")
+    result = provision(path, admin, *faketime("-f", "+1d"))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "✗ clock      clock off by -86" in result.stdout
     assert "fix: set the time: timedatectl timesync-status (NTP)" in result.stdout

@@ -14,6 +14,7 @@ import pytest
 
 from drivers.idcard.reading import Sex
 from terminal.system.clock import BUILD_DATE
+from tests.faketime import faketime
 from tests.terminal.registry_helpers import id_number
 from tests.web.conftest import shoot
 from tests.web.desk import Desk, write_settings
@@ -28,7 +29,8 @@ TEN = BUILD_DATE.replace(year=BUILD_DATE.year - 10)
 
 @pytest.fixture
 def desk_1970(tmp_path: Path) -> Iterator[Desk]:
-    the_desk = Desk(tmp_path, write_settings(tmp_path), wrapper=("faketime", "1970-01-01 00:00:05"))
+    wrapper = tuple(faketime("1970-01-01 00:00:05"))
+    the_desk = Desk(tmp_path, write_settings(tmp_path), wrapper=wrapper)
     try:
         yield the_desk
     finally:
