@@ -47,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +70,7 @@ from central.db.engine import make_engine  # noqa: E402
 from central.migrate import migrate  # noqa: E402
 from sync.body import encode_batch  # noqa: E402
 from sync.protocol import Batch, SenderClock  # noqa: E402
+from terminal.system import ids  # noqa: E402
 from tests.central.central_helpers import Admin  # noqa: E402
 from tests.ha.hasite import HaSite, send_until_answered  # noqa: E402
 from tests.pgpair import PgPair  # noqa: E402
@@ -76,6 +78,10 @@ from tests.pgschema import PG_URL, create_schema, drop_schema  # noqa: E402
 from tests.sync.wire_helpers import EventChain, guest  # noqa: E402
 
 PHOTO = base64.b64encode(secrets.token_bytes(1024)).decode("ascii")
+# Real terminals make UUIDv7 ids (terminal/system/ids.py): their inserts land at the right-hand
+# edge of the server's B-trees, which stays in memory however much is stored; uuid4 lands on
+# random pages, which at 20 M events no longer fit (docs/scale.md).
+IDS = {"uuid7": ids.new_id, "uuid4": lambda: str(uuid.uuid4())}
 
 
 def conninfo(url: str) -> str:
@@ -107,12 +113,14 @@ def ingest_rate(db_url: str, url: str, args: argparse.Namespace) -> tuple[float,
         terminals = [admin.device() for _ in range(args.terminals)]
         per_terminal = int(args.seconds * args.pool_rate / args.terminals) + args.batch
         batches = []
+        make_id = IDS[args.ids]
         for _client, chain in terminals:
+            chain.ids = make_id
             # Events and their gzip JSON bodies are made before the clock starts: terminals
             # are other machines, and making a body cost this process 0.07 ms of CPU per
             # event on the two cores the server uses. Each request is still signed when sent
             # (a fresh nonce and timestamp) and the server checks everything as ever.
-            events = [chain.check_in(guests=[guest(name=f"压测{chain.sequence}",
+            events = [chain.check_in(guests=[guest(name=f"压测{chain.sequence}", guest_id=make_id(),
                                                    photo_wlt_b64=PHOTO)])
                       for _ in range(per_terminal)]
             batches.append([(part, encode_batch(Batch(chain.device_id, chain.site_code,
@@ -333,6 +341,9 @@ def part_stored(url: str, empty: str, base: float | None, args: argparse.Namespa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--ids", choices=sorted(IDS), default="uuid7",
+                        help="event, stay and guest ids of the bench's terminals: uuid7 as real "
+                             "terminals make them (time-ordered), or uuid4 (random B-tree inserts)")
     parser.add_argument("--terminals", type=int, default=8)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--fill", default="1000000,5000000")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,8 +31,9 @@ class EventChain:
 
     def __init__(self, device_id: str, site_code: str, *, boot_id: str = "boot-1",
                  synchronised: bool = True, wall: datetime = START,
-                 monotonic_ns: int = 5_000_000_000) -> None:
+                 monotonic_ns: int = 5_000_000_000, ids: Callable[[], str] = new_id) -> None:
         self.device_id = device_id
+        self.ids = ids  # event and stay ids (bench/bench_ingest_scale.py: the terminal's UUIDv7)
         self.site_code = site_code
         self.boot_id = boot_id
         self.synchronised = synchronised
@@ -47,7 +49,7 @@ class EventChain:
         self.wall += timedelta(seconds=1)
         self.monotonic_ns += 1_000_000_000
         header = {
-            "event_id": new_id(), "device_id": self.device_id, "site_code": self.site_code,
+            "event_id": self.ids(), "device_id": self.device_id, "site_code": self.site_code,
             "sequence": self.sequence, "kind": kind, "stay_id": stay_id,
             "target_event_id": target_event_id, "wall_time": format_utc(self.wall),
             "clock_synchronised": self.synchronised, "monotonic_ns": self.monotonic_ns,
@@ -64,7 +66,7 @@ class EventChain:
 
     def check_in(self, room: str = "101", guests: list[dict[str, Any]] | None = None
                  ) -> WireEvent:
-        return self.event("check_in", new_id(), {"room": room, "guests": guests or [guest()]})
+        return self.event("check_in", self.ids(), {"room": room, "guests": guests or [guest()]})
 
     def check_out(self, check_in: WireEvent) -> WireEvent:
         data = _data(check_in)
