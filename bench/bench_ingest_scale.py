@@ -347,7 +347,7 @@ def main() -> None:
     parser.add_argument("--terminals", type=int, default=8)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--fill", default="1000000,5000000")
-    parser.add_argument("--pool-rate", type=float, default=4000.0,
+    parser.add_argument("--pool-rate", type=float, default=8000.0,
                         help="events built per second of --seconds (a terminal that uses "
                              "its share up stops early: the figure says so)")
     parser.add_argument("--parts", default="local,standby,stored,size")
