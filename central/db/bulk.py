@@ -67,14 +67,13 @@ def select_any(
     if not wanted:
         return []
     equal = equal or {}
-    if is_postgres(conn):
-        if not where:  # the ingest path: compiled once (central/db/driver.py)
-            sql = _select_text(tuple(columns), key, tuple(equal))
-            params = {f"e{i}": value for i, value in enumerate(equal.values())}
-            return driver.run(conn, sql, {"keys": _array_value(wanted), **params})
-        where = (*where, *(column == value for column, value in equal.items()))
-        return list(conn.execute(select(*columns).where(key == any_(_array(key, wanted)), *where)))
+    if is_postgres(conn) and not where:  # the ingest path: compiled once (central/db/driver.py)
+        sql = _select_text(tuple(columns), key, tuple(equal))
+        params = {f"e{i}": value for i, value in enumerate(equal.values())}
+        return driver.run(conn, sql, {"keys": _array_value(wanted), **params})
     where = (*where, *(column == value for column, value in equal.items()))
+    if is_postgres(conn):
+        return list(conn.execute(select(*columns).where(key == any_(_array(key, wanted)), *where)))
     found: list[Row[Any]] = []
     for start in range(0, len(wanted), _CHUNK):
         found += conn.execute(
