@@ -74,7 +74,8 @@ def run(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> 
 @contextmanager
 def driver_cursor(conn: Connection, sql: str) -> Iterator[psycopg.Cursor[Any]]:
     """A cursor of the transaction's own psycopg connection (rows as named tuples); its errors
-    raised as SQLAlchemy raises them, a lost connection invalidated the same way."""
+    raised as SQLAlchemy raises them, and a lost connection invalidated (the Connection and its
+    pooled DBAPI connection) the same way."""
     if not conn.in_transaction():
         conn.begin()  # as execute() would: the caller's commit() then commits this statement
     dbapi = conn.connection.driver_connection
@@ -83,9 +84,12 @@ def driver_cursor(conn: Connection, sql: str) -> Iterator[psycopg.Cursor[Any]]:
     try:
         yield cursor
     except psycopg.Error as err:
-        raise DBAPIError.instance(
-            sql, None, err, psycopg.Error,
-            connection_invalidated=conn.dialect.is_disconnect(err, conn.connection, cursor),
-        ) from err
+        lost = conn.dialect.is_disconnect(err, conn.connection, cursor)
+        if lost and not conn.invalidated:
+            # As execute() does: the pool discards this connection when it is returned, so
+            # no later checkout (or its ping) has to find it dead first.
+            conn.invalidate(err)
+        raise DBAPIError.instance(sql, None, err, psycopg.Error,
+                                  connection_invalidated=lost) from err
     finally:
         cursor.close()
