@@ -13,7 +13,10 @@ partition, a SIGSTOPped postmaster) accepts TCP and then never answers. Each wai
   the pool discards it (`DatabaseHungError`);
 * a pooled connection: `pool_timeout`, and a checkout ping bounded by `PING_TIMEOUT_S`;
 * a server that hangs while statements wait on it: the watchdog (central/db/watchdog.py)
-  pings it every second and, when it does not answer, cuts every connection to it.
+  pings it every second and, when it does not answer, cuts every connection to it;
+* reconnecting after a failover: new connections try the host the watchdog last reached
+  first and a hung one last (central/db/hosts.py), not the old primary's connect_timeout
+  each time.
 
 Settings come from central/settings.py (CLI options of `anju central serve`).
 """
@@ -25,6 +28,7 @@ import os
 import socket
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import psycopg
@@ -33,6 +37,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError
 
 from central.db.bounds import DbBounds
+from central.db.hosts import HostOrder, Peer
 
 PING_TIMEOUT_S = 2.0  # a checkout ping: a round trip of nothing
 WAIT_INTERVAL_S = 0.1  # psycopg's own: how often a wait wakes up to notice Ctrl-C
@@ -51,7 +56,8 @@ class BoundedConnection(psycopg.Connection[Any]):
     _live: ClassVar[weakref.WeakSet[BoundedConnection]] = weakref.WeakSet()
     _live_lock = threading.Lock()
     _guard: socket.socket | None = None
-    peer: tuple[str, int] = ("", 0)
+    peer: Peer = ("", 0)
+    origin: HostOrder | None = None  # the engine it was opened for
 
     @classmethod
     def open(cls, *args: Any, **kwargs: Any) -> BoundedConnection:
@@ -70,11 +76,21 @@ class BoundedConnection(psycopg.Connection[Any]):
             self._guard.close()
 
     @classmethod
-    def cut_all(cls, peer: tuple[str, int]) -> int:
+    def cut_all(cls, peer: Peer) -> int:
         """Shut down the sockets of every live connection to `peer`: their waits end at once
         with a connection error (SQLAlchemy then drops them). Returns how many."""
+        return cls._cut(lambda c: c.peer == peer)
+
+    @classmethod
+    def cut_others(cls, origin: HostOrder, peer: Peer) -> int:
+        """Cut the live connections opened for `origin`'s engine to any host but `peer` (the one
+        primary of its URL, as its watchdog just found). Returns how many."""
+        return cls._cut(lambda c: c.origin is origin and c.peer != peer)
+
+    @classmethod
+    def _cut(cls, chosen: Callable[[BoundedConnection], bool]) -> int:
         with cls._live_lock:
-            victims = [c for c in cls._live if c.peer == peer and c._guard is not None]
+            victims = [c for c in cls._live if chosen(c) and c._guard is not None]
         for conn in victims:
             with contextlib.suppress(OSError):
                 conn._guard.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
@@ -90,21 +106,37 @@ class BoundedConnection(psycopg.Connection[Any]):
             if timeout is not None:
                 raise  # the caller's own timeout: psycopg's contract
             # Mid-protocol with a silent server: the connection's state is unknown, so it is
-            # closed (SQLAlchemy then sees a disconnect and drops every pooled connection).
+            # closed (SQLAlchemy then sees a disconnect and drops every pooled connection), and
+            # the engine's next connections try its other hosts first (a checkout ping that
+            # found the primary hung is followed at once by a reconnect).
             self.close()
+            if self.origin is not None:
+                self.origin.note_hung(self.peer)
             raise DatabaseHungError(
                 f"the database did not answer within {bound:g} s: connection closed"
             ) from None
 
 
+_HOST_ORDERS: weakref.WeakKeyDictionary[Engine, HostOrder] = weakref.WeakKeyDictionary()
+
+
+def host_order(engine: Engine) -> HostOrder:
+    """The host preference of an engine made by `install` (its watchdog keeps it)."""
+    return _HOST_ORDERS[engine]
+
+
 def install(engine: Engine, bounds: DbBounds, *, ping: bool) -> None:
-    """Connect through `BoundedConnection`, set the server-side timeouts on each new connection,
-    and (pooled engines) ping each checkout with a short bound."""
+    """Connect through `BoundedConnection` (hosts in the order of the engine's `HostOrder`), set
+    the server-side timeouts on each new connection, and (pooled engines) ping each checkout
+    with a short bound."""
+
+    order = _HOST_ORDERS[engine] = HostOrder()
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        conn = BoundedConnection.open(*cargs, **cparams)
+        conn = BoundedConnection.open(*cargs, **order.arrange(cparams))
         conn.wait_timeout_s = bounds.wait_s
+        conn.origin = order
         return conn
 
     @event.listens_for(engine, "connect")

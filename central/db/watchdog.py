@@ -9,6 +9,12 @@ a primary hangs (docs/operations.md).
 Only a hang cuts: a refused or failed connection (a primary that died) is already seen by
 every connection on its own, and a connect attempt that fails says nothing about the
 connections made since to another host.
+
+The watchdog also keeps its engine's `HostOrder` (central/db/hosts.py): new connections try the
+host it reached first and a hung one last. And when it reaches another host than before, for a
+URL with one right host (`target_session_attrs=read-write`), the engine's connections to the
+others are cut: they are to an old primary. That covers a hang that came while the watchdog had
+no connection of its own (at start, or reconnecting), which no ping of its would have seen.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import psycopg
 from sqlalchemy import Engine
 
 from central.db.bounds import DbBounds
-from central.db.pgbounds import PING_TIMEOUT_S, BoundedConnection, DatabaseHungError
+from central.db.hosts import Peer, single_target
+from central.db.pgbounds import PING_TIMEOUT_S, BoundedConnection, DatabaseHungError, host_order
 
 log = logging.getLogger(__name__)
 INTERVAL_S = 1.0
@@ -30,6 +37,8 @@ class Watchdog:
     def __init__(self, engine: Engine, bounds: DbBounds, interval_s: float = INTERVAL_S) -> None:
         cargs, cparams = engine.dialect.create_connect_args(engine.url)
         self._cargs, self._cparams = cargs, {**cparams, **bounds.connect_args(engine.url)}
+        self._order = host_order(engine)
+        self._single_target = single_target(self._cparams)
         self.interval_s = interval_s
         self.cuts = 0
         self._stop = threading.Event()
@@ -47,15 +56,20 @@ class Watchdog:
     def _run(self) -> None:
         conn: BoundedConnection | None = None
         peer = ("", 0)
-        while not self._stop.wait(self.interval_s):
+        first = True  # watching from the start, not one interval later
+        while first or not self._stop.wait(self.interval_s):
+            first = False
             try:
                 if conn is None or conn.closed:
-                    conn = BoundedConnection.connect(*self._cargs, **self._cparams, autocommit=True)
+                    params = self._order.arrange(self._cparams)
+                    conn = BoundedConnection.connect(*self._cargs, **params, autocommit=True)
                     conn.wait_timeout_s = PING_TIMEOUT_S
                     peer = (conn.info.host, conn.info.port)
                 conn.execute(";")
+                self._reached(peer)  # answered: the host to prefer (again, after a false alarm)
             except DatabaseHungError:
                 self.cuts += 1
+                self._order.note_hung(peer)
                 log.warning(
                     "database %s:%s did not answer a ping within %g s: cut %d connections to it",
                     *peer,
@@ -69,3 +83,15 @@ class Watchdog:
                 conn = None
         if conn is not None:
             conn.close()
+
+    def _reached(self, peer: Peer) -> None:
+        if self._order.reached == peer:
+            return
+        before = self._order.note_reached(peer)
+        if not self._single_target or before == peer:
+            return
+        cut = BoundedConnection.cut_others(self._order, peer)
+        if cut:
+            self.cuts += 1
+            log.warning("database %s:%s is the primary now: cut %d connections to other hosts",
+                        *peer, cut)
