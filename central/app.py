@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Anju central", version="1", lifespan=lifespan, docs_url=None,
                   redoc_url=None, description="Wire protocol v1: see docs/protocol.md")
     app.state.settings, app.state.engine = settings, engine
-    app.state.stats = ProcessStats()
+    app.state.stats = ProcessStats(watchdog)
     # Police searches on a standby when one is named; audit rows still on the primary.
     read_engine = make_engine(settings.read_db_url, pool_size=settings.db_pool_size,
                               bounds=settings.db_bounds()) if settings.read_db_url else None

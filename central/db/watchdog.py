@@ -40,7 +40,8 @@ class Watchdog:
         self._order = host_order(engine)
         self._single_target = single_target(self._cparams)
         self.interval_s = interval_s
-        self.cuts = 0
+        self.cuts = 0  # times it cut connections (for /metrics)
+        self.connections_cut = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
 
@@ -68,13 +69,11 @@ class Watchdog:
                 conn.execute(";")
                 self._reached(peer)  # answered: the host to prefer (again, after a false alarm)
             except DatabaseHungError:
-                self.cuts += 1
                 self._order.note_hung(peer)
+                cut = self._count(BoundedConnection.cut_all(peer))
                 log.warning(
                     "database %s:%s did not answer a ping within %g s: cut %d connections to it",
-                    *peer,
-                    PING_TIMEOUT_S,
-                    BoundedConnection.cut_all(peer),
+                    *peer, PING_TIMEOUT_S, cut,
                 )
                 conn = None
             except psycopg.Error:
@@ -92,6 +91,16 @@ class Watchdog:
             return
         cut = BoundedConnection.cut_others(self._order, peer)
         if cut:
-            self.cuts += 1
+            self._count(cut)
             log.warning("database %s:%s is the primary now: cut %d connections to other hosts",
                         *peer, cut)
+
+    @property
+    def reached(self) -> Peer | None:
+        """The host it last reached (None before the first, and while the last one hangs)."""
+        return self._order.reached
+
+    def _count(self, connections: int) -> int:
+        self.cuts += 1
+        self.connections_cut += connections
+        return connections

@@ -15,11 +15,13 @@ drill fails over back, through app servers that have been through one failover a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.central.central_helpers import Admin
+from tests.central.central_helpers import Admin, fetch
 from tests.ha.drill import RESUME_LIMIT_S, run_drill
 from tests.ha.hasite import HaSite
 from tests.pgpair import PgPair
@@ -56,3 +58,24 @@ def test_failover_drill(
     assert result.all_acknowledged  # every event sent was at last acknowledged
     assert result.audit_ok
     assert result.searches == (200, 200)
+    # Each server's /metrics names the promoted node as its database host (its watchdog
+    # reached it); after a hang, each watchdog had cut the connections to the frozen one.
+    promoted = f'anju_db_host_info{{host="127.0.0.1",port="{rebuilt_after.standby.port}"}} 1'
+    for server in ha_site.servers:
+        text = _metrics_once(server.url, lambda t: promoted in t)
+        assert promoted in text, text
+        cuts = re.search(r"^anju_db_watchdog_cuts_total (\d+)$", text, flags=re.M)
+        assert cuts is not None
+        if loss == "hung":
+            assert int(cuts.group(1)) >= 1, text
+            assert re.search(r"^anju_db_connections_cut_total [1-9]", text, flags=re.M), text
+
+
+def _metrics_once(url: str, done: Callable[[str], bool], limit_s: float = 10) -> str:
+    """The server's /metrics, polled until `done` (a watchdog reconnects within a second)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        text = fetch("GET", url + "/metrics").text
+        if done(text) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
