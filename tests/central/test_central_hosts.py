@@ -126,6 +126,13 @@ def _require_postgres() -> None:
         pytest.skip(str(PostgresUnavailable(str(err))))
 
 
+def _require_local_postgres() -> None:
+    """For the tests that name the server twice (`localhost` and its address)."""
+    _require_postgres()
+    if PG_HOST != "127.0.0.1":
+        pytest.skip(f"names PostgreSQL as localhost too: needs it on 127.0.0.1, not {PG_HOST}")
+
+
 def _two_host_engine(first: str, second: str, pooled: bool) -> Engine:
     url = (f"postgresql+psycopg://{PG.username}@/{PG.database}?host={first}&host={second}"
            f"&target_session_attrs=read-write")
@@ -160,7 +167,7 @@ def test_new_connections_skip_the_hung_host_once_the_watchdog_reached_another(
 
 
 def test_reaching_another_host_cuts_the_connections_to_the_old_one() -> None:
-    _require_postgres()
+    _require_local_postgres()
     # One server under two names: to this engine, two hosts. The pool's connection goes to
     # the first; then the watchdog, finding that one hung (simulated), reaches the second.
     engine = _two_host_engine(f"localhost:{PG_PORT}", f"{PG_HOST}:{PG_PORT}", pooled=True)
@@ -199,7 +206,7 @@ def test_reaching_another_host_cuts_the_connections_to_the_old_one() -> None:
 def test_a_statement_the_host_does_not_answer_sends_new_connections_elsewhere() -> None:
     # A checkout ping or a statement that finds the primary hung is followed at once by a
     # reconnect: it must not go back to the hung host first (connect timeout, per attempt).
-    _require_postgres()
+    _require_local_postgres()
     engine = _two_host_engine(f"localhost:{PG_PORT}", f"{PG_HOST}:{PG_PORT}", pooled=False)
     try:
         with engine.connect() as conn:
