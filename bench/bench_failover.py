@@ -42,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sync.retry import RetryPolicy  # noqa: E402
 from tests.central.central_helpers import Admin  # noqa: E402
 from tests.ha.drill import run_drill  # noqa: E402
 from tests.ha.hasite import HaSite, send_until_answered  # noqa: E402
@@ -161,22 +162,29 @@ def part_commit(args: argparse.Namespace) -> None:
 
 
 def part_failover(_args: argparse.Namespace) -> None:
-    for loss in ("killed", "hung"):
-        with (
-            PgPair.start() as pair,
-            site(pair, 2) as running,
-            Admin(pair.url, running.url) as admin,
-        ):
-            result = run_drill(pair, admin, loss)
-        f = result.findings
-        print(
-            f"  primary {loss:6}: resumed {result.resumed_after_promotion_s} s after "
-            f"promotion (goal < 10), {result.without_ingest_s} s without ingest from the "
-            f"loss; promotion {result.promotion_s} s; {result.events} events, lost "
-            f"{f.missing}, twice {f.duplicates}, chain faults {f.faults}, audit "
-            f"{'ok' if result.audit_ok else 'BROKEN'}",
-            flush=True,
-        )
+    # Terminals resending after 0.2 s measure the servers' own recovery; with the terminal's
+    # retry layer (backoff with full jitter, Retry-After as a floor) what a guesthouse sees.
+    for retry, policy in (("0.2 s", None), ("terminal", RetryPolicy())):
+        for loss in ("killed", "hung"):
+            _drill(loss, retry, policy)
+
+
+def _drill(loss: str, retry: str, policy: RetryPolicy | None) -> None:
+    with (
+        PgPair.start() as pair,
+        site(pair, 2) as running,
+        Admin(pair.url, running.url) as admin,
+    ):
+        result = run_drill(pair, admin, loss, policy=policy)
+    f = result.findings
+    print(
+        f"  primary {loss:6}, retry {retry:8}: resumed {result.resumed_after_promotion_s} s after "
+        f"promotion (goal < 10), {result.without_ingest_s} s without ingest from the "
+        f"loss; promotion {result.promotion_s} s; {result.events} events, lost "
+        f"{f.missing}, twice {f.duplicates}, chain faults {f.faults}, audit "
+        f"{'ok' if result.audit_ok else 'BROKEN'}",
+        flush=True,
+    )
 
 
 def main() -> None:

@@ -242,7 +242,7 @@ def _install_error_handlers(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(SQLAlchemyError)
     async def storage_error(_request: Request, err: SQLAlchemyError) -> JSONResponse:
         if is_unavailable(err):
-            typed = unavailable(err, settings.retry_after_s)
+            typed = unavailable(err, settings.db_retry_after_s)
             _request.app.state.stats.db_unavailable += 1
             log.warning("database unavailable: %s", typed.message)
             return answer(typed)

@@ -126,6 +126,11 @@ class Settings:
         minimum=0)
     db_pool_timeout_s: float = setting(3.0, "Seconds to wait for a pooled connection.",
                                        "--db-pool-timeout", minimum=0.1)
+    # Shorter than --retry-after: a failover is over in seconds, and a terminal's own backoff
+    # (full jitter, growing with each failure) spaces its retries of a long outage anyway.
+    db_retry_after_s: int = setting(
+        2, "Retry-After seconds of a 503 because the database did not answer.",
+        "--db-retry-after", minimum=1)
     silent_after_s: int = setting(
         30 * 60, "Fleet page: seconds without a heartbeat before a terminal counts as silent.",
         "--silent-after", minimum=1)

@@ -46,10 +46,10 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         except TimeoutError:
             raise UnavailableError(
                 f"the database did not answer within {HEALTH_TIMEOUT_S:g} s",
-                retry_after_s=settings.retry_after_s,
+                retry_after_s=settings.db_retry_after_s,
             ) from None
         except SQLAlchemyError as err:
-            raise unavailable(err, settings.retry_after_s) from err
+            raise unavailable(err, settings.db_retry_after_s) from err
         return JSONResponse(
             {
                 "status": "ok",

@@ -110,11 +110,11 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
             except SQLAlchemyError as err:
                 if not is_unavailable(err):
                     raise
-                typed = unavailable(err, settings.retry_after_s)
+                typed = unavailable(err, settings.db_retry_after_s)
                 app.state.stats.db_unavailable += 1
                 response = render("error.html", typed.status, message=_MESSAGES[typed.code],
                                   code=typed.code, who=None)
-                response.headers["Retry-After"] = str(settings.retry_after_s)
+                response.headers["Retry-After"] = str(typed.detail["retry_after_s"])
                 return response
             except CentralError as err:
                 return render("error.html", err.status, message=_message(err), code=err.code,

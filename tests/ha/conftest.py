@@ -16,7 +16,9 @@ from tests.ha.hasite import HaSite
 from tests.ha.nginxproc import NGINX
 from tests.pgpair import PgPair, PgPairUnavailable
 
-FAST = ("--db-statement-timeout", "2", "--db-connect-timeout", "2", "--db-pool-timeout", "1")
+FAST = ("--db-statement-timeout", "2", "--db-connect-timeout", "2", "--db-pool-timeout", "1",
+        "--db-retry-after", "3")
+DB_RETRY_AFTER_S = 3  # FAST's: neither the default (2) nor load shedding's (--retry-after 5)
 
 
 def start_pair() -> PgPair:

@@ -18,6 +18,8 @@ from central.db.engine import make_engine
 from central.db.tables import chain_faults, events
 from sync.client import SyncClient
 from sync.errors import SyncError
+from sync.protocol import BatchAnswer, WireEvent
+from sync.retry import RetryBudgetExhausted, RetryPolicy, StopRequested
 from tests.central.central_helpers import Admin
 from tests.central.police_helpers import api_token, make_user
 from tests.pgpair import PgPair, promote
@@ -29,13 +31,27 @@ RETRY_PAUSE_S = 0.2
 
 @dataclass
 class Uploader:
-    """One terminal: its chain, the receipts it holds, and when each answer came."""
+    """One terminal: its chain, the receipts it holds, and when each answer came. It resends a
+    failed batch after RETRY_PAUSE_S (the server's own recovery, measured alone), or, given
+    `policy`, through the terminal's retry layer (sync/retry.py: backoff with full jitter, each
+    503's Retry-After a floor), as a real terminal would."""
 
     client: SyncClient
     chain: EventChain
+    policy: RetryPolicy | None = None
     receipts: dict[str, str] = field(default_factory=dict)
     delivered_at: list[float] = field(default_factory=list)
     failures: int = 0
+
+    def _send(self, events: list[WireEvent], stop: threading.Event) -> BatchAnswer:
+        if self.policy is None:
+            return self.client.send_events(events)
+
+        def failed(_error: SyncError) -> None:
+            self.failures += 1
+
+        return self.policy.call(lambda: self.client.send_events(events), sleep=stop.wait,
+                                on_error=failed)
 
     def run(self, stop: threading.Event, deadline: float) -> None:
         pending: list = []
@@ -51,7 +67,11 @@ class Uploader:
                     for _ in range(BATCH)
                 ]
             try:
-                answer = self.client.send_events(pending)
+                answer = self._send(pending, stop)
+            except StopRequested:
+                return  # stopped while waiting to retry (the drill is over)
+            except RetryBudgetExhausted:
+                continue  # the policy's budget for "maybe delivered": send it again
             except SyncError:
                 self.failures += 1
                 time.sleep(RETRY_PAUSE_S)
@@ -148,14 +168,15 @@ def _wait_for(done: Callable[[], bool], limit_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def run_drill(pair: PgPair, admin: Admin, loss: str, terminals: int = TERMINALS) -> DrillResult:
+def run_drill(pair: PgPair, admin: Admin, loss: str, terminals: int = TERMINALS,
+              policy: RetryPolicy | None = None) -> DrillResult:
     """Terminals upload through `admin.url` (nginx); once each has 3 batches acknowledged, the
     primary is lost ("killed" or "hung"); promote-standby.sh 1 s later; ingest watched until it
     resumes, then until each terminal has 3 more batches acknowledged. The promoted node is
     `pair.standby` still; the lost one is killed (fenced for good)."""
     token = api_token(admin.engine, make_user(admin.engine, "officer").username)
     before = _search(admin.url, token, "演练 前")
-    uploaders = [Uploader(*admin.device()) for _ in range(terminals)]
+    uploaders = [Uploader(*admin.device(), policy=policy) for _ in range(terminals)]
     stop = threading.Event()
     threads = [
         threading.Thread(target=u.run, args=(stop, time.monotonic() + 180), name=f"terminal-{i}")
