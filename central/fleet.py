@@ -51,8 +51,6 @@ class FleetPolicy:
 
 def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, Any]]:
     """Every device, or only those at the sites of `district`."""
-    latest = (select(heartbeats.c.device_id, func.max(heartbeats.c.id).label("id"))
-              .group_by(heartbeats.c.device_id).subquery())
     open_gaps = (select(chain_faults.c.device_id, func.count().label("n"))
                  .where(chain_faults.c.kind == "gap", chain_faults.c.resolved_at.is_(None))
                  .group_by(chain_faults.c.device_id).subquery())
@@ -79,8 +77,8 @@ def list_devices(engine: Engine, district: str | None = None) -> list[dict[str, 
                func.coalesce(breaks.c.n, 0).label("chain_breaks"),
                last_nil.c.day.label("last_nil_report"))
         .select_from(devices)
-        .outerjoin(latest, latest.c.device_id == devices.c.device_id)
-        .outerjoin(heartbeats, heartbeats.c.id == latest.c.id)
+        # The device row names its latest heartbeat (migration 0019): no max() over them all.
+        .outerjoin(heartbeats, heartbeats.c.id == devices.c.last_heartbeat_id)
         .outerjoin(open_gaps, open_gaps.c.device_id == devices.c.device_id)
         .outerjoin(breaks, breaks.c.device_id == devices.c.device_id)
         .outerjoin(last_nil, last_nil.c.device_id == devices.c.device_id)

@@ -101,6 +101,9 @@ devices = Table(
     Column("refused_at", TIME),
     Column("refused_code", String(32)),
     Column("refused_first_at", TIME),  # the first refusal since the device was last heard
+    # Its latest heartbeat, written with each (migration 0019): the fleet page, /metrics and
+    # the purge read it instead of a max() over every heartbeat held.
+    Column("last_heartbeat_id", BigInteger),
 )
 
 # One hand-over per replaced device: which device delivered its events, and how many.
@@ -237,7 +240,9 @@ stay_guests = Table(
 
 heartbeats = Table(
     "heartbeats", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    # 64-bit: a province sends 14 M a day (migration 0019); SQLite's rowid is 64-bit already.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
     Column("device_id", String(64), nullable=False),
     Column("received_at", TIME, nullable=False),
     Column("software_version", String(64), nullable=False),

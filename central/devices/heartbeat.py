@@ -1,10 +1,11 @@
 """POST /api/v1/heartbeat: device health, and the nil report that tells a silent terminal from
 an empty guesthouse. The answer carries the software rollout that applies to the device, if
 any (central/rollout.py), and the heartbeat the device's updater's last outcome. Each
-heartbeat is kept (history for the fleet view) and summarised on the device row (last seen, software
-version, clock offset). `day_reports` carry the number of check-ins per local day; a report of
-zero is the nil report: "this terminal worked, nobody checked in". A day reported again (the
-terminal re-sends recent days) replaces the earlier figure.
+heartbeat is kept (history for the fleet view) and summarised on the device row (last seen,
+software version, clock offset, and which heartbeat is its latest: the fleet view reads that
+one). `day_reports` carry the number of check-ins per local day; a report of zero is the nil
+report: "this terminal worked, nobody checked in". A day reported again (the terminal re-sends
+recent days) replaces the earlier figure.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
         conn.execute(select(devices.c.device_id).where(devices.c.device_id == device.device_id)
                      .with_for_update())
         event_time.record_anchor(conn, device.device_id, beat.clock, received)
-        conn.execute(insert(heartbeats).values(
+        beat_id = conn.execute(insert(heartbeats).values(
             device_id=device.device_id, received_at=now, software_version=beat.software_version,
             backlog=beat.backlog, oldest_queued_age_s=beat.oldest_queued_age_s,
             rejected=beat.rejected, reader_status=beat.reader_status,
@@ -48,7 +49,7 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
             reader_seen_at=_before(received, beat.reader_seen_age_s),
             sync_state=beat.sync_state, sync_since=_before(received, beat.sync_state_age_s),
             disk_min_free_bytes=beat.disk_min_free_bytes, doctor_class=beat.doctor_class,
-            doctor_at=_before(received, beat.doctor_age_s)))
+            doctor_at=_before(received, beat.doctor_age_s))).inserted_primary_key[0]
         days = {d.date: d.check_ins for d in beat.day_reports}
         if days:
             conn.execute(delete(day_reports).where(day_reports.c.device_id == device.device_id,
@@ -57,8 +58,8 @@ def record(engine: Engine, device: Device, beat: Heartbeat, received: datetime,
                 {"device_id": device.device_id, "day": day, "check_ins": count,
                  "reported_at": now} for day, count in sorted(days.items())])
         conn.execute(update(devices).where(devices.c.device_id == device.device_id).values(
-            last_seen_at=now, last_heartbeat_at=now, software_version=beat.software_version,
-            clock_offset_ms=offset))
+            last_seen_at=now, last_heartbeat_at=now, last_heartbeat_id=beat_id,
+            software_version=beat.software_version, clock_offset_ms=offset))
         if beat.update is not None:
             rollout.record_report(conn, device.device_id, beat.update, now)
         order = rollout.order_for(conn, device.device_id, device.site_code, received)

@@ -10,8 +10,9 @@
 
 Each device's latest heartbeat and latest day report are always kept, however old: the fleet
 page shows them (central/fleet.py: the latest by id and by day), and a terminal silent for
-longer than the retention must still show its last known state. Rows are deleted (neither
-table is partitioned); on PostgreSQL the space is reused after autovacuum. The heartbeats'
+longer than the retention must still show its last known state (the device row names its
+latest heartbeat: `devices.last_heartbeat_id`). Rows are deleted (neither table is
+partitioned); on PostgreSQL the space is reused after autovacuum. The heartbeats'
 cut-off reads the index on `received_at` (migration 0016), not the whole table.
 """
 
@@ -20,11 +21,13 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Connection, delete, exists, func, select
 from sqlalchemy.orm import aliased
 
-from central.db.tables import day_reports, heartbeats
+from central.db.tables import day_reports, devices, heartbeats
 
 
 def _old_heartbeats(before: str) -> ColumnElement[bool]:
-    latest = select(func.max(heartbeats.c.id)).group_by(heartbeats.c.device_id)
+    # Each device row names its latest heartbeat (migration 0019): kept without a max() over
+    # every heartbeat held.
+    latest = select(devices.c.last_heartbeat_id).where(devices.c.last_heartbeat_id.is_not(None))
     return (heartbeats.c.received_at < before) & heartbeats.c.id.not_in(latest)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from central.accounts import audit
 from central.accounts.principals import ABSOLUTE_S, IDLE_S
@@ -185,11 +185,15 @@ def test_purge_without_a_retention_refuses(engine: Engine, db_url: str) -> None:
         assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 1
 
 
-def beat(conn: object, device_id: str, received: datetime) -> None:
-    conn.execute(insert(heartbeats).values(  # type: ignore[attr-defined]
+def beat(conn: Connection, device_id: str, received: datetime) -> None:
+    """A heartbeat as central/devices/heartbeat.py stores one: the row, and the device row
+    naming it as its latest (given in time order here)."""
+    beat_id = conn.execute(insert(heartbeats).values(
         device_id=device_id, received_at=format_utc(received), software_version="1.0",
         backlog=0, rejected=0, reader_status="ok", disk_free_bytes=10**9,
-        clock_synchronised=True, clock_offset_ms=0))
+        clock_synchronised=True, clock_offset_ms=0)).inserted_primary_key[0]
+    conn.execute(update(devices).where(devices.c.device_id == device_id)
+                 .values(last_heartbeat_id=beat_id))
 
 
 def test_purge_removes_old_heartbeats_day_reports_and_dead_sessions_keeping_each_latest(
