@@ -182,6 +182,11 @@ class Settings:
         7, "Keep terminals' heartbeats received within this many days (each terminal's latest "
         "is kept whatever its age: the fleet page shows it).", "--heartbeat-retention-days",
         env=HEARTBEAT_RETENTION_ENV, minimum=1, command="purge")
+    purge_statement_timeout_s: float = setting(
+        1800.0, "Seconds one statement of the purge may run: a province's month of feed records "
+        "or day of heartbeats is one delete. A database that hangs meanwhile is still found "
+        "within seconds (the purge runs a watchdog).", "--statement-timeout", minimum=1,
+        command="purge")
 
     def __post_init__(self) -> None:
         for row in dataclasses.fields(self):

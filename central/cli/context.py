@@ -19,7 +19,8 @@ import click
 from click.core import ParameterSource
 from sqlalchemy import Engine
 
-from central.db.engine import make_engine
+from central.db.bounds import DbBounds
+from central.db.engine import is_sqlite, make_engine
 from central.errors import CentralError
 from central.settings import DB_ENV, Option, Settings
 
@@ -131,18 +132,29 @@ def check_database(db_url: str, *, creating: bool = False) -> None:
 
 
 @contextmanager
-def admin_engine(db_url: str) -> Iterator[Engine]:
-    """A migrated engine for one admin command, disposed afterwards."""
+def admin_engine(db_url: str, *, bounds: DbBounds | None = None,
+                 watched: bool = False) -> Iterator[Engine]:
+    """A migrated engine for one admin command, disposed afterwards. `bounds`: its waits on
+    PostgreSQL (the defaults unless given); `watched`: a watchdog (central/db/watchdog.py)
+    cuts its connections when the database hangs, for a command whose statements may run
+    longer than a hang should be waited for (the purge)."""
     from central.migrate import migrate
 
     check_database(db_url)
-    engine = make_engine(db_url, pooled=False)
+    engine = make_engine(db_url, pooled=False, bounds=bounds)
+    watchdog = None
     try:
+        if watched and not is_sqlite(engine):
+            from central.db.watchdog import Watchdog
+
+            watchdog = Watchdog(engine, bounds or DbBounds()).start()
         migrate(engine)
         yield engine
     except CentralError as err:
         raise click.ClickException(err.message) from err
     finally:
+        if watchdog is not None:
+            watchdog.stop()
         engine.dispose()
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import click
 
 from central.cli.context import DB_OPTION, admin_engine, command_options, fail
+from central.db.bounds import DbBounds
 from central.errors import CentralError
 from central.settings import RETENTION_ENV
 
@@ -18,8 +19,8 @@ from central.settings import RETENTION_ENV
 @command_options("purge")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="The plan as one JSON object.")
-def purge(db_url: str, retention_days: int, heartbeat_retention_days: int, dry_run: bool,
-          as_json: bool) -> None:
+def purge(db_url: str, retention_days: int, heartbeat_retention_days: int,
+          purge_statement_timeout_s: float, dry_run: bool, as_json: bool) -> None:
     """Remove stays older than the retention, with their guests, events (photos), feed
     records, refused events and day reports: month partitions dropped on PostgreSQL, rows
     deleted on SQLite; heartbeats older than their own retention (each terminal's latest
@@ -36,7 +37,9 @@ def purge(db_url: str, retention_days: int, heartbeat_retention_days: int, dry_r
     if retention_days < 1:
         raise click.ClickException(
             f"no retention set: pass --retention-days N or set {RETENTION_ENV}")
-    with admin_engine(db_url) as engine:
+    # Long statements, bounded; a hung database is found by the watchdog within seconds.
+    bounds = DbBounds(statement_timeout_s=purge_statement_timeout_s)
+    with admin_engine(db_url, bounds=bounds, watched=True) as engine:
         try:
             with engine.begin() as conn:  # the removal and its audit row: both or neither
                 now = utc_now()

@@ -224,7 +224,7 @@ def test_purge_removes_old_heartbeats_day_reports_and_dead_sessions_keeping_each
                 last_seen_s=seen))
     runner = CliRunner()
     args = ["central", "purge", "--db", db_url, "--retention-days", str(RETENTION_DAYS),
-            "--heartbeat-retention-days", "7", "--json"]
+            "--heartbeat-retention-days", "7", "--statement-timeout", "60", "--json"]
     dry = runner.invoke(cli, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     planned = json.loads(dry.stdout.splitlines()[-1])

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import requests
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from central.cli.context import admin_engine
 from central.db.bounds import DbBounds
 from central.db.engine import make_engine
+from central.db.failures import is_unavailable
 from tests.central.central_helpers import Admin, assert_error, fetch
 from tests.central.police_helpers import api_token, logged_in, make_user
 from tests.central.serverproc import CentralServer
@@ -136,3 +141,34 @@ def test_a_hung_database_answers_503_fast_and_recovers(
         ) as reply:
             assert reply.status_code == 200, reply.text
         assert _cli("devices", "list", "--db", pg_pair.primary.url).returncode == 0
+
+
+def test_a_purge_s_long_statements_are_still_cut_when_the_database_hangs(
+    pg_pair: PgPair,
+) -> None:
+    # The purge may run a statement for half an hour (a province's month of feed records is one
+    # delete), so its statement bound cannot find a hang: its watchdog does, in seconds.
+    with admin_engine(pg_pair.primary.url, bounds=DbBounds(statement_timeout_s=1234),
+                      watched=True) as engine:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "1234s"
+        caught: list[BaseException] = []
+
+        def long_statement() -> None:
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT pg_sleep(60)"))
+            except DBAPIError as err:
+                caught.append(err)
+
+        worker = threading.Thread(target=long_statement)
+        worker.start()
+        time.sleep(0.5)  # the statement sent and running
+        pg_pair.primary.freeze()
+        try:
+            worker.join(timeout=CLIENT_TIMEOUT_S)
+            assert not worker.is_alive(), "the purge's statement waited on a hung database"
+            assert len(caught) == 1 and is_unavailable(caught[0])
+        finally:
+            pg_pair.primary.thaw()
+            worker.join(timeout=70)
