@@ -15,7 +15,9 @@ Measured, median of --repeat, in the same run:
             count of old heartbeats keeping those
   product   central.fleet.list_devices (the fleet page's and every scrape's query, joined on
             devices.last_heartbeat_id), central.serving.metrics.render (a whole scrape) and
-            central.devices.history.plan (the purge's dry run, a 7-day heartbeat retention)
+            central.devices.history.plan (the purge's dry run, a 7-day heartbeat retention),
+            and once its delete (purge_in, rolled back): one statement, which is why the
+            purge's statements are allowed --statement-timeout (default 30 min)
 A province holds ~100 M heartbeats with the default retention of 7 days (docs/scale.md); the
 baseline grows with them, the product's queries with the devices. Prints figures, asserts
 nothing.
@@ -129,6 +131,11 @@ def main() -> None:
         scrape = timed(lambda: metrics.render(engine, policy), args.repeat)
         with engine.connect() as conn:
             plan = timed(lambda: history.plan(conn, RETENTION_CUT, "2026-11-01"), args.repeat)
+        with engine.connect() as conn:  # the delete itself, once, rolled back
+            started = time.perf_counter()
+            removed = history.purge_in(conn, RETENTION_CUT, "2026-11-01")["heartbeats"]
+            delete_s = time.perf_counter() - started
+            conn.rollback()
         print(f"  baseline: each device's latest by max(id) GROUP BY  {old:8.3f} s")
         print(f"  list_devices (the fleet page's query, whole)       {page:8.3f} s   "
               f"ratio to the baseline {page / old:.3f}")
@@ -136,6 +143,7 @@ def main() -> None:
         print(f"  baseline: the purge's count, latest by GROUP BY     {old_plan:8.3f} s")
         print(f"  the purge's plan (history.plan, 7-day retention)    {plan:8.3f} s   "
               f"ratio to its baseline {plan / old_plan:.3f}")
+        print(f"  the purge's delete of {removed:,} heartbeats (rolled back) {delete_s:8.3f} s")
     finally:
         engine.dispose()
         drop_schema(schema)
