@@ -8,35 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Connection, Engine, insert, inspect, select, text
 
-from central.db.engine import make_engine
 from central.db.tables import devices, heartbeats, sites
-from central.migrate import alembic_config, migrate
-from tests.pgschema import pg_schema_url
+from central.migrate import migrate
+from tests.central.migration_helpers import engine_at, move_to
 
 NOW = "2026-12-06T08:00:00.000000Z"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'central.db'}"])
-    else:
-        urls = pg_schema_url("anju_beat")
-    made = make_engine(next(urls), pooled=False)
-    try:
+    with engine_at(request.param, tmp_path, "anju_beat", "0018") as made:
         yield made
-    finally:
-        made.dispose()
-
-
-def _to(engine: Engine, revision: str, *, down: bool = False) -> None:
-    config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def _beat(conn: Connection, device_id: str, received: str) -> int:
@@ -47,7 +31,6 @@ def _beat(conn: Connection, device_id: str, received: str) -> int:
 
 
 def test_the_latest_heartbeat_is_named_and_ids_are_64_bit(engine: Engine) -> None:
-    _to(engine, "0018")
     with engine.begin() as conn:
         conn.execute(insert(sites).values(code="4401060001", name="测试旅馆", created_at=NOW))
         for device in ("A", "B", "C"):
@@ -76,7 +59,7 @@ def test_the_latest_heartbeat_is_named_and_ids_are_64_bit(engine: Engine) -> Non
             assert _beat(conn, "C", NOW) == 3_000_000_001
             conn.execute(heartbeats.delete().where(heartbeats.c.id == 3_000_000_001))
 
-    _to(engine, "0018", down=True)
+    move_to(engine, "0018", down=True)
     assert "last_heartbeat_id" not in {c["name"] for c in inspect(engine).get_columns("devices")}
     with engine.connect() as conn:
         assert conn.execute(select(heartbeats.c.id).order_by(heartbeats.c.id)).scalars().all() \

@@ -22,6 +22,7 @@ from central.db.failures import is_unavailable
 from central.db.hosts import HostOrder, single_target
 from central.db.pgbounds import host_order
 from central.db.watchdog import Watchdog
+from tests.central.background_statement import BackgroundStatement
 from tests.pgschema import PG_URL, PostgresUnavailable, _conninfo
 
 PG = make_url(PG_URL)
@@ -171,26 +172,15 @@ def test_reaching_another_host_cuts_the_connections_to_the_old_one() -> None:
     # One server under two names: to this engine, two hosts. The pool's connection goes to
     # the first; then the watchdog, finding that one hung (simulated), reaches the second.
     engine = _two_host_engine(f"localhost:{PG_PORT}", f"{PG_HOST}:{PG_PORT}", pooled=True)
-    caught: list[BaseException] = []
-
-    def long_statement() -> None:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT pg_sleep(30)"))
-        except DBAPIError as err:
-            caught.append(err)
-
-    worker = threading.Thread(target=long_statement)
-    worker.start()
+    worker = BackgroundStatement(engine, "SELECT pg_sleep(30)").start()
     watchdog = None
     try:
         _wait_for(lambda: engine.pool.checkedout() == 1)
         time.sleep(0.2)  # the statement sent
         host_order(engine).note_hung(("localhost", PG_PORT))
         watchdog = Watchdog(engine, DbBounds(connect_timeout_s=2)).start()
-        worker.join(timeout=20)
-        assert not worker.is_alive(), "the connection to the old host was not cut"
-        assert len(caught) == 1 and is_unavailable(caught[0])  # answered 503
+        assert worker.ended_within(20), "the connection to the old host was not cut"
+        assert len(worker.errors) == 1 and is_unavailable(worker.errors[0])  # answered 503
         _wait_for(lambda: watchdog.cuts == 1)  # counted just after the sockets are shut
         assert watchdog.connections_cut == 1
         assert host_order(engine).reached == (PG_HOST, PG_PORT)
@@ -199,7 +189,7 @@ def test_reaching_another_host_cuts_the_connections_to_the_old_one() -> None:
     finally:
         if watchdog is not None:
             watchdog.stop()
-        worker.join(timeout=40)
+        worker.ended_within(40)
         engine.dispose()
 
 

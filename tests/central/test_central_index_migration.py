@@ -7,25 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, inspect
 
-from central.db.engine import make_engine
-from central.migrate import alembic_config, migrate
-from tests.pgschema import pg_schema_url
+from central.migrate import migrate
+from tests.central.migration_helpers import engine_at, move_to
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'central.db'}"])
-    else:
-        urls = pg_schema_url("anju_idx")
-    made = make_engine(next(urls), pooled=False)
-    try:
+    with engine_at(request.param, tmp_path, "anju_idx", "0016") as made:
         yield made
-    finally:
-        made.dispose()
 
 
 def _names(engine: Engine) -> tuple[set[str], set[str]]:
@@ -37,10 +28,6 @@ def _names(engine: Engine) -> tuple[set[str], set[str]]:
 
 
 def test_unread_indexes_go_and_come_back(engine: Engine) -> None:
-    config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0016")
     guests, receipts = _names(engine)
     assert "stay_guests_name" in guests and receipts
     migrate(engine)
@@ -48,8 +35,6 @@ def test_unread_indexes_go_and_come_back(engine: Engine) -> None:
     assert "stay_guests_name" not in guests
     assert "stay_guests_document" in guests
     assert bool(receipts) == (engine.dialect.name == "sqlite")
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0016")
+    move_to(engine, "0016", down=True)
     guests, receipts = _names(engine)
     assert "stay_guests_name" in guests and receipts

@@ -8,37 +8,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, insert, select
 
 from central.db import tables
-from central.db.engine import make_engine
-from central.migrate import alembic_config, current_revision, head_revision, migrate
+from central.migrate import current_revision, head_revision, migrate
 from central.police.stay import history
 from sync.protocol import WireEvent
+from tests.central.migration_helpers import engine_at
 from tests.central.police_helpers import id_number, unique_name
-from tests.pgschema import pg_schema_url
 from tests.sync.wire_helpers import EventChain, guest
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database at revision 0007 (before ownership)."""
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'central.db'}"])
-    else:
-        urls = pg_schema_url("anju_own")
-    url = next(urls)
-    engine = make_engine(url, pooled=False)
-    config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0007")
-    try:
+    with engine_at(request.param, tmp_path, "anju_own", "0007") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        next(urls, None)  # drops the PostgreSQL schema
 
 
 def stored(event: WireEvent, received: str) -> dict[str, object]:

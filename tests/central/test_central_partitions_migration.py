@@ -11,34 +11,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy.exc
-from alembic import command
 from sqlalchemy import Engine, insert, select, text
 
 from central.db import partitions, tables
-from central.db.engine import make_engine
-from central.migrate import alembic_config, migrate
+from central.migrate import migrate
+from tests.central.migration_helpers import engine_at
 from tests.central.test_central_ownership_migration import stored
-from tests.pgschema import pg_schema_url
 from tests.sync.wire_helpers import EventChain, guest
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database at revision 0014 (before stay_month)."""
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'central.db'}"])
-    else:
-        urls = pg_schema_url("anju_part")
-    engine = make_engine(next(urls), pooled=False)
-    config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0014")
-    try:
+    with engine_at(request.param, tmp_path, "anju_part", "0014") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        next(urls, None)
 
 
 def test_rows_keep_and_get_their_stays_month(old_engine: Engine) -> None:

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 import requests
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from central.cli.context import admin_engine
 from central.db.bounds import DbBounds
 from central.db.engine import make_engine
 from central.db.failures import is_unavailable
+from tests.central.background_statement import BackgroundStatement
 from tests.central.central_helpers import Admin, assert_error, fetch
 from tests.central.police_helpers import api_token, logged_in, make_user
 from tests.central.serverproc import CentralServer
@@ -152,23 +151,13 @@ def test_a_purge_s_long_statements_are_still_cut_when_the_database_hangs(
                       watched=True) as engine:
         with engine.connect() as conn:
             assert conn.execute(text("SHOW statement_timeout")).scalar() == "1234s"
-        caught: list[BaseException] = []
-
-        def long_statement() -> None:
-            try:
-                with engine.connect() as conn:
-                    conn.execute(text("SELECT pg_sleep(60)"))
-            except DBAPIError as err:
-                caught.append(err)
-
-        worker = threading.Thread(target=long_statement)
-        worker.start()
+        worker = BackgroundStatement(engine, "SELECT pg_sleep(60)").start()
         time.sleep(0.5)  # the statement sent and running
         pg_pair.primary.freeze()
         try:
-            worker.join(timeout=CLIENT_TIMEOUT_S)
-            assert not worker.is_alive(), "the purge's statement waited on a hung database"
-            assert len(caught) == 1 and is_unavailable(caught[0])
+            assert worker.ended_within(CLIENT_TIMEOUT_S), (
+                "the purge's statement waited on a hung database")
+            assert len(worker.errors) == 1 and is_unavailable(worker.errors[0])
         finally:
             pg_pair.primary.thaw()
-            worker.join(timeout=70)
+            worker.ended_within(70)
