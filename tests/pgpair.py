@@ -205,6 +205,9 @@ class PgPair:
                 f"unix_socket_directories = '{self.base}'\nwal_level = replica\n"
                 "max_wal_senders = 4\nmax_replication_slots = 4\nhot_standby = on\n"
                 "shared_buffers = 32MB\nmax_connections = 120\n"
+                # Segments in the data directory (removed with it), not in /dev/shm: a node
+                # the drills SIGKILL never removes its own, and they piled up there.
+                "dynamic_shared_memory_type = mmap\n"
             )
         primary.start()
         primary.query(f"CREATE DATABASE {DATABASE}", dbname="postgres")
