@@ -1,7 +1,7 @@
 """The fleet page, a /metrics scrape and the purge's plan with a province's heartbeats held.
 
 Run: .venv/bin/python bench/bench_fleet_page.py [--devices 5000] [--heartbeats 2000000]
-         [--repeat 3]
+         [--repeat 3] [--audit-rows 2000000]
 
 A fresh schema of the machine's PostgreSQL (tests/pgschema.py), migrated; --devices devices at
 50 sites and --heartbeats heartbeats spread over them and over 8 days (the first day's are
@@ -18,6 +18,8 @@ Measured, median of --repeat, in the same run:
             central.devices.history.plan (the purge's dry run, a 7-day heartbeat retention),
             and once its delete (purge_in, rolled back): one statement, which is why the
             purge's statements are allowed --statement-timeout (default 30 min)
+  audit     --audit-rows rows in the audit log: counted whole at each scrape (the baseline)
+            against metrics.AuditRows (whole once per process, then the rows added since)
 A province holds ~100 M heartbeats with the default retention of 7 days (docs/scale.md); the
 baseline grows with them, the product's queries with the devices. Prints figures, asserts
 nothing.
@@ -89,11 +91,23 @@ def fill(engine: object, devices: int, beats: int) -> float:
     return took
 
 
+def fill_audit(engine: object, rows: int, start: int = 1) -> None:
+    """Audit rows written server-side (not a valid chain: a count needs none)."""
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text(
+            "INSERT INTO audit_log (at, username, role, action, reason, query, result_count, "
+            "prev_sha256, row_sha256) SELECT :now, 'officer', 'officer', 'search', '案件', "
+            "'{}', 1, md5(n::text) || md5(n::text), md5(n::text) || md5((n + 1)::text) "
+            "FROM generate_series(:start, :end) n"), {"now": NOW, "start": start,
+                                                     "end": start + rows - 1})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=5000)
     parser.add_argument("--heartbeats", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--audit-rows", type=int, default=2_000_000)
     args = parser.parse_args()
     try:
         url, schema = create_schema("bench_fleet")
@@ -111,6 +125,10 @@ def main() -> None:
               f"(filled in {time.perf_counter() - started:.1f} s); load "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  migration 0019's fill of devices.last_heartbeat_id   {backfill_s:8.3f} s")
+        fill_audit(engine, args.audit_rows)
+        with engine.connect() as conn:  # as autovacuum would have, long since
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("ANALYZE audit_log"))
 
         def baseline() -> None:
             with engine.connect() as conn:
@@ -128,7 +146,8 @@ def main() -> None:
         old = timed(baseline, args.repeat)
         old_plan = timed(baseline_plan, args.repeat)
         page = timed(lambda: list_devices(engine), args.repeat)
-        scrape = timed(lambda: metrics.render(engine, policy), args.repeat)
+        scraped = metrics.AuditRows()  # the server's: counted whole at its first scrape
+        scrape = timed(lambda: metrics.render(engine, policy, scraped), args.repeat)
         with engine.connect() as conn:
             plan = timed(lambda: history.plan(conn, RETENTION_CUT, "2026-11-01"), args.repeat)
         with engine.connect() as conn:  # the delete itself, once, rolled back
@@ -144,6 +163,29 @@ def main() -> None:
         print(f"  the purge's plan (history.plan, 7-day retention)    {plan:8.3f} s   "
               f"ratio to its baseline {plan / old_plan:.3f}")
         print(f"  the purge's delete of {removed:,} heartbeats (rolled back) {delete_s:8.3f} s")
+
+        def count_all() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+
+        audit_rows = metrics.AuditRows()
+        with engine.connect() as conn:
+            started = time.perf_counter()
+            audit_rows.read(conn)
+            first_s = time.perf_counter() - started
+        took = []
+        for i in range(args.repeat):
+            fill_audit(engine, 10, args.audit_rows + 1 + 10 * i)  # ten searches since
+            with engine.connect() as conn:
+                started = time.perf_counter()
+                audit_rows.read(conn)
+                took.append(time.perf_counter() - started)
+        since = statistics.median(took)
+        whole = timed(count_all, args.repeat)
+        print(f"  baseline: count(*) of {args.audit_rows:,} audit rows, each scrape "
+              f"{whole:8.3f} s")
+        print(f"  AuditRows: the first scrape {first_s:.3f} s, a scrape after ten new rows "
+              f"{since:.4f} s   ratio to the baseline {since / whole:.3f}")
     finally:
         engine.dispose()
         drop_schema(schema)

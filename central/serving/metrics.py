@@ -6,7 +6,8 @@ Computed from the database on each scrape, so every server process answers the s
     anju_events_rejected               gauge    events set aside as rejected, per last heartbeats
     anju_devices                       gauge    enrolled devices, by state (ok/silent/backlog/...)
     anju_backlog_age_seconds           histogram oldest undelivered event per device
-    anju_audit_rows_total              counter  audit log rows
+    anju_audit_rows_total              counter  audit log rows (counted whole once per process,
+                                                then the rows added since: AuditRows)
 
 No personal data. It is not authenticated: expose it on the internal network only (the reverse
 proxy in front of the server should not route /metrics from outside).
@@ -14,9 +15,10 @@ proxy in front of the server should not route /metrics from outside).
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from central.db.tables import audit_log, devices
 from central.fleet import FleetPolicy, fleet
@@ -24,10 +26,32 @@ from central.fleet import FleetPolicy, fleet
 BUCKETS = (60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
 
 
-def render(engine: Engine, policy: FleetPolicy) -> str:
+class AuditRows:
+    """The audit log's rows, counted in full once per process, then only those added since.
+    The log is never purged and grows with police use (tens of millions of rows in a
+    province's year): counting it whole at every scrape grew with it. Appends are serialised
+    until their commit (central/accounts/audit.py), so a row never becomes visible with a lower
+    id than one already counted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_id = 0
+        self._count = 0
+
+    def read(self, conn: Connection) -> int:
+        with self._lock:
+            added, last = conn.execute(
+                select(func.count(), func.max(audit_log.c.id))
+                .where(audit_log.c.id > self._last_id)).one()
+            if added:
+                self._count, self._last_id = self._count + added, last
+            return self._count
+
+
+def render(engine: Engine, policy: FleetPolicy, audit_rows: AuditRows | None = None) -> str:
     with engine.connect() as conn:
         stored = conn.execute(select(func.coalesce(func.sum(devices.c.events_stored), 0))).scalar()
-        audited = conn.execute(select(func.count()).select_from(audit_log)).scalar()
+        audited = (audit_rows or AuditRows()).read(conn)
     rows = [r for r in fleet(engine, policy) if r.get("device_id")]
     states = Counter(r["state"] for r in rows)
     rejected = sum(r.get("rejected") or 0 for r in rows)

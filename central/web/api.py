@@ -106,6 +106,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         return JSONResponse(await run_in_threadpool(work), headers={"Cache-Control": "no-store"})
 
     policy = FleetPolicy(settings.silent_after_s, settings.backlog_alarm_s)
+    audit_rows = metrics.AuditRows()
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> PlainTextResponse:
@@ -113,7 +114,7 @@ def install(app: FastAPI, engine: Engine, settings: Settings) -> None:
         # fails would hide them): anju_database_up 0 then says so.
         stats = app.state.stats
         try:
-            body = await run_in_threadpool(metrics.render, engine, policy)
+            body = await run_in_threadpool(metrics.render, engine, policy, audit_rows)
         except SQLAlchemyError as err:
             if not is_unavailable(err):
                 raise
