@@ -17,8 +17,11 @@ from collections.abc import Iterator
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import Engine
 
 from central.accounts import admin
+from central.db.engine import make_engine
+from central.migrate import migrate
 from tests.central.central_helpers import Admin
 from tests.central.serverproc import CentralServer
 from tests.forkserver import ForkServer
@@ -32,6 +35,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield f"sqlite:///{tmp_path_factory.mktemp('central') / 'central.db'}"
     else:
         yield from pg_schema_url("anju_test")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An unpooled engine on the module's database (`db_url`), migrated; a module may define
+    its own."""
+    made = make_engine(db_url, pooled=False)
+    migrate(made)
+    yield made
+    made.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)

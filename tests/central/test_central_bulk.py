@@ -4,26 +4,13 @@ may hold must come back as itself, on both backends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import Engine, select
 
 from central.db import bulk
-from central.db.engine import make_engine
 from central.db.tables import chain_faults, stay_owners
-from central.migrate import migrate
 
 ODD_KEYS = ['a"b', "a\\b", 'a\\"b', "\\", '"', "a,b", "{a}", "a b", " ", "", "NULL", "null",
             "王五", "😀", "'; DROP TABLE x; --", "a\tb", "\u00a0", "x" * 36]
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url, pooled=False)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_text_keys_of_every_shape_are_found_and_deleted(engine: Engine) -> None:

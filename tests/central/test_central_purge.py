@@ -21,7 +21,6 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from central.accounts import audit
 from central.accounts.principals import ABSOLUTE_S, IDLE_S
 from central.db import partitions
-from central.db.engine import make_engine
 from central.db.tables import (
     day_reports,
     devices,
@@ -35,7 +34,6 @@ from central.db.tables import (
 )
 from central.devices import enrolment, ingest
 from central.devices.authentication import Device
-from central.migrate import migrate
 from central.stays import retention
 from sync.fields import format_utc
 from sync.protocol import BatchEnvelope, SenderClock
@@ -53,14 +51,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'central.db'}"
     else:
         yield from pg_schema_url("anju_purge")
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    made = make_engine(db_url, pooled=False)
-    migrate(made)
-    yield made
-    made.dispose()
 
 
 class Terminal:

@@ -4,27 +4,14 @@ not in the count; a fresh process counts the same."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import Engine, func, select
 
 from central.accounts import audit
 from central.accounts.principals import Principal
-from central.db.engine import make_engine
 from central.db.tables import audit_log
-from central.migrate import migrate
 from central.serving.metrics import AuditRows
 
 WHO = Principal("审计员", "supervisor", None)
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    made = make_engine(db_url, pooled=False)
-    migrate(made)
-    yield made
-    made.dispose()
 
 
 def _total(engine: Engine) -> int:
