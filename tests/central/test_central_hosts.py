@@ -9,7 +9,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, text
@@ -23,7 +23,7 @@ from central.db.hosts import HostOrder, single_target
 from central.db.pgbounds import host_order
 from central.db.watchdog import Watchdog
 from tests.central.background_statement import BackgroundStatement
-from tests.pgschema import PG_URL, PostgresUnavailable, _conninfo
+from tests.pgschema import PG_URL, _conninfo
 
 PG = make_url(PG_URL)
 PG_HOST, PG_PORT = PG.host or "127.0.0.1", PG.port or 5432
@@ -124,7 +124,7 @@ def _require_postgres() -> None:
     try:
         psycopg.connect(**_conninfo()).close()
     except psycopg.Error as err:
-        pytest.skip(str(PostgresUnavailable(str(err))))
+        pytest.skip(f"PostgreSQL unreachable: {err}")
 
 
 def _require_local_postgres() -> None:
@@ -141,9 +141,9 @@ def _two_host_engine(first: str, second: str, pooled: bool) -> Engine:
                                                            statement_timeout_s=60))
 
 
-def _wait_for(done: object, limit_s: float = 20) -> None:
+def _wait_for(done: Callable[[], bool], limit_s: float = 20) -> None:
     deadline = time.monotonic() + limit_s
-    while not done():  # type: ignore[operator]
+    while not done():
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
